@@ -1,0 +1,162 @@
+"""The outgoing message: immutable, validated, and its one MIME form.
+
+Every backend delivers this same object; the outbox and SMTP backends send exactly the bytes
+of :meth:`OutgoingMessage.to_mime`, and the O365 backend maps the same fields to Graph.
+Header safety is checked here, before any backend sees a message: the email package alone
+is not trusted with line breaks (CVE-2024-6923 on Python < 3.11.10).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.headerregistry import Address as MimeAddress
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+
+from ftc_office.addresses import LINE_BREAKS, Address
+from ftc_office.errors import MessageError
+
+MAX_RECIPIENTS = 500
+MAX_SUBJECT = 255
+KEY_HEADER = "X-FTC-Message-Key"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message. ``content`` must be deterministic for the same input."""
+
+    filename: str
+    content: bytes
+    mimetype: str
+
+    @property
+    def maintype(self) -> str:
+        return self.mimetype.split("/", 1)[0]
+
+    @property
+    def subtype(self) -> str:
+        return self.mimetype.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to deliver. ``key`` is its idempotency key in the ledger."""
+
+    key: str
+    kind: str
+    audience: str
+    to: tuple[Address, ...]
+    subject: str
+    text: str
+    html: str
+    cc: tuple[Address, ...] = ()
+    sender: Address | None = None
+    attachments: tuple[Attachment, ...] = ()
+    tenant_ids: tuple[str, ...] = ()
+    workloads: tuple[str, ...] = ()
+    origin: str = ""
+    extra_headers: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        where = self.origin or f"message {self.key}"
+        if not self.to:
+            raise MessageError(where, "the message has no recipient", "fill the recipients' column")
+        for name, value in (("Subject", self.subject), (KEY_HEADER, self.key)):
+            if LINE_BREAKS.search(value):
+                raise MessageError(
+                    where, f"the {name} contains a line break",
+                    "remove line breaks from the value or the subject template",
+                )
+        if not self.subject.strip():
+            raise MessageError(where, "the subject is empty", "check the subject template")
+        if len(self.subject) > MAX_SUBJECT:
+            raise MessageError(
+                where, f"the subject is {len(self.subject)} characters long (limit {MAX_SUBJECT})",
+                "shorten the subject template or the values in it",
+            )
+        if not self.key.isascii() or " " in self.key:
+            raise MessageError(where, "the message key must be ASCII without spaces",
+                               "report this as a bug")
+        for name, value in self.extra_headers:
+            if LINE_BREAKS.search(name) or LINE_BREAKS.search(value):
+                raise MessageError(where, f"header {name} contains a line break",
+                                   "remove line breaks from the value")
+        n = len(self.recipients)
+        if n > MAX_RECIPIENTS:
+            raise MessageError(where, f"{n} recipients (limit {MAX_RECIPIENTS})",
+                               "split the recipients over several rows")
+
+    @property
+    def recipients(self) -> tuple[Address, ...]:
+        return self.to + self.cc
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over everything the recipient would see, to detect changed content."""
+        h = hashlib.sha256()
+        head = {
+            "to": [a.email for a in self.to],
+            "cc": [a.email for a in self.cc],
+            "from": self.sender.email if self.sender else None,
+            "subject": self.subject,
+        }
+        h.update(json.dumps(head, sort_keys=True).encode())
+        for part in (self.text, self.html):
+            h.update(b"\0" + part.encode("utf-8"))
+        for att in self.attachments:
+            h.update(b"\0" + att.filename.encode() + b"\0" + hashlib.sha256(att.content).digest())
+        return h.hexdigest()
+
+    @property
+    def size(self) -> int:
+        """An upper estimate of the encoded size in bytes (base64 grows attachments by 4/3)."""
+        body = len(self.text.encode()) + len(self.html.encode())
+        atts = sum(len(a.content) for a in self.attachments) * 4 // 3 + 1024 * len(self.attachments)
+        return body * 2 + atts + 4096
+
+    def message_id(self, domain: str = "ftc-office.invalid") -> str:
+        """Our own Message-ID: it carries a digest of the key, so a copy can be found."""
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:24]
+        return f"<ftc.{digest}.{self.content_hash[:12]}@{domain}>"
+
+    def to_mime(self, date: str | None = None) -> EmailMessage:
+        """Build the multipart/alternative MIME message (with attachments when any)."""
+        msg = EmailMessage(policy=SMTP)
+        if self.sender:
+            msg["From"] = _mime(self.sender)
+        msg["To"] = [_mime(a) for a in self.to]
+        if self.cc:
+            msg["Cc"] = [_mime(a) for a in self.cc]
+        msg["Subject"] = self.subject
+        msg["Message-ID"] = self.message_id() if self.key else make_msgid()
+        if date:
+            msg["Date"] = date
+        msg[KEY_HEADER] = self.key
+        for name, value in self.extra_headers:
+            msg[name] = value
+        msg.set_content(self.text, subtype="plain", charset="utf-8")
+        msg.add_alternative(self.html, subtype="html", charset="utf-8")
+        for att in self.attachments:
+            msg.add_attachment(att.content, maintype=att.maintype, subtype=att.subtype,
+                               filename=att.filename)
+        return msg
+
+
+def _mime(addr: Address) -> MimeAddress:
+    local, _, domain = addr.email.rpartition("@")
+    return MimeAddress(username=local, domain=domain)
+
+
+def mime_date(dt: object) -> str:
+    """RFC 5322 date for a datetime (kept here so every backend formats it alike)."""
+    return format_datetime(dt)  # type: ignore[arg-type]
+
+
+def recipients_digest(addresses: Iterable[Address]) -> str:
+    """A short stable digest of a set of recipients, used in message keys."""
+    joined = ",".join(sorted(a.email for a in addresses))
+    return hashlib.sha256(joined.encode()).hexdigest()[:10]

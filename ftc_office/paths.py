@@ -1,0 +1,27 @@
+"""Per-user folders: the ledger, backups and token cache live here, never beside a tracker.
+
+``FTC_OFFICE_DATA_DIR`` and ``FTC_OFFICE_CONFIG_DIR`` override them (tests use this).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_config_dir, user_data_dir
+
+APP = "ftc-office"
+
+
+def data_dir() -> Path:
+    """Where the ledger and backups live (local disk; created on first use)."""
+    p = Path(os.environ.get("FTC_OFFICE_DATA_DIR") or user_data_dir(APP, appauthor=False))
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def config_dir() -> Path:
+    """Where the token cache lives (created with mode 0700 on first use)."""
+    p = Path(os.environ.get("FTC_OFFICE_CONFIG_DIR") or user_config_dir(APP, appauthor=False))
+    p.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return p
