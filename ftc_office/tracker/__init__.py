@@ -1,0 +1,1 @@
+"""Trackers: reading rows with their cell references, and lossless write-back."""
