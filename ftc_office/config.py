@@ -240,7 +240,9 @@ def _convert(tp: Any, value: Any, file: str, key: str) -> Any:
                           f"got {type(value).__name__} {value!r}",
                           "fix the value's type (text needs quotes; numbers and true/false "
                           "do not)")
-    return float(value) if tp is float else value
+    if tp is float:
+        return float(typing.cast(float, value))
+    return value
 
 
 def _check_semantics(s: Settings, file: str) -> None:

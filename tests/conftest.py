@@ -35,9 +35,8 @@ def _is_loopback(host: object) -> bool:
 
 
 def _check(address: object) -> None:
-    if isinstance(address, tuple) and address:
-        if not _is_loopback(address[0]):
-            raise NetworkGuardError(f"test tried to connect to {address!r}: only loopback allowed")
+    if isinstance(address, tuple) and address and not _is_loopback(address[0]):
+        raise NetworkGuardError(f"test tried to connect to {address!r}: only loopback allowed")
     # AF_UNIX paths (str/bytes) are local by definition
 
 

@@ -1,0 +1,131 @@
+"""Loading many trackers and planning every tenant: what `check` and `plan` call.
+
+Globs are expanded here (Windows shells do not expand them). A tracker that cannot be read
+at all becomes one problem and the others are still planned. A tenant that appears in two
+trackers gets a problem in both and is planned as ``invalid``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import glob
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftc_office.config import Settings
+from ftc_office.errors import Problem, TrackerError, UsageError
+from ftc_office.playbook import Step, TenantPlan, plan_tenant
+from ftc_office.records import TrackerRecords, cross_tracker_problems, load_tracker
+
+
+@dataclass
+class Workspace:
+    """Every tracker of a run, as read, with the problems that stopped whole files."""
+
+    trackers: list[TrackerRecords] = field(default_factory=list)
+    file_problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        out = list(self.file_problems)
+        for tr in self.trackers:
+            out.extend(tr.all_problems)
+        return out
+
+
+def expand_paths(patterns: Sequence[str]) -> list[Path]:
+    """Expand globs ourselves (``trackers\\*.xlsx`` on Windows too); keep order, drop repeats."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            matches = [m for m in matches if not Path(m).name.startswith("~$")]
+            if not matches:
+                raise UsageError(pattern, "no file matches this pattern",
+                                 "check the folder and the pattern, e.g. 'trackers/*.xlsx'")
+            paths = [Path(m) for m in matches]
+        else:
+            paths = [Path(pattern)]
+        for p in paths:
+            key = p.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(p)
+    return out
+
+
+def load_workspace(paths: Iterable[Path], settings: Settings) -> Workspace:
+    """Read every tracker; unreadable ones become problems; mark cross-tracker duplicates."""
+    ws = Workspace()
+    for path in paths:
+        try:
+            ws.trackers.append(load_tracker(path, settings))
+        except TrackerError as exc:
+            ws.file_problems.append(exc.problem)
+    dupes = cross_tracker_problems(ws.trackers)
+    if dupes:
+        by_where = {p.where: p for p in dupes}
+        for tr in ws.trackers:
+            tr.tenants = [
+                dataclasses.replace(t, problems=(*t.problems, by_where[t.where("tenant_id")]))
+                if t.where("tenant_id") in by_where else t
+                for t in tr.tenants
+            ]
+    return ws
+
+
+@dataclass(frozen=True)
+class PlanFilter:
+    """Narrow a plan to some tenants."""
+
+    tenant: str | None = None
+    step: Step | None = None
+    fm: str | None = None
+
+    def keep(self, plan: TenantPlan) -> bool:
+        t = plan.tenant
+        if self.tenant and t.tenant_id.casefold() != self.tenant.casefold():
+            return False
+        if self.step and plan.step != self.step:
+            return False
+        if self.fm:
+            fm = t.fm
+            if fm is None or fm.email.casefold() != self.fm.casefold():
+                return False
+        return True
+
+
+def plan_workspace(ws: Workspace, as_of: dt.date, flt: PlanFilter | None = None
+                   ) -> list[TenantPlan]:
+    """Plan every tenant of every tracker, in tracker and row order."""
+    flt = flt or PlanFilter()
+    plans = [plan_tenant(t, as_of) for tr in ws.trackers for t in tr.tenants]
+    return [p for p in plans if flt.keep(p)]
+
+
+def plan_to_json(plan: TenantPlan) -> dict[str, object]:
+    """The DOMAIN.md JSON shape of one tenant's plan."""
+    t = plan.tenant
+    fm = t.fm
+    return {
+        "tenant_id": t.tenant_id,
+        "customer": t.customer,
+        "tracker": str(t.source.path),
+        "fm": fm.email if fm else None,
+        "region": t.region,
+        "eligible": plan.eligible,
+        "milestone": plan.milestone.reason if plan.milestone else None,
+        "next_step": str(plan.step),
+        "workloads": [w.name for w in t.workloads],
+        "actions": [
+            {"action": str(a.kind), "workload": a.workload.name if a.workload else None,
+             **({"detail": a.detail} if a.detail else {})}
+            for a in plan.actions
+        ],
+        "target_queue": t.queue,
+        "next_action_date": plan.next_action_date.isoformat() if plan.next_action_date else None,
+        "problems": [str(p) for p in plan.problems],
+    }

@@ -1,0 +1,256 @@
+"""Typed tenant and workload records built from a tracker's located rows.
+
+Each record keeps the cell reference of every value, so every later message can point at the
+cell to fix. Rows are grouped by Tenant ID; tenant-level fields that disagree between rows
+are a problem naming both cells. Problems are collected, never raised: a file reports all of
+them in one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftc_office.addresses import Address
+from ftc_office.config import Settings
+from ftc_office.errors import Problem
+from ftc_office.fields import FIELD_LIST, FIELDS
+from ftc_office.tracker.reader import RawRow, SheetRead, read_sheet
+from ftc_office.values import (
+    ValueProblem,
+    to_address,
+    to_addresses,
+    to_bool,
+    to_date,
+    to_int,
+    to_mark,
+    to_service_status,
+    to_text,
+)
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "text": to_text,
+    "int": to_int,
+    "bool": to_bool,
+    "date": to_date,
+    "addresses": to_addresses,
+    "address": to_address,
+    "service_status": to_service_status,
+    "mark": to_mark,
+}
+
+
+@dataclass(frozen=True)
+class WorkloadRecord:
+    """One (tenant, workload) row of a tracker."""
+
+    row: int
+    values: dict[str, Any]
+    refs: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return str(self.values.get("workload", ""))
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    """A tenant: tenant-level values, its workload rows, and every problem found."""
+
+    tenant_id: str
+    source: SheetRead
+    values: dict[str, Any]
+    refs: dict[str, str]
+    workloads: tuple[WorkloadRecord, ...]
+    problems: tuple[Problem, ...] = ()
+    region: str | None = None
+    queue: str | None = None
+
+    @property
+    def customer(self) -> str:
+        return str(self.values.get("customer", ""))
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
+
+    @property
+    def fm(self) -> Address | None:
+        return self.values.get("fm_email")
+
+    def where(self, name: str) -> str:
+        ref = self.refs.get(name)
+        return self.source.where(ref) if ref else self.source.where(f"row {self.workloads[0].row}")
+
+
+@dataclass
+class TrackerRecords:
+    """All tenants of one tracker, and problems that belong to no single tenant."""
+
+    source: SheetRead
+    tenants: list[TenantRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        out = list(self.problems)
+        for t in self.tenants:
+            out.extend(t.problems)
+        return out
+
+
+def load_tracker(path: Path, settings: Settings) -> TrackerRecords:
+    """Read and type one tracker (raises TrackerError only if it cannot be read at all)."""
+    sheet = read_sheet(path, settings.tracker.sheet, settings.tracker.max_header_row,
+                       settings.tracker.headers)
+    return build_records(sheet, settings)
+
+
+def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
+    """Group rows into tenants, parse typed values and collect every problem."""
+    out = TrackerRecords(sheet)
+    groups: dict[str, list[RawRow]] = {}
+    display: dict[str, str] = {}
+    for raw in sheet.rows:
+        tid_cell = raw.cells.get("tenant_id")
+        if tid_cell is None:
+            first_ref = next(iter(raw.cells.values()))[1]
+            out.problems.append(Problem(
+                sheet.where(first_ref), f"row {raw.number} has data but no Tenant ID",
+                f"fill {sheet.headers['tenant_id']} in row {raw.number}, or clear the row"))
+            continue
+        tid = to_text(tid_cell[0])
+        key = tid.casefold()
+        display.setdefault(key, tid)
+        groups.setdefault(key, []).append(raw)
+    region_index = {_norm(k): v for k, v in settings.routing.regions.items()}
+    region_index.update({_norm(k): k for k in settings.routing.queues})
+    for key, rows in groups.items():
+        out.tenants.append(_tenant(display[key], rows, sheet, settings, region_index))
+    return out
+
+
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
+            region_index: dict[str, str]) -> TenantRecord:
+    problems: list[Problem] = []
+    t_values: dict[str, Any] = {}
+    t_refs: dict[str, str] = {}
+    workloads: list[WorkloadRecord] = []
+    seen_workloads: dict[str, str] = {}
+    for raw in rows:
+        w_values: dict[str, Any] = {}
+        w_refs: dict[str, str] = {}
+        for f in FIELD_LIST:
+            cell = raw.cells.get(f.name)
+            ref = cell[1] if cell else f"{_letter(sheet, f.name)}{raw.number}"
+            if cell is None:
+                value: Any = None
+                if f.required and f.name in sheet.columns:
+                    problems.append(Problem(sheet.where(ref), f"{sheet.headers[f.name]} is empty",
+                                            f"fill {sheet.headers[f.name]} for tenant {tid}"))
+            else:
+                try:
+                    value = PARSERS[f.kind](cell[0])
+                except ValueProblem as exc:
+                    problems.append(Problem(sheet.where(ref), exc.what, exc.fix))
+                    value = None
+                    ref = cell[1]
+            if f.name == "seats" and isinstance(value, int) and value == 0:
+                problems.append(Problem(sheet.where(ref), "Seats is 0",
+                                        "type the tenant's licensed seats (a number above 0)"))
+            if f.level == "workload":
+                w_values[f.name] = value
+                if f.name in sheet.columns:
+                    w_refs[f.name] = ref
+                continue
+            if f.name not in sheet.columns:
+                continue
+            if f.name in t_values and not _same(t_values[f.name], value):
+                problems.append(Problem(
+                    sheet.where(ref),
+                    f"{sheet.headers.get(f.name, f.header)} is {_show(value)} here but "
+                    f"{_show(t_values[f.name])} in {t_refs[f.name]} for the same tenant",
+                    "make the tenant's rows agree"))
+            elif f.name not in t_values or (t_values[f.name] is None and value is not None):
+                t_values[f.name] = value
+                t_refs[f.name] = ref
+        wname = to_text(w_values.get("workload") or "")
+        if wname:
+            prior = seen_workloads.get(wname.casefold())
+            if prior:
+                problems.append(Problem(
+                    sheet.where(w_refs.get("workload", "")),
+                    f"workload {wname!r} appears twice for tenant {tid} (also {prior})",
+                    "delete or merge the duplicate row"))
+            seen_workloads[wname.casefold()] = w_refs.get("workload", "")
+        workloads.append(WorkloadRecord(raw.number, w_values, w_refs))
+    region = queue = None
+    raw_region = t_values.get("region")
+    if raw_region:
+        region = region_index.get(_norm(str(raw_region)))
+        if region is None:
+            known = ", ".join(settings.routing.queues)
+            problems.append(Problem(
+                sheet.where(t_refs["region"]),
+                f"region {raw_region!r} has no assignment queue",
+                f"use one of {known}, or add the spelling to [routing.regions] in "
+                "ftc-office.toml"))
+        else:
+            queue = settings.routing.queues[region]
+    return TenantRecord(tid, sheet, t_values, t_refs, tuple(workloads), tuple(problems),
+                        region, queue)
+
+
+def _letter(sheet: SheetRead, name: str) -> str:
+    from ftc_office.tracker.reader import column_letter
+
+    c = sheet.columns.get(name)
+    return column_letter(c) if c is not None else "?"
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    if isinstance(a, str) and isinstance(b, str):
+        return a.strip() == b.strip()
+    return bool(a == b)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, tuple):
+        return "; ".join(map(str, value)) or "empty"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def cross_tracker_problems(trackers: Iterable[TrackerRecords]) -> list[Problem]:
+    """A tenant that appears in two trackers is a problem for both."""
+    first: dict[str, TenantRecord] = {}
+    problems: list[Problem] = []
+    for tr in trackers:
+        for t in tr.tenants:
+            key = t.tenant_id.casefold()
+            if key in first and first[key].source.path != t.source.path:
+                other = first[key]
+                problems.append(Problem(
+                    t.where("tenant_id"),
+                    f"tenant {t.tenant_id} also appears in {other.where('tenant_id')}",
+                    "keep each tenant in one tracker only"))
+            first.setdefault(key, t)
+    return problems
+
+
+__all__ = ["FIELDS", "TenantRecord", "TrackerRecords", "WorkloadRecord", "build_records",
+           "cross_tracker_problems", "load_tracker"]
