@@ -1,0 +1,77 @@
+"""Outbox specifics: file names that work on Windows, atomic writes, lookup by Message-ID."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from ftc_office.addresses import parse_address
+from ftc_office.backends.base import Status
+from ftc_office.backends.memory import MemoryBackend
+from ftc_office.backends.outbox import MAX_STEM, OutboxBackend, safe_filename
+from ftc_office.message import OutgoingMessage
+
+
+def make(key: str = "atu.t1.teams.abc123", text: str = "hi") -> OutgoingMessage:
+    return OutgoingMessage(key=key, kind="atu", audience="internal",
+                           to=(parse_address("ann@microsoft.com"),), subject="Done",
+                           text=text, html=f"<p>{text}</p>")
+
+
+def test_a_plain_key_keeps_its_name() -> None:
+    assert safe_filename("atu.t1.teams.abc123") == "atu.t1.teams.abc123.eml"
+
+
+@pytest.mark.parametrize("key", ['a:b*c?d"e<f>g|h', "trailing.", "CON", "con.t1", "LPT9.x",
+                                 "COM1", "Mixed.Case", "x" * 300, "a/b\\c", "nul"])
+def test_unsafe_keys_become_windows_safe_and_distinct(key: str) -> None:
+    name = safe_filename(key)
+    stem = name.removesuffix(".eml")
+    assert not set(':*?"<>|/\\') & set(name)
+    assert stem == stem.rstrip(". ")
+    assert len(stem) <= MAX_STEM
+    assert stem.split(".")[0].upper() not in {"CON", "NUL", "LPT9", "COM1"}
+    assert name != safe_filename(key + "_")  # the digest keeps look-alike keys apart
+
+
+def test_keys_differing_only_in_case_get_different_files() -> None:
+    assert safe_filename("abc").lower() != safe_filename("ABC").lower()
+
+
+def test_deliver_writes_the_file_atomically(tmp_path: Path) -> None:
+    backend = OutboxBackend(tmp_path / "out")
+    msg = make()
+    result = backend.deliver(msg)
+    assert result.status is Status.SENT
+    assert result.provider_id == str(tmp_path / "out" / "atu.t1.teams.abc123.eml")
+    assert os.listdir(tmp_path / "out") == ["atu.t1.teams.abc123.eml"]  # no temp file left
+    assert backend.lookup(msg, result.provider_id) is Status.SENT
+    assert backend.lookup(msg, None) is Status.SENT
+
+
+def test_lookup_sees_changed_content_as_not_there(tmp_path: Path) -> None:
+    backend = OutboxBackend(tmp_path)
+    backend.deliver(make(text="old"))
+    assert backend.lookup(make(text="new"), None) is None
+    assert backend.lookup(make(key="other"), None) is None
+
+
+def test_an_unwritable_folder_is_a_failure_not_an_exception(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = OutboxBackend(blocker / "outbox").deliver(make())
+    assert result.status is Status.FAILED_PERMANENT
+    assert "outbox folder" in (result.error or "")
+
+
+def test_memory_backend_scripted_outcomes() -> None:
+    backend = MemoryBackend(outcomes={"lost": Status.UNKNOWN, "bad": Status.FAILED_PERMANENT})
+    assert backend.deliver(make(key="lost")).status is Status.UNKNOWN
+    assert backend.deliver(make(key="bad")).status is Status.FAILED_PERMANENT
+    assert [d.message.key for d in backend.delivered] == ["lost"]
+    assert backend.lookup(make(key="lost"), None) is Status.SENT
+    assert backend.lookup(make(key="bad"), None) is None
+    assert backend.lookup(dataclasses.replace(make(key="lost"), text="changed"), None) is None
