@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from importlib import resources
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from ftc_office import __version__
+from ftc_office.compose import Composer, compose_all
 from ftc_office.config import CONFIG_NAME, Settings, load_settings
 from ftc_office.errors import FtcError, UsageError
 from ftc_office.planning import (
@@ -28,6 +30,7 @@ from ftc_office.planning import (
     plan_workspace,
 )
 from ftc_office.playbook import Step
+from ftc_office.preview import write_eml, write_index
 from ftc_office.views import plan_table, step_counts
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +54,13 @@ def boundary(func: F) -> F:
             click.echo("\ninterrupted: nothing half-done is kept; run the same command again "
                        "to continue", err=True)
             sys.exit(130)
+        except (SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:
+            if os.environ.get("FTC_OFFICE_DEBUG"):
+                raise
+            _fail(f"internal error {type(exc).__name__}: {exc} — this is a bug in ftc-office; "
+                  "rerun with FTC_OFFICE_DEBUG=1 for details and report it", 3)
         return None
 
     return wrapper  # type: ignore[return-value]
@@ -188,6 +198,46 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
         raise UsageError(f"--tenant {tenant}", "no such tenant in the trackers",
                          "check the Tenant ID (run 'ftc-office plan' without --tenant)")
     sys.exit(1 if ws.file_problems else 0)
+
+
+@cli.command()
+@trackers_argument
+@as_of_option
+@click.option("--tenant", metavar="ID", help="Only this tenant.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default="ftc-office-out/preview",
+              show_default=True, help="Folder for the .eml files and index.html.")
+@click.option("--per-tenant", is_flag=True, help="One queue-move message per tenant.")
+@click.pass_context
+@boundary
+def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
+            tenant: str | None, out: str, per_tenant: bool) -> None:
+    """Render every message that is due, as .eml files plus an index.html (sends nothing).
+
+    Open index.html in a browser, or the .eml files in Outlook, to review exactly what
+    would be sent. Exit code 1 when some tenant could not be composed (listed).
+
+    \b
+    Example:
+      ftc-office preview samples/tracker.xlsx --as-of 2026-11-26 --out preview
+    """
+    settings = settings_of(ctx)
+    date = parse_as_of(as_of)
+    ws = load_workspace(expand_paths(trackers), settings)
+    plans = plan_workspace(ws, date, PlanFilter(tenant=tenant))
+    composer = Composer(settings, date)
+    comp = compose_all(composer, plans, per_tenant or
+                       settings.mail.queue_move_grouping == "per-tenant")
+    folder = Path(out)
+    now = dt.datetime.now(dt.UTC)
+    paths = {job.key: write_eml(job, folder, now) for job in comp.jobs}
+    failures = [str(p) for _t, p in comp.failures] + [str(p) for p in ws.file_problems]
+    index = write_index(comp.jobs, paths, folder, failures, date)
+    for f in failures:
+        click.echo(f"error: {f}", err=True)
+    n_mail = sum(1 for j in comp.jobs if j.message)
+    click.echo(f"{index}: {n_mail} message(s) and {len(comp.jobs) - n_mail} note-only step(s) "
+               f"previewed; {len(failures)} problem(s) — open the index to review", err=True)
+    sys.exit(1 if failures else 0)
 
 
 def main() -> None:

@@ -23,6 +23,9 @@ from ftc_office.errors import MessageError
 MAX_RECIPIENTS = 500
 MAX_SUBJECT = 255
 KEY_HEADER = "X-FTC-Message-Key"
+# RFC 5322's hard line limit: Python's folding at 78 doubles the space before an encoded
+# word ("complete  – next steps" in Outlook); at 998 a subject of ≤ 255 characters never folds.
+POLICY = SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ class OutgoingMessage:
 
     def to_mime(self, date: str | None = None) -> EmailMessage:
         """Build the multipart/alternative MIME message (with attachments when any)."""
-        msg = EmailMessage(policy=SMTP)
+        msg = EmailMessage(policy=POLICY)
         if self.sender:
             msg["From"] = _mime(self.sender)
         msg["To"] = [_mime(a) for a in self.to]

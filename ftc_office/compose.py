@@ -1,0 +1,348 @@
+"""From plans to jobs: each due action becomes a rendered message (or a note-only step),
+the cells it stamps, and its note. Nothing is sent or written here.
+
+A job is the unit the ledger tracks: one message key, its content hash, and the stamps that
+write-back projects onto the tracker once the message is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import css_inline
+
+from ftc_office.addresses import Address, AddressError, domain_allowed, parse_address
+from ftc_office.config import Settings
+from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
+from ftc_office.mailers import Mailer, find_template, load_mailers, template_dirs
+from ftc_office.message import Attachment, OutgoingMessage, recipients_digest
+from ftc_office.playbook import ActionKind, TenantPlan, next_action_date
+from ftc_office.records import TenantRecord, WorkloadRecord
+from ftc_office.rendering.context import message_context, person_name
+from ftc_office.rendering.environment import make_environment, render
+from ftc_office.rendering.sheet import XLSX_MIME, queue_rows_xlsx
+from ftc_office.rendering.word import DOCX_MIME, render_docx
+
+StampValue = dt.date | str
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """One output cell to write: for one workload row, or every row of the tenant."""
+
+    tracker: str
+    tenant_id: str
+    workload: str | None
+    field: str
+    value: StampValue
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a message to deliver (or none, for note-only steps) and its stamps."""
+
+    key: str
+    kind: str
+    tenant_ids: tuple[str, ...]
+    message: OutgoingMessage | None
+    stamps: tuple[Stamp, ...]
+    notes: tuple[tuple[str, str | None, str], ...]
+    summary: str
+
+    @property
+    def content_hash(self) -> str:
+        return self.message.content_hash if self.message else self.key
+
+
+@dataclass
+class Composition:
+    """Jobs composed for a run, and the tenants that could not be composed (and why)."""
+
+    jobs: list[Job] = field(default_factory=list)
+    failures: list[tuple[TenantRecord, Problem]] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    """An ASCII key part: ``Exchange Online`` → ``exchange-online``."""
+    s = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return s[:40] or "x"
+
+
+class Composer:
+    """Renders every job of a run with the project's mailers and templates."""
+
+    def __init__(self, settings: Settings, as_of: dt.date) -> None:
+        self.settings = settings
+        self.as_of = as_of
+        self.tdirs = template_dirs(settings)
+        self.mailers: dict[str, Mailer] = load_mailers(settings)
+        self.text_env = make_environment(self.tdirs, html=False)
+        self.html_env = make_environment(self.tdirs, html=True)
+        self.internal = tuple(d.lower() for d in settings.mail.internal_domains)
+
+    # ---- per-tenant jobs -------------------------------------------------------------
+    def compose_tenant(self, plan: TenantPlan) -> list[Job]:
+        """Jobs for ATU mails/notes, customer follow-ups and the FM unassignment."""
+        t = plan.tenant
+        jobs: list[Job] = []
+        for action in plan.actions:
+            if action.kind == ActionKind.ATU:
+                jobs.append(self._mail_job(self.mailers["atu"], t, action.workload))
+            elif action.kind == ActionKind.CUSTOMER_FOLLOWUP:
+                jobs.append(self._mail_job(self.mailers["customer_followup"], t, action.workload))
+            elif action.kind == ActionKind.ATU_NOTE:
+                jobs.append(self._atu_note_job(t, action.workload, action.detail))
+            elif action.kind == ActionKind.UNASSIGN_FM:
+                jobs.append(self._unassign_job(t))
+        return jobs
+
+    def _who(self, t: TenantRecord, w: WorkloadRecord | None) -> str:
+        return f"tenant {t.tenant_id} ({t.customer}{', ' + w.name if w else ''})"
+
+    def _render_text(self, name: str, ctx: dict[str, Any], who: str) -> str:
+        return render(self.text_env, name, ctx, who)
+
+    def _render_string(self, source: str, ctx: dict[str, Any], who: str) -> str:
+        try:
+            return self.text_env.from_string(source).render(ctx)
+        except Exception as exc:
+            raise TemplateError(source, f"cannot render for {who}: {exc}",
+                                "fix the file-name template in the mailer") from None
+
+    def _mail_job(self, m: Mailer, t: TenantRecord, w: WorkloadRecord | None) -> Job:
+        who = self._who(t, w)
+        fm = t.fm
+        ctx = message_context(t, self.as_of, w, {"sender_name": person_name(fm.email)
+                                                 if fm else "FastTrack"})
+        to = self._recipients(m, m.to, t, "to")
+        cc = tuple(a for a in self._recipients(m, m.cc, t, "cc") if a not in to)
+        subject = self._subject(m, ctx, who)
+        text = self._render_text(m.text, ctx, who)
+        html = css_inline.inline(render(self.html_env, m.html, ctx, who))
+        atts = tuple(self._attachment(spec, ctx, who, []) for spec in m.attachments)
+        key = ".".join([m.kind, slug(t.tenant_id), slug(w.name if w else "all"),
+                        recipients_digest(to + cc)])
+        msg = OutgoingMessage(key=key, kind=m.kind, audience=m.audience, to=to, cc=cc,
+                              sender=fm, subject=subject, text=text, html=html,
+                              attachments=atts, tenant_ids=(t.tenant_id,),
+                              workloads=(w.name,) if w else (), origin=who)
+        self.check_audience(msg, t)
+        note = self._render_text(m.note, ctx, who) if m.note else ""
+        stamps = self._stamps(m.stamps, t, w, note, {})
+        label = {"atu": "ATU", "customer_followup": "customer follow-up"}.get(m.kind, m.kind)
+        summary = (f"{label} for {w.name if w else 'all workloads'} to {len(to)} recipient(s)"
+                   f"{f' (+{len(cc)} cc)' if cc else ''}")
+        return Job(key, m.kind, (t.tenant_id,), msg, stamps,
+                   ((t.tenant_id, w.name if w else None, note),), summary)
+
+    def _atu_note_job(self, t: TenantRecord, w: WorkloadRecord | None, reason: str) -> Job:
+        who = self._who(t, w)
+        ctx = message_context(t, self.as_of, w, {"reason": reason})
+        note = self._render_text("notes/atu_note.txt", ctx, who)
+        not_sent = f"No ATU ({self.as_of.isoformat()}): {reason}"
+        stamps = self._stamps({"atu_sent": "not_sent", "engagement_note": "note"}, t, w, note,
+                              {"not_sent": not_sent})
+        key = ".".join(["atu_note", slug(t.tenant_id), slug(w.name if w else "all")])
+        return Job(key, "atu_note", (t.tenant_id,), None, stamps,
+                   ((t.tenant_id, w.name if w else None, note),),
+                   f"note instead of ATU for {w.name if w else 'all'}: {reason}")
+
+    def _unassign_job(self, t: TenantRecord) -> Job:
+        who = self._who(t, None)
+        status = self.settings.ftop.status_closed
+        service = t.get("service_status_next") or self.settings.ftop.default_service_status
+        ctx = message_context(t, self.as_of, None, {"status": status, "service_status": service})
+        note = self._render_text("notes/unassign_fm.txt", ctx, who)
+        stamps = self._stamps({"fm_unassigned": "as_of", "ftop_status": "status_closed",
+                               "service_status": "service_status", "engagement_note": "note"},
+                              t, None, note, {})
+        key = ".".join(["unassign_fm", slug(t.tenant_id)])
+        return Job(key, "unassign_fm", (t.tenant_id,), None, stamps, ((t.tenant_id, None, note),),
+                   f"unassign FM, set FTOP status '{status}' and service status {service}")
+
+    # ---- queue moves -------------------------------------------------------------------
+    def compose_queue_moves(self, plans: Sequence[TenantPlan], per_tenant: bool = False
+                            ) -> Composition:
+        """Disengagement: one queue-move message per target queue (or per tenant)."""
+        m = self.mailers["queue_move"]
+        out = Composition()
+        groups: dict[str, list[TenantPlan]] = {}
+        for p in plans:
+            if any(a.kind == ActionKind.DISENGAGE for a in p.actions):
+                gk = p.tenant.tenant_id if per_tenant else (p.tenant.queue or "")
+                groups.setdefault(gk, []).append(p)
+        for members in groups.values():
+            try:
+                out.jobs.append(self._queue_job(m, members))
+            except FtcError as exc:
+                for p in members:
+                    out.failures.append((p.tenant, exc.problem))
+        return out
+
+    def _queue_job(self, m: Mailer, members: list[TenantPlan]) -> Job:
+        queue = members[0].tenant.queue or ""
+        nad = next_action_date(self.as_of)
+        rows: list[dict[str, Any]] = [{
+            "tenant_id": p.tenant.tenant_id, "customer": p.tenant.customer, "queue": queue,
+            "fm": p.tenant.fm.email if p.tenant.fm else "",
+            "workloads": ", ".join(w.name for w in p.tenant.workloads),
+            "disengaged": self.as_of, "next_action_date": nad,
+        } for p in members]
+        fms = sorted({str(r["fm"]) for r in rows if r["fm"]})
+        sender_text = self.settings.mail.sender or (fms[0] if len(fms) == 1 else "")
+        sender = parse_address(sender_text) if sender_text else None
+        ctx: dict[str, Any] = {"queue": queue, "rows": rows, "as_of": self.as_of,
+                               "next_action_date": nad,
+                               "sender_name": person_name(sender.email) if sender else
+                               "the FastTrack team"}
+        who = f"queue move to {queue} ({len(rows)} tenant(s))"
+        to = self._recipients(m, m.to, members[0].tenant, "to")
+        cc_all: list[Address] = []
+        for p in members:
+            for a in self._recipients(m, m.cc, p.tenant, "cc"):
+                if a not in cc_all and a not in to:
+                    cc_all.append(a)
+        subject = self._subject(m, ctx, who)
+        text = self._render_text(m.text, ctx, who)
+        html = css_inline.inline(render(self.html_env, m.html, ctx, who))
+        atts = tuple(self._attachment(spec, ctx, who, rows) for spec in m.attachments)
+        ids = tuple(p.tenant.tenant_id for p in members)
+        ids_digest = hashlib.sha256(",".join(sorted(i.casefold() for i in ids)).encode())
+        key = ".".join(["queue_move", slug(queue), self.as_of.isoformat(),
+                        ids_digest.hexdigest()[:10]])
+        msg = OutgoingMessage(key=key, kind=m.kind, audience=m.audience, to=to,
+                              cc=tuple(cc_all), sender=sender, subject=subject, text=text,
+                              html=html, attachments=atts, tenant_ids=ids, origin=who)
+        self.check_audience(msg, None)
+        stamps: list[Stamp] = []
+        notes: list[tuple[str, str | None, str]] = []
+        status = self.settings.ftop.status_disengaged
+        for p in members:
+            tctx = message_context(p.tenant, self.as_of, None, {"status": status})
+            note = self._render_text(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
+            stamps.extend(self._stamps(m.stamps, p.tenant, None, note, {}))
+            notes.append((p.tenant.tenant_id, None, note))
+        summary = (f"queue-move request to {queue} for {len(ids)} tenant(s), "
+                   f"Next Action Date = {nad.isoformat()}")
+        return Job(key, m.kind, ids, msg, tuple(stamps), tuple(notes), summary)
+
+    # ---- pieces ------------------------------------------------------------------------
+    def _subject(self, m: Mailer, ctx: dict[str, Any], who: str) -> str:
+        subject = self._render_text(m.subject, ctx, who).strip()
+        if "\n" in subject or "\r" in subject:
+            raise TemplateError(m.subject, f"the subject renders to several lines for {who}",
+                                "keep the subject template on one line, and remove line breaks "
+                                "from the values it uses")
+        return subject
+
+    def _recipients(self, m: Mailer, sources: tuple[str, ...], t: TenantRecord, role: str
+                    ) -> tuple[Address, ...]:
+        out: list[Address] = []
+        for src in sources:
+            if src == "account_team":
+                found = tuple(t.get("account_team") or ())
+            elif src == "customer_contacts":
+                found = tuple(t.get("customer_contacts") or ())
+            elif src == "fm":
+                if not self.settings.mail.cc_fm and role == "cc":
+                    continue
+                found = (t.fm,) if t.fm else ()
+            else:
+                try:
+                    found = (parse_address(self.settings.mail.assignment_team),)
+                except AddressError as exc:
+                    where = str(self.settings.source or "config")
+                    raise MessageError(f"{where}, key mail.assignment_team", str(exc),
+                                       "set a valid assignment team address") from None
+            if role == "to" and not found and src != "fm":
+                raise MessageError(t.where(src), f"no {src.replace('_', ' ')} to send the "
+                                   f"{m.kind.replace('_', ' ')} message to",
+                                   "fill the column with at least one address")
+            out.extend(a for a in found if a not in out)
+        return tuple(out)
+
+    def _attachment(self, spec: Any, ctx: dict[str, Any], who: str,
+                    rows: list[dict[str, Any]]) -> Attachment:
+        name = _safe_filename(self._render_string(spec.filename, ctx, who))
+        if spec.builtin == "queue_rows_xlsx":
+            return Attachment(name, queue_rows_xlsx(rows, self.as_of), XLSX_MIME)
+        path = find_template(spec.template, self.tdirs)
+        if path is None:
+            raise TemplateError(spec.template, "Word template not found",
+                                "check the mailer's attachments and the templates folders")
+        return Attachment(name, render_docx(path, ctx, who), DOCX_MIME)
+
+    def _stamps(self, spec: dict[str, str], t: TenantRecord, w: WorkloadRecord | None,
+                note: str, extra: dict[str, StampValue]) -> tuple[Stamp, ...]:
+        values: dict[str, StampValue] = {
+            "as_of": self.as_of, "note": note, "queue": t.queue or "",
+            "next_action_date": next_action_date(self.as_of),
+            "status_disengaged": self.settings.ftop.status_disengaged,
+            "status_closed": self.settings.ftop.status_closed,
+            "service_status": t.get("service_status_next")
+            or self.settings.ftop.default_service_status,
+            **extra,
+        }
+        tracker = str(t.source.path)
+        return tuple(Stamp(tracker, t.tenant_id, w.name if w else None, col, values[src])
+                     for col, src in spec.items())
+
+    def check_audience(self, msg: OutgoingMessage, t: TenantRecord | None) -> None:
+        """Audiences are bound (DOMAIN.md): internal mail only to internal domains; a customer
+        message only to that one tenant's own contacts, plus the FM."""
+        where = msg.origin or msg.key
+        if msg.audience == "internal":
+            for a in msg.recipients:
+                if not domain_allowed(a, self.internal):
+                    raise MessageError(where, f"internal message addressed to {a.email}, "
+                                       "outside the internal domains",
+                                       "fix the address in the tracker, or add the domain to "
+                                       "mail.internal_domains in ftc-office.toml")
+            return
+        if t is None or len(msg.tenant_ids) != 1:
+            raise MessageError(where, "a customer message must belong to exactly one tenant",
+                               "report this as a bug")
+        allowed = set(t.get("customer_contacts") or ())
+        fm = t.fm
+        for a in msg.to:
+            if a not in allowed:
+                raise MessageError(where, f"{a.email} is not one of this tenant's customer "
+                                   "contacts", "check the Customer Contacts column")
+        for a in msg.cc:
+            if a != fm and a not in allowed:
+                raise MessageError(where, f"{a.email} may not be copied on a customer message",
+                                   "only the FM is copied")
+
+
+_BAD_FILENAME = re.compile(r'[\x00-\x1f<>:"/\\|?*]+')
+
+
+def _safe_filename(name: str) -> str:
+    """A file name Windows and Outlook accept."""
+    name = _BAD_FILENAME.sub("_", " ".join(name.split())).strip(" .")
+    stem, dot, ext = name.rpartition(".")
+    if len(name) > 120:
+        name = stem[: 110 - len(ext)] + dot + ext
+    return name or "attachment"
+
+
+def compose_all(composer: Composer, plans: Sequence[TenantPlan], per_tenant: bool = False
+                ) -> Composition:
+    """Compose every due job; a tenant that fails to compose does not stop the others."""
+    out = Composition()
+    for p in plans:
+        try:
+            out.jobs.extend(composer.compose_tenant(p))
+        except FtcError as exc:
+            out.failures.append((p.tenant, exc.problem))
+    failed = {t.tenant_id for t, _ in out.failures}
+    moves = composer.compose_queue_moves([p for p in plans if p.tenant.tenant_id not in failed],
+                                         per_tenant)
+    out.jobs.extend(moves.jobs)
+    out.failures.extend(moves.failures)
+    return out

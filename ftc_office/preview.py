@@ -1,0 +1,67 @@
+"""Preview: every due message as an .eml file, and an index.html to review them.
+
+Sends nothing and writes nothing but the output folder. The .eml files are the exact MIME
+bytes a backend would send, so Outlook opens them as they will arrive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from email.utils import format_datetime
+from pathlib import Path
+
+from ftc_office.compose import Job
+
+
+def eml_name(job: Job) -> str:
+    """A Windows-safe file name for a job's .eml file."""
+    safe = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in job.key)
+    return safe[:150] + ".eml"
+
+
+def write_eml(job: Job, folder: Path, when: dt.datetime) -> Path | None:
+    """Write one job's message (if it has one) as an .eml file; returns its path."""
+    if job.message is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / eml_name(job)
+    data = job.message.to_mime(date=format_datetime(when)).as_bytes()
+    tmp = path.with_suffix(".eml.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+def write_index(jobs: Sequence[Job], paths: dict[str, Path | None], folder: Path,
+                failures: Sequence[str], as_of: dt.date) -> Path:
+    """index.html: one line per job with a link, recipients and subject; failures on top."""
+    esc = html.escape
+    rows = []
+    for job in jobs:
+        m = job.message
+        p = paths.get(job.key)
+        link = f'<a href="{esc(p.name)}">{esc(m.subject)}</a>' if m and p else "(note only)"
+        to = ", ".join(a.email for a in m.to) if m else ""
+        cc = ", ".join(a.email for a in m.cc) if m else ""
+        rows.append(f"<tr><td>{esc(job.kind)}</td><td>{esc(', '.join(job.tenant_ids))}</td>"
+                    f"<td>{link}</td><td>{esc(to)}</td><td>{esc(cc)}</td>"
+                    f"<td>{esc(job.summary)}</td></tr>")
+    problems = "".join(f"<li>{esc(f)}</li>" for f in failures)
+    page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>ftc-office preview {as_of.isoformat()}</title>
+<style>body{{font-family:Segoe UI,Arial,sans-serif;font-size:10pt}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
+th{{background:#0f4a85;color:#fff}}.bad{{color:#a00}}</style></head><body>
+<h1>Preview as of {as_of.isoformat()}: {len(jobs)} job(s)</h1>
+{f'<h2 class="bad">Not composed ({len(failures)})</h2><ul class="bad">{problems}</ul>'
+ if failures else ''}
+<table><tr><th>Kind</th><th>Tenant</th><th>Message</th><th>To</th><th>Cc</th><th>What</th></tr>
+{''.join(rows)}
+</table></body></html>
+"""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = folder / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index
