@@ -254,3 +254,11 @@ def test_no_sender_anywhere_is_a_clear_error(smtp_plain: SmtpServer) -> None:
     assert "mail.sender" in (result.error or "")
     result = SmtpBackend(smtp_plain.settings(), default_sender=SENDER).deliver(msg)
     assert result.status is Status.SENT
+
+
+def test_mail_from_refused_is_permanent_and_names_the_phase(smtp_auth: SmtpServer) -> None:
+    backend = SmtpBackend(smtp_auth.settings(), ca_file=smtp_auth.ca_file)  # no login
+    result = backend.deliver(make_message())
+    assert result.status is Status.FAILED_PERMANENT
+    assert "refused at MAIL FROM: 530" in (result.error or "")
+    backend.close()
