@@ -9,6 +9,7 @@ first of the top rows that holds one. Anything that goes wrong while reading bec
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from ftc_office.fields import FIELDS, header_index, normalise_header
 
 MAX_UNCOMPRESSED = 400 * 1024 * 1024  # bytes, all parts together
 MAX_RATIO = 200  # a part that inflates more than this is treated as a zip bomb
-MAX_CELLS = 30_000_000
+# calamine holds a sheet as a dense grid (~32 bytes a cell) and cannot refuse one itself: a
+# single stray cell at XFD1048576 makes it abort the process; one at Z1048576 cost 1.1 GB.
+MAX_CELLS = 5_000_000
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 READABLE = (".xlsx", ".xlsm")
 
@@ -118,11 +121,70 @@ def check_package(path: Path) -> None:
                         raise TrackerError(where, f"part {info.filename} declares a DTD "
                                            "(Excel never writes one; an XML bomb?)",
                                            "do not process this file")
+            for info in infos:
+                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                    rows, cols = _part_extent(zf, info)
+                    if rows * cols > MAX_CELLS:
+                        raise TrackerError(where, f"sheet {_sheet_name(zf, info.filename)!r} "
+                                           f"spans {rows} rows × {cols} columns",
+                                           "delete the empty rows and columns below and right "
+                                           "of the data (Ctrl+End shows the last used cell)")
     except TrackerError:
         raise
     except Exception as exc:  # BadZipFile, zlib.error, EOFError, OSError, NotImplementedError…
         raise TrackerError(where, f"the workbook is damaged ({type(exc).__name__})",
                            "open it in Excel (it may offer a repair) and save it again") from None
+
+
+# ``r`` attributes of cells (letters + digits) and of rows far down (digits only).
+_CELL_REF = re.compile(rb'\sr="([A-Za-z]+)([0-9]+)"')
+_FAR_ROW = re.compile(rb'\sr="([0-9]{6,})"')
+
+
+def _part_extent(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """(last row, last column) that a worksheet part's references reach (streamed, ~10 ms/MB).
+    """
+    max_r = max_c = 0
+    tail = b""
+    with zf.open(info) as part:
+        while True:
+            chunk = part.read(1 << 20)
+            data = tail + chunk
+            cut = data.rfind(b"<") if chunk else len(data)
+            body, tail = (data[:cut], data[cut:]) if cut > 0 else (data, b"")
+            far = _FAR_ROW.findall(body)
+            if far:
+                max_r = max(max_r, *map(int, far))
+            refs = _CELL_REF.findall(body)
+            if refs:
+                cols, rows = zip(*refs, strict=True)
+                max_r = max(max_r, *map(int, rows))
+                for letters in set(cols):
+                    n = 0
+                    for ch in letters.upper():
+                        n = n * 26 + ch - 64
+                    max_c = max(max_c, n)
+            if not chunk:
+                return max_r, max_c
+
+
+def _sheet_name(zf: zipfile.ZipFile, part: str) -> str:
+    """The sheet name of a worksheet part (best effort: the part name when not found)."""
+    try:
+        rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+        book = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+    except Exception:
+        return part
+    target = part.removeprefix("xl/")
+    for rel in re.findall(r"<(?:[\w.-]+:)?Relationship\b[^>]*>", rels):
+        tgt = re.search(r'\bTarget="([^"]*)"', rel)
+        rid = re.search(r'\bId="([^"]*)"', rel)
+        if tgt and rid and tgt[1].lstrip("/").removeprefix("xl/") == target:
+            for sheet in re.findall(r"<(?:[\w.-]+:)?sheet\b[^>]*>", book):
+                name = re.search(r'\bname="([^"]*)"', sheet)
+                if name and re.search(rf'\b(?:[\w.-]+:)?id="{re.escape(rid[1])}"', sheet):
+                    return name[1]
+    return part
 
 
 def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
