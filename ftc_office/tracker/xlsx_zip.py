@@ -1,0 +1,210 @@
+"""The zip layer of surgical write-back: read an OOXML package safely, rewrite a few members.
+
+`ZipPackage` reads the whole file into memory once (so a sync client writing underneath us
+cannot tear what we read), checks it is a plain zip rather than an encrypted OLE container,
+and refuses zip64, zip bombs and damaged archives before anything is decompressed.
+
+`ZipPackage.write` copies every untouched member's local header and *compressed* bytes
+verbatim, and its central-directory entry verbatim except for the offset field; a changed
+member keeps its name, extra field, timestamp and compression method, and only gets a new
+CRC, sizes and data. Member order is kept.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from ftc_office.errors import WritebackError
+
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_TOTAL_UNCOMPRESSED = 500 * 1024 * 1024
+MAX_RATIO = 1000
+RATIO_CHECK_ABOVE = 1024 * 1024
+
+_LOCAL_SIG = b"PK\x03\x04"
+_CENTRAL_SIG = b"PK\x01\x02"
+_EOCD_SIG = b"PK\x05\x06"
+_EOCD64_LOCATOR_SIG = b"PK\x06\x07"
+_DESCRIPTOR_SIG = b"PK\x07\x08"
+
+
+@dataclass
+class _Member:
+    """One zip member: where its bytes are in the source and its raw central entry."""
+
+    name: str
+    method: int
+    flags: int
+    local_start: int
+    data_start: int
+    data_end: int  # end of compressed data
+    record_end: int  # end of data descriptor, if any
+    central: bytes
+    compress_size: int
+    file_size: int
+
+
+class ZipPackage:
+    """A zip package held in memory, readable member by member and rewritable surgically."""
+
+    def __init__(self, path: Path) -> None:
+        """Read and check the package at `path`; raise WritebackError if it is unusable."""
+        self.path = path
+        self.where = str(path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise WritebackError(self.where, f"cannot read the workbook ({exc.strerror})",
+                                 "check the path and that you may read the file") from exc
+        if size > MAX_FILE_BYTES:
+            raise WritebackError(self.where, f"the workbook is {size // 2**20} MB, over the "
+                                 f"{MAX_FILE_BYTES // 2**20} MB limit",
+                                 "split the tracker or remove unused sheets and pictures")
+        self.data = path.read_bytes()
+        self._check_signature()
+        self.members = self._read_central_directory()
+        self.by_name = {m.name: m for m in self.members}
+        self.by_lower = {m.name.lower(): m for m in self.members}
+        self._check_sizes()
+        self._zip = zipfile.ZipFile(io.BytesIO(self.data))
+
+    def _fail(self, what: str, fix: str = "open it in Excel, save it as a normal .xlsx "
+              "(Excel Workbook) and run again") -> WritebackError:
+        return WritebackError(self.where, what, fix)
+
+    def _check_signature(self) -> None:
+        head = self.data[:8]
+        if head == OLE_SIGNATURE:
+            raise self._fail("the file is password-protected (encrypted) or an old .xls "
+                             "workbook, not an .xlsx zip package",
+                             "remove the password (File > Info > Protect Workbook) or save it "
+                             "as .xlsx in Excel, then run again")
+        if head[:4] != _LOCAL_SIG:
+            raise self._fail("the file is not an Excel .xlsx/.xlsm workbook (not a zip package)")
+
+    def _read_central_directory(self) -> list[_Member]:
+        data = self.data
+        eocd = data.rfind(_EOCD_SIG, max(0, len(data) - 65536 - 22))
+        if eocd < 0 or eocd + 22 > len(data):
+            raise self._fail("the workbook is damaged or truncated (no zip directory found)",
+                             "restore it from a backup or re-save it in Excel")
+        if data.rfind(_EOCD64_LOCATOR_SIG, max(0, eocd - 20), eocd) >= 0:
+            raise self._fail("the workbook uses zip64, which write-back does not support")
+        (_, disk, cd_disk, n_here, n_total, cd_size, cd_offset,
+         comment_len) = struct.unpack("<4sHHHHIIH", data[eocd:eocd + 22])
+        if disk or cd_disk or n_here != n_total or cd_offset + cd_size > eocd:
+            raise self._fail("the workbook's zip directory is damaged or split over disks",
+                             "restore it from a backup or re-save it in Excel")
+        self.eocd_comment = data[eocd + 22:eocd + 22 + comment_len]
+        members: list[_Member] = []
+        pos = cd_offset
+        try:
+            for _ in range(n_total):
+                if data[pos:pos + 4] != _CENTRAL_SIG:
+                    raise ValueError("central entry signature")
+                (flags, method, crc, csize, usize, n, m, k, offset) = struct.unpack(
+                    "<8xHH4xIIIHHH8xI", data[pos:pos + 46])
+                del crc
+                raw_name = data[pos + 46:pos + 46 + n]
+                central = data[pos:pos + 46 + n + m + k]
+                pos += 46 + n + m + k
+                if 0xFFFFFFFF in (csize, usize, offset):
+                    raise self._fail("the workbook uses zip64, which write-back does not support")
+                name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
+                if data[offset:offset + 4] != _LOCAL_SIG:
+                    raise ValueError("local header signature")
+                ln, lm = struct.unpack("<HH", data[offset + 26:offset + 30])
+                start = offset + 30 + ln + lm
+                end = start + csize
+                rec_end = end
+                if flags & 0x08:
+                    rec_end += 16 if data[end:end + 4] == _DESCRIPTOR_SIG else 12
+                if rec_end > cd_offset:
+                    raise ValueError("member runs past the directory")
+                if flags & 0x01:
+                    raise self._fail(f"zip member {name} is encrypted",
+                                     "remove the password in Excel and run again")
+                members.append(_Member(name, method, flags, offset, start, end, rec_end,
+                                       central, csize, usize))
+        except (struct.error, ValueError, UnicodeDecodeError) as exc:
+            raise self._fail(f"the workbook is damaged or truncated ({exc})",
+                             "restore it from a backup or re-save it in Excel") from exc
+        return members
+
+    def _check_sizes(self) -> None:
+        total = 0
+        for m in self.members:
+            total += m.file_size
+            if m.method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise self._fail(f"zip member {m.name} uses compression method {m.method}",
+                                 "re-save the workbook in Excel and run again")
+            ratio = m.file_size // max(1, m.compress_size)
+            if m.file_size > RATIO_CHECK_ABOVE and ratio > MAX_RATIO:
+                raise self._fail(f"zip member {m.name} expands {ratio} times (a zip bomb?)",
+                                 "do not use this file; ask for a clean copy")
+        if total > MAX_TOTAL_UNCOMPRESSED:
+            raise self._fail(f"the workbook would expand to {total // 2**20} MB, over the "
+                             f"{MAX_TOTAL_UNCOMPRESSED // 2**20} MB limit",
+                             "split the tracker or remove unused sheets and pictures")
+
+    def find(self, name: str) -> str | None:
+        """The stored spelling of member `name` (OPC names are case-insensitive), or None."""
+        if name in self.by_name:
+            return name
+        m = self.by_lower.get(name.lower())
+        return m.name if m else None
+
+    def read(self, name: str) -> bytes:
+        """The uncompressed bytes of member `name` (CRC-checked)."""
+        try:
+            return self._zip.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError) as exc:
+            raise self._fail(f"zip member {name} is damaged ({exc})",
+                             "restore the workbook from a backup or re-save it in Excel") from exc
+
+    def write(self, out: BinaryIO, changed: dict[str, bytes]) -> None:
+        """Write the package to `out`, replacing the content of the members in `changed`."""
+        data = self.data
+        central: list[bytes] = []
+        pos = 0
+        for m in self.members:
+            offset = pos
+            new = changed.get(m.name)
+            if new is None:
+                chunk = data[m.local_start:m.record_end]
+                out.write(chunk)
+                pos += len(chunk)
+                cen = m.central
+            else:
+                crc = zlib.crc32(new)
+                if m.method == zipfile.ZIP_DEFLATED:
+                    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+                    payload = comp.compress(new) + comp.flush()
+                else:
+                    payload = new
+                flags = m.flags & ~0x08
+                header = bytearray(data[m.local_start:m.data_start])
+                struct.pack_into("<H", header, 6, flags)
+                struct.pack_into("<III", header, 14, crc, len(payload), len(new))
+                out.write(header)
+                out.write(payload)
+                pos += len(header) + len(payload)
+                cen_b = bytearray(m.central)
+                struct.pack_into("<H", cen_b, 8, flags)
+                struct.pack_into("<III", cen_b, 16, crc, len(payload), len(new))
+                cen = bytes(cen_b)
+            cen_b2 = bytearray(cen)
+            struct.pack_into("<I", cen_b2, 42, offset)
+            central.append(bytes(cen_b2))
+        cd = b"".join(central)
+        out.write(cd)
+        out.write(struct.pack("<4sHHHHIIH", _EOCD_SIG, 0, 0, len(central), len(central),
+                              len(cd), pos, len(self.eocd_comment)))
+        out.write(self.eocd_comment)
