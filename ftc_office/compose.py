@@ -16,7 +16,13 @@ from typing import Any
 
 import css_inline
 
-from ftc_office.addresses import Address, AddressError, domain_allowed, parse_address
+from ftc_office.addresses import (
+    LINE_BREAKS,
+    Address,
+    AddressError,
+    domain_allowed,
+    parse_address,
+)
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
 from ftc_office.mailers import Mailer, find_template, load_mailers, template_dirs
@@ -24,7 +30,7 @@ from ftc_office.message import Attachment, OutgoingMessage, recipients_digest
 from ftc_office.playbook import ActionKind, TenantPlan, next_action_date
 from ftc_office.records import TenantRecord, WorkloadRecord
 from ftc_office.rendering.context import message_context, person_name
-from ftc_office.rendering.environment import make_environment, render
+from ftc_office.rendering.environment import make_environment, one_line, render
 from ftc_office.rendering.sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.rendering.word import DOCX_MIME, render_docx
 
@@ -83,6 +89,8 @@ class Composer:
         self.mailers: dict[str, Mailer] = load_mailers(settings)
         self.text_env = make_environment(self.tdirs, html=False)
         self.html_env = make_environment(self.tdirs, html=True)
+        # values in a subject lose their line breaks; the template's own text keeps them
+        self.subject_env = make_environment(self.tdirs, html=False, finalize=one_line)
         self.internal = tuple(d.lower() for d in settings.mail.internal_domains)
 
     # ---- per-tenant jobs -------------------------------------------------------------
@@ -233,11 +241,10 @@ class Composer:
 
     # ---- pieces ------------------------------------------------------------------------
     def _subject(self, m: Mailer, ctx: dict[str, Any], who: str) -> str:
-        subject = self._render_text(m.subject, ctx, who).strip()
-        if "\n" in subject or "\r" in subject:
+        subject = render(self.subject_env, m.subject, ctx, who).strip()
+        if LINE_BREAKS.search(subject):
             raise TemplateError(m.subject, f"the subject renders to several lines for {who}",
-                                "keep the subject template on one line, and remove line breaks "
-                                "from the values it uses")
+                                "keep the subject template on one line")
         return subject
 
     def _recipients(self, m: Mailer, sources: tuple[str, ...], t: TenantRecord, role: str

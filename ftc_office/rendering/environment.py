@@ -8,8 +8,9 @@ string). HTML templates autoescape. Output size is capped so a runaway loop is s
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,18 @@ def yes_no(value: Any) -> str:
     return "yes" if value else "no"
 
 
+_CONTROL_RUN = re.compile("[\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]+")
+
+
+def one_line(value: Any) -> Any:
+    """A value as it may appear in a one-line header: control characters and line breaks
+    (Alt+Enter in a cell, Word's vertical tab) become one space. Text written in the template
+    itself is left alone, so a subject template spanning two lines is still caught."""
+    if isinstance(value, str):
+        return _CONTROL_RUN.sub(" ", value).strip()
+    return value
+
+
 class _LimitedSandbox(SandboxedEnvironment):
     """The sandbox blocks attribute escapes and huge ranges; this also caps ``*`` and ``**``."""
 
@@ -59,8 +72,12 @@ class _LimitedSandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-def make_environment(search_path: list[Path], html: bool) -> jinja2.Environment:
-    """A strict sandboxed environment over the given folders (overrides first)."""
+def make_environment(search_path: list[Path], html: bool,
+                     finalize: Callable[[Any], Any] | None = None) -> jinja2.Environment:
+    """A strict sandboxed environment over the given folders (overrides first).
+
+    ``finalize`` is applied to every ``{{ value }}`` before output (e.g. :func:`one_line`).
+    """
     env = _LimitedSandbox(
         loader=jinja2.FileSystemLoader([str(p) for p in search_path], encoding="utf-8"),
         undefined=jinja2.StrictUndefined,
@@ -69,6 +86,7 @@ def make_environment(search_path: list[Path], html: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        finalize=finalize,
     )
     env.filters["date"] = human_date
     env.filters["join_and"] = join_and
@@ -76,8 +94,13 @@ def make_environment(search_path: list[Path], html: bool) -> jinja2.Environment:
     return env
 
 
-def template_location(exc: BaseException, fallback: str) -> str:
-    """``template:line`` of the innermost template frame of a Jinja error."""
+def template_location(exc: BaseException, fallback: str,
+                      roots: Iterable[str | Path] = ()) -> str:
+    """``template:line`` of the innermost template frame of a Jinja error.
+
+    The template is named relative to the search folder it was found in
+    (``email/atu/body.txt:3``), so two ``body.txt`` files are never confused.
+    """
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return f"{exc.name or exc.filename or fallback}:{exc.lineno}"
     tb = exc.__traceback__
@@ -86,13 +109,18 @@ def template_location(exc: BaseException, fallback: str) -> str:
         code = tb.tb_frame.f_code
         fname = code.co_filename
         if fname.endswith((".html", ".txt", ".xml", ".jinja")) or "templates" in fname:
-            found = f"{_short(fname)}:{tb.tb_lineno}"
+            found = f"{_short(fname, roots)}:{tb.tb_lineno}"
         tb = tb.tb_next
     return found
 
 
-def _short(filename: str) -> str:
+def _short(filename: str, roots: Iterable[str | Path] = ()) -> str:
     p = Path(filename)
+    for root in roots:
+        try:
+            return p.relative_to(root).as_posix()
+        except ValueError:
+            continue
     parts = p.parts
     if "templates" in parts:
         i = len(parts) - 1 - parts[::-1].index("templates")
@@ -102,6 +130,7 @@ def _short(filename: str) -> str:
 
 def render(env: jinja2.Environment, name: str, context: dict[str, Any], who: str) -> str:
     """Render one template; every failure is a TemplateError naming template:line and who."""
+    roots = list(getattr(env.loader, "searchpath", ()))
     try:
         template = env.get_template(name)
         out = template.render(context)
@@ -109,22 +138,23 @@ def render(env: jinja2.Environment, name: str, context: dict[str, Any], who: str
         raise TemplateError(name, f"template not found ({exc.name})",
                             "check the mailer file and the templates folders") from None
     except jinja2.UndefinedError as exc:
-        where = template_location(exc, name)
+        where = template_location(exc, name, roots)
         raise TemplateError(where, f"{exc.message} (while rendering for {who})",
                             "fill the missing value in the tracker, or fix the variable name "
                             "in the template") from None
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(template_location(exc, name), f"template syntax: {exc.message}",
+        raise TemplateError(template_location(exc, name, roots), f"template syntax: {exc.message}",
                             "fix the template at that line") from None
     except jinja2.sandbox.SecurityError as exc:
-        raise TemplateError(template_location(exc, name), f"not allowed in a template: {exc}",
+        raise TemplateError(template_location(exc, name, roots),
+                            f"not allowed in a template: {exc}",
                             "remove it; templates may only format the values they are given"
                             ) from None
     except (RecursionError, MemoryError, OverflowError) as exc:
-        raise TemplateError(template_location(exc, name), f"{type(exc).__name__} while "
+        raise TemplateError(template_location(exc, name, roots), f"{type(exc).__name__} while "
                             f"rendering for {who}", "simplify the template") from None
     except Exception as exc:
-        raise TemplateError(template_location(exc, name),
+        raise TemplateError(template_location(exc, name, roots),
                             f"{type(exc).__name__}: {exc} (while rendering for {who})",
                             "fix the template at that line") from None
     if len(out) > MAX_OUTPUT:
