@@ -44,6 +44,11 @@ def to_text(value: Any) -> str:
     return str(value).strip()
 
 
+def _shown(value: Any) -> str:
+    """A cell value as the person sees it: text quoted, numbers and dates as typed."""
+    return repr(value) if isinstance(value, str) else repr(to_text(value))
+
+
 def to_int(value: Any, minimum: int = 0) -> int:
     """A whole number ≥ minimum, from a number or digits (``1,000`` allowed)."""
     if isinstance(value, bool):
@@ -61,7 +66,8 @@ def to_int(value: Any, minimum: int = 0) -> int:
         else:
             raise ValueProblem(f"{value!r} is not a whole number", "type digits only, e.g. 1200")
     else:
-        raise ValueProblem(f"{value!r} is not a whole number", "type digits only, e.g. 1200")
+        raise ValueProblem(f"{_shown(value)} is not a whole number",
+                           "type digits only, e.g. 1200")
     if n < minimum:
         raise ValueProblem(f"{n} is below {minimum}", f"type a number of at least {minimum}")
     return n
@@ -78,7 +84,7 @@ def to_bool(value: Any) -> bool:
         return True
     if text in NO:
         return False
-    raise ValueProblem(f"{value!r} is not yes or no", "type Yes or No (or leave it empty)")
+    raise ValueProblem(f"{_shown(value)} is not yes or no", "type Yes or No (or leave it empty)")
 
 
 def to_date(value: Any) -> dt.date:
@@ -149,7 +155,7 @@ def to_service_status(value: Any) -> str:
     for choice in ("Adoption", "Migration"):
         if text == choice.casefold():
             return choice
-    raise ValueProblem(f"{value!r} is not a service status", "choose Adoption or Migration")
+    raise ValueProblem(f"{_shown(value)} is not a service status", "choose Adoption or Migration")
 
 
 def to_mark(value: Any) -> dt.date | str:
