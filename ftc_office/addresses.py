@@ -41,7 +41,9 @@ def parse_address(text: str) -> Address:
     if LINE_BREAKS.search(raw) or any(ch in raw for ch in "<>\"'()[]\\ \t"):
         raise AddressError(f"{raw!r} is not a plain address (no names, brackets or spaces)")
     try:
-        info = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+        # test_environment: allow the reserved ".test" TLD that sample and test data use
+        info = validate_email(raw, check_deliverability=False, allow_smtputf8=False,
+                              test_environment=True)
     except EmailNotValidError as exc:
         raise AddressError(f"{raw!r} is not a valid address: {exc}") from None
     ascii_domain = (info.ascii_domain or info.domain).lower()

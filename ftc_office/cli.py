@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,9 +20,12 @@ from typing import Any, TypeVar
 import click
 
 from ftc_office import __version__
+from ftc_office.backends.registry import make_backend
 from ftc_office.compose import Composer, compose_all
 from ftc_office.config import CONFIG_NAME, Settings, load_settings
 from ftc_office.errors import FtcError, UsageError
+from ftc_office.ledger import Ledger
+from ftc_office.pipeline import MAIL_KINDS, Runner, RunOptions, confirm_queue, lock_trackers
 from ftc_office.planning import (
     PlanFilter,
     expand_paths,
@@ -31,7 +35,8 @@ from ftc_office.planning import (
 )
 from ftc_office.playbook import Step
 from ftc_office.preview import write_eml, write_index
-from ftc_office.views import plan_table, step_counts
+from ftc_office.views import plan_table, run_summary, step_counts
+from ftc_office.writeback import write_back
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -238,6 +243,258 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
     click.echo(f"{index}: {n_mail} message(s) and {len(comp.jobs) - n_mail} note-only step(s) "
                f"previewed; {len(failures)} problem(s) — open the index to review", err=True)
     sys.exit(1 if failures else 0)
+
+
+def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
+                backend: str | None, dry_run: bool, limit: int | None, tenant: str | None,
+                fm: str | None, yes: bool, per_tenant: bool, outbox: str | None,
+                report_path: str | None, force: bool, kinds: tuple[str, ...] | None) -> None:
+    settings = settings_of(ctx)
+    paths = expand_paths(trackers)
+    options = RunOptions(as_of=parse_as_of(as_of), dry_run=dry_run, limit=limit, tenant=tenant,
+                         fm=fm, per_tenant=per_tenant, kinds=kinds, force=force)
+    chosen = make_backend(settings, backend, Path(outbox) if outbox else None)
+
+    def confirm(n: int) -> bool:
+        if yes or chosen.name == "outbox":
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError("--no-dry-run", f"{n} message(s) would be sent through "
+                             f"{chosen.name} and nobody can confirm",
+                             "add --yes to confirm in scripts")
+        return click.confirm(f"Send {n} message(s) through {chosen.name} now?", err=True)
+
+    with ExitStack() as stack:
+        lock_trackers(paths, stack)
+        ledger = Ledger.open()
+        stack.callback(ledger.close)
+        if not dry_run:
+            chosen.open()
+            stack.callback(chosen.close)
+        bar = None
+        if not dry_run and sys.stderr.isatty():
+            bar = stack.enter_context(click.progressbar(length=0, label="sending", file=sys.stderr))
+
+        def progress(text: str) -> None:
+            if bar is None:
+                click.echo(f"  {text}", err=True)
+
+        runner = Runner(settings, ledger, chosen, options, progress=progress, confirm=confirm)
+        report = runner.run(paths)
+    click.echo(run_summary(report))
+    if report_path:
+        Path(report_path).write_text(json.dumps(report.to_json(), indent=2, default=str),
+                                     encoding="utf-8")
+        click.echo(f"{report_path}: report written", err=True)
+    if chosen.name == "outbox" and not dry_run and report.sent:
+        click.echo(f"messages are in {getattr(chosen, 'folder', '')}", err=True)
+    for wb in report.writebacks:
+        click.echo(f"{wb.tracker}: {wb.cells} cell(s) written"
+                   + (f", columns added: {', '.join(wb.added_columns)}" if wb.added_columns
+                      else "") + (f"; backup {wb.backup}" if wb.backup else ""), err=True)
+    if dry_run:
+        click.echo("dry run: nothing was sent or written — add --no-dry-run to do it", err=True)
+    sys.exit(1 if report.failed else 0)
+
+
+def run_options(func: F) -> F:
+    """The options shared by `run` and `send`."""
+    for option in reversed([
+        trackers_argument, as_of_option,
+        click.option("--backend", type=click.Choice(["outbox", "smtp", "o365"]),
+                     help="Delivery backend (default: delivery.backend, i.e. outbox)."),
+        click.option("--dry-run/--no-dry-run", default=True, show_default=True,
+                     help="Dry run says what would happen; --no-dry-run does it."),
+        click.option("--limit", type=click.IntRange(min=0), metavar="N",
+                     help="Send at most N messages in this run."),
+        click.option("--tenant", metavar="ID", help="Only this tenant."),
+        click.option("--fm", metavar="EMAIL", help="Only this FM's tenants."),
+        click.option("--yes", "-y", is_flag=True, help="Do not ask before the first real send."),
+        click.option("--per-tenant", is_flag=True,
+                     help="One queue-move message per tenant instead of one per queue."),
+        click.option("--outbox", type=click.Path(file_okay=False),
+                     help="Folder for .eml files (outbox backend)."),
+        click.option("--report", "report_path", type=click.Path(dir_okay=False),
+                     metavar="FILE.json", help="Write every tenant's outcome as JSON."),
+        click.option("--force", is_flag=True,
+                     help="Write even if Excel's owner file (~$name.xlsx) says it is open."),
+    ]):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@run_options
+@click.pass_context
+@boundary
+def run(ctx: click.Context, **kw: Any) -> None:
+    """Move every tenant along the playbook: the main job.
+
+    In playbook order, for every due tenant: the ATU message (or the no-account-team
+    note), the customer follow-up per workload once the discussion is recorded,
+    disengagement (task 4058, note, FTOP status, Next Action Date = 12/31 of next year,
+    the queue-move request grouped per queue) once the last workload is followed up, and
+    the FM unassignment once the queue move is confirmed. Each step is recorded in the
+    ledger and stamped into the tracker. A rerun does nothing that is already done.
+
+    Dry run by default. Exit code 0 all good, 1 some tenants failed, 2 bad usage.
+
+    \b
+    Examples:
+      ftc-office run samples/tracker.xlsx --as-of 2026-11-26
+      ftc-office run "team/*.xlsx" --no-dry-run --report run.json
+      ftc-office run tracker.xlsx --backend o365 --no-dry-run --limit 5
+    """
+    _run_common(ctx, kinds=None, **kw)
+
+
+@cli.command()
+@run_options
+@click.pass_context
+@boundary
+def send(ctx: click.Context, **kw: Any) -> None:
+    """Send the mail steps that are due (ATU, customer follow-up, queue move) and nothing else.
+
+    Like `run`, without the note-only steps (no-account-team notes, FM unassignment).
+
+    \b
+    Example:
+      ftc-office send tracker.xlsx --backend smtp --no-dry-run --limit 1
+    """
+    _run_common(ctx, kinds=MAIL_KINDS, **kw)
+
+
+@cli.command()
+@click.argument("tracker", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Write even if Excel's owner file says it is open.")
+@click.pass_context
+@boundary
+def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
+    """Stamp everything the ledger recorded as done into the tracker (safe to re-run).
+
+    \b
+    Example:
+      ftc-office writeback tracker.xlsx
+    """
+    settings = settings_of(ctx)
+    path = Path(tracker)
+    with ExitStack() as stack:
+        lock_trackers([path], stack)
+        ledger = Ledger.open()
+        stack.callback(ledger.close)
+        wb = write_back(path, ledger, settings, force=force)
+    for c in wb.conflicts:
+        click.echo(f"conflict: {c}", err=True)
+    click.echo(f"{tracker}: {wb.cells} cell(s) written for {wb.jobs} recorded step(s)"
+               + (f"; backup {wb.backup}" if wb.backup else ""))
+    sys.exit(1 if wb.conflicts else 0)
+
+
+@cli.command("confirm-queue")
+@click.argument("tracker", type=click.Path(dir_okay=False))
+@click.option("--tenant", metavar="ID", required=True, help="The tenant whose move is confirmed.")
+@click.option("--date", "date", metavar="YYYY-MM-DD", help="Confirmation date (default: today).")
+@click.option("--force", is_flag=True, help="Write even if Excel's owner file says it is open.")
+@click.pass_context
+@boundary
+def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str | None,
+                      force: bool) -> None:
+    """Record that the assignment team moved a tenant (fills Queue Confirmed).
+
+    \b
+    Example:
+      ftc-office confirm-queue tracker.xlsx --tenant 6f1c...-...
+    """
+    settings = settings_of(ctx)
+    path = Path(tracker)
+    when = parse_as_of(date)
+    with ExitStack() as stack:
+        lock_trackers([path], stack)
+        ledger = Ledger.open()
+        stack.callback(ledger.close)
+        results = confirm_queue([path], settings, ledger, tenant, when, force)
+    cells = sum(r.cells for r in results)
+    click.echo(f"{tracker}: queue move of {tenant} confirmed on {when.isoformat()} "
+               f"({cells} cell(s) written) — the next run unassigns the FM")
+
+
+@cli.command()
+@click.pass_context
+@boundary
+def status(ctx: click.Context) -> None:
+    """Counts of ledger entries per state, and every message whose outcome is unknown.
+
+    \b
+    Example:
+      ftc-office status
+    """
+    ledger = Ledger.open()
+    try:
+        counts = ledger.counts()
+        click.echo(f"ledger {ledger.path}")
+        for state in ("planned", "sending", "sent", "drafted", "done", "failed", "unknown",
+                      "skipped"):
+            if counts.get(state):
+                click.echo(f"  {state:8} {counts[state]}")
+        if not counts:
+            click.echo("  (empty)")
+        attention = ledger.entries(("sending", "unknown", "failed"))
+        for e in attention:
+            click.echo(f"{e.state}: {e.key} to {', '.join(e.recipients)} at {e.updated_at}"
+                       + (f" — {e.error}" if e.error else ""))
+        if any(e.state != "failed" for e in attention):
+            click.echo("check Sent Items, then: ftc-office resolve KEY --sent | --resend | --skip",
+                       err=True)
+    finally:
+        ledger.close()
+
+
+@cli.command()
+@click.argument("key")
+@click.option("--sent", "action", flag_value="sent", help="It did go out: record it as sent.")
+@click.option("--resend", "action", flag_value="resend", help="It did not: send it again.")
+@click.option("--skip", "action", flag_value="skip", help="Never send it.")
+@boundary
+def resolve(key: str, action: str | None) -> None:
+    """Decide about a message whose outcome is unknown (after checking Sent Items).
+
+    \b
+    Example:
+      ftc-office resolve atu.6f1c...teams.1a2b3c --sent
+    """
+    if not action:
+        raise UsageError("resolve", "say what happened", "add --sent, --resend or --skip")
+    ledger = Ledger.open()
+    try:
+        before = ledger.resolve(key, action)
+    finally:
+        ledger.close()
+    click.echo(f"{key}: {before.state} → {action}")
+
+
+@cli.command()
+@click.option("--tenant", metavar="ID", help="Only this tenant's events.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@boundary
+def history(tenant: str | None, as_json: bool) -> None:
+    """The ledger's event log: every transition and every workbook write.
+
+    \b
+    Example:
+      ftc-office history --tenant 6f1c...
+    """
+    ledger = Ledger.open()
+    try:
+        events = ledger.events(tenant)
+    finally:
+        ledger.close()
+    if as_json:
+        click.echo(json.dumps(events, indent=2, default=str))
+        return
+    for e in events:
+        detail = {k: v for k, v in e["detail"].items() if v not in (None, [], "")}
+        click.echo(f"{e['at']}  {e['event']:20} {e['key'] or ''}  "
+                   + " ".join(f"{k}={v}" for k, v in detail.items()))
 
 
 def main() -> None:

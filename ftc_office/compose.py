@@ -338,15 +338,17 @@ def _safe_filename(name: str) -> str:
     return name or "attachment"
 
 
-def compose_all(composer: Composer, plans: Sequence[TenantPlan], per_tenant: bool = False
-                ) -> Composition:
+def compose_all(composer: Composer, plans: Sequence[TenantPlan], per_tenant: bool = False,
+                tenant_steps: bool = True, queue_moves: bool = True) -> Composition:
     """Compose every due job; a tenant that fails to compose does not stop the others."""
     out = Composition()
-    for p in plans:
+    for p in plans if tenant_steps else ():
         try:
             out.jobs.extend(composer.compose_tenant(p))
         except FtcError as exc:
             out.failures.append((p.tenant, exc.problem))
+    if not queue_moves:
+        return out
     failed = {t.tenant_id for t, _ in out.failures}
     moves = composer.compose_queue_moves([p for p in plans if p.tenant.tenant_id not in failed],
                                          per_tenant)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ftc_office.playbook import Step, TenantPlan
+
+if TYPE_CHECKING:
+    from ftc_office.pipeline import RunReport, TenantOutcome
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> str:
@@ -41,3 +45,36 @@ def step_counts(plans: Sequence[TenantPlan]) -> str:
     """``send_atu 12 · await_discussion 3 …`` in playbook order."""
     counts = Counter(p.step for p in plans)
     return " · ".join(f"{s} {counts[s]}" for s in Step if counts[s])
+
+
+def run_summary(report: RunReport) -> str:
+    """Per tenant what happened, then counts per step, per region and per FM."""
+    lines = []
+    for t in report.tenants.values():
+        if not t.actions and not t.problems and t.status != "failed":
+            continue
+        lines.append(f"{t.customer} ({t.tenant_id}) [{t.step_before}]")
+        lines.extend(f"    {a}" for a in t.actions)
+        lines.extend(f"    problem: {p}" for p in t.problems)
+    order = ("done", "waiting", "skipped", "failed")
+
+    def group(label: str, keyf: Callable[[TenantOutcome], str]) -> list[str]:
+        buckets: dict[str, Counter[str]] = {}
+        for t in report.tenants.values():
+            buckets.setdefault(keyf(t) or "-", Counter())[t.status] += 1
+        out = [f"by {label}:"]
+        for name in sorted(buckets):
+            c = buckets[name]
+            out.append(f"  {name:32} " + "  ".join(f"{s} {c[s]}" for s in order if c[s]))
+        return out
+
+    lines.append("")
+    lines.extend(group("step", lambda t: t.step_before))
+    lines.extend(group("region", lambda t: t.region))
+    lines.extend(group("FM", lambda t: t.fm))
+    verb = "would send" if report.dry_run else "sent"
+    lines.append(f"{len(report.tenants)} tenant(s); {verb} {report.sent} message(s); "
+                 f"{report.notes} note-only step(s); {len(report.unknown)} unknown; "
+                 f"{len(report.errors)} error(s)" + ("; --limit reached" if report.limited else ""))
+    lines.extend(f"error: {e}" for e in report.errors)
+    return "\n".join(lines)

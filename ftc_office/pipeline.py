@@ -1,0 +1,385 @@
+"""The loop: reconcile → write back → plan → compose → ledger → deliver → ledger → write back.
+
+Data flows one way. The ledger commits the intent before every network call; anything left
+ambiguous by a crash is reconciled through the backend's look-up at the next start, before
+anything new is sent. A tenant that fails does not stop the others. A rerun does nothing
+that is already done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from ftc_office.addresses import AddressError, parse_address
+from ftc_office.backends.base import Backend, DeliveryResult, Status
+from ftc_office.compose import Composer, Job, compose_all
+from ftc_office.config import Settings
+from ftc_office.errors import FtcError, LedgerError
+from ftc_office.ledger import Entry, Ledger
+from ftc_office.message import OutgoingMessage
+from ftc_office.paths import data_dir
+from ftc_office.planning import PlanFilter, load_workspace, plan_workspace
+from ftc_office.playbook import Step, TenantPlan
+from ftc_office.writeback import WritebackResult, write_back
+
+MAIL_KINDS = ("atu", "customer_followup", "queue_move")
+MAX_PASSES = 4
+
+
+@dataclass
+class TenantOutcome:
+    """What a run did for one tenant."""
+
+    tenant_id: str
+    customer: str
+    tracker: str
+    fm: str
+    region: str
+    step_before: str
+    step_after: str = ""
+    status: str = "waiting"  # done | waiting | skipped | failed
+    actions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    """Everything a run did, for the summary, the JSON report and the exit code."""
+
+    as_of: dt.date
+    dry_run: bool
+    backend: str
+    tenants: dict[str, TenantOutcome] = field(default_factory=dict)
+    sent: int = 0
+    notes: int = 0
+    unknown: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    writebacks: list[WritebackResult] = field(default_factory=list)
+    limited: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or any(t.status == "failed" for t in self.tenants.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "backend": self.backend,
+            "messages_sent": self.sent, "notes_recorded": self.notes,
+            "unknown": self.unknown, "errors": self.errors, "limited": self.limited,
+            "writebacks": [dataclasses.asdict(w) | {"conflicts": [str(c) for c in w.conflicts]}
+                           for w in self.writebacks],
+            "tenants": [dataclasses.asdict(t) for t in self.tenants.values()],
+        }
+
+
+@dataclass
+class RunOptions:
+    """What the person asked for."""
+
+    as_of: dt.date
+    dry_run: bool = True
+    limit: int | None = None
+    tenant: str | None = None
+    fm: str | None = None
+    per_tenant: bool = False
+    kinds: tuple[str, ...] | None = None  # None = every step; MAIL_KINDS for `send`
+    force: bool = False
+
+
+class _Stub(OutgoingMessage):
+    """A message rebuilt from the ledger, enough for a backend's look-up (key, Message-ID)."""
+
+    _hash: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        return self._hash
+
+
+def stub_message(entry: Entry) -> OutgoingMessage:
+    """The key, recipients and Message-ID of a recorded message, for reconciliation."""
+    to = []
+    for r in entry.recipients or []:
+        try:
+            to.append(parse_address(r))
+        except AddressError:
+            continue
+    stub = _Stub(key=entry.key, kind=entry.kind, audience="internal",
+                 to=tuple(to) or (parse_address("nobody@example.com"),),
+                 subject=entry.subject or entry.key, text="", html="")
+    object.__setattr__(stub, "_hash", entry.content_hash)
+    return stub
+
+
+def lock_trackers(paths: Sequence[Path], stack: ExitStack) -> None:
+    """One lock per tracker (in the local data folder), taken in a fixed order."""
+    folder = data_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in sorted({str(x.resolve()) for x in paths}):
+        digest = hashlib.sha256(p.casefold().encode()).hexdigest()[:16]
+        lock = FileLock(str(folder / f"{digest}.lock"), timeout=0)
+        try:
+            stack.enter_context(lock)
+        except Timeout:
+            raise LedgerError(p, "another ftc-office run is working on this tracker",
+                              "wait for it to finish, then run again") from None
+
+
+class Runner:
+    """Executes a run over some trackers with one backend and one ledger."""
+
+    def __init__(self, settings: Settings, ledger: Ledger, backend: Backend,
+                 options: RunOptions, progress: Callable[[str], None] | None = None,
+                 confirm: Callable[[int], bool] | None = None) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.backend = backend
+        self.opt = options
+        self.progress = progress or (lambda _msg: None)
+        self.confirm = confirm
+        self.confirmed = confirm is None
+        self.report = RunReport(options.as_of, options.dry_run, backend.name)
+        self.composer = Composer(settings, options.as_of)
+        self.budget = options.limit
+
+    # ---- phases ----------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Resolve every ``sending``/``unknown``/``drafted`` entry before sending anything."""
+        for entry in self.ledger.entries(("sending", "unknown", "drafted")):
+            try:
+                found = self.backend.lookup(stub_message(entry), entry.provider_id)
+            except FtcError as exc:
+                self.report.errors.append(str(exc))
+                continue
+            if found == Status.SENT:
+                self.ledger.transition(entry.key, "sent", event="reconciled_sent")
+            elif found == Status.DRAFTED:
+                if entry.state != "drafted":
+                    self.ledger.transition(entry.key, "drafted", event="reconciled_drafted")
+            elif found is None:
+                self.ledger.transition(entry.key, "failed", error="not found at the provider "
+                                       "after an interruption; safe to send again",
+                                       event="reconciled_not_sent")
+            else:
+                if entry.state != "unknown":
+                    self.ledger.transition(entry.key, "unknown", event="reconciled_unknown")
+                self.report.unknown.append(entry.key)
+
+    def project(self, paths: Sequence[Path]) -> None:
+        """Write every finished but unwritten job onto its tracker."""
+        for p in paths:
+            try:
+                wb = write_back(p, self.ledger, self.settings, force=self.opt.force)
+            except FtcError as exc:
+                self.report.errors.append(str(exc))
+                continue
+            if wb.cells or wb.jobs or wb.conflicts:
+                self.report.writebacks.append(wb)
+
+    def run(self, paths: Sequence[Path]) -> RunReport:
+        """The whole run; several passes so a step that unlocks the next runs it too."""
+        if not self.opt.dry_run:
+            self.reconcile()
+            self.project(paths)
+        seen: set[str] = set()
+        # Tenant steps first, repeated while one unlocks the next (a last follow-up makes
+        # disengagement due); then the queue moves once, so each queue gets one message.
+        for moves in (False, True):
+            for _ in range(MAX_PASSES):
+                ws = load_workspace(paths, self.settings)
+                for p in ws.file_problems:
+                    if str(p) not in self.report.errors:
+                        self.report.errors.append(str(p))
+                plans = plan_workspace(ws, self.opt.as_of,
+                                       PlanFilter(tenant=self.opt.tenant, fm=self.opt.fm))
+                self._outcomes(plans)
+                fresh = [j for j in self._jobs(plans, moves) if j.key not in seen]
+                if not fresh:
+                    break
+                seen.update(j.key for j in fresh)
+                self._execute(fresh)
+                if not self.opt.dry_run:
+                    self.project(paths)
+                if self.opt.dry_run or self.report.limited or moves:
+                    break
+        if not self.opt.dry_run:
+            ws = load_workspace(paths, self.settings)
+            final = plan_workspace(ws, self.opt.as_of,
+                                   PlanFilter(tenant=self.opt.tenant, fm=self.opt.fm))
+            for plan in final:
+                out = self.report.tenants.get(plan.tenant.tenant_id.casefold())
+                if out:
+                    out.step_after = str(plan.step)
+        return self.report
+
+    # ---- pieces ----------------------------------------------------------------------
+    def _outcomes(self, plans: Sequence[TenantPlan]) -> None:
+        for p in plans:
+            t = p.tenant
+            key = t.tenant_id.casefold()
+            if key in self.report.tenants:
+                continue
+            out = TenantOutcome(t.tenant_id, t.customer, str(t.source.path),
+                                t.fm.email if t.fm else "", t.region or "", str(p.step))
+            if p.step == Step.INVALID:
+                out.status = "skipped"
+                out.problems = [str(x) for x in p.problems]
+            elif p.step == Step.CLOSED:
+                out.status = "done"
+            self.report.tenants[key] = out
+
+    def _jobs(self, plans: Sequence[TenantPlan], moves: bool) -> list[Job]:
+        moved = self.ledger.tenants_in("queue_move", ("sent", "sending", "unknown", "drafted",
+                                                      "planned", "done"))
+        eligible = [p for p in plans if p.step != Step.INVALID]
+        # a tenant whose queue move is already recorded is not requested again
+        eligible = [p for p in eligible if p.step != Step.REQUEST_QUEUE_MOVE
+                    or p.tenant.tenant_id.casefold() not in moved]
+        comp = compose_all(self.composer, eligible, self.opt.per_tenant or
+                           self.settings.mail.queue_move_grouping == "per-tenant",
+                           tenant_steps=not moves, queue_moves=moves)
+        for tenant, problem in comp.failures:
+            self._fail_tenant(tenant.tenant_id, str(problem))
+        jobs = comp.jobs
+        if self.opt.kinds is not None:
+            jobs = [j for j in jobs if j.kind in self.opt.kinds]
+        return jobs
+
+    def _fail_tenant(self, tenant_id: str, problem: str) -> None:
+        out = self.report.tenants.get(tenant_id.casefold())
+        if out:
+            out.status = "failed"
+            out.problems.append(problem)
+        else:
+            self.report.errors.append(problem)
+
+    def _say(self, job: Job, text: str) -> None:
+        for tid in job.tenant_ids:
+            out = self.report.tenants.get(tid.casefold())
+            if out:
+                out.actions.append(text)
+
+    def _execute(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            if self.opt.dry_run:
+                self._say(job, "would " + self._describe(job))
+                continue
+            try:
+                state = self.ledger.plan(job, self.backend.name)
+            except LedgerError as exc:
+                for tid in job.tenant_ids:
+                    self._fail_tenant(tid, str(exc))
+                continue
+            if state in ("sent", "done", "skipped", "drafted"):
+                continue  # already done: write-back projects it
+            if state in ("sending", "unknown"):
+                for tid in job.tenant_ids:
+                    self._fail_tenant(tid, f"message {job.key} may have been sent (state "
+                                      f"{state}) — check Sent Items, then run 'ftc-office "
+                                      f"resolve {job.key} --sent' or '--resend'")
+                continue
+            if job.message is None:
+                self.ledger.transition(job.key, "done")
+                self.report.notes += 1
+                self._say(job, job.summary)
+                self._mark_done(job)
+                continue
+            if self.budget is not None and self.budget <= 0:
+                self.report.limited = True
+                self._say(job, f"not sent (--limit reached): {job.summary}")
+                continue
+            if not self.confirmed:
+                assert self.confirm is not None
+                pending = sum(1 for j in jobs if j.message is not None)
+                if not self.confirm(pending):
+                    raise KeyboardInterrupt
+                self.confirmed = True
+            self.progress(job.summary)
+            self._deliver(job)
+
+    def _describe(self, job: Job) -> str:
+        text = job.summary
+        for s in job.stamps:
+            if s.field in ("next_action_date", "target_queue"):
+                v = s.value.isoformat() if isinstance(s.value, dt.date) else s.value
+                text += f"; set {s.field.replace('_', ' ').title()} = {v}"
+                break
+        return text
+
+    def _deliver(self, job: Job) -> None:
+        assert job.message is not None
+        key = job.key
+        self.ledger.transition(key, "sending")  # the intent, durable before the call
+        try:
+            result = self.backend.deliver(job.message,
+                                          lambda pid: self.ledger.record_prepared(key, pid))
+        except FtcError as exc:
+            self.ledger.transition(key, "failed", error=str(exc))
+            for tid in job.tenant_ids:
+                self._fail_tenant(tid, str(exc))
+            return
+        self._record(job, result)
+
+    def _record(self, job: Job, result: DeliveryResult) -> None:
+        key = job.key
+        if self.budget is not None:
+            self.budget -= 1
+        if result.status == Status.SENT:
+            self.ledger.transition(key, "sent", provider_id=result.provider_id,
+                                   refused=list(result.refused))
+            self.report.sent += 1
+            self._say(job, ("sent " if self.backend.name != "outbox" else "wrote ") + job.summary)
+            self._mark_done(job)
+        elif result.status == Status.DRAFTED:
+            self.ledger.transition(key, "drafted", provider_id=result.provider_id)
+            self._say(job, f"drafted in Outlook (send it from Drafts): {job.summary}")
+        elif result.status == Status.UNKNOWN:
+            self.ledger.transition(key, "unknown", provider_id=result.provider_id,
+                                   error=result.error)
+            self.report.unknown.append(key)
+            for tid in job.tenant_ids:
+                self._fail_tenant(tid, f"{key}: delivery outcome unknown ({result.error}) — "
+                                  "it will be checked at the next run before any resend")
+        else:
+            self.ledger.transition(key, "failed", provider_id=result.provider_id,
+                                   error=f"{result.status}: {result.error}")
+            for tid in job.tenant_ids:
+                self._fail_tenant(tid, f"{key}: {result.status} — {result.error}")
+
+    def _mark_done(self, job: Job) -> None:
+        for tid in job.tenant_ids:
+            out = self.report.tenants.get(tid.casefold())
+            if out and out.status == "waiting":
+                out.status = "done"
+
+
+def confirm_queue(paths: Sequence[Path], settings: Settings, ledger: Ledger, tenant: str,
+                  date: dt.date, force: bool = False) -> list[WritebackResult]:
+    """Record the assignment team's confirmation (Queue Confirmed) for one tenant."""
+    from ftc_office.compose import Stamp
+
+    ws = load_workspace(paths, settings)
+    found = [t for tr in ws.trackers for t in tr.tenants
+             if t.tenant_id.casefold() == tenant.casefold()]
+    if not found:
+        raise LedgerError(f"--tenant {tenant}", "no such tenant in the trackers",
+                          "check the Tenant ID with 'ftc-office plan'")
+    t = found[0]
+    if not t.get("queue_requested"):
+        raise LedgerError(t.where("tenant_id"), "no queue move was requested for this tenant yet",
+                          "run 'ftc-office run' first; confirm after the assignment team moved it")
+    stamp = Stamp(str(t.source.path), t.tenant_id, None, "queue_confirmed", date)
+    job = Job(f"confirm_queue.{t.tenant_id.casefold()}.{date.isoformat()}", "confirm_queue",
+              (t.tenant_id,), None, (stamp,), (), f"queue move confirmed on {date.isoformat()}")
+    if ledger.plan(job, "none") == "planned":
+        ledger.transition(job.key, "done")
+    return [write_back(t.source.path, ledger, settings, force=force)]

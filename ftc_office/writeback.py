@@ -1,0 +1,171 @@
+"""Write-back: a projection of the ledger onto the tracker, safe to re-run.
+
+For every finished job whose stamps are not yet in the workbook, the tracker is re-read (rows
+are matched by Tenant ID and workload at write time, never by row number), missing output
+columns are added at the right end of the table, and only the target cells are patched
+inside the package (every other part stays byte-identical). The original is backed up to
+the per-user data folder first, and replaced atomically.
+
+Conflicts: a date/"done" cell that someone else filled with a different value is reported
+and left alone. Text columns the toolkit owns (Engagement Note, FTOP Status, Service Status,
+Target Queue) are overwritten with the newest value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftc_office.config import Settings
+from ftc_office.errors import Problem, WritebackError
+from ftc_office.fields import FIELDS, header_for
+from ftc_office.ledger import Entry, Ledger
+from ftc_office.paths import data_dir
+from ftc_office.tracker.atomic import atomic_replace, backup
+from ftc_office.tracker.reader import column_letter, read_sheet
+from ftc_office.tracker.xlsx_patch import XlsxPatcher
+from ftc_office.values import to_text
+
+OWNED_TEXT = ("engagement_note", "ftop_status", "service_status", "target_queue")
+
+
+@dataclass
+class WritebackResult:
+    """What one write-back did to one tracker."""
+
+    tracker: str
+    cells: int = 0
+    jobs: int = 0
+    added_columns: list[str] = field(default_factory=list)
+    conflicts: list[Problem] = field(default_factory=list)
+    backup: str | None = None
+
+
+def owner_of(path: Path) -> str | None:
+    """The person in Excel's owner file ``~$name.xlsx`` beside the tracker, if present."""
+    lock = path.with_name("~$" + path.name[2:] if len(path.name) > 2 else "~$" + path.name)
+    candidates = [lock, path.with_name("~$" + path.name)]
+    for p in candidates:
+        if p.is_file():
+            try:
+                data = p.read_bytes()[:200]
+            except OSError:
+                return "someone"
+            n = data[0] if data else 0
+            name = data[1:1 + n].decode("latin-1", "replace").strip() if n else ""
+            return name or "someone"
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _same(current: Any, value: Any) -> bool:
+    if current is None or current == "":
+        return value is None or value == ""
+    if isinstance(value, dt.date):
+        if isinstance(current, dt.datetime):
+            return current.date() == value
+        if isinstance(current, dt.date):
+            return current == value
+        return to_text(current) == value.isoformat()
+    return to_text(current) == to_text(value)
+
+
+def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool = False,
+               entries: list[Entry] | None = None) -> WritebackResult:
+    """Project every unwritten finished job of this tracker onto it."""
+    key = str(tracker)
+    pending = entries if entries is not None else ledger.unwritten(key)
+    result = WritebackResult(key)
+    if not pending:
+        return result
+    owner = owner_of(tracker)
+    if owner and not force:
+        raise WritebackError(str(tracker), f"the workbook is open in Excel by {owner} "
+                             f"(~${tracker.name} exists)",
+                             "ask them to close it and run 'ftc-office writeback' again; the "
+                             "messages are recorded and will be stamped then (or --force if "
+                             "the owner file is stale)")
+    sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
+                       settings.tracker.headers)
+    rows_by_tenant: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+    for raw in sheet.rows:
+        tid = raw.cells.get("tenant_id")
+        if tid is None:
+            continue
+        wl = raw.cells.get("workload")
+        rows_by_tenant.setdefault(to_text(tid[0]).casefold(), []).append(
+            (raw.number, to_text(wl[0]) if wl else "", {k: v[0] for k, v in raw.cells.items()}))
+    needed = {s["field"] for e in pending for s in e.stamps if s["tracker"] == key}
+    missing = [f for f in FIELDS if f in needed and f not in sheet.columns]
+    patcher = XlsxPatcher(tracker)
+    columns = {f: column_letter(c) for f, c in sheet.columns.items()}
+    if missing:
+        headers = [header_for(f, settings.tracker.headers) for f in missing]
+        added = patcher.add_columns(sheet.sheet, sheet.header_row, headers)
+        for f, h in zip(missing, headers, strict=True):
+            columns[f] = added[h]
+        result.added_columns = headers
+    written_keys: list[str] = []
+    for entry in pending:
+        ok = True
+        for s in entry.stamps:
+            if s["tracker"] != key:
+                continue
+            value: Any = dt.date.fromisoformat(s["value"]) if s["is_date"] else s["value"]
+            targets = [r for r in rows_by_tenant.get(s["tenant_id"].casefold(), [])
+                       if s["workload"] is None or r[1].casefold() == s["workload"].casefold()]
+            if not targets:
+                result.conflicts.append(Problem(
+                    f"{tracker}, {sheet.sheet}", f"tenant {s['tenant_id']}"
+                    f"{' / ' + s['workload'] if s['workload'] else ''} is no longer in the "
+                    "tracker", "restore the row, then run 'ftc-office writeback' again"))
+                ok = False
+                continue
+            for number, _wl, current in targets:
+                ref = f"{columns[s['field']]}{number}"
+                cur = current.get(s["field"])
+                if _same(cur, value):
+                    continue
+                if cur not in (None, "") and s["field"] not in OWNED_TEXT:
+                    result.conflicts.append(Problem(
+                        sheet.where(ref), f"holds {to_text(cur)!r}, someone else's value; "
+                        f"ftc-office wanted {to_text(value)!r}", "left as is — check which "
+                        "is right and correct the cell by hand if needed"))
+                    continue
+                if isinstance(value, str) and len(value) > 32767:
+                    value = value[:32760] + " […]"
+                patcher.set(sheet.sheet, ref, value)
+                result.cells += 1
+        if ok:
+            written_keys.append(entry.key)
+    result.jobs = len(written_keys)
+    if result.cells or result.added_columns:
+        before = sha256_file(tracker)
+        bdir = data_dir() / "backups"
+        bpath = backup(tracker, bdir)
+        result.backup = str(bpath)
+        try:
+            atomic_replace(tracker, patcher.save)
+        except PermissionError:
+            raise WritebackError(str(tracker), "cannot replace the workbook (read-only, or open "
+                                 "in another program)", "close it / make it writable and run "
+                                 "'ftc-office writeback' again; nothing was lost") from None
+        after = sha256_file(tracker)
+    else:
+        before = after = sha256_file(tracker)
+    ledger.mark_written(written_keys, key, result.backup, before, after, result.cells,
+                        [str(c) for c in result.conflicts])
+    return result
+
+
+__all__ = ["WritebackResult", "owner_of", "write_back"]
