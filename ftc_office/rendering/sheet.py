@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
@@ -20,8 +21,13 @@ COLUMNS = (("Tenant ID", "tenant_id", 38), ("Customer", "customer", 30),
 
 
 def _safe(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    # control characters are not allowed in a worksheet (openpyxl raises): drop them, as the
+    # Word attachments do
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
     # a text value must never become a formula in the assignment team's workbook
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
