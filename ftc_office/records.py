@@ -152,6 +152,7 @@ def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
         for f in FIELD_LIST:
             cell = raw.cells.get(f.name)
             ref = cell[1] if cell else f"{_letter(sheet, f.name)}{raw.number}"
+            failed = False
             if cell is None:
                 value: Any = None
                 if f.required and f.name in sheet.columns:
@@ -164,6 +165,7 @@ def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
                     problems.append(Problem(sheet.where(ref), exc.what, exc.fix))
                     value = None
                     ref = cell[1]
+                    failed = True
             if f.name == "seats" and isinstance(value, int) and value == 0:
                 problems.append(Problem(sheet.where(ref), "Seats is 0",
                                         "type the tenant's licensed seats (a number above 0)"))
@@ -174,6 +176,8 @@ def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
                 continue
             if f.name not in sheet.columns:
                 continue
+            if failed:
+                continue  # reported above; comparing it would call the cell "empty"
             if f.name in t_values and not _same(t_values[f.name], value):
                 problems.append(Problem(
                     sheet.where(ref),
