@@ -176,8 +176,8 @@ def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
                 continue
             if f.name not in sheet.columns:
                 continue
-            if failed:
-                continue  # reported above; comparing it would call the cell "empty"
+            if failed or (f.name == "tenant_id" and f.name in t_values):
+                continue  # reported above / IDs are grouped ignoring case (GUIDs)
             if f.name in t_values and not _same(t_values[f.name], value):
                 problems.append(Problem(
                     sheet.where(ref),
