@@ -242,6 +242,7 @@ def _show(value: Any) -> str:
 def cross_tracker_problems(trackers: Iterable[TrackerRecords]) -> list[Problem]:
     """A tenant that appears in two trackers is a problem for both."""
     first: dict[str, TenantRecord] = {}
+    flagged: set[str] = set()
     problems: list[Problem] = []
     for tr in trackers:
         for t in tr.tenants:
@@ -252,6 +253,12 @@ def cross_tracker_problems(trackers: Iterable[TrackerRecords]) -> list[Problem]:
                     t.where("tenant_id"),
                     f"tenant {t.tenant_id} also appears in {other.where('tenant_id')}",
                     "keep each tenant in one tracker only"))
+                if key not in flagged:
+                    flagged.add(key)
+                    problems.append(Problem(
+                        other.where("tenant_id"),
+                        f"tenant {other.tenant_id} also appears in {t.where('tenant_id')}",
+                        "keep each tenant in one tracker only"))
             first.setdefault(key, t)
     return problems
 
