@@ -18,6 +18,7 @@ from ftc_office.planning import load_workspace
 from ftc_office.records import TenantRecord, TrackerRecords, load_tracker
 from ftc_office.tracker.reader import read_sheet
 
+NO_ID: dict[str, Any] = {"tenant_id": None}  # a row with data but no Tenant ID
 PROBLEM = re.compile(r"^(?P<file>.+\.xlsx), (?P<sheet>[^!]+)!(?P<cell>[A-Z]+[0-9]+): "
                      r"(?P<what>.+) — (?P<fix>.+)$", re.DOTALL)
 
@@ -324,7 +325,7 @@ def test_a_duplicate_workload_row(tmp_path: Path) -> None:
 
 
 def test_a_row_without_tenant_id(tmp_path: Path) -> None:
-    path = make_tracker(tmp_path / "t.xlsx", [row("t-1"), row(tenant_id=None)  # type: ignore[arg-type]])
+    path = make_tracker(tmp_path / "t.xlsx", [row("t-1"), row(**NO_ID)])
     assert problems(load(path)) == [
         f"{path}, Tracker!B3: row 3 has data but no Tenant ID — fill Tenant ID in row 3, or "
         "clear the row"]
@@ -362,7 +363,7 @@ def test_every_problem_of_a_file_in_one_pass_each_located(tmp_path: Path) -> Non
         row("t-3", "Exchange Online", region="APJ"),
         row("t-4", region="Mars", fm_email=None),
         row("t-5", "Teams"), row("t-5", "Teams"),
-        row(tenant_id=None)  # type: ignore[arg-type],
+        row(**NO_ID),
     ])
     probs = problems(load(path))
     cells = sorted(m["cell"] for p in probs if (m := PROBLEM.match(p)))
