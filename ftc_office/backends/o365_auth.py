@@ -1,0 +1,413 @@
+"""Sign-in for the Outlook (Microsoft Graph) backend: account, token cache, login, status.
+
+The O365 library is built on MSAL. This module builds an :class:`O365.Account` pointed at
+the configured Graph and authority URLs (national clouds included), keeps the MSAL token
+cache in ``config_dir()/o365_token.json`` with mode 0600, refreshes the access token ahead
+of expiry (O365 itself only refreshes after a 401), and runs the interactive sign-ins used by
+``ftc-office auth``. No function here ever prints or logs a token.
+
+Environment overrides: ``FTC_O365_GRAPH_URL``, ``FTC_O365_AUTHORITY``; the app-only client
+secret comes from ``FTC_O365_CLIENT_SECRET`` and never from the config file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from msal import ConfidentialClientApplication, PublicClientApplication
+from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
+from O365 import Account
+from O365.connection import Connection, MSGraphProtocol
+from O365.utils import BaseTokenBackend, FileSystemTokenBackend
+
+from ftc_office.config import O365Settings
+from ftc_office.errors import DeliveryError
+from ftc_office.paths import config_dir
+
+log = logging.getLogger(__name__)
+
+TOKEN_FILE = "o365_token.json"
+GRAPH_URL_ENV = "FTC_O365_GRAPH_URL"
+AUTHORITY_ENV = "FTC_O365_AUTHORITY"
+SECRET_ENV = "FTC_O365_CLIENT_SECRET"
+# Refresh when the access token has less than this left (MSAL's own threshold is 5 min).
+REFRESH_MARGIN = 300.0
+# Loggers that print request headers (bearer tokens) or upload URLs at DEBUG/INFO.
+NOISY_LOGGERS = ("O365", "msal", "urllib3", "requests_oauthlib")
+
+# Graph host → sign-in host of the same national cloud, used when only graph_url is set.
+_CLOUD_AUTHORITIES = {
+    "graph.microsoft.com": "https://login.microsoftonline.com",
+    "graph.microsoft.us": "https://login.microsoftonline.us",
+    "dod-graph.microsoft.us": "https://login.microsoftonline.us",
+    "microsoftgraph.chinacloudapi.cn": "https://login.chinacloudapi.cn",
+}
+_DEFAULT_AUTHORITY = O365Settings().authority
+
+
+def quiet_library_loggers() -> None:
+    """Keep O365/MSAL/urllib3 from logging below WARNING through us: at DEBUG O365 logs the
+    session headers (the bearer token) and at INFO the attachment upload URL (a credential)."""
+    for name in NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+def token_cache_path() -> Path:
+    """Where the MSAL token cache lives: the per-user config folder, never the project."""
+    return config_dir() / TOKEN_FILE
+
+
+def graph_url(settings: O365Settings) -> str:
+    """The Graph base URL (``FTC_O365_GRAPH_URL`` overrides the config), ending in ``/``."""
+    url = os.environ.get(GRAPH_URL_ENV) or settings.graph_url
+    return url if url.endswith("/") else url + "/"
+
+
+def authority_base(settings: O365Settings) -> str:
+    """The sign-in host URL without tenant (``FTC_O365_AUTHORITY`` overrides the config).
+
+    When the config leaves the commercial default but points Graph at a national cloud
+    (GCC High: graph.microsoft.us), the matching sign-in host is used.
+    """
+    env = os.environ.get(AUTHORITY_ENV)
+    if env:
+        return env.rstrip("/")
+    base = settings.authority.rstrip("/")
+    if base == _DEFAULT_AUTHORITY.rstrip("/"):
+        host = urlparse(graph_url(settings)).hostname or ""
+        base = _CLOUD_AUTHORITIES.get(host, base)
+    return base
+
+
+def authority_url(settings: O365Settings) -> str:
+    """The full MSAL authority: ``{authority}/{tenant_id}``."""
+    return f"{authority_base(settings)}/{settings.tenant_id or 'common'}"
+
+
+def client_secret() -> str:
+    """The app-only client secret from ``FTC_O365_CLIENT_SECRET`` (raises when unset)."""
+    secret = os.environ.get(SECRET_ENV, "")
+    if not secret:
+        raise DeliveryError(
+            "delivery.o365.auth = \"credentials\"",
+            f"app-only sign-in needs the client secret in the {SECRET_ENV} environment "
+            "variable, and it is not set",
+            f"set {SECRET_ENV} in the environment that runs ftc-office (never in the config "
+            "file), or use auth = \"public\"",
+        )
+    return secret
+
+
+class SecureFileTokenBackend(FileSystemTokenBackend):
+    """O365's file token cache, written atomically with mode 0600 (the refresh token is a
+    long-lived credential; O365's own backend writes it with the umask, usually 0644)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(token_path=path.parent, token_filename=path.name)
+        self.token_path: Path = path
+
+    def load_token(self) -> bool:
+        """Load the cache, tightening its mode to 0600 if someone widened it."""
+        path = self.token_path
+        if path.exists() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+            os.chmod(path, 0o600)
+        return bool(super().load_token())
+
+    def save_token(self, force: bool = False) -> bool:
+        """Write the cache to a 0600 temporary file and rename it over the old one."""
+        if not self._cache:
+            return False
+        if not force and not self._has_state_changed:
+            return True
+        path = self.token_path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data = self.serialize()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(data if isinstance(data, str) else data.decode())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return True
+
+
+class FtcConnection(Connection):
+    """O365's connection with the MSAL app built for our authority (national clouds, a
+    test authority): O365 hard-codes login.microsoftonline.com."""
+
+    ftc_authority: str = ""
+    ftc_instance_discovery: bool | None = None
+
+    @property
+    def msal_client(self) -> PublicClientApplication | ConfidentialClientApplication:
+        """The MSAL application whose token cache is our token backend."""
+        client: PublicClientApplication | ConfidentialClientApplication | None = getattr(
+            self, "_msal_client", None)
+        if client is None:
+            common: dict[str, Any] = {
+                "client_id": self.auth[0],
+                "authority": self.ftc_authority or self._msal_authority,
+                "token_cache": self.token_backend,
+                "proxies": self.proxy or None,
+                "verify": self.verify_ssl,
+                "timeout": self.timeout,
+                "instance_discovery": self.ftc_instance_discovery,
+            }
+            if self.auth_flow_type in ("public", "password"):
+                client = PublicClientApplication(**common)
+            else:
+                client = ConfidentialClientApplication(client_credential=self.auth[1], **common)
+            self._msal_client = client
+        return client
+
+
+class FtcAccount(Account):
+    """An O365 account that uses :class:`FtcConnection`."""
+
+    connection_constructor = FtcConnection
+
+
+def make_protocol(settings: O365Settings, default_resource: str | None) -> MSGraphProtocol:
+    """A Graph protocol whose base URL and scope prefix are the configured Graph URL."""
+    url = graph_url(settings)
+    cls = type("FtcGraphProtocol", (MSGraphProtocol,),
+               {"_protocol_url": url, "_oauth_scope_prefix": url})
+    protocol: MSGraphProtocol = cls(default_resource=default_resource, timezone="UTC")
+    return protocol
+
+
+def delegated_scopes(settings: O365Settings) -> list[str]:
+    """Scope helpers for delegated sign-in: read the profile, write drafts, send, search."""
+    helpers = ["basic", "message_all"]
+    if settings.mailbox:
+        helpers.append("message_all_shared")
+    return helpers
+
+
+def build_account(settings: O365Settings, *, token_backend: BaseTokenBackend | None = None,
+                  verify: bool | str = True, requests_delay_ms: int = 200,
+                  request_retries: int = 3) -> FtcAccount:
+    """Build the O365 account described by the settings (no network access yet).
+
+    Delegated (``auth="public"``): the signed-in user's mailbox, or the shared ``mailbox``.
+    App-only (``auth="credentials"``): needs ``tenant_id``, ``mailbox`` and the secret in
+    ``FTC_O365_CLIENT_SECRET``. ``verify`` may be a CA bundle path (tests).
+    """
+    where = "delivery.o365"
+    if not settings.client_id:
+        raise DeliveryError(f"{where}.client_id", "no app registration (client id) is set",
+                            "set delivery.o365.client_id to the Application (client) ID of "
+                            "your Entra app registration")
+    credentials: str | tuple[str, str]
+    if settings.auth == "credentials":
+        if not settings.tenant_id or settings.tenant_id in ("common", "organizations"):
+            raise DeliveryError(f"{where}.tenant_id", "app-only sign-in needs your tenant id",
+                                "set delivery.o365.tenant_id to the Directory (tenant) ID")
+        if not settings.mailbox:
+            raise DeliveryError(f"{where}.mailbox", "app-only sign-in needs a mailbox to send "
+                                "from", 'set delivery.o365.mailbox = "team@contoso.com"')
+        credentials = (settings.client_id, client_secret())
+    else:
+        credentials = settings.client_id
+    resource = settings.mailbox or None
+    protocol = make_protocol(settings, resource)
+    backend = token_backend if token_backend is not None else SecureFileTokenBackend(
+        token_cache_path())
+    base = authority_base(settings)
+    host = urlparse(base).hostname or ""
+    account = FtcAccount(
+        credentials, protocol=protocol, main_resource=resource,
+        auth_flow_type=settings.auth, tenant_id=settings.tenant_id or "common",
+        token_backend=backend, timeout=settings.timeout, verify_ssl=verify,
+        requests_delay=requests_delay_ms, request_retries=request_retries,
+        raise_http_errors=True,
+    )
+    con: FtcConnection = account.con
+    con.ftc_authority = authority_url(settings)
+    con.ftc_instance_discovery = None if host in WELL_KNOWN_AUTHORITY_HOSTS else False
+    con.oauth_redirect_url = f"{base}/common/oauth2/nativeclient"
+    quiet_library_loggers()
+    return account
+
+
+def _expires_on(backend: BaseTokenBackend, username: str | None) -> float | None:
+    token = backend.get_access_token(username=username)
+    if not token or not token.get("expires_on"):
+        return None
+    return float(token["expires_on"])
+
+
+def _login_fix() -> str:
+    return "run 'ftc-office auth login' to sign in again"
+
+
+def ensure_token(account: FtcAccount, settings: O365Settings, *,
+                 margin: float = REFRESH_MARGIN, now: Callable[[], float] = time.time) -> None:
+    """Make sure the access token is valid for at least ``margin`` seconds.
+
+    A cache hit costs no request. Near expiry, delegated tokens are refreshed through MSAL
+    (the refresh token); app-only tokens are acquired again (O365 would crash refreshing
+    them). Raises DeliveryError with a fix when the user has to sign in again.
+    """
+    con = account.con
+    backend: BaseTokenBackend = con.token_backend
+    where = f"token cache {getattr(backend, 'token_path', 'in memory')}"
+    if not backend.has_data:
+        con.load_token_from_backend()
+    if settings.auth == "credentials":
+        expires = _expires_on(backend, None)
+        if expires is not None and expires - now() > margin:
+            return
+        try:
+            ok = account.authenticate()
+        except (requests.RequestException, ValueError) as exc:
+            raise DeliveryError(authority_url(settings), "cannot get an app-only token "
+                                f"({type(exc).__name__})", "check the network, the tenant id "
+                                "and the authority URL") from None
+        if not ok:
+            raise DeliveryError(authority_url(settings), "the app-only token was refused",
+                                f"check client_id, tenant_id and {SECRET_ENV}, and that the "
+                                "app has the Mail.Send and Mail.ReadWrite application "
+                                "permissions")
+        return
+    username = con.username
+    if backend.get_refresh_token(username=username) is None and _expires_on(
+            backend, username) is None:
+        raise DeliveryError(where, "you are not signed in to Outlook", _login_fix())
+    expires = _expires_on(backend, username)
+    if expires is not None and expires - now() > margin:
+        return
+    if backend.get_refresh_token(username=username) is None:
+        raise DeliveryError(where, "the access token expired and there is no refresh token",
+                            _login_fix())
+    try:
+        ok = con.refresh_token()
+    except IndexError:
+        raise DeliveryError(where, "the cached sign-in belongs to another authority than "
+                            f"{authority_base(settings)}", _login_fix()) from None
+    except RuntimeError as exc:
+        raise DeliveryError(where, f"the token refresh was refused ({exc})",
+                            _login_fix()) from None
+    except (requests.RequestException, ValueError) as exc:
+        raise DeliveryError(authority_url(settings), "cannot reach the sign-in service to "
+                            f"refresh the token ({type(exc).__name__})",
+                            "check the network and delivery.o365.authority") from None
+    if not ok:
+        raise DeliveryError(where, "the token refresh failed", _login_fix())
+    log.info("access token refreshed for %s", username or "the app")
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What ``auth status`` shows: never the token itself."""
+
+    signed_in: bool
+    account: str | None
+    cache_path: Path
+    expires_at: dt.datetime | None
+    has_refresh_token: bool
+    auth: str
+    mailbox: str
+
+    @property
+    def expired(self) -> bool:
+        """True when the access token has expired (a refresh token may still renew it)."""
+        return self.expires_at is None or self.expires_at <= dt.datetime.now(dt.UTC)
+
+
+def token_status(settings: O365Settings, *, path: Path | None = None) -> TokenStatus:
+    """Read the token cache (no network) and describe the sign-in."""
+    cache = path or token_cache_path()
+    backend = SecureFileTokenBackend(cache)
+    loaded = cache.exists() and backend.load_token()
+    account_info = backend.get_account() if loaded else None
+    username = account_info.get("username") if account_info else None
+    expires = _expires_on(backend, username) if loaded else None
+    has_rt = bool(loaded and backend.get_refresh_token(username=username))
+    return TokenStatus(
+        signed_in=bool(loaded and (has_rt or expires is not None)),
+        account=username, cache_path=cache,
+        expires_at=dt.datetime.fromtimestamp(expires, dt.UTC) if expires else None,
+        has_refresh_token=has_rt, auth=settings.auth, mailbox=settings.mailbox,
+    )
+
+
+def logout(*, path: Path | None = None) -> bool:
+    """Delete the token cache; True if there was one."""
+    cache = path or token_cache_path()
+    if cache.exists():
+        cache.unlink()
+        return True
+    return False
+
+
+def _signed_in_name(account: FtcAccount) -> str:
+    return str(account.con.username or "the app")
+
+
+def login_device_code(settings: O365Settings, show: Callable[[str], None], *,
+                      verify: bool | str = True) -> str:
+    """Sign in with the device-code flow; ``show`` displays Microsoft's instructions.
+    Returns the signed-in account name."""
+    account = build_account(settings, verify=verify)
+    if settings.auth == "credentials":
+        ensure_token(account, settings, margin=float("inf"))
+        return _signed_in_name(account)
+    scopes = account.protocol.get_scopes_for(delegated_scopes(settings))
+    try:
+        app = account.con.msal_client
+        flow = app.initiate_device_flow(scopes=scopes)
+    except (requests.RequestException, ValueError) as exc:
+        raise DeliveryError(authority_url(settings), "cannot reach the sign-in service "
+                            f"({type(exc).__name__})", "check the network and "
+                            "delivery.o365.authority / tenant_id") from None
+    if "user_code" not in flow:
+        raise DeliveryError(authority_url(settings), "the device-code sign-in was refused "
+                            f"({flow.get('error', 'no code')})",
+                            "check that the app registration allows public client flows")
+    show(str(flow.get("message") or f"Open {flow.get('verification_uri')} and enter "
+                                     f"{flow['user_code']}"))
+    result = app.acquire_token_by_device_flow(flow)
+    if "access_token" not in result:
+        raise DeliveryError("sign-in", f"the sign-in did not complete ({result.get('error')})",
+                            "run 'ftc-office auth login' again and finish it in the browser")
+    account.con.token_backend.save_token(force=True)
+    claims = result.get("id_token_claims") or {}
+    return str(claims.get("preferred_username") or _signed_in_name(account))
+
+
+def login_url(settings: O365Settings, prompt: Callable[[str], str], *,
+              verify: bool | str = True) -> str:
+    """Sign in by pasting the redirected URL: ``prompt(consent_url)`` returns it.
+    Returns the signed-in account name."""
+    account = build_account(settings, verify=verify)
+    if settings.auth == "credentials":
+        ensure_token(account, settings, margin=float("inf"))
+        return _signed_in_name(account)
+    ok = account.authenticate(requested_scopes=delegated_scopes(settings),
+                              redirect_uri=account.con.oauth_redirect_url,
+                              handle_consent=prompt)
+    if not ok:
+        raise DeliveryError("sign-in", "the sign-in did not complete",
+                            "run 'ftc-office auth login --url' again and paste the whole "
+                            "address of the blank page you land on")
+    account.con.token_backend.save_token(force=True)
+    return _signed_in_name(account)

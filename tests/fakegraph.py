@@ -1,0 +1,617 @@
+"""A fake Microsoft Graph (mail) and a fake Entra sign-in service for tests.
+
+``FakeGraph`` is a ``ThreadingHTTPServer`` on 127.0.0.1 (port 0) in a thread. It records
+every request (method, path, query, headers, body, JSON) and implements the mail calls the
+O365 library makes: ``sendMail``, draft create / patch / delete, attachments (simple and
+upload sessions with chunked ``PUT``), draft ``send`` (the draft moves to Sent Items,
+optionally after ``sent_items_delay`` seconds), ``GET messages/{id}`` and folder listings
+filtered by our single-value extended property. Faults are scripted per request with
+:meth:`FakeGraph.fail`.
+
+``FakeAuthority`` is an https server (trustme certificates) serving the OpenID
+configuration, the token endpoint (refresh token, client credentials, device code) and the
+device-code endpoint, so the real MSAL code refreshes tokens against it.
+
+Use: ``from fakegraph import fake_graph_fixture, fake_authority_fixture  # noqa: F401`` in
+a test module (pytest puts tests/ on sys.path), then take the ``fake_graph`` /
+``fake_authority`` fixtures by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+_FILTER = re.compile(r"ep/id eq '(?P<id>(?:[^']|'')*)' and ep/value eq '(?P<value>(?:[^']|'')*)'")
+_MAILBOX = re.compile(r"^/v1\.0/(?P<box>me|users/[^/]+)(?P<rest>/.*)$")
+
+
+@dataclass
+class Recorded:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    json: Any = None
+
+    @property
+    def mailbox(self) -> str | None:
+        """``me`` or ``users/<upn>`` for Graph mail calls."""
+        m = _MAILBOX.match(self.path)
+        return m.group("box") if m else None
+
+
+@dataclass
+class Fault:
+    """A scripted fault for requests matching ``method`` and a regex on the path."""
+
+    method: str
+    path: str
+    kind: str
+    times: int = 1
+    status: int = 0
+    code: str = ""
+    retry_after: float | None = None
+    hang: float = 0.0
+
+
+@dataclass
+class StoredMessage:
+    """A draft or a sent item in the fake mailbox."""
+
+    id: str
+    mailbox: str
+    data: dict[str, Any]
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    is_draft: bool = True
+    visible_at: float = 0.0
+    draft_id: str = ""
+
+    def props(self) -> list[dict[str, str]]:
+        return list(self.data.get("singleValueExtendedProperties") or [])
+
+    def recipients(self) -> list[str]:
+        out = []
+        for field_name in ("toRecipients", "ccRecipients", "bccRecipients"):
+            for r in self.data.get(field_name) or []:
+                out.append(r["emailAddress"]["address"].lower())
+        return out
+
+
+class _Hang(Exception):
+    pass
+
+
+class FakeGraph:
+    """The fake Graph server. ``url`` is the base URL to use as ``graph_url``."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.drafts: dict[str, StoredMessage] = {}
+        self.sent: list[StoredMessage] = []
+        self.faults: list[Fault] = []
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.sent_items_delay = 0.0
+        self.invalid_recipients: set[str] = set()
+        self.valid_tokens: set[str] | None = None  # None: any bearer token is accepted
+        self.max_body = 4 * 1024 * 1024
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # -- control -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/``."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def start(self) -> FakeGraph:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail(self, method: str, path: str, kind: str, *, times: int = 1, status: int = 0,
+             code: str = "", retry_after: float | None = None, hang: float = 0.0) -> Fault:
+        """Script a fault for the next ``times`` requests matching method and path regex.
+
+        kinds: ``throttle`` (429 + Retry-After), ``unavailable`` (503), ``error`` (status
+        and Graph code, nothing done), ``error_after`` (done, then status, default 500),
+        ``hang_before`` / ``hang_after`` (sleep ``hang`` s before / after doing it, then
+        drop the connection / answer normally), ``drop_before`` / ``drop_after`` (close the
+        connection without an answer, before / after doing it).
+        """
+        fault = Fault(method.upper(), path, kind, times, status, code, retry_after, hang)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def calls(self, method: str | None = None, contains: str = "") -> list[Recorded]:
+        """Recorded requests, filtered by method and a substring of the path."""
+        with self._lock:
+            return [r for r in self.requests
+                    if (method is None or r.method == method.upper()) and contains in r.path]
+
+    def sent_with_key(self, key: str) -> list[StoredMessage]:
+        """Sent items (visible or not) tagged with ``key``."""
+        with self._lock:
+            return [m for m in self.sent if any(p.get("value") == key for p in m.props())]
+
+    def reset_requests(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- mailbox logic -----------------------------------------------------------------
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._ids):05d}"
+
+    def _error(self, status: int, code: str, message: str = "") -> tuple[int, dict[str, str],
+                                                                           Any]:
+        return status, {}, {"error": {"code": code, "message": message or code}}
+
+    def _match_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.method == method and re.search(fault.path, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _message_view(self, m: StoredMessage) -> dict[str, Any]:
+        return {**m.data, "id": m.id, "isDraft": m.is_draft,
+                "parentFolderId": "drafts" if m.is_draft else "sentitems",
+                "hasAttachments": bool(m.attachments),
+                "createdDateTime": "2026-01-01T00:00:00Z",
+                "lastModifiedDateTime": "2026-01-01T00:00:00Z"}
+
+    def _send(self, m: StoredMessage) -> tuple[int, dict[str, str], Any] | None:
+        bad = [r for r in m.recipients() if r in self.invalid_recipients]
+        if bad:
+            return self._error(400, "ErrorInvalidRecipients",
+                               f"invalid recipients: {', '.join(bad)}")
+        return None
+
+    def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+              body: bytes, data: Any) -> tuple[int, dict[str, str], Any]:
+        """Do what Graph would do; return (status, headers, JSON or bytes)."""
+        if method == "PUT" and path.startswith("/upload/"):
+            return self._upload(path.rsplit("/", 1)[-1], headers, body)
+        if self.valid_tokens is not None:
+            auth = headers.get("authorization", "")
+            if not auth.startswith("Bearer ") or auth[7:] not in self.valid_tokens:
+                return self._error(401, "InvalidAuthenticationToken", "token expired")
+        if len(body) > self.max_body:
+            return self._error(413, "ErrorRequestEntityTooLarge", "request too large")
+        m = _MAILBOX.match(path)
+        if not m:
+            return self._error(404, "ResourceNotFound", f"no route {path}")
+        box, rest = m.group("box"), m.group("rest")
+        with self._lock:
+            if method == "POST" and rest == "/sendMail":
+                msg = StoredMessage(self._new_id("sent"), box, dict(data["message"]),
+                                    is_draft=False)
+                msg.attachments = list(msg.data.pop("attachments", []) or [])
+                refused = self._send(msg)
+                if refused:
+                    return refused
+                msg.visible_at = time.monotonic() + self.sent_items_delay
+                self.sent.append(msg)
+                return 202, {}, None
+            if method == "POST" and rest == "/mailFolders/Drafts/messages":
+                msg = StoredMessage(self._new_id("draft"), box, dict(data))
+                msg.attachments = [dict(a, source="inline")
+                                   for a in (msg.data.pop("attachments", []) or [])]
+                self.drafts[msg.id] = msg
+                return 201, {}, self._message_view(msg)
+            folder = re.fullmatch(r"/mailFolders/(\w+)/messages", rest)
+            if method == "GET" and folder:
+                return 200, {}, {"value": self._search(box, folder.group(1), query)}
+            msg_m = re.fullmatch(r"/messages/([^/]+)(/.*)?", rest)
+            if not msg_m:
+                return self._error(404, "ResourceNotFound", f"no route {rest}")
+            mid, sub = msg_m.group(1), msg_m.group(2) or ""
+            draft = self.drafts.get(mid)
+            if method == "GET" and sub == "":
+                if draft is not None:
+                    return 200, {}, self._message_view(draft)
+                for s in self.sent:
+                    if s.id == mid and s.visible_at <= time.monotonic():
+                        return 200, {}, self._message_view(s)
+                return self._error(404, "ErrorItemNotFound", "not found")
+            if draft is None:
+                return self._error(404, "ErrorItemNotFound", "not found")
+            if method == "PATCH" and sub == "":
+                draft.data.update({k: v for k, v in data.items() if k != "attachments"})
+                return 200, {}, self._message_view(draft)
+            if method == "DELETE" and sub == "":
+                del self.drafts[mid]
+                return 204, {}, None
+            if method == "POST" and sub == "/attachments":
+                att = dict(data, id=self._new_id("att"), source="post")
+                draft.attachments.append(att)
+                return 201, {}, {k: v for k, v in att.items() if k != "contentBytes"}
+            if method == "POST" and sub == "/attachments/createUploadSession":
+                sid = self._new_id("upl")
+                item = data.get("attachmentItem") or data["AttachmentItem"]
+                self.sessions[sid] = {"draft": mid, "name": item["name"],
+                                      "size": int(item["size"]), "chunks": [],
+                                      "data": bytearray()}
+                return 201, {}, {"uploadUrl": f"{self.url}upload/{sid}",
+                                 "expirationDateTime": "2099-01-01T00:00:00Z",
+                                 "nextExpectedRanges": ["0-"]}
+            if method == "POST" and sub == "/send":
+                refused = self._send(draft)
+                if refused:
+                    return refused
+                del self.drafts[mid]
+                draft.is_draft = False
+                draft.draft_id = mid
+                draft.id = self._new_id("sent")
+                draft.visible_at = time.monotonic() + self.sent_items_delay
+                self.sent.append(draft)
+                return 202, {}, None
+        return self._error(405, "ErrorInvalidRequest", f"{method} {rest}")
+
+    def _search(self, box: str, folder: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        flt = query.get("$filter", "")
+        m = _FILTER.search(flt)
+        want = (m.group("id").replace("''", "'"), m.group("value").replace("''", "'")
+                ) if m else None
+        now = time.monotonic()
+        if folder.lower() == "sentitems":
+            pool = [s for s in self.sent if s.visible_at <= now]
+        elif folder.lower() == "drafts":
+            pool = list(self.drafts.values())
+        else:
+            pool = []
+        out = []
+        for s in pool:
+            if s.mailbox != box:
+                continue
+            if want and not any((p.get("id"), p.get("value")) == want for p in s.props()):
+                continue
+            out.append({"id": s.id, "isDraft": s.is_draft})
+        top = int(query.get("$top", "25"))
+        return out[:top]
+
+    def _upload(self, sid: str, headers: dict[str, str], body: bytes
+                ) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            session = self.sessions.get(sid)
+            if session is None:
+                return self._error(404, "ErrorItemNotFound", "no upload session")
+            rng = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("content-range", ""))
+            if not rng or int(rng.group(1)) != len(session["data"]):
+                return self._error(416, "InvalidRange", "bad Content-Range")
+            session["chunks"].append((int(rng.group(1)), int(rng.group(2)), len(body)))
+            session["data"].extend(body)
+            if len(session["data"]) >= session["size"]:
+                draft = self.drafts.get(session["draft"])
+                if draft is not None:
+                    draft.attachments.append({
+                        "name": session["name"], "source": "upload",
+                        "contentBytes": base64.b64encode(bytes(session["data"])).decode()})
+                return 201, {}, None
+            return 200, {}, {"nextExpectedRanges": [f"{len(session['data'])}-"]}
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                split = urlsplit(self.path)
+                path = unquote(split.path)
+                query = {k: v[0] for k, v in parse_qs(split.query).items()}
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                length = int(headers.get("content-length", "0") or 0)
+                body = self.rfile.read(length) if length else b""
+                try:
+                    data = json.loads(body) if body and "json" in headers.get(
+                        "content-type", "") else None
+                except ValueError:
+                    data = None
+                rec = Recorded(self.command, path, query, headers, body, data)
+                with fake._lock:
+                    fake.requests.append(rec)
+                fault = fake._match_fault(self.command, path)
+                kind = fault.kind if fault else ""
+                if kind == "drop_before":
+                    self.close_connection = True
+                    return
+                if kind == "hang_before":
+                    fake._stop.wait(fault.hang if fault else 0)
+                    self.close_connection = True
+                    return
+                if kind == "throttle":
+                    ra = fault.retry_after if fault and fault.retry_after is not None else 1
+                    self._reply(429, {"Retry-After": f"{ra:g}"},
+                                {"error": {"code": "ApplicationThrottled",
+                                           "message": "throttled"}})
+                    return
+                if kind == "unavailable":
+                    hdrs = {}
+                    if fault and fault.retry_after is not None:
+                        hdrs["Retry-After"] = f"{fault.retry_after:g}"
+                    self._reply(503, hdrs, {"error": {"code": "ServiceUnavailable",
+                                                      "message": "unavailable"}})
+                    return
+                if kind == "error":
+                    assert fault is not None
+                    self._reply(fault.status or 400, {},
+                                {"error": {"code": fault.code or "ErrorInvalidRequest",
+                                           "message": fault.code}})
+                    return
+                status, hdrs, payload = fake.route(self.command, path, query, headers, body,
+                                                   data)
+                if kind == "error_after":
+                    assert fault is not None
+                    self._reply(fault.status or 500, {},
+                                {"error": {"code": fault.code or "InternalServerError",
+                                           "message": "error"}})
+                    return
+                if kind == "drop_after":
+                    self.close_connection = True
+                    return
+                if kind == "hang_after":
+                    fake._stop.wait(fault.hang if fault else 0)
+                    self.close_connection = True
+                    return
+                self._reply(status, hdrs, payload)
+
+            def _reply(self, status: int, headers: dict[str, str], payload: Any) -> None:
+                raw = b"" if payload is None else json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    if raw:
+                        self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except OSError:
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        return Handler
+
+
+# -- fake sign-in service --------------------------------------------------------------
+
+
+def _b64url(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def fake_id_token(username: str, oid: str, tid: str, client_id: str, issuer: str) -> str:
+    """An unsigned JWT shaped like Entra's id_token (MSAL only decodes it)."""
+    now = int(time.time())
+    claims = {"aud": client_id, "iss": issuer, "iat": now, "nbf": now, "exp": now + 3600,
+              "oid": oid, "tid": tid, "sub": oid, "preferred_username": username,
+              "name": username}
+    return f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url(claims)}.sig"
+
+
+def client_info(oid: str, tid: str) -> str:
+    """The ``client_info`` blob (uid/utid) MSAL uses for the home account id."""
+    return _b64url({"uid": oid, "utid": tid})
+
+
+class FakeAuthority:
+    """An https fake of login.microsoftonline.com for one tenant."""
+
+    def __init__(self, tmp: Path, graph: FakeGraph | None = None, tenant: str = "tenant-1",
+                 username: str = "ann@contoso.com") -> None:
+        import trustme
+
+        self.graph = graph
+        self.tenant = tenant
+        self.username = username
+        self.oid = "00000000-0000-0000-0000-0000000000a1"
+        self.requests: list[dict[str, Any]] = []
+        self.refresh_tokens: set[str] = set()
+        self.issued: list[str] = []
+        self.expires_in = 3600
+        self._n = itertools.count(1)
+        self._lock = threading.Lock()
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_path = tmp / "fake-authority-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_path))
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(ctx)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server.daemon_threads = True
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """``https://127.0.0.1:PORT`` (the authority base, without tenant)."""
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.url}/{self.tenant}/oauth2/v2.0/token"
+
+    def start(self) -> FakeAuthority:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def grants(self) -> list[str]:
+        """grant_type of every token request so far."""
+        return [r["form"].get("grant_type", "") for r in self.requests
+                if r["path"].endswith("/token")]
+
+    def token_response(self, client_id: str, scope: str, *, user: bool = True
+                       ) -> dict[str, Any]:
+        """A fresh token response; the access token is made valid on the fake Graph."""
+        n = next(self._n)
+        at = f"fake-access-token-{n}-{'x' * 16}"
+        with self._lock:
+            self.issued.append(at)
+        if self.graph is not None and self.graph.valid_tokens is not None:
+            self.graph.valid_tokens.add(at)
+        resp: dict[str, Any] = {"token_type": "Bearer", "access_token": at,
+                                "expires_in": self.expires_in, "scope": scope}
+        if user:
+            rt = f"fake-refresh-token-{n}"
+            self.refresh_tokens.add(rt)
+            resp.update(refresh_token=rt,
+                        id_token=fake_id_token(self.username, self.oid, self.tenant,
+                                               client_id, f"{self.url}/{self.tenant}/v2.0"),
+                        client_info=client_info(self.oid, self.tenant))
+        return resp
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _json(self, status: int, payload: Any) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                fake.requests.append({"method": "GET", "path": path, "form": {}})
+                base = f"{fake.url}/{fake.tenant}"
+                if path.endswith("/v2.0/.well-known/openid-configuration"):
+                    self._json(200, {
+                        "issuer": f"{base}/v2.0",
+                        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                        "token_endpoint": f"{base}/oauth2/v2.0/token",
+                        "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                    })
+                else:
+                    self._json(404, {"error": "not_found"})
+
+            def do_POST(self) -> None:
+                path = urlsplit(self.path).path
+                length = int(self.headers.get("Content-Length", "0") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                fake.requests.append({"method": "POST", "path": path, "form": form})
+                client_id = form.get("client_id", "")
+                scope = " ".join(s for s in form.get("scope", "").split()
+                                 if s not in ("openid", "profile", "offline_access"))
+                if path.endswith("/devicecode"):
+                    self._json(200, {"device_code": "dev-code-1", "user_code": "ABCD-EFGH",
+                                     "verification_uri": "https://microsoft.com/devicelogin",
+                                     "expires_in": 900, "interval": 1,
+                                     "message": "To sign in, open "
+                                                "https://microsoft.com/devicelogin and "
+                                                "enter the code ABCD-EFGH."})
+                    return
+                if not path.endswith("/token"):
+                    self._json(404, {"error": "not_found"})
+                    return
+                grant = form.get("grant_type", "")
+                if grant == "refresh_token":
+                    if form.get("refresh_token") not in fake.refresh_tokens:
+                        self._json(400, {"error": "invalid_grant",
+                                         "error_description": "unknown refresh token"})
+                        return
+                    self._json(200, fake.token_response(client_id, scope))
+                elif grant == "client_credentials":
+                    self._json(200, fake.token_response(client_id, scope, user=False))
+                elif grant == "urn:ietf:params:oauth:grant-type:device_code":
+                    self._json(200, fake.token_response(client_id, scope))
+                else:
+                    self._json(400, {"error": "unsupported_grant_type"})
+
+        return Handler
+
+
+def seed_token_cache(backend: Any, authority: FakeAuthority | None, *, client_id: str,
+                     scopes: list[str], expires_in: int, access_token: str = "",
+                     refresh_token: str = "", username: str = "ann@contoso.com",
+                     tenant: str = "tenant-1", host: str = "https://127.0.0.1") -> str:
+    """Put an MSAL-shaped delegated sign-in into an O365 token backend and save it.
+    Returns the access token."""
+    oid = authority.oid if authority else "00000000-0000-0000-0000-0000000000a1"
+    if authority is not None:
+        tenant, username = authority.tenant, authority.username
+        host = authority.url
+        if not refresh_token:
+            refresh_token = f"seed-refresh-token-{int(time.time() * 1000)}"
+        authority.refresh_tokens.add(refresh_token)
+    access_token = access_token or f"seed-access-token-{int(time.time() * 1000)}"
+    response: dict[str, Any] = {
+        "token_type": "Bearer", "access_token": access_token, "expires_in": expires_in,
+        "scope": " ".join(scopes),
+        "id_token": fake_id_token(username, oid, tenant, client_id, f"{host}/{tenant}/v2.0"),
+        "client_info": client_info(oid, tenant),
+    }
+    if refresh_token:
+        response["refresh_token"] = refresh_token
+    backend.add({"client_id": client_id, "scope": scopes,
+                 "token_endpoint": f"{host}/{tenant}/oauth2/v2.0/token",
+                 "response": response, "grant_type": "authorization_code"})
+    backend.save_token(force=True)
+    return access_token
+
+
+@pytest.fixture(name="fake_graph")
+def fake_graph_fixture() -> Iterator[FakeGraph]:
+    """A running fake Graph on 127.0.0.1."""
+    graph = FakeGraph().start()
+    try:
+        yield graph
+    finally:
+        graph.stop()
+
+
+@pytest.fixture(name="fake_authority")
+def fake_authority_fixture(fake_graph: FakeGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                   ) -> Iterator[FakeAuthority]:
+    """A running https fake sign-in service; the CA-bundle variables are unset so that
+    requests honours our ``verify=`` (this machine sets them and they win over it)."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    auth = FakeAuthority(tmp_path, graph=fake_graph).start()
+    try:
+        yield auth
+    finally:
+        auth.stop()
