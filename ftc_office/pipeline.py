@@ -29,7 +29,7 @@ from ftc_office.message import OutgoingMessage
 from ftc_office.paths import data_dir
 from ftc_office.planning import PlanFilter, load_workspace, plan_workspace
 from ftc_office.playbook import Step, TenantPlan
-from ftc_office.writeback import WritebackResult, write_back
+from ftc_office.writeback import WritebackResult, crashpoint, write_back
 
 MAIL_KINDS = ("atu", "customer_followup", "queue_move")
 MAX_PASSES = 4
@@ -318,7 +318,9 @@ class Runner:
     def _deliver(self, job: Job) -> None:
         assert job.message is not None
         key = job.key
+        crashpoint("before_intent")
         self.ledger.transition(key, "sending")  # the intent, durable before the call
+        crashpoint("after_intent")
         try:
             result = self.backend.deliver(job.message,
                                           lambda pid: self.ledger.record_prepared(key, pid))
@@ -327,6 +329,7 @@ class Runner:
             for tid in job.tenant_ids:
                 self._fail_tenant(tid, str(exc))
             return
+        crashpoint("after_response")  # delivered, result not yet recorded
         self._record(job, result)
 
     def _record(self, job: Job, result: DeliveryResult) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,17 @@ class WritebackResult:
     added_columns: list[str] = field(default_factory=list)
     conflicts: list[Problem] = field(default_factory=list)
     backup: str | None = None
+
+
+CRASH_ENV = "FTC_OFFICE_CRASH_AT"
+
+
+def crashpoint(name: str) -> None:
+    """Fault injection for the crash campaign: die at once (SIGKILL, no cleanup) when
+    ``FTC_OFFICE_CRASH_AT`` names this point. Points: before_intent, after_intent,
+    after_response, during_writeback, after_replace. Does nothing otherwise."""
+    if os.environ.get(CRASH_ENV) == name and hasattr(signal, "SIGKILL"):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def owner_of(path: Path) -> str | None:
@@ -154,12 +167,18 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
         bdir = data_dir() / "backups"
         bpath = backup(tracker, bdir)
         result.backup = str(bpath)
+
+        def save(tmp: Path) -> None:
+            patcher.save(tmp)
+            crashpoint("during_writeback")  # backup made, new file written, not yet in place
+
         try:
-            atomic_replace(tracker, patcher.save)
+            atomic_replace(tracker, save)
         except PermissionError:
             raise WritebackError(str(tracker), "cannot replace the workbook (read-only, or open "
                                  "in another program)", "close it / make it writable and run "
                                  "'ftc-office writeback' again; nothing was lost") from None
+        crashpoint("after_replace")  # the workbook is replaced, the ledger not yet told
         after = sha256_file(tracker)
     else:
         before = after = sha256_file(tracker)
@@ -168,4 +187,4 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     return result
 
 
-__all__ = ["WritebackResult", "owner_of", "write_back"]
+__all__ = ["WritebackResult", "crashpoint", "owner_of", "write_back"]
