@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -25,6 +26,7 @@ from ftc_office.compose import Composer, compose_all
 from ftc_office.config import CONFIG_NAME, Settings, load_settings
 from ftc_office.errors import FtcError, UsageError
 from ftc_office.ledger import Ledger
+from ftc_office.mailers import builtin_root
 from ftc_office.pipeline import MAIL_KINDS, Runner, RunOptions, confirm_queue, lock_trackers
 from ftc_office.planning import (
     PlanFilter,
@@ -416,6 +418,44 @@ def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str |
     cells = sum(r.cells for r in results)
     click.echo(f"{tracker}: queue move of {tenant} confirmed on {when.isoformat()} "
                f"({cells} cell(s) written) — the next run unassigns the FM")
+
+
+@cli.command()
+@click.option("--out", "out", type=click.Path(file_okay=False), default="ftc-office-demo",
+              show_default=True, help="Folder for the copy, the messages and the report.")
+@click.pass_context
+@boundary
+def demo(ctx: click.Context, out: str) -> None:
+    """Run the whole job on a copy of the bundled sample tracker (no account needed).
+
+    Copies the sample into OUT, runs every due step as of 2026-11-26 with the outbox backend
+    (.eml files), stamps the copy, and prints where everything is. The ledger of the demo
+    lives in OUT too, so the demo never touches your own ledger.
+
+    \b
+    Example:
+      ftc-office demo --out C:\\Temp\\ftc-demo
+    """
+    folder = Path(out)
+    tracker = folder / "tracker.xlsx"
+    if tracker.exists():
+        raise UsageError(str(tracker), "a demo already ran here",
+                         "delete the folder or give another --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(builtin_root() / "samples" / "tracker.xlsx", tracker)
+    os.environ["FTC_OFFICE_DATA_DIR"] = str((folder / "data").resolve())
+    outbox = folder / "outbox"
+    report = folder / "report.json"
+    click.echo(f"copied the sample to {tracker}", err=True)
+    try:
+        _run_common(ctx, (str(tracker),), "2026-11-26", "outbox", False, None, None, None,
+                    True, False, str(outbox), str(report), False, None)
+    except SystemExit as exc:
+        click.echo(f"\nmessages: {outbox}{os.sep}*.eml (open them in Outlook)\n"
+                   f"workbook: {tracker} (open it in Excel: new columns at the right end)\n"
+                   f"report:   {report}\n"
+                   f"preview:  ftc-office preview {tracker} --as-of 2026-11-26", err=True)
+        raise exc
 
 
 @cli.command()
