@@ -415,12 +415,15 @@ def _b64url(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-def fake_id_token(username: str, oid: str, tid: str, client_id: str, issuer: str) -> str:
+def fake_id_token(username: str, oid: str, tid: str, client_id: str, issuer: str,
+                  nonce: str | None = None) -> str:
     """An unsigned JWT shaped like Entra's id_token (MSAL only decodes it)."""
     now = int(time.time())
-    claims = {"aud": client_id, "iss": issuer, "iat": now, "nbf": now, "exp": now + 3600,
-              "oid": oid, "tid": tid, "sub": oid, "preferred_username": username,
-              "name": username}
+    claims: dict[str, Any] = {
+        "aud": client_id, "iss": issuer, "iat": now, "nbf": now, "exp": now + 3600,
+        "oid": oid, "tid": tid, "sub": oid, "preferred_username": username, "name": username}
+    if nonce:
+        claims["nonce"] = nonce
     return f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url(claims)}.sig"
 
 
@@ -444,6 +447,7 @@ class FakeAuthority:
         self.refresh_tokens: set[str] = set()
         self.issued: list[str] = []
         self.expires_in = 3600
+        self.nonce: str | None = None  # echoed in the next id_token (auth-code flow)
         self._n = itertools.count(1)
         self._lock = threading.Lock()
         ca = trustme.CA()
@@ -495,7 +499,8 @@ class FakeAuthority:
             self.refresh_tokens.add(rt)
             resp.update(refresh_token=rt,
                         id_token=fake_id_token(self.username, self.oid, self.tenant,
-                                               client_id, f"{self.url}/{self.tenant}/v2.0"),
+                                               client_id, f"{self.url}/{self.tenant}/v2.0",
+                                               self.nonce),
                         client_info=client_info(self.oid, self.tenant))
         return resp
 
@@ -556,7 +561,8 @@ class FakeAuthority:
                     self._json(200, fake.token_response(client_id, scope))
                 elif grant == "client_credentials":
                     self._json(200, fake.token_response(client_id, scope, user=False))
-                elif grant == "urn:ietf:params:oauth:grant-type:device_code":
+                elif grant in ("urn:ietf:params:oauth:grant-type:device_code",
+                               "authorization_code"):
                     self._json(200, fake.token_response(client_id, scope))
                 else:
                     self._json(400, {"error": "unsupported_grant_type"})
