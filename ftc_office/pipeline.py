@@ -272,6 +272,10 @@ class Runner:
         for job in jobs:
             if self.opt.dry_run:
                 self._say(job, "would " + self._describe(job))
+                if job.message is None:
+                    self.report.notes += 1  # the summary says "would send N message(s)"
+                else:
+                    self.report.sent += 1
                 continue
             try:
                 state = self.ledger.plan(job, self.backend.name)
