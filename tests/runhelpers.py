@@ -1,0 +1,116 @@
+"""Helpers for end-to-end tests: run the real CLI in-process, read trackers and outboxes back.
+
+Nothing here replaces our code: the CLI runs for real (click's CliRunner), trackers are read
+back with openpyxl (an independent reader), ``.eml`` files with the email package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any, cast
+
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
+
+from ftc_office.cli import cli
+
+
+def ftc(*args: str, input: str | None = None) -> Result:
+    """Run ``ftc-office ARGS`` in-process; exceptions are not caught (a crash is a failure)."""
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    return result
+
+
+def run(tracker: Path, as_of: str, outbox: Path, *extra: str) -> Result:
+    """``ftc-office run TRACKER --as-of D --no-dry-run --outbox DIR --yes`` plus extras."""
+    return ftc("run", str(tracker), "--as-of", as_of, "--no-dry-run", "--outbox", str(outbox),
+               "--yes", *extra)
+
+
+def header_map(path: Path, sheet: str = "Tracker") -> tuple[int, dict[str, int]]:
+    """(header row, {header text: column number}) of the tracker sheet."""
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    for r in range(1, 31):
+        values = [c.value for c in ws[r]]
+        if "Tenant ID" in values:
+            return r, {str(v): i + 1 for i, v in enumerate(values) if v is not None}
+    raise AssertionError(f"{path}: no header row with 'Tenant ID'")
+
+
+def rows(path: Path, sheet: str = "Tracker") -> dict[tuple[str, str], dict[str, Any]]:
+    """{(tenant id, workload): {header: value}} as openpyxl reads the saved file."""
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    hr, cols = header_map(path, sheet)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in range(hr + 1, ws.max_row + 1):
+        tid = ws.cell(row=r, column=cols["Tenant ID"]).value
+        if tid is None:
+            continue
+        values = {h: ws.cell(row=r, column=c).value for h, c in cols.items()}
+        out[(str(tid), str(values["Workload"]))] = values
+    return out
+
+
+def set_cells(path: Path, changes: dict[tuple[str, str], dict[str, Any]],
+              sheet: str = "Tracker") -> None:
+    """A person editing the tracker in Excel: set cells by (tenant, workload) and header."""
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    hr, cols = header_map(path, sheet)
+    done: set[tuple[str, str]] = set()
+    for r in range(hr + 1, ws.max_row + 1):
+        key = (str(ws.cell(row=r, column=cols["Tenant ID"]).value),
+               str(ws.cell(row=r, column=cols["Workload"]).value))
+        for header, value in changes.get(key, {}).items():
+            cell = ws.cell(row=r, column=cols[header], value=value)
+            if isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+            done.add(key)
+    missing = set(changes) - done
+    assert not missing, f"rows not found: {missing}"
+    wb.save(path)
+
+
+def at(day: str) -> dt.datetime:
+    """How openpyxl reads back a real Excel date written for ``day``."""
+    return dt.datetime.fromisoformat(day)
+
+
+def emls(folder: Path) -> dict[str, EmailMessage]:
+    """Every ``.eml`` in the outbox by file name, parsed."""
+    if not folder.is_dir():
+        return {}
+    return {p.name: cast(EmailMessage, BytesParser(policy=default_policy).parsebytes(
+        p.read_bytes())) for p in sorted(folder.glob("*.eml"))}
+
+
+def addresses(msg: EmailMessage, header: str) -> list[str]:
+    """The bare addresses of one header, in order."""
+    value = msg.get(header)
+    if value is None:
+        return []
+    return [a.addr_spec for a in value.addresses]
+
+
+def xlsx_rows(data: bytes) -> list[dict[str, Any]]:
+    """The rows of the first sheet of an .xlsx attachment as dicts by header."""
+    wb = load_workbook(io.BytesIO(data))
+    ws = wb.worksheets[0]
+    values = list(ws.iter_rows(values_only=True))
+    headers = [str(h) for h in values[0]]
+    return [dict(zip(headers, r, strict=True)) for r in values[1:]]
+
+
+def attachment(msg: EmailMessage, suffix: str) -> tuple[str, bytes]:
+    """The one attachment whose file name ends with ``suffix``."""
+    found = [(str(p.get_filename()), p.get_content()) for p in msg.iter_attachments()
+             if str(p.get_filename()).endswith(suffix)]
+    assert len(found) == 1, [p.get_filename() for p in msg.iter_attachments()]
+    return found[0]
