@@ -22,6 +22,7 @@ import click
 
 from ftc_office import __version__
 from ftc_office.backends.registry import make_backend
+from ftc_office.cli_auth import auth
 from ftc_office.compose import Composer, compose_all
 from ftc_office.config import CONFIG_NAME, Settings, load_settings
 from ftc_office.errors import FtcError, UsageError
@@ -535,6 +536,9 @@ def history(tenant: str | None, as_json: bool) -> None:
         detail = {k: v for k, v in e["detail"].items() if v not in (None, [], "")}
         click.echo(f"{e['at']}  {e['event']:20} {e['key'] or ''}  "
                    + " ".join(f"{k}={v}" for k, v in detail.items()))
+
+
+cli.add_command(auth)
 
 
 def main() -> None:
