@@ -33,6 +33,8 @@ import datetime as dt
 import math
 import posixpath
 import re
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
@@ -50,6 +52,7 @@ MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 STRICT_MARK = "purl.oclc.org/ooxml"
+_R_ATTR = re.compile(r"""\sr\s*=\s*["']\$?([A-Za-z]{1,3})""")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _FIX_RESAVE = "open it in Excel, save it as an Excel Workbook (.xlsx) and run again"
 
@@ -60,28 +63,32 @@ def _local(tag: str) -> str:
 
 @dataclass
 class _Cell:
-    """One existing ``<c>`` in a row fragment (offsets relative to the row's bytes)."""
+    """One existing ``<c>``, parsed on demand."""
 
-    col: int
-    start: int
-    end: int
     attrs: dict[str, str]
     body: str  # inner XML ("" for <c/>)
 
 
 @dataclass
 class _Row:
-    """One parsed row: its source span (None if the row does not exist yet) and its cells."""
+    """One parsed row. Offsets are into the sheet text; `span` is None for a row that does
+    not exist yet. Cells are kept compactly (a 10,000-row sheet has 270,000 of them):
+    `cols` in document order and `offsets` holding each cell's start and end."""
 
     num: int
     span: tuple[int, int] | None
-    text: str = ""
     tag_end: int = 0  # end of the start tag
     self_closing: bool = True
-    body_end: int = 0  # start of </row>
     attrs: dict[str, str] = field(default_factory=dict)
-    cells: dict[int, _Cell] = field(default_factory=dict)
-    order: list[int] = field(default_factory=list)
+    cols: array[int] = field(default_factory=lambda: array("H"))
+    offsets: array[int] = field(default_factory=lambda: array("L"))
+
+    def find(self, col: int) -> int:
+        """Index of cell `col` in `cols`, or -1."""
+        try:
+            return self.cols.index(col)
+        except ValueError:
+            return -1
 
 
 @dataclass
@@ -201,22 +208,30 @@ class _Sheet:
         if span is None:
             row = _Row(num, None)
         else:
-            text = self.text[span[0]:span[1]]
-            tag = self.re_row_tag.match(text)
+            tag = self.re_row_tag.match(self.text, span[0])
             assert tag is not None
-            row = _Row(num, span, text, tag.end(), tag.group(0).endswith("/>"),
-                       len(text) - len(f"</{self.p}row>"),
+            row = _Row(num, span, tag.end(), tag.group(0).endswith("/>"),
                        X.parse_attrs(tag.group(0)[len(self.p) + 4:]))
             if not row.self_closing:
                 col = 0
-                for m in self.re_cell.finditer(text, row.tag_end, row.body_end):
-                    attrs = X.parse_attrs(m.group(1))
-                    ref = X.parse_ref(attrs["r"]) if "r" in attrs else None
-                    col = ref[1] if ref else col + 1
-                    row.cells[col] = _Cell(col, m.start(), m.end(), attrs, m.group(3) or "")
-                    row.order.append(col)
+                cols, offsets = row.cols, row.offsets
+                body_end = span[1] - len(f"</{self.p}row>")
+                for m in self.re_cell.finditer(self.text, row.tag_end, body_end):
+                    r = _R_ATTR.search(m.group(1))
+                    col = X.col_number(r.group(1)) if r else col + 1
+                    cols.append(col)
+                    offsets.extend(m.span())
         self.parsed[num] = row
         return row
+
+    def cell(self, row: _Row, col: int) -> _Cell | None:
+        """The existing cell `col` of `row`, parsed, or None."""
+        i = row.find(col)
+        if i < 0:
+            return None
+        m = self.re_cell.match(self.text, row.offsets[2 * i])
+        assert m is not None
+        return _Cell(X.parse_attrs(m.group(1)), m.group(3) or "")
 
     def col_style(self, col: int) -> int | None:
         """The style index a <col> element gives column `col`, if any."""
@@ -229,8 +244,8 @@ class _Sheet:
         """Whether any cell of this sheet holds a formula."""
         return self.re_f.search(self.text) is not None
 
-    def render(self) -> bytes:
-        """The sheet XML with all pending edits applied."""
+    def render(self) -> Iterator[bytes]:
+        """The sheet XML with all pending edits applied, as UTF-8 chunks."""
         text, p = self.text, self.p
         splices: list[tuple[int, int, int, int, str]] = []  # (start, kind, row, end, text)
         lo_r = lo_c = 10**9
@@ -248,7 +263,8 @@ class _Sheet:
                     else self.sd_end
                 splices.append((pos, 0, num, pos, new))
         if not splices:
-            return text.encode("utf-8")
+            yield from _chunks(text, 0, len(text))
+            return
         if self.sd_open.group(1):  # <sheetData/>
             inner = "".join(s[4] for s in sorted(splices))
             tag = self.sd_open.group(0)
@@ -263,14 +279,12 @@ class _Sheet:
             splices.append((dim.start(1), 1, 0, dim.end(1),
                             X.format_range(lo_r, lo_c, hi_r, hi_c)))
         splices.sort(key=lambda s: s[:3])
-        out: list[str] = []
         pos = 0
         for start, _kind, _row, end, new in splices:
-            out.append(text[pos:start])
-            out.append(new)
+            yield from _chunks(text, pos, start)
+            yield new.encode("utf-8")
             pos = end
-        out.append(text[pos:])
-        return "".join(out).encode("utf-8")
+        yield from _chunks(text, pos, len(text))
 
     def _render_row(self, row: _Row, edits: dict[int, str]) -> str:
         p = self.p
@@ -283,28 +297,36 @@ class _Sheet:
                 lo, hi = min(nums + list(edits)), max(nums + list(edits))
                 attrs["spans"] = f"{lo}:{hi}"
         head = f"<{p}row{X.render_attrs(attrs)}>"
-        new_cols = sorted(c for c in edits if c not in row.cells)
+        new_cols = sorted(c for c in edits if row.find(c) < 0)
         out = [head]
-        text = row.text
+        text = self.text
         pos = row.tag_end
         k = 0
         if not row.self_closing:
-            for col in row.order:
-                cell = row.cells[col]
-                out.append(text[pos:cell.start])
+            assert row.span is not None
+            offsets = row.offsets
+            for i, col in enumerate(row.cols):
+                start, end = offsets[2 * i], offsets[2 * i + 1]
+                out.append(text[pos:start])
                 while k < len(new_cols) and new_cols[k] < col:
                     out.append(edits[new_cols[k]])
                     k += 1
-                out.append(edits.get(col, text[cell.start:cell.end]))
-                pos = cell.end
+                out.append(edits.get(col, text[start:end]))
+                pos = end
             while k < len(new_cols):
                 out.append(edits[new_cols[k]])
                 k += 1
-            out.append(text[pos:])
+            out.append(text[pos:row.span[1]])
         else:
             out.extend(edits[c] for c in new_cols)
             out.append(f"</{p}row>")
         return "".join(out)
+
+
+def _chunks(text: str, start: int, end: int, size: int = 1 << 20) -> Iterator[bytes]:
+    """text[start:end] as UTF-8, in pieces of at most `size` characters."""
+    for i in range(start, end, size):
+        yield text[i:min(end, i + size)].encode("utf-8")
 
 
 class _Styles:
@@ -528,7 +550,7 @@ class XlsxPatcher:
     def row_values(self, sheet: str, row: int) -> dict[str, object]:
         """Column letter -> current value for the non-empty cells of one row."""
         sh = self._sheet(sheet)
-        cols = set(sh.row(row).cells) | {c for (r, c) in sh.values if r == row}
+        cols = set(sh.row(row).cols) | {c for (r, c) in sh.values if r == row}
         out: dict[str, object] = {}
         for col in sorted(cols):
             value = self._get(sh, row, col)
@@ -546,7 +568,7 @@ class XlsxPatcher:
     def _get(self, sh: _Sheet, row: int, col: int) -> object:
         if (row, col) in sh.values:
             return sh.values[(row, col)]
-        cell = sh.row(row).cells.get(col)
+        cell = sh.cell(sh.row(row), col)
         if cell is None:
             return None
         t = cell.attrs.get("t", "n")
@@ -587,8 +609,8 @@ class XlsxPatcher:
         row, col = self._parse_ref(sheet, ref)
         ref = X.format_range(row, col, row, col)
         where = self._where(sh.name, ref)
-        self._check_writable(sh, row, col, where)
-        cell = sh.row(row).cells.get(col)
+        cell = sh.cell(sh.row(row), col)
+        self._check_writable(sh, row, col, cell, where)
         attrs: dict[str, str] = {"r": ref}
         if cell is not None:
             attrs.update((k, v) for k, v in cell.attrs.items() if k not in ("r", "t", "vm", "cm"))
@@ -603,7 +625,8 @@ class XlsxPatcher:
         sh.edits.setdefault(row, {})[col] = self._render_cell(sh, col, attrs, value, where)
         sh.values[(row, col)] = value
 
-    def _check_writable(self, sh: _Sheet, row: int, col: int, where: str) -> None:
+    def _check_writable(self, sh: _Sheet, row: int, col: int, cell: _Cell | None,
+                        where: str) -> None:
         for r1, c1, r2, c2 in sh.merges:
             if r1 <= row <= r2 and c1 <= col <= c2 and (row, col) != (r1, c1):
                 raise WritebackError(where, f"the cell is inside the merged range "
@@ -626,7 +649,6 @@ class XlsxPatcher:
                 if t.totals_rows and row == t.r2:
                     raise WritebackError(where, f"the cell is in the totals row of table "
                                          f"{t.name!r}", "write data rows only")
-        cell = sh.row(row).cells.get(col)
         if cell is None:
             return
         if re.search(rf"<{re.escape(sh.p)}f\b", cell.body):
@@ -787,7 +809,7 @@ class XlsxPatcher:
 
     def save(self, dest: Path) -> None:
         """Write the patched package to `dest` (use `atomic_replace` to replace the original)."""
-        changed: dict[str, bytes] = {}
+        changed: dict[str, Iterable[bytes]] = {}
         formulas = self.has_calc_chain
         for sheet in {id(s): s for s in self._sheets.values()}.values():
             if sheet.edits:
@@ -800,15 +822,15 @@ class XlsxPatcher:
                     if formulas:
                         break
         if self._styles is not None and self._styles.changed:
-            changed[self._styles_obj_part()] = self._styles.render()
+            changed[self._styles_obj_part()] = [self._styles.render()]
         for name, text in self._tables_changed.items():
-            changed[name] = text.encode("utf-8")
+            changed[name] = [text.encode("utf-8")]
         if formulas and changed:
             wb_name = self.zip.find(self.wb_part)
             assert wb_name is not None
             wb = _full_calc_on_load(self.zip.read(wb_name).decode("utf-8"))
             if wb is not None:
-                changed[wb_name] = wb
+                changed[wb_name] = [wb]
         with open(dest, "wb") as out:
             self.zip.write(out, changed)
 

@@ -10,6 +10,7 @@ written as ``_xHHHH_`` and a literal ``_xHHHH_`` in the text gets its underscore
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from xml.sax.saxutils import escape as _sax_escape
 
@@ -41,6 +42,7 @@ def col_letter(col: int) -> str:
     return letters
 
 
+@functools.lru_cache(maxsize=4096)
 def col_number(letters: str) -> int:
     """Column letters to number (1-based): A -> 1, AB -> 28."""
     n = 0

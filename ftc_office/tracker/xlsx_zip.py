@@ -16,6 +16,7 @@ import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -169,8 +170,9 @@ class ZipPackage:
             raise self._fail(f"zip member {name} is damaged ({exc})",
                              "restore the workbook from a backup or re-save it in Excel") from exc
 
-    def write(self, out: BinaryIO, changed: dict[str, bytes]) -> None:
-        """Write the package to `out`, replacing the content of the members in `changed`."""
+    def write(self, out: BinaryIO, changed: Mapping[str, Iterable[bytes]]) -> None:
+        """Write the package to `out`, replacing the content of the members in `changed`
+        (each given as chunks, compressed as they come so no whole copy is held)."""
         data = self.data
         central: list[bytes] = []
         pos = 0
@@ -183,22 +185,30 @@ class ZipPackage:
                 pos += len(chunk)
                 cen = m.central
             else:
-                crc = zlib.crc32(new)
+                crc = size = 0
+                parts: list[bytes] = []
+                comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+                for chunk in new:
+                    crc = zlib.crc32(chunk, crc)
+                    size += len(chunk)
+                    parts.append(comp.compress(chunk) if m.method == zipfile.ZIP_DEFLATED
+                                 else chunk)
                 if m.method == zipfile.ZIP_DEFLATED:
-                    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-                    payload = comp.compress(new) + comp.flush()
-                else:
-                    payload = new
+                    parts.append(comp.flush())
+                payload = b"".join(parts)
+                if size >= 0xFFFFFFFF or pos + len(payload) >= 0xFFFFFFFF:
+                    raise self._fail(f"zip member {m.name} would need zip64",
+                                     "split the tracker into smaller workbooks")
                 flags = m.flags & ~0x08
                 header = bytearray(data[m.local_start:m.data_start])
                 struct.pack_into("<H", header, 6, flags)
-                struct.pack_into("<III", header, 14, crc, len(payload), len(new))
+                struct.pack_into("<III", header, 14, crc, len(payload), size)
                 out.write(header)
                 out.write(payload)
                 pos += len(header) + len(payload)
                 cen_b = bytearray(m.central)
                 struct.pack_into("<H", cen_b, 8, flags)
-                struct.pack_into("<III", cen_b, 16, crc, len(payload), len(new))
+                struct.pack_into("<III", cen_b, 16, crc, len(payload), size)
                 cen = bytes(cen_b)
             cen_b2 = bytearray(cen)
             struct.pack_into("<I", cen_b2, 42, offset)
