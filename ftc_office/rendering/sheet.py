@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from ftc_office.rendering.word import normalise_zip
+from ftc_office.rendering.word import normalise_zip, strip_control
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = (("Tenant ID", "tenant_id", 38), ("Customer", "customer", 30),
@@ -25,7 +24,7 @@ def _safe(value: Any) -> Any:
         return value
     # control characters are not allowed in a worksheet (openpyxl raises): drop them, as the
     # Word attachments do
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    value = strip_control(value)
     # a text value must never become a formula in the assignment team's workbook
     if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

@@ -20,13 +20,24 @@ from ftc_office.rendering.environment import make_environment, template_location
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _FIXED_TIME = (2026, 1, 1, 0, 0, 0)
-_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)])
+# Control characters are not allowed in Word or Excel XML. The ones that separate text
+# (vertical tab is Word's manual line break, form feed, the file/group/record separators)
+# become a space so words do not run together; the others are dropped. Tab, CR, LF stay.
+_CONTROL: dict[int, str | None] = {
+    **dict.fromkeys([*range(0, 9), 14, *range(15, 28), 31]),
+    **dict.fromkeys([11, 12, 28, 29, 30], " "),
+}
+
+
+def strip_control(text: str) -> str:
+    """Text without the control characters Word and Excel cannot store."""
+    return text.translate(_CONTROL)
 
 
 def _clean(value: Any) -> Any:
-    """Control characters are not allowed in Word XML: drop them from every string."""
+    """Every string of a template context, without control characters."""
     if isinstance(value, str):
-        return value.translate(_CONTROL)
+        return strip_control(value)
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
