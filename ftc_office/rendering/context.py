@@ -49,6 +49,7 @@ def tenant_context(t: TenantRecord, as_of: dt.date) -> dict[str, Any]:
         "active_users": t.get("active_users"),
         "no_blockers": bool(t.get("no_blockers")),
         "account_team": [a.email for a in t.get("account_team") or ()],
+        "account_team_names": [person_name(a.email) for a in t.get("account_team") or ()],
         "account_managed": t.get("account_managed"),
         "customer_contacts": [a.email for a in t.get("customer_contacts") or ()],
         "fm": fm,

@@ -11,8 +11,9 @@ import datetime as dt
 from pathlib import Path
 
 from docx import Document
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.shared import Pt, RGBColor
+from docx.oxml.ns import qn
+from docx.shared import Inches, Pt, RGBColor
+from docx.table import Table
 
 HERE = Path(__file__).resolve().parent
 BLUE = RGBColor(0x0F, 0x4A, 0x85)
@@ -34,6 +35,27 @@ def _base(title: str) -> Document:
     return doc
 
 
+def _look(table: Table, header_row: bool) -> None:
+    """Which parts of the table style apply. Word's default (first column bold, banded rows)
+    made the first workload look highlighted and the facts' first line look like a header.
+    Both forms are written: the attributes (Word 2010+) and the w:val bit mask (LibreOffice)."""
+    look = table._tbl.tblPr.find(qn("w:tblLook"))
+    flags = (("firstRow", header_row, 0x20), ("lastRow", False, 0x40),
+             ("firstColumn", False, 0x80), ("lastColumn", False, 0x100),
+             ("noHBand", True, 0x200), ("noVBand", True, 0x400))
+    for attr, on, _bit in flags:
+        look.set(qn(f"w:{attr}"), "1" if on else "0")
+    look.set(qn("w:val"), f"{sum(bit for _a, on, bit in flags if on):04X}")
+
+
+def _widths(table: Table, inches: list[float]) -> None:
+    table.autofit = False
+    for col, w in zip(table.columns, inches, strict=True):
+        col.width = Inches(w)
+        for cell in col.cells:
+            cell.width = Inches(w)
+
+
 def _facts(doc: Document, rows: list[tuple[str, str]]) -> None:
     table = doc.add_table(rows=0, cols=2)
     table.style = "Light List Accent 1"
@@ -42,12 +64,14 @@ def _facts(doc: Document, rows: list[tuple[str, str]]) -> None:
         cells[0].text = label
         cells[0].paragraphs[0].runs[0].bold = True
         cells[1].text = value
+    _look(table, header_row=False)
+    _widths(table, [2.2, 4.1])
 
 
-def _workload_table(doc: Document, headers: list[str], cells: list[str]) -> None:
+def _workload_table(doc: Document, headers: list[str], cells: list[str],
+                    inches: list[float]) -> None:
     table = doc.add_table(rows=3, cols=len(headers))
     table.style = "Light Grid Accent 1"
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
     for i, h in enumerate(headers):
         table.rows[0].cells[i].text = h
     table.rows[1].cells[0].text = "{%tr for w in tenant.workloads %}"
@@ -56,6 +80,8 @@ def _workload_table(doc: Document, headers: list[str], cells: list[str]) -> None
     # docxtpl needs the loop end in its own row
     end = table.add_row()
     end.cells[0].text = "{%tr endfor %}"
+    _look(table, header_row=True)
+    _widths(table, inches)
 
 
 def atu_brief() -> None:
@@ -72,10 +98,10 @@ def atu_brief() -> None:
     doc.add_heading("Milestone", level=1)
     doc.add_paragraph("Enablement is complete: {{ tenant.milestone.reason }}.")
     doc.add_heading("Workloads in this engagement", level=1)
-    _workload_table(doc, ["Workload", "Seats", "Active users", "Completion discussion"],
-                    ["{{ w.name }}", "{{ tenant.seats }}",
-                     "{{ tenant.active_users if tenant.active_users is not none else '—' }}",
-                     "{{ w.discussion_date | date if w.discussion_date else 'not yet held' }}"])
+    _workload_table(doc, ["Workload", "Completion discussion"],
+                    ["{{ w.name }}",
+                     "{{ w.discussion_date | date if w.discussion_date else 'not yet held' }}"],
+                    [3.3, 3.0])
     doc.add_heading("What we ask of the account team", level=1)
     for text in (
         "Hold the engagement completion review with the customer during your existing cadence.",
@@ -98,23 +124,26 @@ def engagement_summary() -> None:
         ("Tenant ID", "{{ tenant.id }}"),
         ("Workload", "{{ workload.name }}"),
         ("Completion discussion", "{{ workload.discussion_date | date }}"),
-        ("Your FastTrack Manager", "{{ tenant.fm_name }} ({{ tenant.fm }})"),
+        ("FastTrack Manager", "{{ tenant.fm_name }} ({{ tenant.fm }})"),
+        ("Date", "{{ as_of | date }}"),
     ])
     doc.add_heading("What we completed together", level=1)
     doc.add_paragraph("Usage milestone: {{ tenant.milestone.reason }}.")
-    _workload_table(doc, ["Workload", "Seats", "Active users", "Status"],
-                    ["{{ w.name }}", "{{ tenant.seats }}",
-                     "{{ tenant.active_users if tenant.active_users is not none else '—' }}",
-                     "{{ 'Follow-up sent' if w.customer_email_sent else "
-                     "('Completed' if w.name == workload.name else 'In progress') }}"])
+    _workload_table(doc, ["Workload", "Completion discussion", "Status"],
+                    ["{{ w.name }}",
+                     "{{ w.discussion_date | date if w.discussion_date else 'not yet held' }}",
+                     "{{ 'Completed' if w.discussion_date or w.customer_email_sent "
+                     "else 'In progress' }}"],
+                    [2.5, 2.0, 1.8])
     doc.add_heading("Requesting FastTrack assistance in the future", level=1)
     doc.add_paragraph(
         "Submit a Request for Assistance (RFA) at https://fasttrack.microsoft.com: sign in, "
         "choose Request assistance, pick the service and describe your goal.")
-    doc.add_paragraph(
-        "{% if workload.next_workload_list %}You are ready to onboard "
-        "{{ workload.next_workload_list | join_and }}: request each with an RFA."
-        "{% endif %}")
+    # {%p %} tags remove their whole paragraph: no empty line when nothing is next
+    doc.add_paragraph("{%p if workload.next_workload_list %}")
+    doc.add_paragraph("You are ready to onboard {{ workload.next_workload_list | join_and }}: "
+                      "request each with an RFA.")
+    doc.add_paragraph("{%p endif %}")
     doc.add_heading("Adoption resources", level=1)
     for text in ("Microsoft Adoption — https://adoption.microsoft.com",
                  "Microsoft 365 documentation — https://learn.microsoft.com/microsoft-365/"):
