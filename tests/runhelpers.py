@@ -69,7 +69,8 @@ def set_cells(path: Path, changes: dict[tuple[str, str], dict[str, Any]],
         key = (str(ws.cell(row=r, column=cols["Tenant ID"]).value),
                str(ws.cell(row=r, column=cols["Workload"]).value))
         for header, value in changes.get(key, {}).items():
-            cell = ws.cell(row=r, column=cols[header], value=value)
+            cell = ws.cell(row=r, column=cols[header])
+            cell.value = value  # ws.cell(value=None) would leave the old value
             if isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             done.add(key)
