@@ -14,13 +14,15 @@ import functools
 import re
 from xml.sax.saxutils import escape as _sax_escape
 
+CellValue = str | int | float | dt.date | dt.datetime | None
+
 MAX_ROW = 1_048_576
 MAX_COL = 16_384
 MAX_CELL_CHARS = 32_767
 
 _REF_RE = re.compile(r"^\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})$")
 _ATTR_RE = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_CTRL = "\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff"
+_CTRL = "\x00-\x08\x0b\x0c\x0d\x0e-\x1f"
 _CTRL_RE = re.compile(f"[{_CTRL}]")
 # A literal "_xHHHH_" in the text, or "_xHHHH" followed by a character we will encode (which
 # starts with "_"): its underscore must be escaped, or a reader would decode it.

@@ -1,0 +1,360 @@
+"""The parts a surgical write-back edits: one worksheet (row index, pending edits, rendering)
+and styles.xml (date formats). Text-level edits only: every byte outside the edited rows is
+kept as it was. Used by `ftc_office.tracker.xlsx_patch`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ftc_office.errors import WritebackError
+from ftc_office.tracker import xlsx_xml as X
+
+CellValue = X.CellValue
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+STRICT_MARK = "purl.oclc.org/ooxml"
+FIX_RESAVE = "open it in Excel, save it as an Excel Workbook (.xlsx) and run again"
+_R_ATTR = re.compile(r"""\sr\s*=\s*["']\$?([A-Za-z]{1,3})""")
+
+
+@dataclass
+class Cell:
+    """One existing ``<c>``, parsed on demand."""
+
+    attrs: dict[str, str]
+    body: str  # inner XML ("" for <c/>)
+
+
+@dataclass
+class Row:
+    """One parsed row. Offsets are into the sheet text; `span` is None for a row that does
+    not exist yet. Cells are kept compactly (a 10,000-row sheet has 270,000 of them):
+    `cols` in document order and `offsets` holding each cell's start and end."""
+
+    num: int
+    span: tuple[int, int] | None
+    tag_end: int = 0  # end of the start tag
+    self_closing: bool = True
+    attrs: dict[str, str] = field(default_factory=dict)
+    cols: array[int] = field(default_factory=lambda: array("H"))
+    offsets: array[int] = field(default_factory=lambda: array("L"))
+
+    def find(self, col: int) -> int:
+        """Index of cell `col` in `cols`, or -1."""
+        try:
+            return self.cols.index(col)
+        except ValueError:
+            return -1
+
+
+@dataclass
+class Table:
+    """An Excel table (ListObject) on a sheet."""
+
+    part: str
+    name: str
+    r1: int
+    c1: int
+    r2: int
+    c2: int
+    header_rows: int
+    totals_rows: int
+    columns: list[str]
+    query: bool
+
+
+class SheetPart:
+    """One worksheet part: raw XML, a row index, and pending edits."""
+
+    def __init__(self, name: str, part: str, xml: bytes, where: str) -> None:
+        self.name = name
+        self.part = part
+        self.where = where
+        try:
+            self.text = xml.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WritebackError(where, f"sheet {name!r} is not UTF-8 XML", FIX_RESAVE) from exc
+        root = re.search(r"<(?:([A-Za-z_][\w.-]*):)?worksheet\b([^>]*)>", self.text)
+        if root is None:
+            raise WritebackError(where, f"sheet {name!r} is not a worksheet", FIX_RESAVE)
+        if "<!DOCTYPE" in self.text[:root.start()]:
+            raise WritebackError(where, f"sheet {name!r} carries a DTD (unsafe XML)",
+                                 "do not use this file; ask for a clean copy")
+        prefix = root.group(1)
+        ns = X.parse_attrs(root.group(2)).get(f"xmlns:{prefix}" if prefix else "xmlns", "")
+        if STRICT_MARK in ns:
+            raise WritebackError(where, "the workbook is saved as Strict Open XML",
+                                 "save it in Excel as 'Excel Workbook (*.xlsx)' and run again")
+        if ns != MAIN_NS:
+            raise WritebackError(where, f"sheet {name!r} has an unknown namespace {ns!r}",
+                                 FIX_RESAVE)
+        self.p = f"{prefix}:" if prefix else ""
+        p = re.escape(self.p)
+        self.re_cell = re.compile(rf"<{p}c\b([^>]*?)(/>|>(.*?)</{p}c>)", re.S)
+        self.re_row_tag = re.compile(rf"<{p}row\b[^>]*>")
+        self.re_f = re.compile(rf"<{p}f\b([^>]*)")
+        self._index_rows()
+        self.merges = [r for r in (X.parse_range(m) for m in re.findall(
+            rf"<{p}mergeCell\b[^>]*?\bref=[\"']([^\"']+)", self.text)) if r]
+        self.arrays: list[tuple[int, int, int, int]] = []
+        for m in re.finditer(rf"<{p}f\b([^>]*)>", self.text):
+            attrs = X.parse_attrs(m.group(1))
+            if attrs.get("t") in ("array", "dataTable") and "ref" in attrs:
+                rng = X.parse_range(attrs["ref"])
+                if rng:
+                    self.arrays.append(rng)
+        self.col_styles: list[tuple[int, int, int]] = []
+        for m in re.finditer(rf"<{p}col\b([^>]*?)/?>", self.text):
+            a = X.parse_attrs(m.group(1))
+            if "style" in a and "min" in a and "max" in a:
+                self.col_styles.append((int(a["min"]), int(a["max"]), int(a["style"])))
+        self.tables: list[Table] = []
+        self.parsed: dict[int, Row] = {}
+        self.edits: dict[int, dict[int, str]] = {}
+        self.values: dict[tuple[int, int], CellValue] = {}
+        self.own_headers: set[tuple[int, int]] = set()
+
+    def _index_rows(self) -> None:
+        text, p = self.text, re.escape(self.p)
+        sd = re.search(rf"<{p}sheetData\b[^>]*?(/?)>", text)
+        if sd is None:
+            raise WritebackError(self.where, f"sheet {self.name!r} has no sheetData", FIX_RESAVE)
+        self.sd_open = sd
+        close = f"</{self.p}row>"
+        self.row_nums: list[int] = []
+        self.row_spans: dict[int, tuple[int, int]] = {}
+        if sd.group(1):
+            self.sd_end = sd.end()
+            return
+        end = text.find(f"</{self.p}sheetData>", sd.end())
+        if end < 0:
+            raise WritebackError(self.where, f"sheet {self.name!r} is truncated", FIX_RESAVE)
+        self.sd_end = end
+        pos, last = sd.end(), 0
+        search = self.re_row_tag.search
+        re_r = re.compile(r"""\sr\s*=\s*["'](\d+)["']""")
+        while True:
+            m = search(text, pos, end)
+            if m is None:
+                break
+            tag = m.group(0)
+            if tag.endswith("/>"):
+                row_end = m.end()
+            else:
+                row_end = text.find(close, m.end(), end)
+                if row_end < 0:
+                    raise WritebackError(self.where, f"sheet {self.name!r} is damaged",
+                                         FIX_RESAVE)
+                row_end += len(close)
+            r = re_r.search(tag)
+            num = int(r.group(1)) if r else last + 1
+            if num <= last:
+                raise WritebackError(self.where, f"sheet {self.name!r} has rows out of order "
+                                     f"(row {num} after row {last})", FIX_RESAVE)
+            self.row_nums.append(num)
+            self.row_spans[num] = (m.start(), row_end)
+            last, pos = num, row_end
+
+    def row(self, num: int) -> Row:
+        """The parsed row `num` (an empty, not-yet-existing row if the sheet has none)."""
+        row = self.parsed.get(num)
+        if row is not None:
+            return row
+        span = self.row_spans.get(num)
+        if span is None:
+            row = Row(num, None)
+        else:
+            tag = self.re_row_tag.match(self.text, span[0])
+            assert tag is not None
+            row = Row(num, span, tag.end(), tag.group(0).endswith("/>"),
+                       X.parse_attrs(tag.group(0)[len(self.p) + 4:]))
+            if not row.self_closing:
+                col = 0
+                cols, offsets = row.cols, row.offsets
+                body_end = span[1] - len(f"</{self.p}row>")
+                for m in self.re_cell.finditer(self.text, row.tag_end, body_end):
+                    r = _R_ATTR.search(m.group(1))
+                    col = X.col_number(r.group(1)) if r else col + 1
+                    cols.append(col)
+                    offsets.extend(m.span())
+        self.parsed[num] = row
+        return row
+
+    def cell(self, row: Row, col: int) -> Cell | None:
+        """The existing cell `col` of `row`, parsed, or None."""
+        i = row.find(col)
+        if i < 0:
+            return None
+        m = self.re_cell.match(self.text, row.offsets[2 * i])
+        assert m is not None
+        return Cell(X.parse_attrs(m.group(1)), m.group(3) or "")
+
+    def col_style(self, col: int) -> int | None:
+        """The style index a <col> element gives column `col`, if any."""
+        for lo, hi, style in self.col_styles:
+            if lo <= col <= hi:
+                return style
+        return None
+
+    def has_formulas(self) -> bool:
+        """Whether any cell of this sheet holds a formula."""
+        return self.re_f.search(self.text) is not None
+
+    def render(self) -> Iterator[bytes]:
+        """The sheet XML with all pending edits applied, as UTF-8 chunks."""
+        text, p = self.text, self.p
+        splices: list[tuple[int, int, int, int, str]] = []  # (start, kind, row, end, text)
+        lo_r = lo_c = 10**9
+        hi_r = hi_c = 0
+        for num, edits in self.edits.items():
+            row = self.row(num)
+            lo_r, hi_r = min(lo_r, num), max(hi_r, num)
+            lo_c, hi_c = min(lo_c, *edits), max(hi_c, *edits)
+            new = self._render_row(row, edits)
+            if row.span is not None:
+                splices.append((row.span[0], 1, num, row.span[1], new))
+            else:
+                i = bisect.bisect_right(self.row_nums, num)
+                pos = self.row_spans[self.row_nums[i]][0] if i < len(self.row_nums) \
+                    else self.sd_end
+                splices.append((pos, 0, num, pos, new))
+        if not splices:
+            yield from _chunks(text, 0, len(text))
+            return
+        if self.sd_open.group(1):  # <sheetData/>
+            inner = "".join(s[4] for s in sorted(splices))
+            tag = self.sd_open.group(0)
+            splices = [(self.sd_open.start(), 1, 0, self.sd_open.end(),
+                        f"{tag[:-2].rstrip()}>{inner}</{p}sheetData>")]
+        dim = re.search(rf"<{re.escape(p)}dimension\b[^>]*?\bref=[\"']([^\"']*)[\"']", text)
+        if dim:
+            old = X.parse_range(dim.group(1))
+            if old and not (old == (1, 1, 1, 1) and not self.row_nums):
+                lo_r, lo_c = min(lo_r, old[0]), min(lo_c, old[1])
+                hi_r, hi_c = max(hi_r, old[2]), max(hi_c, old[3])
+            splices.append((dim.start(1), 1, 0, dim.end(1),
+                            X.format_range(lo_r, lo_c, hi_r, hi_c)))
+        splices.sort(key=lambda s: s[:3])
+        pos = 0
+        for start, _kind, _row, end, new in splices:
+            yield from _chunks(text, pos, start)
+            yield new.encode("utf-8")
+            pos = end
+        yield from _chunks(text, pos, len(text))
+
+    def _render_row(self, row: Row, edits: dict[int, str]) -> str:
+        p = self.p
+        attrs = dict(row.attrs)
+        if "r" not in attrs:
+            attrs = {"r": str(row.num), **attrs}
+        if "spans" in attrs:
+            nums = [int(x) for x in re.findall(r"\d+", attrs["spans"])]
+            if nums:
+                lo, hi = min(nums + list(edits)), max(nums + list(edits))
+                attrs["spans"] = f"{lo}:{hi}"
+        head = f"<{p}row{X.render_attrs(attrs)}>"
+        new_cols = sorted(c for c in edits if row.find(c) < 0)
+        out = [head]
+        text = self.text
+        pos = row.tag_end
+        k = 0
+        if not row.self_closing:
+            assert row.span is not None
+            offsets = row.offsets
+            for i, col in enumerate(row.cols):
+                start, end = offsets[2 * i], offsets[2 * i + 1]
+                out.append(text[pos:start])
+                while k < len(new_cols) and new_cols[k] < col:
+                    out.append(edits[new_cols[k]])
+                    k += 1
+                out.append(edits.get(col, text[start:end]))
+                pos = end
+            while k < len(new_cols):
+                out.append(edits[new_cols[k]])
+                k += 1
+            out.append(text[pos:row.span[1]])
+        else:
+            out.extend(edits[c] for c in new_cols)
+            out.append(f"</{p}row>")
+        return "".join(out)
+
+
+def _chunks(text: str, start: int, end: int, size: int = 1 << 20) -> Iterator[bytes]:
+    """text[start:end] as UTF-8, in pieces of at most `size` characters."""
+    for i in range(start, end, size):
+        yield text[i:min(end, i + size)].encode("utf-8")
+
+
+class Styles:
+    """styles.xml: which cell formats show dates, and cloning a format with a date numFmt."""
+
+    def __init__(self, text: str, where: str) -> None:
+        self.text = text
+        self.where = where
+        root = re.search(r"<(?:([A-Za-z_][\w.-]*):)?styleSheet\b", text)
+        self.p = f"{root.group(1)}:" if root and root.group(1) else ""
+        p = re.escape(self.p)
+        self.formats: dict[int, str] = {}
+        for m in re.finditer(rf"<{p}numFmt\b([^>]*?)/?>", text):
+            a = X.parse_attrs(m.group(1))
+            if "numFmtId" in a:
+                self.formats[int(a["numFmtId"])] = a.get("formatCode", "")
+        xfs = re.search(rf"<{p}cellXfs\b([^>]*)>(.*?)</{p}cellXfs>", text, re.S)
+        if xfs is None:
+            raise WritebackError(where, "styles.xml has no cell formats (cellXfs)", FIX_RESAVE)
+        self.xfs_match = xfs
+        self.xfs = [m.group(0) for m in re.finditer(
+            rf"<{p}xf\b[^>]*?(?:/>|>.*?</{p}xf>)", xfs.group(2), re.S)]
+        self.added: list[str] = []
+        self.clones: dict[tuple[int, int], int] = {}
+        self.changed = False
+
+    def num_fmt(self, s: int) -> int:
+        """The numFmtId of cell format `s` (0 if unknown)."""
+        xfs = self.xfs + self.added
+        if 0 <= s < len(xfs):
+            m = re.search(r"""\bnumFmtId\s*=\s*["'](\d+)""", xfs[s])
+            if m:
+                return int(m.group(1))
+        return 0
+
+    def is_date(self, s: int) -> bool:
+        """Whether cell format `s` shows a date."""
+        fid = self.num_fmt(s)
+        return X.is_date_format(fid, self.formats.get(fid))
+
+    def with_date_format(self, s: int, fmt_id: int) -> int:
+        """Index of a copy of cell format `s` whose number format is built-in `fmt_id`."""
+        key = (s, fmt_id)
+        if key in self.clones:
+            return self.clones[key]
+        xfs = self.xfs + self.added
+        base = xfs[s] if 0 <= s < len(xfs) else f"<{self.p}xf/>"
+        tag_end = base.index(">") + 1
+        tag = base[:tag_end]
+        closing = "/>" if tag.endswith("/>") else ">"
+        attrs = X.parse_attrs(tag[len(self.p) + 3:])
+        attrs["numFmtId"] = str(fmt_id)
+        attrs["applyNumberFormat"] = "1"
+        attrs.setdefault("fontId", "0")
+        attrs.setdefault("fillId", "0")
+        attrs.setdefault("borderId", "0")
+        attrs.setdefault("xfId", "0")
+        self.added.append(f"<{self.p}xf{X.render_attrs(attrs)}{closing}{base[tag_end:]}")
+        index = len(xfs)
+        self.clones[key] = index
+        self.changed = True
+        return index
+
+    def render(self) -> bytes:
+        """styles.xml with the added cell formats and the updated count."""
+        m = self.xfs_match
+        attrs = X.parse_attrs(m.group(1))
+        attrs["count"] = str(len(self.xfs) + len(self.added))
+        new = (f"<{self.p}cellXfs{X.render_attrs(attrs)}>{m.group(2)}{''.join(self.added)}"
+               f"</{self.p}cellXfs>")
+        return (self.text[:m.start()] + new + self.text[m.end():]).encode("utf-8")
