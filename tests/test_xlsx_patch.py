@@ -419,3 +419,39 @@ def test_backup_prunes_by_count_and_age(tmp_path: Path) -> None:
     assert not old.exists()
     assert other.exists()
     assert sorted(p.name for p in made[-3:]) == [n for n in left if n.startswith("tracker.")]
+
+
+def test_empty_sheet_and_clearing_keeps_style(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active["B2"] = 5
+    wb.active["B2"].font = openpyxl.styles.Font(bold=True)
+    wb.create_sheet("Empty")
+    wb.save(tmp_path / "o.xlsx")
+    with zipfile.ZipFile(tmp_path / "o.xlsx") as z, \
+            zipfile.ZipFile(tmp_path / "e.xlsx", "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():  # Excel writes an empty sheet as <sheetData/>
+            out.writestr(info, z.read(info).replace(b"<sheetData></sheetData>", b"<sheetData/>"))
+    with zipfile.ZipFile(tmp_path / "e.xlsx") as z:
+        assert b"<sheetData/>" in z.read("xl/worksheets/sheet2.xml")
+    p = XlsxPatcher(tmp_path / "e.xlsx")
+    p.set("Empty", "C3", "third")
+    p.set("Empty", "A1", 1)
+    p.set("Sheet", "B2", None)
+    assert p.get("Sheet", "B2") is None
+    p.save(tmp_path / "out.xlsx")
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as z:
+        assert b'<c r="B2" s="1"/>' in z.read("xl/worksheets/sheet1.xml")
+    ws = openpyxl_sheet(tmp_path / "out.xlsx", "Empty")
+    assert ws["A1"].value == 1 and ws["C3"].value == "third"
+    assert ws.dimensions == "A1:C3"
+    assert openpyxl_sheet(tmp_path / "out.xlsx", "Sheet")["B2"].font.bold
+
+
+def test_missing_sheet_part_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "missing.xlsx"
+    with zipfile.ZipFile(DATA / "poi_ExcelPivotTableSample.xlsx") as z, \
+            zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            if info.filename != "xl/worksheets/sheet2.xml":
+                out.writestr(info, z.read(info))
+    refusal(lambda: XlsxPatcher(broken), "missing.xlsx", "Tabelle2", "missing part")
