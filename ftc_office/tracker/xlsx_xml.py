@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from xml.sax.saxutils import escape as _sax_escape
 
 CellValue = str | int | float | dt.date | dt.datetime | None
 
@@ -101,7 +100,11 @@ def render_attrs(attrs: dict[str, str]) -> str:
 
 def escape_attr(value: str) -> str:
     """Escape a value for a double-quoted XML attribute."""
-    return _sax_escape(value, {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if '"' in value or "\n" in value or "\r" in value or "\t" in value:
+        value = value.replace('"', "&quot;").replace("\n", "&#10;").replace(
+            "\r", "&#13;").replace("\t", "&#9;")
+    return value
 
 
 def xml_unescape(text: str) -> str:
@@ -122,9 +125,11 @@ def xml_unescape(text: str) -> str:
 
 def encode_cell_text(text: str) -> str:
     """Text for a ``<t>`` element: ``_xHHHH_`` escapes, then XML escaping of & < >."""
-    text = _LITERAL_ESCAPE_RE.sub("_x005F_", text)
-    text = _CTRL_RE.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
-    return _sax_escape(text)
+    if "_" in text:
+        text = _LITERAL_ESCAPE_RE.sub("_x005F_", text)
+    if _CTRL_RE.search(text):
+        text = _CTRL_RE.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def decode_cell_text(text: str) -> str:
