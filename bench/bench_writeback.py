@@ -150,11 +150,13 @@ def main() -> None:
         _verify(dest.parent / "out-patcher.xlsx", args.rows)
     print(f"python {platform.python_version()}, {platform.machine()}, "
           f"{len(__import__('os').sched_getaffinity(0))} cores, median of {args.repeat}")
-    print(f"{'variant':<10} {'wall s':>8} {'peak RSS MB':>12}")
+    print(f"{'variant':<10} {'wall s':>8} {'min-max':>11} {'peak RSS MB':>12}")
     med = {k: (statistics.median(r["wall"] for r in v), statistics.median(r["rss_mb"] for r in v))
            for k, v in results.items()}
     for kind, (wall, rss) in med.items():
-        print(f"{kind:<10} {wall:>8.2f} {rss:>12.0f}")
+        walls = [r["wall"] for r in results[kind]]
+        spread = f"{min(walls):.2f}-{max(walls):.2f}"
+        print(f"{kind:<10} {wall:>8.2f} {spread:>11} {rss:>12.0f}")
     print(f"patcher / openpyxl: time {med['patcher'][0] / med['openpyxl'][0]:.2f}, "
           f"memory {med['patcher'][1] / med['openpyxl'][1]:.2f}")
 
