@@ -18,7 +18,7 @@ from ftc_office.addresses import Address
 from ftc_office.config import Settings
 from ftc_office.errors import Problem
 from ftc_office.fields import FIELD_LIST, FIELDS
-from ftc_office.tracker.reader import RawRow, SheetRead, read_sheet
+from ftc_office.tracker.reader import RawRow, SheetRead, column_letter, read_sheet
 from ftc_office.values import (
     ValueProblem,
     to_address,
@@ -215,8 +215,6 @@ def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
 
 
 def _letter(sheet: SheetRead, name: str) -> str:
-    from ftc_office.tracker.reader import column_letter
-
     c = sheet.columns.get(name)
     return column_letter(c) if c is not None else "?"
 
