@@ -325,6 +325,10 @@ class FakeGraph:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per response (headers + body) and no Nagle: otherwise every answer
+            # waits ~40 ms for a delayed ACK, which Graph does not do.
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -24,7 +24,6 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable
-from contextlib import closing
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -63,53 +62,56 @@ class SendLog:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / SEND_LOG_FILE
-        with closing(self._connect()) as db, db:
-            db.execute("CREATE TABLE IF NOT EXISTS sends (id INTEGER PRIMARY KEY, "
-                       "mailbox TEXT NOT NULL, ts REAL NOT NULL, recipients INTEGER NOT "
-                       "NULL, key TEXT NOT NULL, state TEXT NOT NULL)")
-            db.execute("CREATE INDEX IF NOT EXISTS sends_mailbox_ts ON sends (mailbox, ts)")
+        # A rate-limit log, not the ledger: WAL without an fsync per commit is enough (the
+        # file lives in the local per-user data folder). One connection per SendLog.
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._db:
+            self._db.execute("CREATE TABLE IF NOT EXISTS sends (id INTEGER PRIMARY KEY, "
+                             "mailbox TEXT NOT NULL, ts REAL NOT NULL, recipients INTEGER "
+                             "NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS sends_mailbox_ts "
+                             "ON sends (mailbox, ts)")
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA synchronous=FULL")
-        return db
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
 
     def record(self, mailbox: str, ts: float, recipients: int, key: str) -> int:
         """Record a send attempt before the request goes out; returns its row id."""
-        with closing(self._connect()) as db, db:
-            db.execute("DELETE FROM sends WHERE ts < ?", (ts - _KEEP,))
-            cur = db.execute("INSERT INTO sends (mailbox, ts, recipients, key, state) "
-                             "VALUES (?, ?, ?, ?, 'attempt')", (mailbox, ts, recipients, key))
+        with self._db:
+            self._db.execute("DELETE FROM sends WHERE ts < ?", (ts - _KEEP,))
+            cur = self._db.execute(
+                "INSERT INTO sends (mailbox, ts, recipients, key, state) "
+                "VALUES (?, ?, ?, ?, 'attempt')", (mailbox, ts, recipients, key))
             return int(cur.lastrowid or 0)
 
     def settle(self, row: int, state: str) -> None:
         """Mark an attempt ``sent`` or ``unknown``; ``not-sent`` removes it."""
-        with closing(self._connect()) as db, db:
+        with self._db:
             if state == "not-sent":
-                db.execute("DELETE FROM sends WHERE id = ?", (row,))
+                self._db.execute("DELETE FROM sends WHERE id = ?", (row,))
             else:
-                db.execute("UPDATE sends SET state = ? WHERE id = ?", (state, row))
+                self._db.execute("UPDATE sends SET state = ? WHERE id = ?", (state, row))
 
     def recipients_since(self, mailbox: str, since: float) -> int:
         """Recipients of the attempts since ``since``."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT COALESCE(SUM(recipients), 0) FROM sends "
-                             "WHERE mailbox = ? AND ts >= ?", (mailbox, since)).fetchone()
-            return int(row[0])
+        row = self._db.execute("SELECT COALESCE(SUM(recipients), 0) FROM sends "
+                               "WHERE mailbox = ? AND ts >= ?", (mailbox, since)).fetchone()
+        return int(row[0])
 
     def times_since(self, mailbox: str, since: float) -> list[float]:
         """Times of the attempts since ``since``, oldest first."""
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT ts FROM sends WHERE mailbox = ? AND ts >= ? ORDER BY ts",
-                              (mailbox, since)).fetchall()
-            return [float(r[0]) for r in rows]
+        rows = self._db.execute("SELECT ts FROM sends WHERE mailbox = ? AND ts >= ? "
+                                "ORDER BY ts", (mailbox, since)).fetchall()
+        return [float(r[0]) for r in rows]
 
     def last_attempt(self, mailbox: str, key: str) -> float | None:
         """Time of the last send attempt of ``key``, if any."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT MAX(ts) FROM sends WHERE mailbox = ? AND key = ?",
-                             (mailbox, key)).fetchone()
-            return float(row[0]) if row and row[0] is not None else None
+        row = self._db.execute("SELECT MAX(ts) FROM sends WHERE mailbox = ? AND key = ?",
+                               (mailbox, key)).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
 
 
 class _KeyQuery:
@@ -190,6 +192,7 @@ class O365Backend:
         self._verify = verify
         self._requests_delay_ms = requests_delay_ms
         self._send_log = send_log
+        self._owns_send_log = send_log is None
         self._account: FtcAccount | None = None
         self._mailbox_key = ""
 
@@ -233,6 +236,9 @@ class O365Backend:
                 if session is not None:
                     session.close()
                     setattr(con, attr, None)
+        if self._send_log is not None and self._owns_send_log:
+            self._send_log.close()
+            self._send_log = None
 
     # -- checks, pacing ----------------------------------------------------------------
 
