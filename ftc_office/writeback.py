@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import os
 import signal
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,18 @@ def owner_of(path: Path) -> str | None:
     return None
 
 
+def _read_only(path: Path) -> bool:
+    """True when the file is marked read-only (no write bit) or not writable for us.
+
+    Replacing goes through a new file and a rename, which POSIX allows even for a read-only
+    file; a person who marked the tracker read-only means it, as Windows enforces."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # reading it reports the real problem
+    return not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK)
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -108,6 +121,11 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
                              "ask them to close it and run 'ftc-office writeback' again; the "
                              "messages are recorded and will be stamped then (or --force if "
                              "the owner file is stale)")
+    if _read_only(tracker):
+        raise WritebackError(str(tracker), "the workbook is read-only",
+                             "make it writable (Properties → clear Read-only) and run "
+                             "'ftc-office writeback' again; nothing was lost, the ledger keeps "
+                             "every stamp")
     sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
                        settings.tracker.headers)
     rows_by_tenant: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
@@ -157,7 +175,14 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
                     continue
                 if isinstance(value, str) and len(value) > 32767:
                     value = value[:32760] + " […]"
-                patcher.set(sheet.sheet, ref, value)
+                try:
+                    patcher.set(sheet.sheet, ref, value)
+                except WritebackError as exc:
+                    # one refused cell (a formula, a merged cell...) must not block every
+                    # other stamp of the tracker; the job stays unwritten and is retried
+                    result.conflicts.append(exc.problem)
+                    ok = False
+                    continue
                 result.cells += 1
         if ok:
             written_keys.append(entry.key)
