@@ -184,6 +184,8 @@ class Runner:
                 continue
             if wb.cells or wb.jobs or wb.conflicts:
                 self.report.writebacks.append(wb)
+            # a cell left alone (someone else's value, a formula) is told to the person
+            self.report.errors.extend(f"not written: {c}" for c in wb.conflicts)
 
     def run(self, paths: Sequence[Path]) -> RunReport:
         """The whole run; several passes so a step that unlocks the next runs it too."""
