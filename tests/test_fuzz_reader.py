@@ -32,7 +32,7 @@ from ftc_office.config import Settings
 from ftc_office.errors import TrackerError
 from ftc_office.records import load_tracker
 
-N = int(os.environ.get("FTC_FUZZ_N", "12000"))
+N = int(os.environ.get("FTC_FUZZ_N", "15000"))
 BASE_SEED = int(os.environ.get("FTC_FUZZ_SEED", "20261126"))
 BUDGET_S = 45.0
 
