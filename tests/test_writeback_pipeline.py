@@ -243,8 +243,7 @@ def test_tracker_deleted_mid_run_is_a_clear_message_and_nothing_is_lost(
                         RunOptions(as_of=dt.date(2026, 11, 26), dry_run=False)).run([tracker])
         assert report.sent == 2
         assert report.failed
-        assert any(str(tracker) in e and ("not found" in e or "no longer" in e
-                                          or "does not exist" in e) for e in report.errors), \
+        assert f"{tracker}: file not found — check the path (quote it if it has spaces)" in \
             report.errors
         assert [(e.state, e.written_at) for e in ledger.entries(None)] == [("sent", None)] * 2
     finally:
