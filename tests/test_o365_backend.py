@@ -505,3 +505,20 @@ def test_not_signed_in_is_a_clear_error(fake_graph: FakeGraph) -> None:
     with pytest.raises(DeliveryError, match="auth login"):
         O365Backend(settings_for(fake_graph)).open()
     assert fake_graph.requests == []
+
+
+def test_draft_mode_ambiguous_create_is_unknown_and_found_by_key(fake_graph: FakeGraph,
+                                                                  make_backend: Any) -> None:
+    fake_graph.fail("POST", r"Drafts/messages$", "error_after", status=502)
+    backend = make_backend(mode="draft")
+    result = backend.deliver(msg())
+    assert result.status is Status.UNKNOWN  # a draft may exist: never create a second blindly
+    assert len(fake_graph.drafts) == 1
+    assert backend.lookup(msg(), None) is Status.DRAFTED
+
+
+def test_refused_token_stops_the_batch(fake_graph: FakeGraph, make_backend: Any) -> None:
+    fake_graph.valid_tokens = set()  # Graph refuses the (unexpired) cached token
+    with pytest.raises(DeliveryError, match="auth login"):
+        make_backend().deliver(msg())
+    assert not fake_graph.drafts and not fake_graph.sent
