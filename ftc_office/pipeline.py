@@ -23,7 +23,7 @@ from ftc_office.addresses import AddressError, parse_address
 from ftc_office.backends.base import Backend, DeliveryResult, Status
 from ftc_office.compose import Composer, Job, compose_all
 from ftc_office.config import Settings
-from ftc_office.errors import FtcError, LedgerError
+from ftc_office.errors import DeliveryError, FtcError, LedgerError
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.message import OutgoingMessage
 from ftc_office.paths import data_dir
@@ -150,6 +150,7 @@ class Runner:
         self.report = RunReport(options.as_of, options.dry_run, backend.name)
         self.composer = Composer(settings, options.as_of)
         self.budget = options.limit
+        self.stopped: str | None = None
 
     # ---- phases ----------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -299,6 +300,9 @@ class Runner:
                 self._say(job, job.summary)
                 self._mark_done(job)
                 continue
+            if self.stopped:
+                self._say(job, f"not sent (delivery stopped: {self.stopped}): {job.summary}")
+                continue
             if self.budget is not None and self.budget <= 0:
                 self.report.limited = True
                 self._say(job, f"not sent (--limit reached): {job.summary}")
@@ -331,9 +335,13 @@ class Runner:
             result = self.backend.deliver(job.message,
                                           lambda pid: self.ledger.record_prepared(key, pid))
         except FtcError as exc:
+            # raised before the provider accepted anything (oversize message, sign-in needed,
+            # daily recipient limit): nothing went out, so "failed" is true
             self.ledger.transition(key, "failed", error=str(exc))
             for tid in job.tenant_ids:
                 self._fail_tenant(tid, str(exc))
+            if isinstance(exc, DeliveryError):
+                self.stopped = str(exc)  # a batch-level problem: stop sending, keep the rest
             return
         crashpoint("after_response")  # delivered, result not yet recorded
         self._record(job, result)
