@@ -1,0 +1,367 @@
+"""Crash campaign: SIGKILL `ftc-office run` at named points and at random moments, rerun it to
+completion, and count duplicates, lost records, lost mail and unreadable trackers.
+
+    .venv/bin/python bench/robustness/crash_campaign.py [--random N] [--nth 1,4,12] [--seed S]
+        [--tracker samples/tracker.xlsx] [--backends outbox,smtp]
+
+Each trial works in a fresh temporary folder (tracker copy, data folder, outbox) and runs
+``python -m ftc_office run tracker.xlsx --as-of 2026-11-26 --no-dry-run --yes`` in a child
+process, either with ``FTC_OFFICE_CRASH_AT=<point>@<n>`` (the child kills itself with SIGKILL
+at the n-th visit of that point) or killed by this process after a random delay. Then it
+reruns the same command until it exits 0 (at most 6 times). For SMTP, every entry left
+``unknown`` is resolved the way a person would: ``resolve KEY --sent`` if the server received
+the message, else ``--resend``. The SMTP server is aiosmtpd on 127.0.0.1 in this process.
+
+Figures per trial (all must be 0):
+- duplicates: a message the server received twice / an .eml file written twice (its inode
+  changed after the file existed);
+- lost records: a message that went out whose ledger entry is not ``sent``+written, or whose
+  date/queue stamps are not in the final workbook;
+- lost mail: a message of the uninterrupted run (same tracker, same date) that never went out;
+- unreadable: the final tracker does not open in openpyxl or python-calamine.
+Also reported: cells that differ from the uninterrupted run's final workbook, stray temp files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from ftc_office.fields import FIELDS  # noqa: E402
+from ftc_office.ledger import Ledger  # noqa: E402
+from ftc_office.message import KEY_HEADER  # noqa: E402
+
+POINTS = ("before_intent", "after_intent", "after_response", "during_writeback",
+          "after_replace")
+AS_OF = "2026-11-26"
+CHECKED = ("atu_sent", "customer_email_sent", "task_4058", "queue_requested", "target_queue",
+           "next_action_date", "fm_unassigned")
+MAX_RERUNS = 6
+
+
+# ---- the SMTP server ---------------------------------------------------------------------
+@dataclass
+class Sink:
+    """aiosmtpd handler: records the key header of every message it accepts."""
+
+    keys: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        headers = BytesParser(policy=default_policy).parsebytes(data, headersonly=True)
+        self.keys.append(str(headers.get(KEY_HEADER, "?")))
+        return "250 2.0.0 OK queued"
+
+
+class _Ctl(Controller):
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        super()._trigger_server()
+
+
+def start_smtp() -> tuple[_Ctl, Sink]:
+    sink = Sink()
+    ctl = _Ctl(sink, hostname="127.0.0.1", port=0, server_hostname="localhost")
+    ctl.start()
+    return ctl, sink
+
+
+# ---- one child run -----------------------------------------------------------------------
+def child(work: Path, args: list[str], crash_at: str | None = None,
+          kill_after: float | None = None, timeout: float = 300.0) -> tuple[int, bool, str]:
+    """Run ``python -m ftc_office ARGS`` in ``work``; returns (exit code, killed, output)."""
+    env = dict(os.environ)
+    env.update(FTC_OFFICE_DATA_DIR=str(work / "data"), FTC_OFFICE_CONFIG_DIR=str(work / "cfg"),
+               PYTHONUNBUFFERED="1")
+    env.pop("FTC_OFFICE_CRASH_AT", None)
+    env.pop("FTC_OFFICE_CONFIG", None)
+    if crash_at:
+        env["FTC_OFFICE_CRASH_AT"] = crash_at
+    proc = subprocess.Popen([sys.executable, "-m", "ftc_office", *args], cwd=work, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    killed_by_us = False
+    try:
+        out, _ = proc.communicate(timeout=kill_after if kill_after is not None else timeout)
+    except subprocess.TimeoutExpired:
+        if kill_after is None:
+            raise
+        os.kill(proc.pid, signal.SIGKILL)
+        killed_by_us = True
+        out, _ = proc.communicate()
+    killed = killed_by_us or proc.returncode == -signal.SIGKILL
+    return proc.returncode, killed, out.decode("utf-8", "replace")
+
+
+def run_args(backend: str) -> list[str]:
+    args = ["run", "tracker.xlsx", "--as-of", AS_OF, "--no-dry-run", "--yes"]
+    return args + (["--outbox", "outbox"] if backend == "outbox" else ["--backend", "smtp"])
+
+
+def prepare(base: Path, tracker: Path, backend: str, port: int | None) -> Path:
+    work = Path(tempfile.mkdtemp(prefix=f"crash-{backend}-", dir=base))
+    shutil.copyfile(tracker, work / "tracker.xlsx")
+    if backend == "smtp":
+        (work / "ftc-office.toml").write_text(
+            '[mail]\nsender = "ftc-team@microsoft.com"\n'
+            f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+            'helo_domain = "localhost"\ntimeout = 10.0\n', encoding="utf-8")
+    return work
+
+
+def inodes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in folder.glob("*.eml")} if folder.is_dir() else {}
+
+
+# ---- reading results ---------------------------------------------------------------------
+def outputs(path: Path) -> dict[tuple[str, str, str], Any]:
+    """(tenant, workload, output header) → value in the final workbook."""
+    wb = load_workbook(path)
+    ws = wb["Tracker"]
+    header_row, cols = 0, {}
+    for r in range(1, 31):
+        values = [c.value for c in ws[r]]
+        if "Tenant ID" in values:
+            header_row = r
+            cols = {str(v): i + 1 for i, v in enumerate(values) if v is not None}
+            break
+    out = {}
+    wl_col = cols.get("Workload") or cols.get("Service")
+    for r in range(header_row + 1, ws.max_row + 1):
+        tid = ws.cell(row=r, column=cols["Tenant ID"]).value
+        if tid is None:
+            continue
+        wl = ws.cell(row=r, column=wl_col).value if wl_col else ""
+        for f in FIELDS.values():
+            if f.output and f.header in cols:
+                out[(str(tid).casefold(), str(wl), f.header)] = ws.cell(
+                    row=r, column=cols[f.header]).value
+    return out
+
+
+def readable(path: Path) -> bool:
+    try:
+        load_workbook(path).close()
+        CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Tracker").to_python()
+    except Exception:  # any failure to open counts
+        return False
+    return True
+
+
+def lost_records(work: Path, went_out: set[str], cells: dict[tuple[str, str, str], Any]
+                 ) -> list[str]:
+    """Keys that went out but are not recorded as sent+written with their stamps in cells."""
+    ledger = Ledger(work / "data" / "ledger.sqlite3")
+    try:
+        lost = []
+        for key in sorted(went_out):
+            e = ledger.get(key)
+            if e is None or e.state != "sent" or e.written_at is None:
+                lost.append(f"{key}: {e.state if e else 'no entry'}")
+                continue
+            for s in e.stamps:
+                if s["field"] not in CHECKED:
+                    continue
+                want: Any = (dt.datetime.fromisoformat(s["value"]) if s["is_date"]
+                             else s["value"])
+                hits = [v for (t, w, h), v in cells.items()
+                        if t == s["tenant_id"].casefold() and h == FIELDS[s["field"]].header
+                        and (s["workload"] is None or w == s["workload"])]
+                if not hits or any(v != want for v in hits):
+                    lost.append(f"{key}: {s['field']} = {hits} != {want}")
+        return lost
+    finally:
+        ledger.close()
+
+
+def resolve_unknowns(work: Path, received: set[str]) -> int:
+    """Like a person after checking the mailbox: --sent if it arrived, else --resend."""
+    ledger = Ledger(work / "data" / "ledger.sqlite3")
+    try:
+        pending = [e.key for e in ledger.entries(("unknown", "sending"))]
+    finally:
+        ledger.close()
+    for key in pending:
+        action = "--sent" if key in received else "--resend"
+        rc, _k, out = child(work, ["resolve", key, action])
+        if rc != 0:
+            raise RuntimeError(f"resolve failed: {out}")
+    return len(pending)
+
+
+# ---- trials ------------------------------------------------------------------------------
+@dataclass
+class Trial:
+    backend: str
+    how: str
+    killed: bool
+    reruns: int = 0
+    resolved: int = 0
+    duplicates: int = 0
+    lost_records: int = 0
+    lost_mail: int = 0
+    unreadable: int = 0
+    cells_differing: int = 0
+    stray_tmp: int = 0
+    detail: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Baseline:
+    keys: set[str]
+    cells: dict[tuple[str, str, str], Any]
+    seconds: float
+
+
+def baseline(base: Path, tracker: Path, backend: str, smtp: tuple[_Ctl, Sink] | None
+             ) -> Baseline:
+    work = prepare(base, tracker, backend, smtp[0].port if smtp else None)
+    if smtp:
+        smtp[1].keys.clear()
+    t0 = time.perf_counter()
+    rc, _k, out = child(work, run_args(backend))
+    took = time.perf_counter() - t0
+    if rc != 0:
+        raise RuntimeError(f"uninterrupted run failed ({rc}): {out[-2000:]}")
+    keys = set(smtp[1].keys) if smtp else {p.stem for p in (work / "outbox").glob("*.eml")}
+    return Baseline(keys, outputs(work / "tracker.xlsx"), took)
+
+
+def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
+          smtp: tuple[_Ctl, Sink] | None, crash_at: str | None = None,
+          delay: float | None = None) -> Trial:
+    work = prepare(base, tracker, backend, smtp[0].port if smtp else None)
+    sink = smtp[1] if smtp else None
+    if sink:
+        sink.keys.clear()
+    t0 = time.perf_counter()
+    how = crash_at or f"random {delay:.2f}s"
+    _rc, killed, _out = child(work, run_args(backend), crash_at=crash_at, kill_after=delay)
+    res = Trial(backend, how, killed)
+    snaps = [inodes(work / "outbox")]
+    rewritten: set[str] = set()
+    for _ in range(MAX_RERUNS):
+        if sink:
+            res.resolved += resolve_unknowns(work, set(sink.keys))
+        rc, _k, out = child(work, run_args(backend))
+        res.reruns += 1
+        snaps.append(inodes(work / "outbox"))
+        before, after = snaps[-2], snaps[-1]
+        rewritten |= {n for n in before if n in after and after[n] != before[n]}
+        if rc == 0:
+            break
+        res.detail.append(f"rerun exit {rc}: {out.strip().splitlines()[-1][:200]}")
+    else:
+        res.detail.append("did not finish cleanly after reruns")
+    if sink:
+        res.resolved += resolve_unknowns(work, set(sink.keys))
+        counts = collections.Counter(sink.keys)
+        went_out = set(counts)
+        res.duplicates = sum(n - 1 for n in counts.values())
+    else:
+        went_out = set(snaps[-1])
+        went_out = {n.removesuffix(".eml") for n in went_out}
+        res.duplicates = len(rewritten)
+    final = work / "tracker.xlsx"
+    if not readable(final):
+        res.unreadable = 1
+        res.detail.append("final tracker unreadable")
+    else:
+        cells = outputs(final)
+        lost = lost_records(work, went_out, cells)
+        res.lost_records = len(lost)
+        res.detail.extend(lost[:5])
+        diff = [k for k in set(cells) | set(ref.cells) if cells.get(k) != ref.cells.get(k)]
+        res.cells_differing = len(diff)
+        res.detail.extend(f"differs: {k}: {cells.get(k)!r} vs {ref.cells.get(k)!r}"
+                          for k in sorted(diff)[:3])
+    missing = ref.keys - went_out
+    res.lost_mail = len(missing)
+    res.detail.extend(f"never sent: {k}" for k in sorted(missing)[:5])
+    res.stray_tmp = len(list(work.glob(".*.tmp"))) + len(list((work / "outbox").glob(".*.tmp"))
+                                                         if (work / "outbox").is_dir() else [])
+    res.seconds = round(time.perf_counter() - t0, 2)
+    shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def campaign(tracker: Path, backends: list[str], nths: list[int], n_random: int, seed: int,
+             base: Path, log: Any = None) -> dict[str, Any]:
+    rng = random.Random(seed)
+    smtp = start_smtp() if "smtp" in backends else None
+    trials: list[Trial] = []
+    try:
+        for backend in backends:
+            s = smtp if backend == "smtp" else None
+            ref = baseline(base, tracker, backend, s)
+            plan: list[tuple[str | None, float | None]] = [
+                (f"{p}@{n}", None) for p in POINTS for n in nths]
+            plan += [(None, rng.uniform(0.4, max(0.5, ref.seconds))) for _ in range(n_random)]
+            for crash_at, delay in plan:
+                t = trial(base, tracker, backend, ref, s, crash_at, delay)
+                trials.append(t)
+                if log:
+                    print(json.dumps(asdict(t), default=str), file=log, flush=True)
+    finally:
+        if smtp:
+            smtp[0].stop()
+    figures = {
+        "points tried": len(trials),
+        "kills": sum(t.killed for t in trials),
+        "duplicates": sum(t.duplicates for t in trials),
+        "lost records": sum(t.lost_records for t in trials),
+        "lost mail": sum(t.lost_mail for t in trials),
+        "unreadable trackers": sum(t.unreadable for t in trials),
+        "cells differing from the uninterrupted run": sum(t.cells_differing for t in trials),
+        "unknown entries resolved by hand": sum(t.resolved for t in trials),
+        "stray temp files": sum(t.stray_tmp for t in trials),
+    }
+    return {"figures": figures, "trials": [asdict(t) for t in trials]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tracker", type=Path, default=ROOT / "samples" / "tracker.xlsx")
+    ap.add_argument("--backends", default="outbox,smtp")
+    ap.add_argument("--nth", default="1,7,20", help="visits of each point to kill at")
+    ap.add_argument("--random", type=int, default=10, help="random-moment kills per backend")
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--json", type=Path, help="write figures and trials here")
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="crash-campaign-") as tmp:
+        result = campaign(a.tracker, a.backends.split(","), [int(x) for x in a.nth.split(",")],
+                          a.random, a.seed, Path(tmp), log=sys.stderr)
+    for k, v in result["figures"].items():
+        print(f"{k:45} {v}")
+    if a.json:
+        a.json.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    bad = ("duplicates", "lost records", "lost mail", "unreadable trackers")
+    return 1 if any(result["figures"][k] for k in bad) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
