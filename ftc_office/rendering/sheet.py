@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.writer.excel import ExcelWriter
 
 from ftc_office.rendering.word import normalise_zip, strip_control
 
@@ -57,5 +59,7 @@ def queue_rows_xlsx(rows: Sequence[dict[str, Any]], as_of: dt.date) -> bytes:
     ws.add_table(table)
     ws.freeze_panes = "A2"
     buf = io.BytesIO()
-    wb.save(buf)
+    # not wb.save(): openpyxl's save_workbook stamps "modified" with the current time, which
+    # made the attachment (and the message's content hash) change on every run
+    ExcelWriter(wb, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
     return normalise_zip(buf.getvalue())
