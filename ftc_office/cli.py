@@ -21,14 +21,9 @@ from typing import Any, TypeVar
 import click
 
 from ftc_office import __version__
-from ftc_office.backends.registry import make_backend
 from ftc_office.cli_auth import auth
-from ftc_office.compose import Composer, compose_all
 from ftc_office.config import CONFIG_NAME, Settings, load_settings
 from ftc_office.errors import FtcError, UsageError
-from ftc_office.ledger import Ledger
-from ftc_office.mailers import builtin_root
-from ftc_office.pipeline import MAIL_KINDS, Runner, RunOptions, confirm_queue, lock_trackers
 from ftc_office.planning import (
     PlanFilter,
     expand_paths,
@@ -37,9 +32,7 @@ from ftc_office.planning import (
     plan_workspace,
 )
 from ftc_office.playbook import Step
-from ftc_office.preview import write_eml, write_index
 from ftc_office.views import plan_table, run_summary, step_counts
-from ftc_office.writeback import write_back
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -228,6 +221,9 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
     Example:
       ftc-office preview samples/tracker.xlsx --as-of 2026-11-26 --out preview
     """
+    from ftc_office.compose import Composer, compose_all
+    from ftc_office.preview import write_eml, write_index
+
     settings = settings_of(ctx)
     date = parse_as_of(as_of)
     ws = load_workspace(expand_paths(trackers), settings)
@@ -252,6 +248,10 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
                 backend: str | None, dry_run: bool, limit: int | None, tenant: str | None,
                 fm: str | None, yes: bool, per_tenant: bool, outbox: str | None,
                 report_path: str | None, force: bool, kinds: tuple[str, ...] | None) -> None:
+    from ftc_office.backends.registry import make_backend
+    from ftc_office.ledger import Ledger
+    from ftc_office.pipeline import Runner, RunOptions, lock_trackers
+
     settings = settings_of(ctx)
     paths = expand_paths(trackers)
     options = RunOptions(as_of=parse_as_of(as_of), dry_run=dry_run, limit=limit, tenant=tenant,
@@ -364,6 +364,8 @@ def send(ctx: click.Context, **kw: Any) -> None:
     Example:
       ftc-office send tracker.xlsx --backend smtp --no-dry-run --limit 1
     """
+    from ftc_office.pipeline import MAIL_KINDS
+
     _run_common(ctx, kinds=MAIL_KINDS, **kw)
 
 
@@ -379,6 +381,10 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
     Example:
       ftc-office writeback tracker.xlsx
     """
+    from ftc_office.ledger import Ledger
+    from ftc_office.pipeline import lock_trackers
+    from ftc_office.writeback import write_back
+
     settings = settings_of(ctx)
     path = Path(tracker)
     with ExitStack() as stack:
@@ -408,6 +414,9 @@ def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str |
     Example:
       ftc-office confirm-queue tracker.xlsx --tenant 6f1c...-...
     """
+    from ftc_office.ledger import Ledger
+    from ftc_office.pipeline import confirm_queue, lock_trackers
+
     settings = settings_of(ctx)
     path = Path(tracker)
     when = parse_as_of(date)
@@ -437,6 +446,8 @@ def demo(ctx: click.Context, out: str) -> None:
     Example:
       ftc-office demo --out C:\\Temp\\ftc-demo
     """
+    from ftc_office.mailers import builtin_root
+
     folder = Path(out)
     tracker = folder / "tracker.xlsx"
     if tracker.exists():
@@ -469,6 +480,8 @@ def status(ctx: click.Context) -> None:
     Example:
       ftc-office status
     """
+    from ftc_office.ledger import Ledger
+
     ledger = Ledger.open()
     try:
         counts = ledger.counts()
@@ -503,6 +516,8 @@ def resolve(key: str, action: str | None) -> None:
     Example:
       ftc-office resolve atu.6f1c...teams.1a2b3c --sent
     """
+    from ftc_office.ledger import Ledger
+
     if not action:
         raise UsageError("resolve", "say what happened", "add --sent, --resend or --skip")
     ledger = Ledger.open()
@@ -524,6 +539,8 @@ def history(tenant: str | None, as_json: bool) -> None:
     Example:
       ftc-office history --tenant 6f1c...
     """
+    from ftc_office.ledger import Ledger
+
     ledger = Ledger.open()
     try:
         events = ledger.events(tenant)
