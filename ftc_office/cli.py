@@ -7,7 +7,6 @@ Exit codes: 0 all good; 1 problems found or some tenants failed; 2 bad usage or 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
 import shutil
@@ -22,8 +21,9 @@ import click
 
 from ftc_office import __version__
 from ftc_office.cli_auth import auth
-from ftc_office.config import CONFIG_NAME, Settings, load_settings
-from ftc_office.errors import FtcError, UsageError
+from ftc_office.cli_boundary import boundary, settings_of
+from ftc_office.config import CONFIG_NAME
+from ftc_office.errors import UsageError
 from ftc_office.planning import (
     PlanFilter,
     expand_paths,
@@ -35,45 +35,6 @@ from ftc_office.playbook import Step
 from ftc_office.views import plan_table, run_summary, step_counts
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def boundary(func: F) -> F:
-    """The one place where our errors become messages and exit codes — never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except FtcError as exc:
-            _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("\ninterrupted: nothing half-done is kept; run the same command again "
-                       "to continue", err=True)
-            sys.exit(130)
-        except (SystemExit, click.exceptions.Exit, click.ClickException):
-            raise
-        except Exception as exc:
-            if os.environ.get("FTC_OFFICE_DEBUG"):
-                raise
-            _fail(f"internal error {type(exc).__name__}: {exc} — this is a bug in ftc-office; "
-                  "rerun with FTC_OFFICE_DEBUG=1 for details and report it", 3)
-        return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    """The project settings, loaded once per command from --config / env / ./ftc-office.toml."""
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = load_settings(obj.get("config"))
-    settings: Settings = obj["settings"]
-    return settings
 
 
 def parse_as_of(value: str | None) -> dt.date:

@@ -6,37 +6,20 @@ the MSAL cache lives in the per-user config folder with mode 0600.
 
 from __future__ import annotations
 
-import functools
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from ftc_office.config import Settings, load_settings
-from ftc_office.errors import FtcError
+from ftc_office.cli_boundary import boundary, settings_of
+from ftc_office.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def get_settings() -> Settings:
     """The project settings for the current command (``--config`` of the main CLI)."""
-    ctx = click.get_current_context()
-    return load_settings(ctx.obj.get("config") if ctx.obj else None)
-
-
-def _errors(func: F) -> F:
-    """Turn our errors into ``error: WHERE: WHAT — FIX`` and their exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except FtcError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper  # type: ignore[return-value]
+    return settings_of(click.get_current_context())
 
 
 @click.group()
@@ -55,7 +38,7 @@ def auth() -> None:
               help="Sign in with a code shown here, in any browser (default).")
 @click.option("--url", "mode", flag_value="url",
               help="Open a sign-in address, then paste back the address you land on.")
-@_errors
+@boundary
 def login(mode: str) -> None:
     """Sign in and keep the token in the per-user token cache.
 
@@ -84,7 +67,7 @@ def login(mode: str) -> None:
 
 
 @auth.command()
-@_errors
+@boundary
 def status() -> None:
     """Show who is signed in, where the token cache is and when the access token expires.
 
@@ -113,7 +96,7 @@ def status() -> None:
 
 
 @auth.command()
-@_errors
+@boundary
 def logout() -> None:
     """Sign out on this computer: delete the token cache.
 

@@ -1,0 +1,61 @@
+"""The CLI's one error boundary and shared helpers, used by every command group.
+
+Our errors become ``error: WHERE: WHAT — FIX`` and their exit code; Ctrl-C exits 130; an
+unexpected exception is reported as a bug in one line (``FTC_OFFICE_DEBUG=1`` shows the
+traceback). Never a traceback by default.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ftc_office.config import Settings, load_settings
+from ftc_office.errors import FtcError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def boundary(func: F) -> F:
+    """The one place where our errors become messages and exit codes — never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FtcError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: what was done is recorded in the ledger; run the same "
+                       "command again to continue (a message in doubt is checked before any "
+                       "resend)", err=True)
+            sys.exit(130)
+        except (SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:
+            if os.environ.get("FTC_OFFICE_DEBUG"):
+                raise
+            _fail(f"internal error {type(exc).__name__}: {exc} — this is a bug in ftc-office; "
+                  "rerun with FTC_OFFICE_DEBUG=1 for details and report it", 3)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The project settings, loaded once per command from --config / env / ./ftc-office.toml."""
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = load_settings(obj.get("config"))
+    settings: Settings = obj["settings"]
+    return settings
