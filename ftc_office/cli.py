@@ -235,13 +235,14 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
         if not dry_run:
             chosen.open()
             stack.callback(chosen.close)
-        bar = None
-        if not dry_run and sys.stderr.isatty():
-            bar = stack.enter_context(click.progressbar(length=0, label="sending", file=sys.stderr))
+        live = not dry_run and sys.stderr.isatty()
 
-        def progress(text: str) -> None:
-            if bar is None:
-                click.echo(f"  {text}", err=True)
+        def progress(done: int, total: int, what: str) -> None:
+            # one updating line on a terminal; the summary at the end says it all otherwise
+            if live:
+                width = shutil.get_terminal_size((100, 20)).columns - 1
+                line = f"[{done:>{len(str(total))}}/{total}] {what}"
+                click.echo("\r" + line[:width].ljust(width), err=True, nl=done == total)
 
         runner = Runner(settings, ledger, chosen, options, progress=progress, confirm=confirm)
         report = runner.run(paths)

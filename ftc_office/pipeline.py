@@ -138,13 +138,15 @@ class Runner:
     """Executes a run over some trackers with one backend and one ledger."""
 
     def __init__(self, settings: Settings, ledger: Ledger, backend: Backend,
-                 options: RunOptions, progress: Callable[[str], None] | None = None,
+                 options: RunOptions,
+                 progress: Callable[[int, int, str], None] | None = None,
                  confirm: Callable[[int], bool] | None = None) -> None:
         self.settings = settings
         self.ledger = ledger
         self.backend = backend
         self.opt = options
-        self.progress = progress or (lambda _msg: None)
+        # progress(done, total, what): called before each job of a pass is carried out
+        self.progress = progress or (lambda _done, _total, _what: None)
         self.confirm = confirm
         self.confirmed = confirm is None
         self.report = RunReport(options.as_of, options.dry_run, backend.name)
@@ -272,7 +274,9 @@ class Runner:
                 out.actions.append(text)
 
     def _execute(self, jobs: Sequence[Job]) -> None:
-        for job in jobs:
+        for n, job in enumerate(jobs, 1):
+            if not self.opt.dry_run:
+                self.progress(n, len(jobs), job.summary)
             if self.opt.dry_run:
                 self._say(job, "would " + self._describe(job))
                 if job.message is None:
@@ -313,7 +317,6 @@ class Runner:
                 if not self.confirm(pending):
                     raise KeyboardInterrupt
                 self.confirmed = True
-            self.progress(job.summary)
             self._deliver(job)
 
     def _describe(self, job: Job) -> str:
