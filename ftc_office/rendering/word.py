@@ -4,8 +4,9 @@ docxtpl escapes nothing by default (``AT&T`` would break the file), so it is alw
 with ``autoescape=True`` and a sandboxed environment of its own (it mutates the one it is
 given: it sets ``autoescape``). That environment is shared by every Word rendering and keeps
 the compiled templates: docxtpl compiles each XML part of the document on every render,
-which was a quarter of the time a message took. The output zip gets fixed timestamps so the
-same input gives the same bytes — the ledger's content hash depends on it.
+which was a quarter of the time a message took (its tag-repair pass is cached likewise).
+The output zip gets fixed timestamps so the same input gives the same bytes — the ledger's
+content hash depends on it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jinja2
 from docxtpl import DocxTemplate
@@ -77,10 +78,26 @@ def _docx_environment() -> jinja2.Environment:
     return env
 
 
+class _DocxTemplate(DocxTemplate):
+    """docxtpl whose tag-repair pass (a dozen regexes over each XML part) runs once per
+    distinct part: it depends on nothing but the part's XML."""
+
+    _patched: ClassVar[OrderedDict[str, str]] = OrderedDict()
+
+    def patch_xml(self, src_xml: str) -> str:
+        cache = _DocxTemplate._patched
+        found = cache.get(src_xml)
+        if found is None:
+            found = cache[src_xml] = super().patch_xml(src_xml)
+            if len(cache) > 64:
+                cache.popitem(last=False)
+        return found
+
+
 def render_docx(template: Path, context: dict[str, Any], who: str) -> bytes:
     """Render a .docx template; failures name the template and the tenant."""
     try:
-        doc = DocxTemplate(str(template))
+        doc = _DocxTemplate(str(template))
         doc.render(_clean(context), jinja_env=_docx_environment(), autoescape=True)
         buf = io.BytesIO()
         doc.save(buf)
