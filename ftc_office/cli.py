@@ -156,6 +156,10 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
         click.echo(plan_table(plans))
         click.echo(f"{len(plans)} tenant(s) as of {date.isoformat()}: {step_counts(plans)}",
                    err=True)
+        invalid = sum(1 for p in plans if p.step == Step.INVALID)
+        if invalid:
+            click.echo(f"{invalid} tenant(s) invalid: 'ftc-office check' lists every problem "
+                       "with its cell", err=True)
     if tenant and not plans:
         raise UsageError(f"--tenant {tenant}", "no such tenant in the trackers",
                          "check the Tenant ID (run 'ftc-office plan' without --tenant)")

@@ -134,7 +134,7 @@ def check_package(path: Path) -> None:
     except TrackerError:
         raise
     except Exception as exc:  # BadZipFile, zlib.error, EOFError, OSError, NotImplementedError…
-        raise TrackerError(where, f"the workbook is damaged ({type(exc).__name__})",
+        raise TrackerError(where, f"the workbook is damaged ({_kind(exc)})",
                            "open it in Excel (it may offer a repair) and save it again") from None
 
 
@@ -231,7 +231,7 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
     except TrackerError:
         raise
     except Exception as exc:
-        raise TrackerError(str(path), f"the workbook cannot be read ({type(exc).__name__})",
+        raise TrackerError(str(path), f"the workbook cannot be read ({_kind(exc)})",
                            "open it in Excel and save it again as .xlsx") from None
     tid = FIELDS["tenant_id"]
     raise TrackerError(str(path), f"no sheet has a '{tid.header}' column in its first "
@@ -319,3 +319,11 @@ def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int],
                 cells[name] = (value, f"{letters[name]}{r + 1}")
         if cells:
             yield RawRow(r + 1, cells)
+
+
+def _kind(exc: BaseException) -> str:
+    """``BadZipFile``, ``zlib.error``: the exception's name, qualified when it is bare."""
+    name = type(exc).__name__
+    if name == "error":
+        return f"{type(exc).__module__}.error"
+    return name
