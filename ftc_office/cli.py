@@ -203,6 +203,10 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
     index = write_index(comp.jobs, paths, folder, failures, date)
     for f in failures:
         click.echo(f"error: {f}", err=True)
+    invalid = sum(1 for p in plans if p.step == Step.INVALID)
+    if invalid:
+        click.echo(f"{invalid} tenant(s) skipped as invalid: 'ftc-office check' lists every "
+                   "problem with its cell", err=True)
     n_mail = sum(1 for j in comp.jobs if j.message)
     click.echo(f"{index}: {n_mail} message(s) and {len(comp.jobs) - n_mail} note-only step(s) "
                f"previewed; {len(failures)} problem(s) — open the index to review", err=True)
