@@ -14,6 +14,17 @@ ranges, table header and totals rows (except header cells it created with `add_c
 cells holding a picture or linked data type, and packages that are encrypted, not zips,
 damaged, Strict OOXML, zip64 or zip bombs.
 
+New sheets: `ensure_sheet` adds a worksheet (header row as inline strings, header frozen)
+as the last sheet when the workbook has none of that name, and `append_rows` appends rows
+after a sheet's last used row. Adding a sheet necessarily changes these parts, and only
+these: the new ``xl/worksheets/sheetN.xml`` (appended to the zip), ``xl/workbook.xml`` (one
+``<sheet>`` in ``<sheets>``, fresh sheetId and r:id), ``xl/_rels/workbook.xml.rels`` (one
+Relationship), ``[Content_Types].xml`` (one Override) and ``docProps/app.xml`` (worksheet
+count and title list; changed only when its lists are exactly the workbook's worksheets,
+otherwise left as is, which Excel tolerates). A date written there also adds a cell format
+to ``xl/styles.xml``. Being last, the new sheet shifts no sheet index (``localSheetId`` of
+defined names, ``activeTab``).
+
 ``fullCalcOnLoad``: `save` sets ``<calcPr fullCalcOnLoad="1"/>`` only when the workbook has
 formulas (a calcChain part, or an ``<f>`` in any worksheet), so Excel recalculates dependants
 of the cells we wrote; a workbook without formulas keeps its workbook.xml byte-identical.
@@ -32,7 +43,7 @@ import datetime as dt
 import math
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
@@ -55,6 +66,9 @@ from ftc_office.tracker.xlsx_zip import ZipPackage
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+WORKSHEET_REL = f"{REL_NS}/worksheet"
+WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_BAD_SHEET_NAME_RE = re.compile(r"[\\/?*\[\]:\x00-\x1f]")
 _UNSTORABLE_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
@@ -105,6 +119,8 @@ class XlsxPatcher:
         self._sst: list[tuple[int, int]] | None = None
         self._sst_text = ""
         self._tables_changed: dict[str, str] = {}
+        self._parts_changed: dict[str, str] = {}  # zip name -> new text (workbook, rels...)
+        self._parts_added: dict[str, bytes] = {}  # new zip members (worksheets)
 
     # -- package helpers ---------------------------------------------------------------------
 
@@ -208,6 +224,29 @@ class XlsxPatcher:
     def sheet_names(self) -> list[str]:
         """Names of the worksheets, in workbook order (chart sheets are not listed)."""
         return list(self.sheet_parts)
+
+    def rows(self, sheet: str) -> list[tuple[int, dict[str, object]]]:
+        """(row number, `row_values`) for every row of the sheet that holds a value, pending
+        edits included, in row order."""
+        sh = self._sheet(sheet)
+        nums = sorted(set(sh.row_nums) | {r for (r, _c) in sh.values})
+        out = []
+        for num in nums:
+            values = self.row_values(sh.name, num)
+            if values:
+                out.append((num, values))
+        return out
+
+    def last_row(self, sheet: str) -> int:
+        """The number of the sheet's last row holding a value (0 for an empty sheet)."""
+        sh = self._sheet(sheet)
+        pending = [r for (r, c), v in sh.values.items() if v is not None and v != ""]
+        for num in reversed(sh.row_nums):
+            if num <= max(pending, default=0):
+                break
+            if self.row_values(sh.name, num):
+                return num
+        return max(pending, default=0)
 
     def row_values(self, sheet: str, row: int) -> dict[str, object]:
         """Column letter -> current value for the non-empty cells of one row."""
@@ -424,6 +463,155 @@ class XlsxPatcher:
             next_col += 1
         return result
 
+    def ensure_sheet(self, name: str, headers: list[str],
+                     widths: list[float] | None = None) -> None:
+        """Add worksheet `name` as the last sheet, its first row holding `headers` (frozen),
+        unless the workbook already has a sheet of that name (any case): then nothing changes.
+
+        `widths` optionally gives the column widths (in characters) of the new sheet.
+        """
+        names = self._all_sheet_names()
+        if name.lower() in (n.lower() for n in names):
+            return
+        where = f"{self.where}, sheet {name!r}"
+        if not name or len(name) > 31 or _BAD_SHEET_NAME_RE.search(name) \
+                or name.startswith("'") or name.endswith("'") or name.lower() == "history":
+            raise WritebackError(where, "this is not a valid sheet name",
+                                 "use 1-31 characters without : \\ / ? * [ ] and not "
+                                 "'History'")
+        if not headers or len(headers) > X.MAX_COL:
+            raise WritebackError(where, "a new sheet needs 1 to 16,384 header cells",
+                                 "give the column headers")
+        wb_name = self.zip.find(self.wb_part)
+        rels_part = self._rels_of(self.wb_part)
+        rels_name = self.zip.find(rels_part)
+        ct_name = self.zip.find("[Content_Types].xml")
+        assert wb_name is not None and ct_name is not None
+        if rels_name is None:
+            raise self._fail(f"the package has no {rels_part} part")
+        folder = posixpath.dirname(self.wb_part)
+        taken = {m.name.lower() for m in self.zip.members} | {
+            n.lower() for n in self._parts_added}
+        n = 1
+        while posixpath.join(folder, "worksheets", f"sheet{n}.xml").lower() in taken:
+            n += 1
+        part = posixpath.join(folder, "worksheets", f"sheet{n}.xml")
+        rel_ids = set(self.wb_rels) | set(re.findall(
+            r"""\bId\s*=\s*["']([^"']*)""", self._text(rels_name)))
+        k = 1
+        while f"rId{k}" in rel_ids:
+            k += 1
+        rid = f"rId{k}"
+        self._parts_changed[wb_name] = self._add_sheet_entry(self._text(wb_name), name, rid)
+        self._parts_changed[rels_name] = _insert_before_close(
+            self._text(rels_name), "Relationships",
+            f'<{{p}}Relationship Id="{rid}" Type="{WORKSHEET_REL}" '
+            f'Target="worksheets/sheet{n}.xml"/>', self._fail)
+        self._parts_changed[ct_name] = _insert_before_close(
+            self._text(ct_name), "Types",
+            f'<{{p}}Override PartName="/{part}" ContentType="{WORKSHEET_TYPE}"/>', self._fail)
+        app = self._worksheet_titles_added(name)
+        if app is not None:
+            self._parts_changed[app[0]] = app[1]
+        xml = _new_sheet_xml(headers, widths)
+        self._parts_added[part] = b""  # rendered at save
+        self.wb_rels[rid] = (WORKSHEET_REL, part)
+        self.sheet_parts[name] = part
+        sheet = SheetPart(name, part, xml, self.where)
+        self._sheets[name] = sheet
+
+    def _text(self, zip_name: str) -> str:
+        """The current text of a part (our pending change, else the stored one)."""
+        if zip_name in self._parts_changed:
+            return self._parts_changed[zip_name]
+        try:
+            return self.zip.read(zip_name).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._fail(f"part {zip_name} is not UTF-8 XML") from exc
+
+    def _all_sheet_names(self) -> list[str]:
+        """Every sheet name in workbook order (worksheets, chart sheets, dialog sheets)."""
+        wb_name = self.zip.find(self.wb_part)
+        assert wb_name is not None
+        return [X.xml_unescape(m.group(1)) for m in re.finditer(
+            r"""<(?:[A-Za-z_][\w.-]*:)?sheet\b[^>]*?\bname\s*=\s*["']([^"']*)["']""",
+            self._text(wb_name))]
+
+    def _add_sheet_entry(self, text: str, name: str, rid: str) -> str:
+        root = re.search(r"<(?:([A-Za-z_][\w.-]*):)?workbook\b([^>]*)>", text)
+        if root is None:
+            raise self._fail(f"{self.wb_part} has no workbook element")
+        p = f"{root.group(1)}:" if root.group(1) else ""
+        ep = re.escape(p)
+        ids = [int(i) for i in re.findall(
+            rf"""<{ep}sheet\b[^>]*?\bsheetId\s*=\s*["'](\d+)""", text)]
+        decl = {v: k for k, v in X.parse_attrs(root.group(2)).items() if k.startswith("xmlns:")}
+        r = decl.get(REL_NS)
+        rattr = f"{r[6:]}:id" if r else f'xmlns:r="{REL_NS}" r:id'
+        entry = (f'<{p}sheet name="{X.escape_attr(name)}" sheetId="{max(ids, default=0) + 1}" '
+                 f'{rattr}="{rid}"/>')
+        close = re.search(rf"</{ep}sheets\s*>", text)
+        if close is None:
+            raise self._fail(f"{self.wb_part} has no list of sheets")
+        return text[:close.start()] + entry + text[close.start():]
+
+    def _worksheet_titles_added(self, name: str) -> tuple[str, str] | None:
+        """docProps/app.xml with `name` added to its worksheet count and titles, or None when
+        the package has no such part or its lists are not exactly our worksheets."""
+        app_rel = [t for typ, t in self._rels("_rels/.rels").values()
+                   if typ.endswith("/extended-properties")]
+        app_name = self.zip.find(app_rel[0]) if app_rel else None
+        if app_name is None:
+            return None
+        text = self._text(app_name)
+        pairs = re.search(r"<(?:\w+:)?HeadingPairs>\s*<(\w+:)?vector\b([^>]*)>(.*?)"
+                          r"</(?:\w+:)?vector>", text, re.S)
+        titles = re.search(r"<(?:\w+:)?TitlesOfParts>\s*<(\w+:)?vector\b([^>]*)>(.*?)"
+                           r"</(?:\w+:)?vector>", text, re.S)
+        if pairs is None or titles is None or pairs.group(1) != titles.group(1):
+            return None
+        vt = re.escape(pairs.group(1) or "")
+        count = re.search(rf"<{vt}variant>\s*<{vt}lpstr>[^<]*</{vt}lpstr>\s*</{vt}variant>"
+                          rf"\s*<{vt}variant>\s*<{vt}i4>(\d+)</{vt}i4>", pairs.group(3))
+        lpstrs = list(re.finditer(rf"<{vt}lpstr>([^<]*)</{vt}lpstr>", titles.group(3)))
+        worksheets = [n for n in self.sheet_parts if self.sheet_parts[n] not in self._parts_added]
+        n = len(worksheets)
+        if count is None or int(count.group(1)) != n or len(lpstrs) < n \
+                or [X.xml_unescape(m.group(1)) for m in lpstrs[:n]] != worksheets:
+            return None
+        size = X.parse_attrs(titles.group(2)).get("size")
+        if size is None or int(size) != len(lpstrs):
+            return None
+        vp = pairs.group(1) or ""
+        # edit from the end of the text backwards so earlier offsets stay valid
+        ins = titles.start(3) + (lpstrs[n - 1].end() if n else 0)
+        text = text[:ins] + f"<{vp}lpstr>{X.escape_attr(name)}</{vp}lpstr>" + text[ins:]
+        size_m = re.search(r"""\bsize\s*=\s*["']\d+["']""", titles.group(2))
+        assert size_m is not None
+        at = titles.start(2) + size_m.start()
+        text = text[:at] + f'size="{len(lpstrs) + 1}"' + text[at + len(size_m.group(0)):]
+        at = pairs.start(3) + count.start(1)
+        text = text[:at] + str(n + 1) + text[at + len(count.group(1)):]
+        return app_name, text
+
+    def append_rows(self, sheet: str, rows: list[list[CellValue]]) -> int:
+        """Append `rows` (values from column A) after the sheet's last used row; return the
+        number of the first appended row. None leaves a cell empty."""
+        sh = self._sheet(sheet)
+        first = self.last_row(sh.name) + 1
+        if first + len(rows) - 1 > X.MAX_ROW:
+            raise WritebackError(f"{self.where}, sheet {sh.name!r}",
+                                 f"the sheet has no room for {len(rows)} more row(s)",
+                                 "archive old rows to another workbook")
+        for i, values in enumerate(rows):
+            if len(values) > X.MAX_COL:
+                raise WritebackError(f"{self.where}, sheet {sh.name!r}",
+                                     "a row has more than 16,384 values", "write fewer values")
+            for c, value in enumerate(values, start=1):
+                if value is not None:
+                    self.set(sh.name, f"{X.col_letter(c)}{first + i}", value)
+        return first
+
     def _check_table_room(self, sh: SheetPart, table: Table, col: int, where: str) -> None:
         for other in sh.tables:
             if other is not table and other.c1 <= col <= other.c2 and not (
@@ -475,9 +663,12 @@ class XlsxPatcher:
     def save(self, dest: Path) -> None:
         """Write the patched package to `dest` (use `atomic_replace` to replace the original)."""
         changed: dict[str, Iterable[bytes]] = {}
+        added: dict[str, bytes] = {}
         formulas = self.has_calc_chain
         for sheet in {id(s): s for s in self._sheets.values()}.values():
-            if sheet.edits:
+            if sheet.part in self._parts_added:
+                added[sheet.part] = b"".join(sheet.render())
+            elif sheet.edits:
                 changed[sheet.part] = sheet.render()
             formulas = formulas or sheet.has_formulas()
         if not formulas:
@@ -490,14 +681,16 @@ class XlsxPatcher:
             changed[self._styles_obj_part()] = [self._styles.render()]
         for name, text in self._tables_changed.items():
             changed[name] = [text.encode("utf-8")]
-        if formulas and changed:
+        for name, text in self._parts_changed.items():
+            changed[name] = [text.encode("utf-8")]
+        if formulas and (changed or added):
             wb_name = self.zip.find(self.wb_part)
             assert wb_name is not None
-            wb = _full_calc_on_load(self.zip.read(wb_name).decode("utf-8"))
+            wb = _full_calc_on_load(self._text(wb_name))
             if wb is not None:
                 changed[wb_name] = [wb]
         with open(dest, "wb") as out:
-            self.zip.write(out, changed)
+            self.zip.write(out, changed, added)
 
     def _styles_obj_part(self) -> str:
         assert self.styles_part is not None
@@ -511,6 +704,41 @@ def _rich_text(fragment: str) -> str:
     fragment = re.sub(r"<(\w+:)?rPh\b.*?</(\w+:)?rPh>", "", fragment, flags=re.S)
     return "".join(X.decode_cell_text(m.group(1) or "") for m in re.finditer(
         r"<(?:\w+:)?t\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?t>)", fragment, re.S))
+
+
+def _insert_before_close(text: str, root: str, element: str,
+                         fail: Callable[[str], WritebackError]) -> str:
+    """`text` with `element` (``{p}`` standing for the root's prefix) inserted just before
+    the closing tag of its root element `root`."""
+    m = re.search(rf"<(?:([A-Za-z_][\w.-]*):)?{root}\b", text)
+    p = f"{m.group(1)}:" if m and m.group(1) else ""
+    close = text.rfind(f"</{p}{root}>")
+    if m is None or close < 0:
+        raise fail(f"the package's <{root}> part is damaged")
+    return text[:close] + element.replace("{p}", p) + text[close:]
+
+
+def _new_sheet_xml(headers: list[str], widths: list[float] | None) -> bytes:
+    """A worksheet part with `headers` as inline strings in row 1, frozen below it."""
+    last = X.col_letter(len(headers))
+    space = ' xml:space="preserve"'
+    cells = "".join(
+        f'<c r="{X.col_letter(i)}1" t="inlineStr"><is><t{space if X.needs_preserve(h) else ""}>'
+        f"{X.encode_cell_text(h)}</t></is></c>" for i, h in enumerate(headers, start=1))
+    cols = "".join(f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
+                   for i, w in enumerate(widths or [], start=1))
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
+        f'<dimension ref="A1:{last}1"/>'
+        '<sheetViews><sheetView workbookViewId="0">'
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        f'{"<cols>" + cols + "</cols>" if cols else ""}'
+        f'<sheetData><row r="1" spans="1:{len(headers)}">{cells}</row></sheetData>'
+        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+        'footer="0.3"/></worksheet>').encode()
 
 
 def _full_calc_on_load(text: str) -> bytes | None:

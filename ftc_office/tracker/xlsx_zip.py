@@ -7,7 +7,9 @@ and refuses zip64, zip bombs and damaged archives before anything is decompresse
 `ZipPackage.write` copies every untouched member's local header and *compressed* bytes
 verbatim, and its central-directory entry verbatim except for the offset field; a changed
 member keeps its name, extra field, timestamp and compression method, and only gets a new
-CRC, sizes and data. Member order is kept.
+CRC, sizes and data. Member order is kept. New members (a worksheet part added by
+`XlsxPatcher.ensure_sheet`) are deflated and appended after the existing ones, with the
+timestamp of the package's first member so the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -170,9 +172,14 @@ class ZipPackage:
             raise self._fail(f"zip member {name} is damaged ({exc})",
                              "restore the workbook from a backup or re-save it in Excel") from exc
 
-    def write(self, out: BinaryIO, changed: Mapping[str, Iterable[bytes]]) -> None:
+    def write(self, out: BinaryIO, changed: Mapping[str, Iterable[bytes]],
+              added: Mapping[str, bytes] | None = None) -> None:
         """Write the package to `out`, replacing the content of the members in `changed`
-        (each given as chunks, compressed as they come so no whole copy is held)."""
+        (each given as chunks, compressed as they come so no whole copy is held), then
+        appending the new members in `added` (name -> content)."""
+        for name in added or {}:
+            if self.find(name) is not None:
+                raise ValueError(f"zip member {name} already exists")
         data = self.data
         central: list[bytes] = []
         pos = 0
@@ -213,8 +220,32 @@ class ZipPackage:
             cen_b2 = bytearray(cen)
             struct.pack_into("<I", cen_b2, 42, offset)
             central.append(bytes(cen_b2))
+        for name, content in (added or {}).items():
+            record, entry = self._new_member(name, content, pos)
+            out.write(record)
+            pos += len(record)
+            central.append(entry)
         cd = b"".join(central)
         out.write(cd)
         out.write(struct.pack("<4sHHHHIIH", _EOCD_SIG, 0, 0, len(central), len(central),
                               len(cd), pos, len(self.eocd_comment)))
         out.write(self.eocd_comment)
+
+    def _new_member(self, name: str, content: bytes, offset: int) -> tuple[bytes, bytes]:
+        """Local header + deflated data, and the central entry, of a new member at `offset`."""
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        payload = comp.compress(content) + comp.flush()
+        crc = zlib.crc32(content)
+        raw = name.encode("utf-8")
+        flags = 0 if raw.isascii() else 0x800
+        when = self.data[10:14]  # DOS time and date of the first member's local header
+        if offset + len(payload) + len(content) >= 0xFFFFFFFF:
+            raise self._fail(f"zip member {name} would need zip64",
+                             "split the tracker into smaller workbooks")
+        local = (struct.pack("<4sHHH", _LOCAL_SIG, 20, flags, zipfile.ZIP_DEFLATED) + when
+                 + struct.pack("<IIIHH", crc, len(payload), len(content), len(raw), 0)
+                 + raw + payload)
+        central = (struct.pack("<4sHHHH", _CENTRAL_SIG, 20, 20, flags, zipfile.ZIP_DEFLATED)
+                   + when + struct.pack("<IIIHHHHHII", crc, len(payload), len(content),
+                                        len(raw), 0, 0, 0, 0, 0, offset) + raw)
+        return local, central
