@@ -15,6 +15,11 @@ from email_validator import EmailNotValidError, validate_email
 
 # Line breaks of every kind that a header value must never contain.
 LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# An RFC 2047 encoded word (``=?utf-8?b?...?=``). Python's email package (3.11.7, open to
+# CVE-2024-6923) decodes one while folding a header and writes the decoded text back raw: an
+# encoded CRLF becomes a real line break, i.e. a new header such as ``Bcc:``. No header value
+# we build may contain one.
+ENCODED_WORD = re.compile(r"=\?.*\?=", re.S)
 _SPLIT = re.compile(r"[;,\r\n]+")
 
 
@@ -40,6 +45,9 @@ def parse_address(text: str) -> Address:
         raise AddressError("empty address")
     if LINE_BREAKS.search(raw) or any(ch in raw for ch in "<>\"'()[]\\ \t"):
         raise AddressError(f"{raw!r} is not a plain address (no names, brackets or spaces)")
+    if "=?" in raw:
+        raise AddressError(f"{raw!r} contains '=?', the start of an encoded word (RFC 2047), "
+                           "which a mail header would decode")
     try:
         # test_environment: allow the reserved ".test" TLD that sample and test data use
         info = validate_email(raw, check_deliverability=False, allow_smtputf8=False,

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
-from ftc_office.addresses import LINE_BREAKS, Address
+from ftc_office.addresses import ENCODED_WORD, LINE_BREAKS, Address
 from ftc_office.errors import MessageError
 
 MAX_RECIPIENTS = 500
@@ -74,6 +74,20 @@ class OutgoingMessage:
                     where, f"the {name} contains a line break",
                     "remove line breaks from the value or the subject template",
                 )
+        if ENCODED_WORD.search(self.subject):
+            raise MessageError(
+                where, "the Subject contains an encoded word (=?…?=), which a mail program "
+                "would decode into other headers", "remove '=?' … '?=' from the value (e.g. "
+                "the customer or workload name) or the subject template")
+        for att in self.attachments:
+            if LINE_BREAKS.search(att.filename) or ENCODED_WORD.search(att.filename):
+                raise MessageError(where, f"attachment name {att.filename!r} contains a line "
+                                   "break or an encoded word (=?…?=)",
+                                   "remove them from the attachment's file-name template")
+        for addr in (*self.to, *self.cc, *((self.sender,) if self.sender else ())):
+            if "=?" in addr.email or LINE_BREAKS.search(addr.email):
+                raise MessageError(where, f"address {addr.email!r} contains '=?' or a line break",
+                                   "correct the address")
         if not self.subject.strip():
             raise MessageError(where, "the subject is empty", "check the subject template")
         if len(self.subject) > MAX_SUBJECT:
@@ -88,6 +102,9 @@ class OutgoingMessage:
             if LINE_BREAKS.search(name) or LINE_BREAKS.search(value):
                 raise MessageError(where, f"header {name} contains a line break",
                                    "remove line breaks from the value")
+            if ENCODED_WORD.search(value):
+                raise MessageError(where, f"header {name} contains an encoded word (=?…?=)",
+                                   "remove '=?' … '?=' from the value")
         n = len(self.recipients)
         if n > MAX_RECIPIENTS:
             raise MessageError(where, f"{n} recipients (limit {MAX_RECIPIENTS})",
