@@ -8,7 +8,9 @@ the per-user data folder first, and replaced atomically.
 
 Conflicts: a date/"done" cell that someone else filled with a different value is reported
 and left alone. Text columns the toolkit owns (Engagement Note, FTOP Status, Service Status,
-Target Queue) are overwritten with the newest value.
+Target Queue) are overwritten with the newest value. Every note is also appended, once, to
+the workbook's ``Notes`` sheet (created if missing; ``FTC Notes`` when the workbook's own
+``Notes`` sheet is something else): see `ftc_office.notes_sheet`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ftc_office.config import Settings
 from ftc_office.errors import Problem, WritebackError
 from ftc_office.fields import FIELDS, header_for
 from ftc_office.ledger import Entry, Ledger
+from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir
 from ftc_office.tracker.atomic import atomic_replace, backup
 from ftc_office.tracker.reader import column_letter, read_sheet
@@ -43,6 +46,7 @@ class WritebackResult:
     cells: int = 0
     jobs: int = 0
     added_columns: list[str] = field(default_factory=list)
+    notes: int = 0  # rows appended to the Notes sheet
     conflicts: list[Problem] = field(default_factory=list)
     backup: str | None = None
 
@@ -196,7 +200,10 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
         if ok:
             written_keys.append(entry.key)
     result.jobs = len(written_keys)
-    if result.cells or result.added_columns:
+    customers = {t: to_text(rows[0][2].get("customer") or "") for t, rows in
+                 rows_by_tenant.items()}
+    result.notes = append_notes(patcher, key, pending, customers, result.conflicts)
+    if result.cells or result.added_columns or result.notes:
         before = sha256_file(tracker)
         bdir = data_dir() / "backups"
         bpath = backup(tracker, bdir)

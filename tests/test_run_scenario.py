@@ -180,7 +180,7 @@ def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> N
     rerun_changes_nothing(tracker, "2026-11-24", outbox)
     # every other reader still opens it and sees the same dates
     wb = CalamineWorkbook.from_path(str(tracker))
-    assert wb.sheet_names == ["Tracker"]
+    assert wb.sheet_names == ["Tracker", "Notes"]
 
 
 def done_row(tid: str, region: str, workload: str = "Teams", **values: object) -> dict[str, object]:

@@ -29,7 +29,8 @@ from ftc_office.pipeline import Runner, RunOptions
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx"
 CHANGED_PARTS = {"xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/workbook.xml",
-                 "xl/tables/table1.xml"}
+                 "xl/tables/table1.xml",  # and for the new Notes sheet:
+                 "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_sample_run_changes_only_the_tracker_parts_and_stamps_what_the_ledger_sa
     result = run(sample, "2026-11-26", tmp_path / "outbox")
     assert result.exit_code == 0, result.output
     after = members(sample)
-    assert list(after) == list(before)  # same parts, same order
+    assert list(after) == [*before, "xl/worksheets/sheet3.xml"]  # + Notes, order kept
     for name, data in before.items():
         if name not in CHANGED_PARTS:
             assert after[name] == data, f"{name} changed"
@@ -93,7 +94,7 @@ def test_sample_run_changes_only_the_tracker_parts_and_stamps_what_the_ledger_sa
     cal = CalamineWorkbook.from_path(str(sample)).get_sheet_by_name("Tracker").to_python()
     assert len(cal) > 60
     wb = load_workbook(sample)  # the chart sheet and the table survive
-    assert wb.sheetnames == load_workbook(SAMPLE).sheetnames
+    assert wb.sheetnames == [*load_workbook(SAMPLE).sheetnames, "Notes"]
     assert list(wb["Tracker"].tables) == list(load_workbook(SAMPLE)["Tracker"].tables)
     # backups of the file as it was before each write, in the data folder
     backups = sorted((data_dir() / "backups").glob("tracker.*.xlsx"))

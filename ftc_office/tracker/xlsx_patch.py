@@ -225,6 +225,10 @@ class XlsxPatcher:
         """Names of the worksheets, in workbook order (chart sheets are not listed)."""
         return list(self.sheet_parts)
 
+    def has_sheet(self, name: str) -> bool:
+        """Whether any sheet (worksheet, chart sheet...) has this name, ignoring case."""
+        return name.casefold() in (n.casefold() for n in self._all_sheet_names())
+
     def rows(self, sheet: str) -> list[tuple[int, dict[str, object]]]:
         """(row number, `row_values`) for every row of the sheet that holds a value, pending
         edits included, in row order."""
@@ -470,8 +474,7 @@ class XlsxPatcher:
 
         `widths` optionally gives the column widths (in characters) of the new sheet.
         """
-        names = self._all_sheet_names()
-        if name.lower() in (n.lower() for n in names):
+        if self.has_sheet(name):
             return
         where = f"{self.where}, sheet {name!r}"
         if not name or len(name) > 31 or _BAD_SHEET_NAME_RE.search(name) \

@@ -1,0 +1,129 @@
+"""The tracker's ``Notes`` sheet: the full note history, one appended row per recorded note.
+
+The *Engagement Note* column of the tracker holds the latest note of a row; this sheet keeps
+every note the toolkit recorded, with the columns `NOTES_HEADERS`. Write-back calls
+`append_notes` with the jobs it projects; the sheet is created as the last sheet of the
+workbook the first time (header row frozen), and rows are only ever appended.
+
+Idempotent: a row is identified by (Ledger Key, Tenant ID, Workload). The existing rows are
+read first and a note already there is never appended again, so a rerun, or a retry after a
+crash between replacing the workbook and recording it in the ledger, adds nothing.
+
+Name clash: a workbook may already have a sheet of its own called ``Notes``. A sheet is used
+only when its first row starts with exactly our headers; otherwise ``FTC Notes`` is used (and
+created if missing). When both names are taken by other sheets, the notes are not written and
+a conflict says so; the ledger keeps them (``ftc-office history``).
+
+Date is the day the ledger last recorded the step (its local calendar date); Customer comes
+from the tracker row of the tenant, empty when the tenant is no longer in the tracker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ftc_office.errors import Problem, WritebackError
+from ftc_office.ledger import Entry
+from ftc_office.tracker.xlsx_patch import XlsxPatcher
+from ftc_office.tracker.xlsx_xml import MAX_CELL_CHARS, CellValue, col_letter, utf16_len
+from ftc_office.values import to_text
+
+NOTES_HEADERS = ["Date", "Tenant ID", "Customer", "Workload", "Step", "Note", "Ledger Key"]
+NOTES_WIDTHS = [12.0, 38.0, 28.0, 20.0, 18.0, 80.0, 48.0]
+SHEET_NAMES = ("Notes", "FTC Notes")
+_UNSTORABLE_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def is_notes_header(values: Sequence[Any]) -> bool:
+    """Whether a first row (values from column A) starts with our headers."""
+    got = [to_text(v).strip().casefold() if v is not None else "" for v in
+           values[:len(NOTES_HEADERS)]]
+    return got == [h.casefold() for h in NOTES_HEADERS]
+
+
+def _header_row(patcher: XlsxPatcher, sheet: str) -> list[Any]:
+    values = patcher.row_values(sheet, 1)
+    return [values.get(col_letter(i)) for i in range(1, len(NOTES_HEADERS) + 1)]
+
+
+def choose_sheet(patcher: XlsxPatcher) -> tuple[str, bool] | None:
+    """(sheet name, exists) for the notes, or None when every candidate name is taken by a
+    sheet that is not ours (a chart sheet, or a worksheet with other headers)."""
+    for name in SHEET_NAMES:
+        if not patcher.has_sheet(name):
+            return name, False
+        real = next((n for n in patcher.sheet_names() if n.casefold() == name.casefold()), None)
+        if real is not None and is_notes_header(_header_row(patcher, real)):
+            return real, True
+    return None
+
+
+def _fold(value: Any) -> str:
+    return to_text(value).strip().casefold() if value is not None else ""
+
+
+def _key(ledger_key: Any, tenant: Any, workload: Any) -> tuple[str, str, str]:
+    return _fold(ledger_key), _fold(tenant), _fold(workload)
+
+
+def _note_date(entry: Entry) -> dt.date:
+    try:
+        return dt.datetime.fromisoformat(entry.updated_at).astimezone().date()
+    except ValueError:
+        return dt.date.today()
+
+
+def append_notes(patcher: XlsxPatcher, tracker: str, entries: Sequence[Entry],
+                 customers: Mapping[str, str], conflicts: list[Problem]) -> int:
+    """Append one Notes row per note of `entries` that concerns `tracker` and is not in the
+    sheet yet; return how many rows were appended. `customers` maps case-folded tenant IDs
+    to customer names."""
+    rows: list[list[CellValue]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for entry in entries:
+        here = {s["tenant_id"].casefold() for s in entry.stamps if s["tracker"] == tracker}
+        for tenant, workload, text in entry.notes:
+            if not text or to_text(tenant).casefold() not in here:
+                continue
+            key = _key(entry.key, tenant, workload)
+            if key in seen:
+                continue
+            seen.add(key)
+            note = _UNSTORABLE_RE.sub("\ufffd", text)
+            if utf16_len(note) > MAX_CELL_CHARS:
+                cut = note.encode("utf-16-le")[:(MAX_CELL_CHARS - 4) * 2]
+                note = cut.decode("utf-16-le", "ignore") + " […]"
+            rows.append([_note_date(entry), tenant, customers.get(tenant.casefold()) or None,
+                         workload, entry.kind, note, entry.key])
+    if not rows:
+        return 0
+    chosen = choose_sheet(patcher)
+    if chosen is None:
+        conflicts.append(Problem(
+            f"{tracker}, sheets {' and '.join(SHEET_NAMES)}",
+            "both names are taken by sheets that are not ftc-office note sheets, so the note "
+            "history was not appended", "rename one of them; the notes stay in the ledger "
+            "('ftc-office history') and are appended by a later write-back of new notes"))
+        return 0
+    sheet, exists = chosen
+    if exists:
+        col = {h: col_letter(i) for i, h in enumerate(NOTES_HEADERS, start=1)}
+        present = {_key(v.get(col["Ledger Key"]), v.get(col["Tenant ID"]), v.get(col["Workload"]))
+                   for num, v in patcher.rows(sheet) if num > 1}
+        rows = [r for r in rows if _key(r[6], r[1], r[3]) not in present]
+        if not rows:
+            return 0
+    else:
+        patcher.ensure_sheet(sheet, NOTES_HEADERS, NOTES_WIDTHS)
+    try:
+        patcher.append_rows(sheet, rows)
+    except WritebackError as exc:
+        conflicts.append(exc.problem)
+        return 0
+    return len(rows)
+
+
+__all__ = ["NOTES_HEADERS", "SHEET_NAMES", "append_notes", "choose_sheet", "is_notes_header"]
