@@ -2,9 +2,10 @@
 
 The file is checked before any parser sees it (extension, signature, zip sanity, no DTDs),
 then read with python-calamine (fast, returns cached formula values). The sheet is the
-configured one or the first whose header row has a Tenant ID column; the header row is the
-first of the top rows that holds one. Anything that goes wrong while reading becomes one
-:class:`~ftc_office.errors.TrackerError` naming the file — never a traceback.
+configured one or the first whose header row has a Tenant ID column (the ``Notes`` sheet that
+write-back keeps is skipped); the header row is the first of the top rows that holds one.
+Anything that goes wrong while reading becomes one :class:`~ftc_office.errors.TrackerError`
+naming the file — never a traceback.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from python_calamine import CalamineWorkbook
 
 from ftc_office.errors import TrackerError
 from ftc_office.fields import FIELDS, header_index, normalise_header
+from ftc_office.notes_sheet import is_notes_header
 
 MAX_UNCOMPRESSED = 400 * 1024 * 1024  # bytes, all parts together
 MAX_RATIO = 200  # a part that inflates more than this is treated as a zip bomb
@@ -221,6 +223,8 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
                 candidates = names
             for name in candidates:
                 grid = _grid(wb, name, path)
+                if not sheet and grid and is_notes_header(grid[0]):
+                    continue  # our own note history (Tenant ID column too), never the tracker
                 found = _find_header(grid, index, max_header_row)
                 if found is not None:
                     return _rows(path, name, grid, found, index)
