@@ -1,8 +1,8 @@
 """Crash campaign: SIGKILL `ftc-office run` at named points and at random moments, rerun it to
 completion, and count duplicates, lost records, lost mail and unreadable trackers.
 
-    .venv/bin/python bench/robustness/crash_campaign.py [--random N] [--nth 1,4,12] [--seed S]
-        [--tracker samples/tracker.xlsx] [--backends outbox,smtp]
+    .venv/bin/python bench/robustness/crash_campaign.py [--random N] [--nth 1,7,20]
+        [--wb-nth 1,2,3] [--seed S] [--tracker samples/tracker.xlsx] [--backends outbox,smtp]
 
 Each trial works in a fresh temporary folder (tracker copy, data folder, outbox) and runs
 ``python -m ftc_office run tracker.xlsx --as-of 2026-11-26 --no-dry-run --yes`` in a child
@@ -309,8 +309,8 @@ def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
     return res
 
 
-def campaign(tracker: Path, backends: list[str], nths: list[int], n_random: int, seed: int,
-             base: Path, log: Any = None) -> dict[str, Any]:
+def campaign(tracker: Path, backends: list[str], nths: list[int], wb_nths: list[int],
+             n_random: int, seed: int, base: Path, log: Any = None) -> dict[str, Any]:
     rng = random.Random(seed)
     smtp = start_smtp() if "smtp" in backends else None
     trials: list[Trial] = []
@@ -319,8 +319,11 @@ def campaign(tracker: Path, backends: list[str], nths: list[int], n_random: int,
             s = smtp if backend == "smtp" else None
             ref = baseline(base, tracker, backend, s)
             plan: list[tuple[str | None, float | None]] = [
-                (f"{p}@{n}", None) for p in POINTS for n in nths]
-            plan += [(None, rng.uniform(0.4, max(0.5, ref.seconds))) for _ in range(n_random)]
+                (f"{p}@{n}", None) for p in POINTS
+                for n in (wb_nths if p in ("during_writeback", "after_replace") else nths)]
+            # between the child's start (imports take ~0.5 s) and the end of a clean run
+            plan += [(None, rng.uniform(0.3, max(0.4, 0.9 * ref.seconds)))
+                     for _ in range(n_random)]
             for crash_at, delay in plan:
                 t = trial(base, tracker, backend, ref, s, crash_at, delay)
                 trials.append(t)
@@ -347,14 +350,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tracker", type=Path, default=ROOT / "samples" / "tracker.xlsx")
     ap.add_argument("--backends", default="outbox,smtp")
-    ap.add_argument("--nth", default="1,7,20", help="visits of each point to kill at")
+    ap.add_argument("--nth", default="1,7,20",
+                    help="visits of each message point (before/after intent, after response) "
+                    "to kill at")
+    ap.add_argument("--wb-nth", default="1,2,3",
+                    help="visits of each write-back point to kill at (a run writes 2-4 times)")
     ap.add_argument("--random", type=int, default=10, help="random-moment kills per backend")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--json", type=Path, help="write figures and trials here")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="crash-campaign-") as tmp:
         result = campaign(a.tracker, a.backends.split(","), [int(x) for x in a.nth.split(",")],
-                          a.random, a.seed, Path(tmp), log=sys.stderr)
+                          [int(x) for x in a.wb_nth.split(",")], a.random, a.seed, Path(tmp),
+                          log=sys.stderr)
     for k, v in result["figures"].items():
         print(f"{k:45} {v}")
     if a.json:
