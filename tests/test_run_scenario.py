@@ -13,8 +13,12 @@ from pathlib import Path
 
 import pytest
 from builders import DEFAULT_COLUMNS, make_tracker, row
+from fakegraph import FakeGraph, seed_token_cache
+from fakegraph import fake_graph_fixture as fake_graph_fixture  # the fixture
 from python_calamine import CalamineWorkbook
 from runhelpers import addresses, at, attachment, emls, ftc, rows, run, set_cells, xlsx_rows
+
+from ftc_office.backends.o365_auth import SecureFileTokenBackend, token_cache_path
 
 FM = "fm.one@microsoft.com"
 ANN = "ann@microsoft.com"
@@ -23,6 +27,7 @@ DISENGAGED = "Disengaged - pending queue move"
 CLOSED = "Closed - moved to inactive queue"
 MULTI = ("Exchange Online", "Teams", "SharePoint Online")
 COLUMNS = (*DEFAULT_COLUMNS, "service_status_next")
+O365_CLIENT = "11111111-2222-3333-4444-555555555555"
 
 
 @pytest.fixture
@@ -314,3 +319,52 @@ def test_dry_run_writes_nothing_sends_nothing_and_says_would(tmp_path: Path,
     assert tracker.read_bytes() == before
     assert not outbox.exists()
     assert ftc("status").stdout.splitlines()[1:] == ["  (empty)"]
+
+
+def test_shortened_scenario_through_outlook_against_the_fake_graph(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_graph: FakeGraph) -> None:
+    """Day 1 ATUs, day 2 follow-ups and the queue move, with --backend o365: the real O365
+    library talks HTTP to the fake Graph on 127.0.0.1; the token comes from the per-user
+    cache file, as after `ftc-office auth login`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ftc-office.toml").write_text(
+        "[delivery.o365]\n"
+        f'client_id = "{O365_CLIENT}"\ngraph_url = "{fake_graph.url}"\ntimeout = 5.0\n'
+        "max_per_minute = 10000\n", encoding="utf-8")
+    cache = SecureFileTokenBackend(token_cache_path())
+    seed_token_cache(cache, None, client_id=O365_CLIENT, scopes=["Mail.ReadWrite", "Mail.Send",
+                     "User.Read"], expires_in=10 * 86400, access_token="seed-at",
+                     refresh_token="seed-rt")
+    tracker = make_tracker(tmp_path / "tracker.xlsx", [
+        row("t-1", "Teams", customer_contacts="it@alpine.example"),
+        row("t-1", "Intune", customer_contacts="it@alpine.example")], header_row=2, table=True)
+
+    def o365(day: str) -> None:
+        result = ftc("run", str(tracker), "--as-of", day, "--no-dry-run", "--yes",
+                     "--backend", "o365")
+        assert result.exit_code == 0, result.output
+        assert "sent " in result.stdout
+
+    o365("2026-11-02")
+    assert sorted(m.recipients() for m in fake_graph.sent) == [[ANN, FM], [ANN, FM]]
+    assert all(not m.is_draft for m in fake_graph.sent)
+    assert all(c["ATU Sent"] == at("2026-11-02") for c in rows(tracker).values())
+    o365("2026-11-02")  # rerun: nothing new
+    assert len(fake_graph.sent) == 2
+    set_cells(tracker, {("t-1", w): {"Discussion Date": dt.date(2026, 11, 6)}
+                        for w in ("Teams", "Intune")})
+    o365("2026-11-10")
+    assert len(fake_graph.sent) == 5
+    subjects = [str(m.data.get("subject")) for m in fake_graph.sent[2:]]
+    assert sum(s.startswith("[FTC Queue Move] FTCQ Inactive EMEA") for s in subjects) == 1
+    move = next(m for m in fake_graph.sent if "Queue Move" in str(m.data.get("subject")))
+    assert move.recipients() == ["ftc-assignment@microsoft.com", FM]
+    assert [a.get("name") for a in move.attachments] == [
+        "Queue move - FTCQ Inactive EMEA - 2026-11-10.xlsx"]
+    for c in rows(tracker).values():
+        assert c["Customer Email Sent"] == at("2026-11-10")
+        assert c["Queue Requested"] == at("2026-11-10")
+        assert c["Next Action Date"] == NAD
+    sends = len(fake_graph.calls("POST", "/send"))
+    o365("2026-11-10")
+    assert len(fake_graph.calls("POST", "/send")) == sends
