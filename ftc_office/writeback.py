@@ -30,7 +30,7 @@ from ftc_office.fields import FIELDS, header_for
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir
-from ftc_office.tracker.atomic import atomic_replace, backup
+from ftc_office.tracker.atomic import atomic_replace, backup, remove_stale_temps
 from ftc_office.tracker.reader import column_letter, read_sheet
 from ftc_office.tracker.xlsx_patch import XlsxPatcher
 from ftc_office.values import to_text
@@ -204,6 +204,7 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
                  rows_by_tenant.items()}
     result.notes = append_notes(patcher, key, pending, customers, result.conflicts)
     if result.cells or result.added_columns or result.notes:
+        remove_stale_temps(tracker)  # left by a run killed mid-write; we hold the run lock
         before = sha256_file(tracker)
         bdir = data_dir() / "backups"
         bpath = backup(tracker, bdir)

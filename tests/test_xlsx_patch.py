@@ -455,3 +455,16 @@ def test_missing_sheet_part_refused(tmp_path: Path) -> None:
             if info.filename != "xl/worksheets/sheet2.xml":
                 out.writestr(info, z.read(info))
     refusal(lambda: XlsxPatcher(broken), "missing.xlsx", "Tabelle2", "missing part")
+
+
+def test_remove_stale_temps_deletes_only_this_trackers_leftovers(tmp_path: Path) -> None:
+    from ftc_office.tracker.atomic import remove_stale_temps
+
+    tracker = tmp_path / "tracker.xlsx"
+    tracker.write_bytes(b"PK")
+    stale = tmp_path / ".tracker.xlsx.abc123.tmp"
+    stale.write_bytes(b"half a workbook")
+    other = tmp_path / ".other.xlsx.abc123.tmp"
+    other.write_bytes(b"not ours")
+    assert remove_stale_temps(tracker) == [stale]
+    assert not stale.exists() and other.exists() and tracker.exists()

@@ -66,6 +66,21 @@ def atomic_replace(original: Path, write: Callable[[Path], object]) -> None:
     _fsync_dir(folder)
 
 
+def remove_stale_temps(original: Path) -> list[Path]:
+    """Delete temporary files a killed run left beside ``original`` (``.NAME.*.tmp``).
+
+    Only call this while holding the tracker's run lock: then no live run owns such a file.
+    """
+    removed = []
+    for tmp in original.parent.glob(f".{original.name}.*.tmp"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
 def backup(original: Path, backup_dir: Path, keep: int = 20, max_age_days: int = 30) -> Path:
     """Copy `original` into `backup_dir` as ``STEM.YYYYmmdd-HHMMSS-ffffff.SUFFIX``; return it.
 
