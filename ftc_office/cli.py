@@ -22,6 +22,7 @@ import click
 from ftc_office import __version__
 from ftc_office.cli_auth import auth
 from ftc_office.cli_boundary import boundary, settings_of
+from ftc_office.cli_merge import merge
 from ftc_office.config import CONFIG_NAME
 from ftc_office.errors import UsageError
 from ftc_office.planning import (
@@ -526,6 +527,7 @@ def history(tenant: str | None, as_json: bool) -> None:
 
 
 cli.add_command(auth)
+cli.add_command(merge)
 
 
 def main() -> None:

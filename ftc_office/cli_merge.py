@@ -7,33 +7,17 @@ only when the command runs, so either module may be imported first.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from ftc_office.addresses import AddressError, parse_address
+from ftc_office.cli_boundary import boundary
 from ftc_office.errors import UsageError
 from ftc_office.merge import load_template, read_data
 from ftc_office.merge import merge as merge_rows
 from ftc_office.preview import write_eml, write_index
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _boundary(func: F) -> F:
-    """cli.boundary, looked up late: cli.py imports this module to attach the command."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ftc_office.cli import boundary
-
-        return boundary(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.command()
@@ -52,7 +36,7 @@ def _boundary(func: F) -> F:
               default="ftc-office-out/merge", show_default=True,
               help="Folder for the .eml files and index.html.")
 @click.pass_context
-@_boundary
+@boundary
 def merge(ctx: click.Context, template: Path, data: Path, sheet: str | None,
           to_column: str | None, word: Path | None, out: Path) -> None:
     """Mail merge: one message per row of a sheet, as .eml files plus an index.html.
