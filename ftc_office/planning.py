@@ -17,7 +17,12 @@ from pathlib import Path
 from ftc_office.config import Settings
 from ftc_office.errors import Problem, TrackerError, UsageError
 from ftc_office.playbook import Step, TenantPlan, plan_tenant
-from ftc_office.records import TrackerRecords, cross_tracker_problems, load_tracker
+from ftc_office.records import (
+    TrackerRecords,
+    cross_tenant_contact_problems,
+    cross_tracker_problems,
+    load_tracker,
+)
 
 
 @dataclass
@@ -74,6 +79,14 @@ def load_workspace(paths: Iterable[Path], settings: Settings) -> Workspace:
                 if t.where("tenant_id") in by_where else t
                 for t in tr.tenants
             ]
+    wrong = cross_tenant_contact_problems(ws.trackers)
+    if wrong:
+        extra: dict[int, list[Problem]] = {}
+        for t, p in wrong:
+            extra.setdefault(id(t), []).append(p)
+        for tr in ws.trackers:
+            tr.tenants = [dataclasses.replace(t, problems=(*t.problems, *extra[id(t)]))
+                          if id(t) in extra else t for t in tr.tenants]
     return ws
 
 
