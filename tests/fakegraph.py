@@ -15,6 +15,10 @@ device-code endpoint, so the real MSAL code refreshes tokens against it.
 Use: ``from fakegraph import fake_graph_fixture, fake_authority_fixture  # noqa: F401`` in
 a test module (pytest puts tests/ on sys.path), then take the ``fake_graph`` /
 ``fake_authority`` fixtures by name.
+
+:func:`contract_harness` is the O365 entry of tests/test_backend_contract.py: a backend on a
+fresh fake Graph and ``delivered()``, every sent item rebuilt as the MIME message Exchange
+would hand to its recipients (see :func:`sent_as_mime`).
 """
 
 from __future__ import annotations
@@ -22,18 +26,27 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import mimetypes
 import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.headerregistry import Address as MimeAddress
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import SMTP
+from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from ftc_office.backends.o365 import O365Backend
 
 _FILTER = re.compile(r"ep/id eq '(?P<id>(?:[^']|'')*)' and ep/value eq '(?P<value>(?:[^']|'')*)'")
 _MAILBOX = re.compile(r"^/v1\.0/(?P<box>me|users/[^/]+)(?P<rest>/.*)$")
@@ -627,3 +640,119 @@ def fake_authority_fixture(fake_graph: FakeGraph, tmp_path: Path, monkeypatch: p
         yield auth
     finally:
         auth.stop()
+
+
+# -- the backend contract (tests/test_backend_contract.py) -----------------------------
+
+CONTRACT_CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+CONTRACT_SCOPES = ["Mail.ReadWrite", "Mail.Send", "User.Read"]
+
+# Graph's JSON for a file attachment carries no content type from us (the O365 library sends
+# name and contentBytes only); Exchange assigns one from the extension. This table makes the
+# Office types independent of this machine's /etc/mime.types; others use mimetypes.
+_EXCHANGE_TYPES = {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+}
+
+
+def _attachment_type(att: dict[str, Any]) -> str:
+    if att.get("contentType"):
+        return str(att["contentType"])
+    name = str(att.get("name") or "")
+    suffix = name[name.rfind("."):].lower() if "." in name else ""
+    return (_EXCHANGE_TYPES.get(suffix) or mimetypes.guess_type(name, strict=False)[0]
+            or "application/octet-stream")
+
+
+def _mime_addresses(recipients: list[dict[str, Any]] | None) -> list[MimeAddress]:
+    out = []
+    for r in recipients or []:
+        ea = r["emailAddress"]
+        out.append(MimeAddress(display_name=ea.get("name") or "", addr_spec=ea["address"]))
+    return out
+
+
+def envelope(m: StoredMessage) -> tuple[str, ...]:
+    """Whom Exchange delivers a sent item to: every To, Cc and Bcc address, as given."""
+    return tuple(r["emailAddress"]["address"]
+                 for name in ("toRecipients", "ccRecipients", "bccRecipients")
+                 for r in m.data.get(name) or [])
+
+
+def sent_as_mime(m: StoredMessage) -> EmailMessage:
+    """A stored message as the MIME message its recipients get, from Graph's JSON only.
+
+    From, To, Cc, Subject, ``internetMessageId`` (only when the JSON has one: Graph
+    assigns its own otherwise, and the O365 backend sends none), the ``X-`` headers of
+    ``internetMessageHeaders``, one body part of the JSON's ``body.contentType`` (Graph
+    gets the HTML only: no text/plain alternative is invented here), and every attachment
+    decoded from ``contentBytes`` (inline in the create request, posted, or reassembled from
+    upload-session chunks by :meth:`FakeGraph._upload`). Bcc is in :func:`envelope` only.
+    Serialised and parsed back, like the outbox and SMTP backends' messages.
+    """
+    data = m.data
+    # SMTP line ends; 998 so a long subject is not folded (what is compared is the decoded
+    # value either way)
+    msg = EmailMessage(policy=SMTP.clone(max_line_length=998))
+    sender = data.get("from") or data.get("sender")
+    if sender:
+        msg["From"] = _mime_addresses([sender])
+    if data.get("toRecipients"):
+        msg["To"] = _mime_addresses(data["toRecipients"])
+    if data.get("ccRecipients"):
+        msg["Cc"] = _mime_addresses(data["ccRecipients"])
+    msg["Subject"] = data.get("subject") or ""
+    if data.get("internetMessageId"):
+        msg["Message-ID"] = data["internetMessageId"]
+    for header in data.get("internetMessageHeaders") or []:
+        msg[header["name"]] = header["value"]
+    body = data.get("body") or {}
+    kind = str(body.get("contentType") or "Text").lower()
+    msg.set_content(str(body.get("content") or ""),
+                    subtype="html" if kind == "html" else "plain", charset="utf-8")
+    for att in m.attachments:
+        if "contentBytes" not in att:
+            raise AssertionError(f"attachment {att.get('name')!r} of {m.id} has no content")
+        maintype, _, subtype = _attachment_type(att).partition("/")
+        msg.add_attachment(base64.b64decode(att["contentBytes"], validate=True),
+                           maintype=maintype, subtype=subtype, filename=att["name"])
+    return cast(EmailMessage, BytesParser(policy=default_policy).parsebytes(msg.as_bytes()))
+
+
+def contract_harness(request: pytest.FixtureRequest
+                     ) -> tuple[O365Backend, Callable[[], list[tuple[EmailMessage,
+                                                                    tuple[str, ...]]]]]:
+    """An O365Backend (send mode, pacing off, short timeouts, seeded token) on a fresh
+    FakeGraph, and ``delivered()``: every sent item as ``(MIME, envelope)``, oldest first."""
+    from O365.utils.token import MemoryTokenBackend
+
+    from ftc_office.backends.o365 import O365Backend, SendLog
+    from ftc_office.config import O365Settings
+
+    graph = FakeGraph().start()
+    request.addfinalizer(graph.stop)
+    tmp: Path = request.getfixturevalue("tmp_path")
+    tokens = MemoryTokenBackend()
+    seed_token_cache(tokens, None, client_id=CONTRACT_CLIENT_ID, scopes=CONTRACT_SCOPES,
+                     expires_in=10 * 86400, access_token="contract-access-token-abcdefgh",
+                     refresh_token="contract-rt")
+    settings = O365Settings(client_id=CONTRACT_CLIENT_ID, graph_url=graph.url, mode="send",
+                            timeout=2.0, max_retries=3, max_retry_wait=1.0,
+                            max_per_minute=10_000, daily_recipient_limit=10_000,
+                            sent_items_grace=300.0)
+    send_log = SendLog(tmp / "contract-sends.sqlite")
+    request.addfinalizer(send_log.close)
+    backend = O365Backend(settings, token_backend=tokens, requests_delay_ms=0,
+                          send_log=send_log)
+
+    def delivered() -> list[tuple[EmailMessage, tuple[str, ...]]]:
+        with graph._lock:
+            sent = list(graph.sent)
+        return [(sent_as_mime(m), envelope(m)) for m in sent]
+
+    return backend, delivered
