@@ -2,20 +2,28 @@
 
 Every environment is sandboxed (templates may be edited by non-programmers) with
 StrictUndefined (a missing value is an error naming ``template:line``, never an empty
-string). HTML templates autoescape. Output size is capped so a runaway loop is stopped.
+string). HTML templates autoescape. The sandbox bounds neither CPU nor memory, so each
+rendering also has a budget of loop steps and output, and no operator, method or filter may
+build a string or list larger than the output limit.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import functools
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+import jinja2.runtime
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.nodes import EvalContext
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from ftc_office.errors import TemplateError
 
@@ -55,10 +63,153 @@ def one_line(value: Any) -> Any:
     return value
 
 
-class _LimitedSandbox(SandboxedEnvironment):
-    """The sandbox blocks attribute escapes and huge ranges; this also caps ``*`` and ``**``."""
+# Per render: loop steps left and characters of output left. Shared by every loop, macro and
+# include of one ``Template.render`` call (docxtpl calls it once per document part).
+_BUDGET: contextvars.ContextVar[list[int]] = contextvars.ContextVar("ftc_template_budget")
+MAX_STEPS = 1_000_000  # loop iterations per render (the sandbox bounds no CPU time itself)
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_FORMAT_WIDTH = re.compile(r"\{[^{}]*?\d{7,}[^{}]*\}|%[-+ #0]*\d{7,}|%[-+ #0]*\d*\.\d{7,}")
+_NESTED_FIELD = re.compile(r"\{[^{}]*\{|%[-+ #0]*\*|%[-+ #0]*\d*\.\*")
 
-    intercepted_binops = frozenset(["*", "**"])
+
+def _refuse(what: str) -> NoReturn:
+    raise SecurityError(f"{what} (limit {MAX_OUTPUT:,} characters or items)")
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | list | tuple | dict | set) else 0
+
+
+def _check_result(value: Any) -> Any:
+    if _size(value) > MAX_OUTPUT:
+        _refuse(f"a value of {_size(value):,} characters or items")
+    return value
+
+
+def _check_format(fmt: str, args: Iterable[Any]) -> None:
+    """A format string must not ask for a huge width or precision (``{:>999999999}``)."""
+    if _FORMAT_WIDTH.search(fmt):
+        _refuse("a format width or precision that large")
+    if _NESTED_FIELD.search(fmt) and any(isinstance(a, int) and abs(a) > MAX_OUTPUT
+                                         for a in args):
+        _refuse("a format width or precision that large")
+
+
+def _precheck_call(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                   ) -> None:
+    """Refuse string operations whose result would be huge, before they allocate it."""
+    values = [*args, *kwargs.values()]
+    if name in _WIDTH_METHODS and any(isinstance(a, int) and a > MAX_OUTPUT for a in values):
+        _refuse(f"{name}() with a width that large")
+    if name == "expandtabs" and isinstance(target, str):
+        size = target.count("\t") * (values[0] if values and isinstance(values[0], int) else 8)
+        if size > MAX_OUTPUT:
+            _refuse("expandtabs() that large")
+    if name in ("format", "format_map") and isinstance(target, str):
+        inner = [*values, *(v for a in values if isinstance(a, dict) for v in a.values())]
+        _check_format(target, inner)
+    if name == "replace" and isinstance(target, str) and len(values) >= 2:
+        old, new = values[0], values[1]
+        if isinstance(old, str) and isinstance(new, str):
+            hits = len(target) + 1 if not old else target.count(old)
+            if len(target) + hits * (len(new) - len(old)) > MAX_OUTPUT:
+                _refuse("replace() with a result that large")
+    if name == "join" and isinstance(target, str) and values and isinstance(
+            values[0], list | tuple):
+        items = values[0]
+        if sum(map(_size, items)) + len(target) * len(items) > MAX_OUTPUT:
+            _refuse("join() with a result that large")
+
+
+def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in filter with size checks before (arguments) and after (result)."""
+
+    @functools.wraps(func)  # keeps jinja_pass_arg (pass_context / pass_eval_context)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        plain = [a for a in args if not isinstance(a, jinja2.runtime.Context | EvalContext
+                                                   | jinja2.Environment)]
+        value, rest = (plain[0], plain[1:]) if plain else (None, [])
+        extra = [*rest, *kwargs.values()]
+        if any(isinstance(a, int) and not isinstance(a, bool) and a > MAX_OUTPUT
+               for a in extra):
+            _refuse(f"|{name} with an argument that large")
+        if name == "indent" and isinstance(value, str):
+            width = extra[0] if extra else 4
+            width = len(width) if isinstance(width, str) else int(width or 0)
+            if len(value) + (value.count("\n") + 1) * width > MAX_OUTPUT:
+                _refuse("|indent with a result that large")
+        if name == "format" and isinstance(value, str):
+            _check_format(value, extra)
+        if name in ("replace", "join"):
+            target, call_args = (value, extra) if name == "replace" else (
+                str(extra[0]) if extra else "", [list(value) if isinstance(
+                    value, list | tuple) else value])
+            _precheck_call(name, target, tuple(call_args), {})
+        return _check_result(func(*args, **kwargs))
+
+    return guarded
+
+
+class _GuardedCodeGenerator(CodeGenerator):
+    """Jinja's code generator with two hooks: every ``for`` loop counts its steps against the
+    render's budget, and every ``~`` checks the size of what it joins before joining."""
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        if not getattr(node, "ftc_guarded", False):
+            node.iter = nodes.Call(nodes.EnvironmentAttribute("ftc_steps"), [node.iter], [],
+                                   None, None, lineno=node.lineno)
+            node.ftc_guarded = True  # type: ignore[attr-defined]
+        super().visit_For(node, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile:
+            func_name = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            func_name = "markup_join"
+        else:
+            func_name = "str_join"
+        self.write(f"{func_name}(environment.ftc_parts((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(")))")
+
+
+class _BudgetTemplate(jinja2.Template):
+    """A template whose ``render`` has a budget of loop steps and streams its output through
+    a size check, so a runaway loop stops early instead of filling memory first."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        token = _BUDGET.set([MAX_STEPS, MAX_OUTPUT])
+        try:
+            ctx = self.new_context(dict(*args, **kwargs))
+            parts: list[str] = []
+            size = 0
+            try:
+                gen = cast(Generator[str, None, None], self.root_render_func(ctx))
+                for chunk in gen:
+                    size += len(chunk)
+                    if size > MAX_OUTPUT:  # raised where the template is: template:line
+                        gen.throw(SecurityError(f"output of more than {size:,} characters "
+                                                f"(limit {MAX_OUTPUT:,})"))
+                    parts.append(chunk)
+            except Exception:
+                self.environment.handle_exception()
+            return "".join(parts)
+        finally:
+            _BUDGET.reset(token)
+
+
+class _LimitedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox blocks attribute escapes, mutation of lists and dicts (``l.extend(l)``
+    doubling) and ranges over 100,000; this also bounds CPU (loop steps per render) and
+    memory (the size of every string or list an operator, method, filter, ``~`` or the
+    output would build) — found by tests/test_template_limits.py: nested loops ran forever,
+    ``'x'|center(999999999)`` and a loop printing 2 MB a step took gigabytes."""
+
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
+    code_generator_class = _GuardedCodeGenerator
+    template_class = _BudgetTemplate
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
@@ -69,7 +220,51 @@ class _LimitedSandbox(SandboxedEnvironment):
                         len(seq) * n > MAX_OUTPUT):
                     raise jinja2.sandbox.SecurityError(
                         f"repetition too large (limit {MAX_OUTPUT} items)")
-        return super().call_binop(context, operator, left, right)
+        if operator == "+" and _size(left) + _size(right) > MAX_OUTPUT:
+            _refuse("a sum that large")
+        if operator == "%" and isinstance(left, str):
+            _check_format(left, right if isinstance(right, tuple) else (right,))
+        return _check_result(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any,
+             **kwargs: Any) -> Any:
+        if isinstance(__obj, jinja2.runtime.LoopContext) and args:
+            # a recursive loop's ``loop(children)``: those steps count as well
+            args = (__self.ftc_steps(args[0]), *args[1:])
+        else:
+            target = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+            name = getattr(__obj, "__name__", "")
+            if isinstance(target, str | list | tuple):
+                _precheck_call(name, target, args, kwargs)
+        return _check_result(super().call(__context, __obj, *args, **kwargs))
+
+    def ftc_steps(self, iterable: Any) -> Iterator[Any]:
+        """Iterate, counting each step against the render's budget."""
+        budget = _BUDGET.get(None)
+        if budget is None:  # rendered outside _BudgetTemplate.render (generate, stream)
+            budget = [MAX_STEPS, MAX_OUTPUT]
+        for item in iterable:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise SecurityError(f"more than {MAX_STEPS:,} loop steps in one rendering "
+                                    "(a runaway or nested loop?)")
+            yield item
+
+    def ftc_parts(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+        if sum(map(_size, parts)) > MAX_OUTPUT:
+            _refuse("joining (~) strings that large")
+        return parts
+
+
+def _count_output(value: Any) -> Any:
+    """Every printed ``{{ value }}`` counts against the render's output budget (macros and
+    call blocks buffer their output before the streamed check sees it)."""
+    budget = _BUDGET.get(None)
+    if budget is not None and isinstance(value, str):
+        budget[1] -= len(value)
+        if budget[1] < 0:
+            _refuse("printed values of one rendering that large in total")
+    return value
 
 
 def make_environment(search_path: list[Path], html: bool,
@@ -78,6 +273,9 @@ def make_environment(search_path: list[Path], html: bool,
 
     ``finalize`` is applied to every ``{{ value }}`` before output (e.g. :func:`one_line`).
     """
+    def counted(value: Any) -> Any:
+        return _count_output(finalize(value) if finalize else value)
+
     env = _LimitedSandbox(
         loader=jinja2.FileSystemLoader([str(p) for p in search_path], encoding="utf-8"),
         undefined=jinja2.StrictUndefined,
@@ -86,8 +284,11 @@ def make_environment(search_path: list[Path], html: bool,
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
-        finalize=finalize,
+        finalize=counted,
     )
+    for name, func in list(env.filters.items()):
+        env.filters[name] = _guard_filter(name, func)
+    env.globals.pop("lipsum", None)  # lipsum(n) loops n times outside any budget
     env.filters["date"] = human_date
     env.filters["join_and"] = join_and
     env.filters["yes_no"] = yes_no
