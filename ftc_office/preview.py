@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from email.utils import format_datetime
 from pathlib import Path
 
+from ftc_office.backends.wire import wire_bytes
 from ftc_office.compose import Job
 
 
@@ -27,7 +28,7 @@ def write_eml(job: Job, folder: Path, when: dt.datetime) -> Path | None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / eml_name(job)
-    data = job.message.to_mime(date=format_datetime(when)).as_bytes()
+    data = wire_bytes(job.message, format_datetime(when))  # the bytes a backend would send
     tmp = path.with_suffix(".eml.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 
 from ftc_office.message import OutgoingMessage, mime_date
 
@@ -23,7 +23,7 @@ def wire_date(now: datetime | None = None) -> str:
     return mime_date(now or datetime.now(UTC))
 
 
-def wire_mime(message: OutgoingMessage, date: str | None) -> EmailMessage:
+def wire_mime(message: OutgoingMessage, date: str | None) -> Message:
     """``message.to_mime(date)`` with deterministic multipart boundaries."""
     mime = message.to_mime(date=date)
     seed = message.content_hash[:24]
