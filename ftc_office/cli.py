@@ -232,10 +232,11 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
         if yes or chosen.name == "outbox":
             return True
         if not sys.stdin.isatty():
-            raise UsageError("--no-dry-run", f"{n} message(s) would be sent through "
+            raise UsageError("--no-dry-run", f"{n} due step(s) would send messages through "
                              f"{chosen.name} and nobody can confirm",
                              "add --yes to confirm in scripts")
-        return click.confirm(f"Send {n} message(s) through {chosen.name} now?", err=True)
+        return click.confirm(f"{n} due step(s) in this pass: send their messages through "
+                             f"{chosen.name} now?", err=True)
 
     with ExitStack() as stack:
         lock_trackers(paths, stack)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +153,8 @@ class Runner:
         self.composer = Composer(settings, options.as_of)
         self.budget = options.limit
         self.stopped: str | None = None
+        self._pass_total = 0  # jobs expected in the current pass (for progress)
+        self._pass_done = 0
 
     # ---- phases ----------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -207,11 +209,19 @@ class Runner:
                 plans = plan_workspace(ws, self.opt.as_of,
                                        PlanFilter(tenant=self.opt.tenant, fm=self.opt.fm))
                 self._outcomes(plans)
-                fresh = [j for j in self._jobs(plans, moves) if j.key not in seen]
-                if not fresh:
+                # compose and carry out one tenant at a time: memory stays flat however
+                # large the tracker (only the current tenant's messages are held)
+                fresh_any = False
+                self._pass_done = 0
+                for batch in self._job_batches(plans, moves):
+                    fresh = [j for j in batch if j.key not in seen]
+                    if not fresh:
+                        continue
+                    fresh_any = True
+                    seen.update(j.key for j in fresh)
+                    self._execute(fresh)
+                if not fresh_any:
                     break
-                seen.update(j.key for j in fresh)
-                self._execute(fresh)
                 if not self.opt.dry_run:
                     self.project(paths)
                 if self.opt.dry_run or self.report.limited or moves:
@@ -242,22 +252,35 @@ class Runner:
                 out.status = "done"
             self.report.tenants[key] = out
 
-    def _jobs(self, plans: Sequence[TenantPlan], moves: bool) -> list[Job]:
-        moved = self.ledger.tenants_in("queue_move", ("sent", "sending", "unknown", "drafted",
-                                                      "planned", "done"))
+    def _job_batches(self, plans: Sequence[TenantPlan], moves: bool) -> Iterator[list[Job]]:
+        """The due jobs, one tenant's at a time (or all queue moves at once, grouped)."""
         eligible = [p for p in plans if p.step != Step.INVALID]
-        # a tenant whose queue move is already recorded is not requested again
-        eligible = [p for p in eligible if p.step != Step.REQUEST_QUEUE_MOVE
-                    or p.tenant.tenant_id.casefold() not in moved]
-        comp = compose_all(self.composer, eligible, self.opt.per_tenant or
-                           self.settings.mail.queue_move_grouping == "per-tenant",
-                           tenant_steps=not moves, queue_moves=moves)
-        for tenant, problem in comp.failures:
-            self._fail_tenant(tenant.tenant_id, str(problem))
-        jobs = comp.jobs
-        if self.opt.kinds is not None:
-            jobs = [j for j in jobs if j.kind in self.opt.kinds]
-        return jobs
+        per_tenant = (self.opt.per_tenant
+                      or self.settings.mail.queue_move_grouping == "per-tenant")
+        if moves:
+            moved = self.ledger.tenants_in("queue_move", ("sent", "sending", "unknown",
+                                                          "drafted", "planned", "done"))
+            # a tenant whose queue move is already recorded is not requested again
+            due = [p for p in eligible if p.step == Step.REQUEST_QUEUE_MOVE
+                   and p.tenant.tenant_id.casefold() not in moved]
+            comp = compose_all(self.composer, due, per_tenant, tenant_steps=False)
+            for tenant, problem in comp.failures:
+                self._fail_tenant(tenant.tenant_id, str(problem))
+            self._pass_total = len(comp.jobs)
+            yield self._kinds(comp.jobs)
+            return
+        due = [p for p in eligible if p.actions and p.step != Step.REQUEST_QUEUE_MOVE]
+        self._pass_total = sum(len(p.actions) for p in due)
+        for p in due:
+            comp = compose_all(self.composer, [p], per_tenant, queue_moves=False)
+            for tenant, problem in comp.failures:
+                self._fail_tenant(tenant.tenant_id, str(problem))
+            yield self._kinds(comp.jobs)
+
+    def _kinds(self, jobs: list[Job]) -> list[Job]:
+        if self.opt.kinds is None:
+            return jobs
+        return [j for j in jobs if j.kind in self.opt.kinds]
 
     def _fail_tenant(self, tenant_id: str, problem: str) -> None:
         out = self.report.tenants.get(tenant_id.casefold())
@@ -274,9 +297,11 @@ class Runner:
                 out.actions.append(text)
 
     def _execute(self, jobs: Sequence[Job]) -> None:
-        for n, job in enumerate(jobs, 1):
+        for job in jobs:
             if not self.opt.dry_run:
-                self.progress(n, len(jobs), job.summary)
+                self._pass_done += 1
+                self.progress(min(self._pass_done, self._pass_total), self._pass_total,
+                              job.summary)
             if self.opt.dry_run:
                 self._say(job, "would " + self._describe(job))
                 if job.message is None:
@@ -313,8 +338,7 @@ class Runner:
                 continue
             if not self.confirmed:
                 assert self.confirm is not None
-                pending = sum(1 for j in jobs if j.message is not None)
-                if not self.confirm(pending):
+                if not self.confirm(self._pass_total):
                     raise KeyboardInterrupt
                 self.confirmed = True
             self._deliver(job)
