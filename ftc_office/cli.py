@@ -7,6 +7,7 @@ Exit codes: 0 all good; 1 problems found or some tenants failed; 2 bad usage or 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -187,29 +188,34 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
     Example:
       ftc-office preview samples/tracker.xlsx --as-of 2026-11-26 --out preview
     """
-    from ftc_office.compose import Composer, compose_all
-    from ftc_office.preview import write_eml, write_index
+    from ftc_office.compose import Composer, queue_move_batch, tenant_batches
+    from ftc_office.preview import Previewer
 
     settings = settings_of(ctx)
     date = parse_as_of(as_of)
     ws = load_workspace(expand_paths(trackers), settings)
     plans = plan_workspace(ws, date, PlanFilter(tenant=tenant))
     composer = Composer(settings, date)
-    comp = compose_all(composer, plans, per_tenant or
-                       settings.mail.queue_move_grouping == "per-tenant")
-    folder = Path(out)
-    now = dt.datetime.now(dt.UTC)
-    paths = {job.key: write_eml(job, folder, now) for job in comp.jobs}
-    failures = [str(p) for _t, p in comp.failures] + [str(p) for p in ws.file_problems]
-    index = write_index(comp.jobs, paths, folder, failures, date)
+    previewer = Previewer(Path(out))
+    problems: list[str] = []
+    batches = tenant_batches(composer, plans)
+    moves = [queue_move_batch(composer, plans, per_tenant or
+                              settings.mail.queue_move_grouping == "per-tenant")]
+    for comp in itertools.chain(batches, moves):  # moves composed after the tenant steps
+        problems.extend(str(prob) for _t, prob in comp.failures)
+        for job in comp.jobs:
+            previewer.add(job)
+    failures = problems + [str(p) for p in ws.file_problems]
+    index = previewer.finish(failures, date)
     for f in failures:
         click.echo(f"error: {f}", err=True)
     invalid = sum(1 for p in plans if p.step == Step.INVALID)
     if invalid:
         click.echo(f"{invalid} tenant(s) skipped as invalid: 'ftc-office check' lists every "
                    "problem with its cell", err=True)
-    n_mail = sum(1 for j in comp.jobs if j.message)
-    click.echo(f"{index}: {n_mail} message(s) and {len(comp.jobs) - n_mail} note-only step(s) "
+    n_mail = sum(1 for e in previewer.entries if e.file)
+    click.echo(f"{index}: {n_mail} message(s) and {len(previewer.entries) - n_mail} note-only "
+               "step(s) "
                f"previewed; {len(failures)} problem(s) — open the index to review", err=True)
     sys.exit(1 if failures else 0)
 

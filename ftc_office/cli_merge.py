@@ -17,7 +17,7 @@ from ftc_office.cli_boundary import boundary
 from ftc_office.errors import UsageError
 from ftc_office.merge import load_template, read_data
 from ftc_office.merge import merge as merge_rows
-from ftc_office.preview import write_eml, write_index
+from ftc_office.preview import Previewer
 
 
 @click.command()
@@ -52,7 +52,7 @@ def merge(ctx: click.Context, template: Path, data: Path, sheet: str | None,
       mailing/body.txt      Hello {{ first_name }}, you have {{ seats }} seats.
       ftc-office merge --template mailing --data contacts.xlsx --to-column Email --out out
     """
-    from ftc_office.cli import settings_of
+    from ftc_office.cli_boundary import settings_of
 
     settings = settings_of(ctx)
     sender = None
@@ -65,10 +65,11 @@ def merge(ctx: click.Context, template: Path, data: Path, sheet: str | None,
     tpl = load_template(template, word)
     rows = read_data(data, sheet)
     result = merge_rows(tpl, rows, to_column, sender)
-    now = dt.datetime.now(dt.UTC)
-    paths = {job.key: write_eml(job, out, now) for job in result.jobs}
+    previewer = Previewer(out)
+    for job in result.jobs:
+        previewer.add(job)
     failures = [str(p) for p in result.failures]
-    index = write_index(result.jobs, paths, out, failures, dt.date.today())
+    index = previewer.finish(failures, dt.date.today())
     for f in failures:
         click.echo(f"error: {f}", err=True)
     click.echo(f"{index}: {len(result.jobs)} message(s) from {len(rows.rows)} row(s) of "

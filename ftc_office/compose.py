@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
 from ftc_office.mailers import Mailer, find_template, load_mailers, template_dirs
 from ftc_office.message import Attachment, OutgoingMessage, recipients_digest
-from ftc_office.playbook import ActionKind, TenantPlan, next_action_date
+from ftc_office.playbook import ActionKind, Step, TenantPlan, next_action_date
 from ftc_office.records import TenantRecord, WorkloadRecord
 from ftc_office.rendering.context import message_context, person_name
 from ftc_office.rendering.environment import make_environment, one_line, render
@@ -361,3 +361,18 @@ def compose_all(composer: Composer, plans: Sequence[TenantPlan], per_tenant: boo
     out.jobs.extend(moves.jobs)
     out.failures.extend(moves.failures)
     return out
+
+
+def tenant_batches(composer: Composer, plans: Sequence[TenantPlan]) -> Iterator[Composition]:
+    """The per-tenant jobs (ATU, notes, follow-ups, unassignment), one tenant at a time, so
+    only the current tenant's messages are held in memory."""
+    for p in plans:
+        if p.actions and p.step != Step.REQUEST_QUEUE_MOVE:
+            yield compose_all(composer, [p], queue_moves=False)
+
+
+def queue_move_batch(composer: Composer, plans: Sequence[TenantPlan], per_tenant: bool
+                     ) -> Composition:
+    """The queue-move messages for every tenant whose disengagement is due."""
+    due = [p for p in plans if p.step == Step.REQUEST_QUEUE_MOVE]
+    return compose_all(composer, due, per_tenant, tenant_steps=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 
 from ftc_office.addresses import AddressError, parse_address
 from ftc_office.backends.base import Backend, DeliveryResult, Status
-from ftc_office.compose import Composer, Job, compose_all
+from ftc_office.compose import Composer, Composition, Job, queue_move_batch, tenant_batches
 from ftc_office.config import Settings
 from ftc_office.errors import DeliveryError, FtcError, LedgerError
 from ftc_office.ledger import Entry, Ledger
@@ -255,24 +255,19 @@ class Runner:
     def _job_batches(self, plans: Sequence[TenantPlan], moves: bool) -> Iterator[list[Job]]:
         """The due jobs, one tenant's at a time (or all queue moves at once, grouped)."""
         eligible = [p for p in plans if p.step != Step.INVALID]
-        per_tenant = (self.opt.per_tenant
-                      or self.settings.mail.queue_move_grouping == "per-tenant")
         if moves:
             moved = self.ledger.tenants_in("queue_move", ("sent", "sending", "unknown",
                                                           "drafted", "planned", "done"))
             # a tenant whose queue move is already recorded is not requested again
-            due = [p for p in eligible if p.step == Step.REQUEST_QUEUE_MOVE
-                   and p.tenant.tenant_id.casefold() not in moved]
-            comp = compose_all(self.composer, due, per_tenant, tenant_steps=False)
-            for tenant, problem in comp.failures:
-                self._fail_tenant(tenant.tenant_id, str(problem))
-            self._pass_total = len(comp.jobs)
-            yield self._kinds(comp.jobs)
-            return
-        due = [p for p in eligible if p.actions and p.step != Step.REQUEST_QUEUE_MOVE]
-        self._pass_total = sum(len(p.actions) for p in due)
-        for p in due:
-            comp = compose_all(self.composer, [p], per_tenant, queue_moves=False)
+            due = [p for p in eligible if p.tenant.tenant_id.casefold() not in moved]
+            per_tenant = (self.opt.per_tenant
+                          or self.settings.mail.queue_move_grouping == "per-tenant")
+            batches: Iterable[Composition] = [queue_move_batch(self.composer, due, per_tenant)]
+        else:
+            batches = tenant_batches(self.composer, eligible)
+        self._pass_total = sum(len(p.actions) for p in eligible if
+                               (p.step == Step.REQUEST_QUEUE_MOVE) == moves)
+        for comp in batches:
             for tenant, problem in comp.failures:
                 self._fail_tenant(tenant.tenant_id, str(problem))
             yield self._kinds(comp.jobs)

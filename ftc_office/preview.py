@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -35,27 +36,59 @@ def write_eml(job: Job, folder: Path, when: dt.datetime) -> Path | None:
     return path
 
 
-def write_index(jobs: Sequence[Job], paths: dict[str, Path | None], folder: Path,
-                failures: Sequence[str], as_of: dt.date) -> Path:
+@dataclass(frozen=True)
+class IndexEntry:
+    """What index.html lists for one job (the message itself is not kept in memory)."""
+
+    kind: str
+    tenants: str
+    subject: str | None
+    to: str
+    cc: str
+    summary: str
+    file: str | None
+
+
+class Previewer:
+    """Writes each job's .eml as it comes and remembers one line of index per job."""
+
+    def __init__(self, folder: Path, when: dt.datetime | None = None) -> None:
+        self.folder = folder
+        self.when = when or dt.datetime.now(dt.UTC)
+        self.entries: list[IndexEntry] = []
+
+    def add(self, job: Job) -> Path | None:
+        path = write_eml(job, self.folder, self.when)
+        m = job.message
+        self.entries.append(IndexEntry(
+            job.kind, ", ".join(job.tenant_ids), m.subject if m else None,
+            ", ".join(a.email for a in m.to) if m else "",
+            ", ".join(a.email for a in m.cc) if m else "", job.summary,
+            path.name if path else None))
+        return path
+
+    def finish(self, failures: Sequence[str], as_of: dt.date) -> Path:
+        return write_index(self.entries, self.folder, failures, as_of)
+
+
+def write_index(entries: Sequence[IndexEntry], folder: Path, failures: Sequence[str],
+                as_of: dt.date) -> Path:
     """index.html: one line per job with a link, recipients and subject; failures on top."""
     esc = html.escape
     rows = []
-    for job in jobs:
-        m = job.message
-        p = paths.get(job.key)
-        link = f'<a href="{esc(p.name)}">{esc(m.subject)}</a>' if m and p else "(note only)"
-        to = ", ".join(a.email for a in m.to) if m else ""
-        cc = ", ".join(a.email for a in m.cc) if m else ""
-        rows.append(f"<tr><td>{esc(job.kind)}</td><td>{esc(', '.join(job.tenant_ids))}</td>"
-                    f"<td>{link}</td><td>{esc(to)}</td><td>{esc(cc)}</td>"
-                    f"<td>{esc(job.summary)}</td></tr>")
+    for e in entries:
+        link = (f'<a href="{esc(e.file)}">{esc(e.subject or "")}</a>' if e.file
+                else "(note only)")
+        rows.append(f"<tr><td>{esc(e.kind)}</td><td>{esc(e.tenants)}</td>"
+                    f"<td>{link}</td><td>{esc(e.to)}</td><td>{esc(e.cc)}</td>"
+                    f"<td>{esc(e.summary)}</td></tr>")
     problems = "".join(f"<li>{esc(f)}</li>" for f in failures)
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>ftc-office preview {as_of.isoformat()}</title>
 <style>body{{font-family:Segoe UI,Arial,sans-serif;font-size:10pt}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
 th{{background:#0f4a85;color:#fff}}.bad{{color:#a00}}</style></head><body>
-<h1>Preview as of {as_of.isoformat()}: {len(jobs)} job(s)</h1>
+<h1>Preview as of {as_of.isoformat()}: {len(entries)} job(s)</h1>
 {f'<h2 class="bad">Not composed ({len(failures)})</h2><ul class="bad">{problems}</ul>'
  if failures else ''}
 <table><tr><th>Kind</th><th>Tenant</th><th>Message</th><th>To</th><th>Cc</th><th>What</th></tr>
