@@ -117,6 +117,10 @@ class Composer:
     def _render_text(self, name: str, ctx: dict[str, Any], who: str) -> str:
         return render(self.text_env, name, ctx, who)
 
+    def _render_note(self, name: str, ctx: dict[str, Any], who: str) -> str:
+        """A note is one cell's text: no trailing newline from the template file."""
+        return self._render_text(name, ctx, who).strip()
+
     def _render_string(self, source: str, ctx: dict[str, Any], who: str) -> str:
         try:
             # compiled once per run: compiling took 2 ms, as long as a whole email body
@@ -146,7 +150,7 @@ class Composer:
                               attachments=atts, tenant_ids=(t.tenant_id,),
                               workloads=(w.name,) if w else (), origin=who)
         self.check_audience(msg, t)
-        note = self._render_text(m.note, ctx, who) if m.note else ""
+        note = self._render_note(m.note, ctx, who) if m.note else ""
         stamps = self._stamps(m.stamps, t, w, note, {})
         label = {"atu": "ATU", "customer_followup": "customer follow-up"}.get(m.kind, m.kind)
         summary = (f"{label} for {w.name if w else 'all workloads'} to {len(to)} recipient(s)"
@@ -157,7 +161,7 @@ class Composer:
     def _atu_note_job(self, t: TenantRecord, w: WorkloadRecord | None, reason: str) -> Job:
         who = self._who(t, w)
         ctx = message_context(t, self.as_of, w, {"reason": reason})
-        note = self._render_text("notes/atu_note.txt", ctx, who)
+        note = self._render_note("notes/atu_note.txt", ctx, who)
         not_sent = f"No ATU ({self.as_of.isoformat()}): {reason}"
         stamps = self._stamps({"atu_sent": "not_sent", "engagement_note": "note"}, t, w, note,
                               {"not_sent": not_sent})
@@ -171,7 +175,7 @@ class Composer:
         status = self.settings.ftop.status_closed
         service = t.get("service_status_next") or self.settings.ftop.default_service_status
         ctx = message_context(t, self.as_of, None, {"status": status, "service_status": service})
-        note = self._render_text("notes/unassign_fm.txt", ctx, who)
+        note = self._render_note("notes/unassign_fm.txt", ctx, who)
         stamps = self._stamps({"fm_unassigned": "as_of", "ftop_status": "status_closed",
                                "service_status": "service_status", "engagement_note": "note"},
                               t, None, note, {})
@@ -238,7 +242,7 @@ class Composer:
         status = self.settings.ftop.status_disengaged
         for p in members:
             tctx = message_context(p.tenant, self.as_of, None, {"status": status})
-            note = self._render_text(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
+            note = self._render_note(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
             stamps.extend(self._stamps(m.stamps, p.tenant, None, note, {}))
             notes.append((p.tenant.tenant_id, None, note))
         summary = (f"queue-move request to {queue} for {len(ids)} tenant(s), "
