@@ -195,12 +195,34 @@ class Composer:
                 gk = p.tenant.tenant_id if per_tenant else (p.tenant.queue or "")
                 groups.setdefault(gk, []).append(p)
         for members in groups.values():
+            # one tenant that cannot be part of a request (e.g. an FM outside the internal
+            # domains, a note that does not render) must not hold back the others
+            ok = []
+            for p in members:
+                try:
+                    self._check_queue_member(m, p)
+                except FtcError as exc:
+                    out.failures.append((p.tenant, exc.problem))
+                else:
+                    ok.append(p)
+            if not ok:
+                continue
             try:
-                out.jobs.append(self._queue_job(m, members))
+                out.jobs.append(self._queue_job(m, ok))
             except FtcError as exc:
-                for p in members:
+                for p in ok:
                     out.failures.append((p.tenant, exc.problem))
         return out
+
+    def _check_queue_member(self, m: Mailer, p: TenantPlan) -> None:
+        """What one tenant brings to a queue-move request: its cc and its note."""
+        who = self._who(p.tenant, None)
+        cc = self._recipients(m, m.cc, p.tenant, "cc")
+        self._check_internal(cc, who)
+        if m.note:
+            status = self.settings.ftop.status_disengaged
+            self._render_note(m.note, message_context(p.tenant, self.as_of, None,
+                                                      {"status": status}), who)
 
     def _queue_job(self, m: Mailer, members: list[TenantPlan]) -> Job:
         queue = members[0].tenant.queue or ""
@@ -309,17 +331,20 @@ class Composer:
         return tuple(Stamp(tracker, t.tenant_id, w.name if w else None, col, values[src])
                      for col, src in spec.items())
 
+    def _check_internal(self, addresses: Sequence[Address], where: str) -> None:
+        for a in addresses:
+            if not domain_allowed(a, self.internal):
+                raise MessageError(where, f"internal message addressed to {a.email}, "
+                                   "outside the internal domains",
+                                   "fix the address in the tracker, or add the domain to "
+                                   "mail.internal_domains in ftc-office.toml")
+
     def check_audience(self, msg: OutgoingMessage, t: TenantRecord | None) -> None:
         """Audiences are bound (DOMAIN.md): internal mail only to internal domains; a customer
         message only to that one tenant's own contacts, plus the FM."""
         where = msg.origin or msg.key
         if msg.audience == "internal":
-            for a in msg.recipients:
-                if not domain_allowed(a, self.internal):
-                    raise MessageError(where, f"internal message addressed to {a.email}, "
-                                       "outside the internal domains",
-                                       "fix the address in the tracker, or add the domain to "
-                                       "mail.internal_domains in ftc-office.toml")
+            self._check_internal(msg.recipients, where)
             return
         if t is None or len(msg.tenant_ids) != 1:
             raise MessageError(where, "a customer message must belong to exactly one tenant",

@@ -281,8 +281,9 @@ class Runner:
         out = self.report.tenants.get(tenant_id.casefold())
         if out:
             out.status = "failed"
-            out.problems.append(problem)
-        else:
+            if problem not in out.problems:  # a later pass may meet the same problem again
+                out.problems.append(problem)
+        elif problem not in self.report.errors:
             self.report.errors.append(problem)
 
     def _say(self, job: Job, text: str) -> None:

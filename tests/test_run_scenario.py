@@ -368,3 +368,22 @@ def test_shortened_scenario_through_outlook_against_the_fake_graph(
     sends = len(fake_graph.calls("POST", "/send"))
     o365("2026-11-10")
     assert len(fake_graph.calls("POST", "/send")) == sends
+
+
+def test_one_bad_tenant_does_not_hold_back_its_queue_group(tmp_path: Path) -> None:
+    """An FM outside the internal domains fails only that tenant's part of the request."""
+    from ftc_office.compose import Composer, queue_move_batch
+    from ftc_office.config import Settings
+    from ftc_office.planning import load_workspace, plan_workspace
+
+    done = {"atu_sent": dt.date(2026, 10, 1), "discussion_date": dt.date(2026, 11, 1),
+            "customer_email_sent": dt.date(2026, 11, 2)}
+    tracker = make_tracker(tmp_path / "t.xlsx", [
+        row("good-1", **done), row("good-2", **done),
+        row("bad-1", fm_email="fm@partner.example.com", **done)])
+    settings = Settings()
+    plans = plan_workspace(load_workspace([tracker], settings), dt.date(2026, 11, 26))
+    comp = queue_move_batch(Composer(settings, dt.date(2026, 11, 26)), plans, False)
+    assert [j.tenant_ids for j in comp.jobs] == [("good-1", "good-2")]
+    assert [(t.tenant_id, "partner.example.com" in str(p)) for t, p in comp.failures] == [
+        ("bad-1", True)]
