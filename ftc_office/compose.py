@@ -28,6 +28,7 @@ from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
 from ftc_office.mailers import Mailer, find_template, load_mailers, template_dirs
 from ftc_office.message import Attachment, OutgoingMessage, recipients_digest
+from ftc_office.paths import tracker_id
 from ftc_office.playbook import ActionKind, Step, TenantPlan, next_action_date
 from ftc_office.records import TenantRecord, WorkloadRecord
 from ftc_office.rendering.context import message_context, person_name
@@ -327,7 +328,7 @@ class Composer:
             or self.settings.ftop.default_service_status,
             **extra,
         }
-        tracker = str(t.source.path)
+        tracker = tracker_id(t.source.path)
         return tuple(Stamp(tracker, t.tenant_id, w.name if w else None, col, values[src])
                      for col, src in spec.items())
 

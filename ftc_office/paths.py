@@ -25,3 +25,9 @@ def config_dir() -> Path:
     p = Path(os.environ.get("FTC_OFFICE_CONFIG_DIR") or user_config_dir(APP, appauthor=False))
     p.mkdir(parents=True, exist_ok=True, mode=0o700)
     return p
+
+
+def tracker_id(path: str | os.PathLike[str]) -> str:
+    """How the ledger names a tracker: its absolute path, case-folded where the file system
+    ignores case, so ``tracker.xlsx`` and ``C:\\Team\\tracker.xlsx`` are the same tracker."""
+    return os.path.normcase(str(Path(path).resolve()))

@@ -26,7 +26,7 @@ from ftc_office.config import Settings
 from ftc_office.errors import DeliveryError, FtcError, LedgerError
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.message import OutgoingMessage
-from ftc_office.paths import data_dir
+from ftc_office.paths import data_dir, tracker_id
 from ftc_office.planning import PlanFilter, load_workspace, plan_workspace
 from ftc_office.playbook import Step, TenantPlan
 from ftc_office.writeback import WritebackResult, crashpoint, write_back
@@ -417,7 +417,7 @@ def confirm_queue(paths: Sequence[Path], settings: Settings, ledger: Ledger, ten
     if not t.get("queue_requested"):
         raise LedgerError(t.where("tenant_id"), "no queue move was requested for this tenant yet",
                           "run 'ftc-office run' first; confirm after the assignment team moved it")
-    stamp = Stamp(str(t.source.path), t.tenant_id, None, "queue_confirmed", date)
+    stamp = Stamp(tracker_id(t.source.path), t.tenant_id, None, "queue_confirmed", date)
     job = Job(f"confirm_queue.{t.tenant_id.casefold()}.{date.isoformat()}", "confirm_queue",
               (t.tenant_id,), None, (stamp,), (), f"queue move confirmed on {date.isoformat()}")
     if ledger.plan(job, "none") == "planned":

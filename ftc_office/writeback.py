@@ -29,7 +29,7 @@ from ftc_office.errors import Problem, WritebackError
 from ftc_office.fields import FIELDS, header_for
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.notes_sheet import append_notes
-from ftc_office.paths import data_dir
+from ftc_office.paths import data_dir, tracker_id
 from ftc_office.tracker.atomic import atomic_replace, backup, remove_stale_temps
 from ftc_office.tracker.reader import column_letter, read_sheet
 from ftc_office.tracker.xlsx_patch import XlsxPatcher
@@ -122,9 +122,9 @@ def _same(current: Any, value: Any) -> bool:
 def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool = False,
                entries: list[Entry] | None = None) -> WritebackResult:
     """Project every unwritten finished job of this tracker onto it."""
-    key = str(tracker)
+    key = tracker_id(tracker)  # how the ledger names this tracker
     pending = entries if entries is not None else ledger.unwritten(key)
-    result = WritebackResult(key)
+    result = WritebackResult(str(tracker))
     if not pending:
         return result
     owner = owner_of(tracker)

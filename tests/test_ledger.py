@@ -397,3 +397,28 @@ def test_ledger_survives_in_wal_with_full_sync(tracker: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises((LedgerError, sqlite3.DatabaseError)):
         Ledger.open()
+
+
+def test_the_same_tracker_by_another_path_is_the_same_tracker(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """Steps recorded while the tracker was named relatively (and Excel had it open) are
+    stamped later by a write-back that names it by its absolute path."""
+    from click.testing import CliRunner
+
+    from ftc_office.cli import cli
+
+    team = tmp_path / "team"
+    team.mkdir()
+    tracker = make_tracker(team / "t.xlsx", [row("t-1")])
+    owner = team / "~$t.xlsx"
+    owner.write_bytes(b"\x05Alice" + b" " * 40)
+    monkeypatch.chdir(team)
+    first = CliRunner().invoke(cli, ["run", "t.xlsx", "--as-of", "2026-11-26", "--no-dry-run",
+                                     "--outbox", str(tmp_path / "out"), "--yes"])
+    assert "open in Excel by Alice" in first.output
+    owner.unlink()
+    monkeypatch.chdir(tmp_path)
+    second = CliRunner().invoke(cli, ["writeback", str(tracker.resolve())])
+    assert second.exit_code == 0, second.output
+    assert "2 cell(s) written for 1 recorded step(s)" in second.output
