@@ -169,7 +169,7 @@ class Composer:
         key = ".".join(["atu_note", slug(t.tenant_id), slug(w.name if w else "all")])
         return Job(key, "atu_note", (t.tenant_id,), None, stamps,
                    ((t.tenant_id, w.name if w else None, note),),
-                   f"note instead of ATU for {w.name if w else 'all'}: {reason}")
+                   f"record a note instead of the ATU for {w.name if w else 'all'}: {reason}")
 
     def _unassign_job(self, t: TenantRecord) -> Job:
         who = self._who(t, None)
@@ -182,7 +182,7 @@ class Composer:
                               t, None, note, {})
         key = ".".join(["unassign_fm", slug(t.tenant_id)])
         return Job(key, "unassign_fm", (t.tenant_id,), None, stamps, ((t.tenant_id, None, note),),
-                   f"unassign FM, set FTOP status '{status}' and service status {service}")
+                   f"unassign the FM, set FTOP Status = {status!r}, Service Status = {service}")
 
     # ---- queue moves -------------------------------------------------------------------
     def compose_queue_moves(self, plans: Sequence[TenantPlan], per_tenant: bool = False
@@ -268,8 +268,8 @@ class Composer:
             note = self._render_note(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
             stamps.extend(self._stamps(m.stamps, p.tenant, None, note, {}))
             notes.append((p.tenant.tenant_id, None, note))
-        summary = (f"queue-move request to {queue} for {len(ids)} tenant(s), "
-                   f"Next Action Date = {nad.isoformat()}")
+        summary = (f"queue-move request to {queue} for {len(ids)} tenant(s) "
+                   f"(set Next Action Date = {nad.isoformat()})")
         return Job(key, m.kind, ids, msg, tuple(stamps), tuple(notes), summary)
 
     # ---- pieces ------------------------------------------------------------------------

@@ -299,7 +299,7 @@ class Runner:
                 self.progress(min(self._pass_done, self._pass_total), self._pass_total,
                               job.summary)
             if self.opt.dry_run:
-                self._say(job, "would " + self._describe(job))
+                self._say(job, ("would send " if job.message else "would ") + job.summary)
                 if job.message is None:
                     self.report.notes += 1  # the summary says "would send N message(s)"
                 else:
@@ -322,7 +322,7 @@ class Runner:
             if job.message is None:
                 self.ledger.transition(job.key, "done")
                 self.report.notes += 1
-                self._say(job, job.summary)
+                self._say(job, "done: " + job.summary)
                 self._mark_done(job)
                 continue
             if self.stopped:
@@ -338,15 +338,6 @@ class Runner:
                     raise KeyboardInterrupt
                 self.confirmed = True
             self._deliver(job)
-
-    def _describe(self, job: Job) -> str:
-        text = job.summary
-        for s in job.stamps:
-            if s.field in ("next_action_date", "target_queue"):
-                v = s.value.isoformat() if isinstance(s.value, dt.date) else s.value
-                text += f"; set {s.field.replace('_', ' ').title()} = {v}"
-                break
-        return text
 
     def _deliver(self, job: Job) -> None:
         assert job.message is not None

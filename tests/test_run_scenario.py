@@ -310,10 +310,10 @@ def test_dry_run_writes_nothing_sends_nothing_and_says_would(tmp_path: Path,
     outbox = tmp_path / "outbox"
     result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--outbox", str(outbox))
     assert result.exit_code == 0, result.output
-    assert "would ATU for Teams to 1 recipient(s) (+1 cc)" in result.stdout
-    assert ("would queue-move request to FTCQ Inactive EMEA for 1 tenant(s), Next Action "
-            "Date = 2027-12-31") in result.stdout
-    assert "would note instead of ATU for Teams" in result.stdout
+    assert "would send ATU for Teams to 1 recipient(s) (+1 cc)" in result.stdout
+    assert ("would send queue-move request to FTCQ Inactive EMEA for 1 tenant(s) (set Next "
+            "Action Date = 2027-12-31)") in result.stdout
+    assert "would record a note instead of the ATU for Teams" in result.stdout
     assert "would send 2 message(s); 1 note-only step(s)" in result.stdout
     assert "dry run: nothing was sent or written" in result.stderr
     assert tracker.read_bytes() == before
