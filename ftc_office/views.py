@@ -68,10 +68,11 @@ def run_summary(report: RunReport) -> str:
             out.append(f"  {name:32} " + "  ".join(f"{s} {c[s]}" for s in order if c[s]))
         return out
 
-    lines.append("")
-    lines.extend(group("step", lambda t: t.step_before))
-    lines.extend(group("region", lambda t: t.region))
-    lines.extend(group("FM", lambda t: t.fm))
+    if report.tenants:
+        lines.append("")
+        lines.extend(group("step", lambda t: t.step_before))
+        lines.extend(group("region", lambda t: t.region))
+        lines.extend(group("FM", lambda t: t.fm))
     verb = "would send" if report.dry_run else "sent"
     lines.append(f"{len(report.tenants)} tenant(s); {verb} {report.sent} message(s); "
                  f"{report.notes} note-only step(s); {len(report.unknown)} unknown; "
