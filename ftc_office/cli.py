@@ -225,8 +225,7 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
                 fm: str | None, yes: bool, per_tenant: bool, outbox: str | None,
                 report_path: str | None, force: bool, kinds: tuple[str, ...] | None) -> None:
     from ftc_office.backends.registry import make_backend
-    from ftc_office.ledger import Ledger
-    from ftc_office.pipeline import Runner, RunOptions, lock_trackers
+    from ftc_office.pipeline import Runner, RunOptions, locked_ledger
 
     settings = settings_of(ctx)
     paths = expand_paths(trackers)
@@ -245,9 +244,7 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
                              f"{chosen.name} now?", err=True)
 
     with ExitStack() as stack:
-        lock_trackers(paths, stack)
-        ledger = Ledger.open()
-        stack.callback(ledger.close)
+        ledger = stack.enter_context(locked_ledger(paths))
         if not dry_run:
             chosen.open()
             stack.callback(chosen.close)
@@ -359,16 +356,12 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
     Example:
       ftc-office writeback tracker.xlsx
     """
-    from ftc_office.ledger import Ledger
-    from ftc_office.pipeline import lock_trackers
+    from ftc_office.pipeline import locked_ledger
     from ftc_office.writeback import write_back
 
     settings = settings_of(ctx)
     path = Path(tracker)
-    with ExitStack() as stack:
-        lock_trackers([path], stack)
-        ledger = Ledger.open()
-        stack.callback(ledger.close)
+    with locked_ledger([path]) as ledger:
         wb = write_back(path, ledger, settings, force=force)
     for c in wb.conflicts:
         click.echo(f"conflict: {c}", err=True)
@@ -392,16 +385,12 @@ def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str |
     Example:
       ftc-office confirm-queue tracker.xlsx --tenant 6f1c...-...
     """
-    from ftc_office.ledger import Ledger
-    from ftc_office.pipeline import confirm_queue, lock_trackers
+    from ftc_office.pipeline import confirm_queue, locked_ledger
 
     settings = settings_of(ctx)
     path = Path(tracker)
     when = parse_as_of(date)
-    with ExitStack() as stack:
-        lock_trackers([path], stack)
-        ledger = Ledger.open()
-        stack.callback(ledger.close)
+    with locked_ledger([path]) as ledger:
         results = confirm_queue([path], settings, ledger, tenant, when, force)
     cells = sum(r.cells for r in results)
     click.echo(f"{tracker}: queue move of {tenant} confirmed on {when.isoformat()} "

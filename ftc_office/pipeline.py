@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,16 @@ def lock_trackers(paths: Sequence[Path], stack: ExitStack) -> None:
         except Timeout:
             raise LedgerError(p, "another ftc-office run is working on this tracker",
                               "wait for it to finish, then run again") from None
+
+
+@contextmanager
+def locked_ledger(paths: Sequence[Path]) -> Iterator[Ledger]:
+    """The ledger, opened while holding the run lock of every tracker in ``paths``."""
+    with ExitStack() as stack:
+        lock_trackers(paths, stack)
+        ledger = Ledger.open()
+        stack.callback(ledger.close)
+        yield ledger
 
 
 class Runner:
