@@ -69,8 +69,14 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
     \b
     Start here:
-      ftc-office check samples/tracker.xlsx
-      ftc-office plan samples/tracker.xlsx --as-of 2026-11-26
+      ftc-office demo                      the whole job on a copy of the sample
+      ftc-office init                      a commented ftc-office.toml to edit
+      ftc-office check tracker.xlsx        every problem, with its cell
+      ftc-office plan tracker.xlsx         each tenant's next step
+      ftc-office run tracker.xlsx          what would happen (add --no-dry-run to do it)
+
+    Every command has --help with an example. Exit codes: 0 all good, 1 problems or failed
+    tenants, 2 bad usage or config, 130 interrupted.
     """
     ctx.ensure_object(dict)["config"] = config
 
