@@ -278,7 +278,7 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
 def test_top_level_help_and_version() -> None:
     result = run("--help")
     assert result.exit_code == 0
-    assert "ftc-office plan samples/tracker.xlsx --as-of 2026-11-26" in result.stdout
+    assert "ftc-office demo " in result.stdout and "ftc-office run tracker.xlsx" in result.stdout
     assert run("--version").stdout.startswith("ftc-office, version ")
 
 
