@@ -277,7 +277,9 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
                    + (f", columns added: {', '.join(wb.added_columns)}" if wb.added_columns
                       else "") + (f"; backup {wb.backup}" if wb.backup else ""), err=True)
     if dry_run:
-        click.echo("dry run: nothing was sent or written — add --no-dry-run to do it", err=True)
+        click.echo("dry run: nothing was sent or written — add --no-dry-run to do it (a step "
+                   "these unlock, such as disengagement after a last follow-up, then runs in "
+                   "the same run)", err=True)
     sys.exit(1 if report.failed else 0)
 
 
