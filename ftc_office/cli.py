@@ -201,6 +201,9 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
     date = parse_as_of(as_of)
     ws = load_workspace(expand_paths(trackers), settings)
     plans = plan_workspace(ws, date, PlanFilter(tenant=tenant))
+    if tenant and not plans:
+        raise UsageError(f"--tenant {tenant}", "no such tenant in the trackers",
+                         "check the Tenant ID (run 'ftc-office plan' without --tenant)")
     composer = Composer(settings, date)
     previewer = Previewer(Path(out))
     problems: list[str] = []

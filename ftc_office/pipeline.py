@@ -356,8 +356,7 @@ class Runner:
         self.ledger.transition(key, "sending")  # the intent, durable before the call
         crashpoint("after_intent")
         try:
-            result = self.backend.deliver(job.message,
-                                          lambda pid: self.ledger.record_prepared(key, pid))
+            result = self.backend.deliver(job.message, lambda pid: self._prepared(key, pid))
         except FtcError as exc:
             # raised before the provider accepted anything (oversize message, sign-in needed,
             # daily recipient limit): nothing went out, so "failed" is true
@@ -369,6 +368,10 @@ class Runner:
             return
         crashpoint("after_response")  # delivered, result not yet recorded
         self._record(job, result)
+
+    def _prepared(self, key: str, provider_id: str) -> None:
+        self.ledger.record_prepared(key, provider_id)
+        crashpoint("after_prepared")  # the draft exists and is recorded, not yet sent
 
     def _record(self, job: Job, result: DeliveryResult) -> None:
         key = job.key
