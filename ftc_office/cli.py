@@ -268,6 +268,9 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
 
         runner = Runner(settings, ledger, chosen, options, progress=progress, confirm=confirm)
         report = runner.run(paths)
+    if tenant and not report.tenants:
+        raise UsageError(f"--tenant {tenant}", "no such tenant in the trackers",
+                         "check the Tenant ID (run 'ftc-office plan' without --tenant)")
     click.echo(run_summary(report))
     if report_path:
         Path(report_path).write_text(json.dumps(report.to_json(), indent=2, default=str),

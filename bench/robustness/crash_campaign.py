@@ -2,7 +2,8 @@
 completion, and count duplicates, lost records, lost mail and unreadable trackers.
 
     .venv/bin/python bench/robustness/crash_campaign.py [--random N] [--nth 1,7,20]
-        [--wb-nth 1,2,3] [--seed S] [--tracker samples/tracker.xlsx] [--backends outbox,smtp]
+        [--wb-nth 1,2,3] [--seed S] [--tracker samples/tracker.xlsx]
+        [--backends outbox,smtp,o365]
 
 Each trial works in a fresh temporary folder (tracker copy, data folder, outbox) and runs
 ``python -m ftc_office run tracker.xlsx --as-of 2026-11-26 --no-dry-run --yes`` in a child
@@ -11,6 +12,19 @@ at the n-th visit of that point) or killed by this process after a random delay.
 reruns the same command until it exits 0 (at most 6 times). For SMTP, every entry left
 ``unknown`` is resolved the way a person would: ``resolve KEY --sent`` if the server received
 the message, else ``--resend``. The SMTP server is aiosmtpd on 127.0.0.1 in this process.
+
+O365 (``--backend o365``): each trial starts its own fake Graph (tests/fakegraph.py) on
+127.0.0.1 in this process, with a Sent Items delay (the sent copy becomes visible 0.5-2 s
+after the send), and gives the child an ftc-office.toml (graph_url, ``sent_items_grace`` of
+3 s) and a seeded token cache in its FTC_OFFICE_CONFIG_DIR. Besides the in-process points
+(with ``after_prepared``: the draft exists and its id is recorded, not yet sent), the fake
+server kills the child in the middle of a request: ``draft_created`` (the server created the
+draft, the child dies before the answer), ``send_received`` (the send request arrived,
+nothing done), ``send_done`` (the draft was sent, the child dies before the answer). A rerun
+that leaves entries ``unknown`` (the Sent Items copy not visible yet) is followed by a wait
+of the grace period and another rerun; only what is still unknown after that is resolved as
+a person would (counted). Duplicates are keys the server sent twice (a draft ``send`` or a
+``sendMail``); stray drafts left in Drafts are counted too.
 
 Figures per trial (all must be 0):
 - duplicates: a message the server received twice / an .eml file written twice (its inode
@@ -50,12 +64,25 @@ from python_calamine import CalamineWorkbook
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakegraph import FakeGraph, seed_token_cache  # noqa: E402
+
+from ftc_office.backends.o365_auth import TOKEN_FILE, SecureFileTokenBackend  # noqa: E402
 from ftc_office.fields import FIELDS  # noqa: E402
 from ftc_office.ledger import Ledger  # noqa: E402
 from ftc_office.message import KEY_HEADER  # noqa: E402
 
 POINTS = ("before_intent", "after_intent", "after_response", "during_writeback",
           "after_replace")
+# o365: the draft is recorded (prepared hook) but not sent; and kills by the fake server
+# in the middle of a request (see KillingGraph)
+O365_POINTS = ("before_intent", "after_intent", "after_prepared", "after_response",
+               "during_writeback", "after_replace")
+SERVER_POINTS = ("draft_created", "send_received", "send_done")
+WB_POINTS = ("during_writeback", "after_replace")
+O365_CLIENT = "11111111-2222-3333-4444-555555555555"
+O365_GRACE = 3.0  # delivery.o365.sent_items_grace of the children
 AS_OF = "2026-11-26"
 CHECKED = ("atu_sent", "customer_email_sent", "task_4058", "queue_requested", "target_queue",
            "next_action_date", "fm_unassigned")
@@ -90,19 +117,75 @@ def start_smtp() -> tuple[_Ctl, Sink]:
     return ctl, sink
 
 
+# ---- the fake Graph -----------------------------------------------------------------------
+class KillingGraph(FakeGraph):
+    """The fake Graph, able to SIGKILL the child in the middle of a request: at the n-th
+    matching request, before the server acts (``send_received``) or after it acted and
+    before the answer leaves (``draft_created``, ``send_done``)."""
+
+    WHERE = {"draft_created": ("POST", "/mailFolders/Drafts/messages", "after"),
+             "send_received": ("POST", "/send", "before"),
+             "send_done": ("POST", "/send", "after")}
+
+    def __init__(self, sent_items_delay: float) -> None:
+        super().__init__()
+        self.sent_items_delay = sent_items_delay
+        self.victim: int | None = None
+        self.armed: tuple[str, str, str, int] | None = None
+        self.hits = 0
+
+    def arm(self, point: str, nth: int) -> None:
+        self.armed = (*self.WHERE[point], nth)
+        self.hits = 0
+
+    def _maybe_kill(self, method: str, path: str, when: str) -> None:
+        if self.armed is None or self.victim is None:
+            return
+        m, suffix, at, nth = self.armed
+        if method != m or not path.endswith(suffix) or when != at:
+            return
+        if when == "before":
+            self.hits += 1
+        if self.hits >= nth:
+            self.armed = None
+            os.kill(self.victim, signal.SIGKILL)  # the answer never reaches the child
+
+    def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+              body: bytes, data: Any) -> tuple[int, dict[str, str], Any]:
+        self._maybe_kill(method, path, "before")
+        result = super().route(method, path, query, headers, body, data)
+        if self.armed and self.armed[2] == "after" and result[0] < 300:
+            self.hits += 1
+            self._maybe_kill(method, path, "after")
+        return result
+
+    def sent_keys(self) -> list[str]:
+        """The key of every message the server sent (draft sends and sendMail)."""
+        with self._lock:
+            return [next((str(p.get("value")) for p in m.props()), "?") for m in self.sent]
+
+
 # ---- one child run -----------------------------------------------------------------------
 def child(work: Path, args: list[str], crash_at: str | None = None,
-          kill_after: float | None = None, timeout: float = 300.0) -> tuple[int, bool, str]:
+          kill_after: float | None = None, timeout: float = 300.0,
+          graph: KillingGraph | None = None) -> tuple[int, bool, str]:
     """Run ``python -m ftc_office ARGS`` in ``work``; returns (exit code, killed, output)."""
     env = dict(os.environ)
     env.update(FTC_OFFICE_DATA_DIR=str(work / "data"), FTC_OFFICE_CONFIG_DIR=str(work / "cfg"),
                PYTHONUNBUFFERED="1")
-    env.pop("FTC_OFFICE_CRASH_AT", None)
-    env.pop("FTC_OFFICE_CONFIG", None)
-    if crash_at:
+    for name in ("FTC_OFFICE_CRASH_AT", "FTC_OFFICE_CONFIG", "FTC_O365_GRAPH_URL",
+                 "FTC_O365_AUTHORITY"):
+        env.pop(name, None)
+    if crash_at and crash_at.partition("@")[0] in SERVER_POINTS:
+        assert graph is not None
+        point, _, nth = crash_at.partition("@")
+        graph.arm(point, int(nth or 1))
+    elif crash_at:
         env["FTC_OFFICE_CRASH_AT"] = crash_at
     proc = subprocess.Popen([sys.executable, "-m", "ftc_office", *args], cwd=work, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if graph is not None:
+        graph.victim = proc.pid
     killed_by_us = False
     try:
         out, _ = proc.communicate(timeout=kill_after if kill_after is not None else timeout)
@@ -112,16 +195,21 @@ def child(work: Path, args: list[str], crash_at: str | None = None,
         os.kill(proc.pid, signal.SIGKILL)
         killed_by_us = True
         out, _ = proc.communicate()
+    finally:
+        if graph is not None:
+            graph.victim = None
+            graph.armed = None
     killed = killed_by_us or proc.returncode == -signal.SIGKILL
     return proc.returncode, killed, out.decode("utf-8", "replace")
 
 
 def run_args(backend: str) -> list[str]:
     args = ["run", "tracker.xlsx", "--as-of", AS_OF, "--no-dry-run", "--yes"]
-    return args + (["--outbox", "outbox"] if backend == "outbox" else ["--backend", "smtp"])
+    return args + (["--outbox", "outbox"] if backend == "outbox" else ["--backend", backend])
 
 
-def prepare(base: Path, tracker: Path, backend: str, port: int | None) -> Path:
+def prepare(base: Path, tracker: Path, backend: str, port: int | None,
+            graph: FakeGraph | None = None) -> Path:
     work = Path(tempfile.mkdtemp(prefix=f"crash-{backend}-", dir=base))
     shutil.copyfile(tracker, work / "tracker.xlsx")
     if backend == "smtp":
@@ -129,6 +217,18 @@ def prepare(base: Path, tracker: Path, backend: str, port: int | None) -> Path:
             '[mail]\nsender = "ftc-team@microsoft.com"\n'
             f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
             'helo_domain = "localhost"\ntimeout = 10.0\n', encoding="utf-8")
+    if backend == "o365":
+        assert graph is not None
+        (work / "ftc-office.toml").write_text(
+            f'[delivery.o365]\nclient_id = "{O365_CLIENT}"\ngraph_url = "{graph.url}"\n'
+            f"timeout = 10.0\nmax_per_minute = 100000\nsent_items_grace = {O365_GRACE}\n",
+            encoding="utf-8")
+        (work / "cfg").mkdir()
+        seed_token_cache(SecureFileTokenBackend(work / "cfg" / TOKEN_FILE), None,
+                         client_id=O365_CLIENT, scopes=["Mail.ReadWrite", "Mail.Send",
+                                                        "User.Read"],
+                         expires_in=10 * 86400, access_token="campaign-access-token",
+                         refresh_token="campaign-refresh-token")
     return work
 
 
