@@ -59,7 +59,8 @@ def crashpoint(name: str) -> None:
     """Fault injection for the crash campaign: die at once (SIGKILL, no cleanup) when
     ``FTC_OFFICE_CRASH_AT`` names this point (``after_intent``), or its Nth visit
     (``after_intent@3``). Points: before_intent, after_intent, after_prepared (o365: the
-    draft is recorded, not yet sent), after_response, during_writeback, after_replace. Does nothing when the variable is unset."""
+    draft is recorded, not yet sent), after_response, during_writeback, after_replace.
+    Does nothing when the variable is unset."""
     wanted = os.environ.get(CRASH_ENV)
     if not wanted or not hasattr(signal, "SIGKILL"):
         return
