@@ -170,8 +170,15 @@ class Runner:
     def reconcile(self) -> None:
         """Resolve every ``sending``/``unknown``/``drafted`` entry before sending anything."""
         for entry in self.ledger.entries(("sending", "unknown", "drafted")):
+            stub = stub_message(entry)
             try:
-                found = self.backend.lookup(stub_message(entry), entry.provider_id)
+                found = self.backend.lookup(stub, entry.provider_id)
+                withdraw = getattr(self.backend, "withdraw", None)
+                if (found == Status.DRAFTED and entry.state in ("sending", "unknown")
+                        and withdraw is not None):
+                    # interrupted between the draft and its send: in send mode the unsent
+                    # draft is deleted and the message goes out afresh below
+                    found = withdraw(stub, entry.provider_id)
             except FtcError as exc:
                 self.report.errors.append(str(exc))
                 continue

@@ -463,6 +463,35 @@ class O365Backend:
         except Exception as exc:
             log.warning("could not check Drafts for a stray draft (%s)", _describe(exc))
 
+    def withdraw(self, message: OutgoingMessage, provider_id: str | None) -> Status | None:
+        """After an interruption, :meth:`lookup` found the message still a draft: in send
+        mode it was never sent, so delete the draft (every draft tagged with its key) and
+        return None: the caller sends it afresh. UNKNOWN when a send of it was requested
+        within ``sent_items_grace`` (Exchange may still be moving it to Sent Items) or a
+        draft could not be deleted. In draft mode the draft is the result: DRAFTED."""
+        if self.settings.mode != "send":
+            return Status.DRAFTED
+        attempted = self.send_log.last_attempt(self.mailbox_key, message.key)
+        if attempted is not None and self._clock() - attempted < self.settings.sent_items_grace:
+            return Status.UNKNOWN
+        ensure_token(self.account, self.settings, now=self._clock)
+        mailbox = self.account.mailbox(resource=self.settings.mailbox or None)
+        try:
+            for found in mailbox.drafts_folder().get_messages(limit=5,
+                                                               query=_KeyQuery(message.key)):
+                if not found.delete():
+                    return Status.UNKNOWN
+            if self._find("sent", message.key):  # sent after all (by a person, meanwhile)
+                return Status.SENT
+        except requests.RequestException as exc:
+            self._raise_if_auth(exc)
+            log.info("could not delete the unsent draft of %s (%s)", message.key,
+                     _describe(exc))
+            return Status.UNKNOWN
+        log.info("message %s: unsent draft %s deleted after an interruption", message.key,
+                 provider_id or "(found by key)")
+        return None
+
     # -- lookup ------------------------------------------------------------------------
 
     def _find(self, folder_name: str, key: str) -> bool:
