@@ -31,7 +31,9 @@ Figures per trial (all must be 0):
   changed after the file existed);
 - lost records: a message that went out whose ledger entry is not ``sent``+written, or whose
   date/queue stamps are not in the final workbook;
-- lost mail: a message of the uninterrupted run (same tracker, same date) that never went out;
+- lost mail: a message of the uninterrupted run (same tracker, same date) that never went out
+  (a queue-move request counts per tenant: after an interruption a queue's tenants may be
+  requested in two messages);
 - unreadable: the final tracker does not open in openpyxl or python-calamine.
 Also reported: cells that differ from the uninterrupted run's final workbook, stray temp files.
 """
@@ -46,6 +48,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -80,6 +83,9 @@ POINTS = ("before_intent", "after_intent", "after_response", "during_writeback",
 O365_POINTS = ("before_intent", "after_intent", "after_prepared", "after_response",
                "during_writeback", "after_replace")
 SERVER_POINTS = ("draft_created", "send_received", "send_done")
+SERVER_WHERE = {"draft_created": ("POST", "/mailFolders/Drafts/messages", "after"),
+                "send_received": ("POST", "/send", "before"),
+                "send_done": ("POST", "/send", "after")}
 WB_POINTS = ("during_writeback", "after_replace")
 O365_CLIENT = "11111111-2222-3333-4444-555555555555"
 O365_GRACE = 3.0  # delivery.o365.sent_items_grace of the children
@@ -123,39 +129,38 @@ class KillingGraph(FakeGraph):
     matching request, before the server acts (``send_received``) or after it acted and
     before the answer leaves (``draft_created``, ``send_done``)."""
 
-    WHERE = {"draft_created": ("POST", "/mailFolders/Drafts/messages", "after"),
-             "send_received": ("POST", "/send", "before"),
-             "send_done": ("POST", "/send", "after")}
-
     def __init__(self, sent_items_delay: float) -> None:
         super().__init__()
         self.sent_items_delay = sent_items_delay
+        # a killed child resets its connection: not worth a traceback on stderr
+        self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign, unused-ignore]
         self.victim: int | None = None
         self.armed: tuple[str, str, str, int] | None = None
         self.hits = 0
 
     def arm(self, point: str, nth: int) -> None:
-        self.armed = (*self.WHERE[point], nth)
+        self.armed = (*SERVER_WHERE[point], nth)
         self.hits = 0
 
-    def _maybe_kill(self, method: str, path: str, when: str) -> None:
+    def _maybe_kill(self, method: str, path: str, when: str) -> bool:
         if self.armed is None or self.victim is None:
-            return
+            return False
         m, suffix, at, nth = self.armed
         if method != m or not path.endswith(suffix) or when != at:
-            return
-        if when == "before":
-            self.hits += 1
-        if self.hits >= nth:
-            self.armed = None
-            os.kill(self.victim, signal.SIGKILL)  # the answer never reaches the child
+            return False
+        self.hits += 1
+        if self.hits < nth:
+            return False
+        self.armed = None
+        os.kill(self.victim, signal.SIGKILL)  # the answer never reaches the child
+        return True
 
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
               body: bytes, data: Any) -> tuple[int, dict[str, str], Any]:
-        self._maybe_kill(method, path, "before")
+        if self._maybe_kill(method, path, "before"):
+            return 500, {}, None  # killed as the request arrived: nothing is done
         result = super().route(method, path, query, headers, body, data)
-        if self.armed and self.armed[2] == "after" and result[0] < 300:
-            self.hits += 1
+        if result[0] < 300:
             self._maybe_kill(method, path, "after")
         return result
 
@@ -209,7 +214,7 @@ def run_args(backend: str) -> list[str]:
 
 
 def prepare(base: Path, tracker: Path, backend: str, port: int | None,
-            graph: FakeGraph | None = None) -> Path:
+            graph: FakeGraph | None = None, grace: float = O365_GRACE) -> Path:
     work = Path(tempfile.mkdtemp(prefix=f"crash-{backend}-", dir=base))
     shutil.copyfile(tracker, work / "tracker.xlsx")
     if backend == "smtp":
@@ -221,7 +226,7 @@ def prepare(base: Path, tracker: Path, backend: str, port: int | None,
         assert graph is not None
         (work / "ftc-office.toml").write_text(
             f'[delivery.o365]\nclient_id = "{O365_CLIENT}"\ngraph_url = "{graph.url}"\n'
-            f"timeout = 10.0\nmax_per_minute = 100000\nsent_items_grace = {O365_GRACE}\n",
+            f"timeout = 10.0\nmax_per_minute = 100000\nsent_items_grace = {grace}\n",
             encoding="utf-8")
         (work / "cfg").mkdir()
         seed_token_cache(SecureFileTokenBackend(work / "cfg" / TOKEN_FILE), None,
@@ -297,19 +302,55 @@ def lost_records(work: Path, went_out: set[str], cells: dict[tuple[str, str, str
         ledger.close()
 
 
-def resolve_unknowns(work: Path, received: set[str]) -> int:
-    """Like a person after checking the mailbox: --sent if it arrived, else --resend."""
+def last_send_attempt(work: Path) -> float:
+    """Time of the child's last o365 send attempt (its send log), 0 if none."""
+    path = work / "data" / "o365_sends.sqlite"
+    if not path.is_file():
+        return 0.0
+    db = sqlite3.connect(path)
+    try:
+        return float(db.execute("SELECT COALESCE(MAX(ts), 0) FROM sends").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0.0
+    finally:
+        db.close()
+
+
+def mail_units(work: Path, keys: set[str]) -> set[str]:
+    """What the sent keys covered: the key itself, but for a queue-move request each tenant
+    it moved (after an interruption a queue's tenants may go out in two requests)."""
     ledger = Ledger(work / "data" / "ledger.sqlite3")
     try:
-        pending = [e.key for e in ledger.entries(("unknown", "sending"))]
+        out: set[str] = set()
+        for key in keys:
+            e = ledger.get(key)
+            if e is not None and e.kind == "queue_move":
+                out |= {f"queue_move:{t.casefold()}" for t in e.tenant_ids}
+            else:
+                out.add(key)
+        return out
     finally:
         ledger.close()
-    for key in pending:
+
+
+def pending(work: Path, states: tuple[str, ...] = ("unknown", "sending")) -> list[str]:
+    """Keys of the ledger entries in ``states``."""
+    ledger = Ledger(work / "data" / "ledger.sqlite3")
+    try:
+        return [e.key for e in ledger.entries(states)]
+    finally:
+        ledger.close()
+
+
+def resolve_unknowns(work: Path, received: set[str]) -> int:
+    """Like a person after checking the mailbox: --sent if it arrived, else --resend."""
+    keys = pending(work)
+    for key in keys:
         action = "--sent" if key in received else "--resend"
         rc, _k, out = child(work, ["resolve", key, action])
         if rc != 0:
             raise RuntimeError(f"resolve failed: {out}")
-    return len(pending)
+    return len(keys)
 
 
 # ---- trials ------------------------------------------------------------------------------
@@ -320,12 +361,16 @@ class Trial:
     killed: bool
     reruns: int = 0
     resolved: int = 0
+    grace_waits: int = 0
     duplicates: int = 0
     lost_records: int = 0
     lost_mail: int = 0
     unreadable: int = 0
     cells_differing: int = 0
     stray_tmp: int = 0
+    stray_drafts: int = 0
+    regrouped: int = 0
+    sent_items_delay: float | None = None
     detail: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -335,39 +380,73 @@ class Baseline:
     keys: set[str]
     cells: dict[tuple[str, str, str], Any]
     seconds: float
+    units: set[str] = field(default_factory=set)
 
 
 def baseline(base: Path, tracker: Path, backend: str, smtp: tuple[_Ctl, Sink] | None
              ) -> Baseline:
-    work = prepare(base, tracker, backend, smtp[0].port if smtp else None)
-    if smtp:
-        smtp[1].keys.clear()
-    t0 = time.perf_counter()
-    rc, _k, out = child(work, run_args(backend))
-    took = time.perf_counter() - t0
-    if rc != 0:
-        raise RuntimeError(f"uninterrupted run failed ({rc}): {out[-2000:]}")
-    keys = set(smtp[1].keys) if smtp else {p.stem for p in (work / "outbox").glob("*.eml")}
-    return Baseline(keys, outputs(work / "tracker.xlsx"), took)
+    graph = KillingGraph(0.0) if backend == "o365" else None
+    if graph is not None:
+        graph.start()
+    try:
+        work = prepare(base, tracker, backend, smtp[0].port if smtp else None, graph)
+        if smtp:
+            smtp[1].keys.clear()
+        t0 = time.perf_counter()
+        rc, _k, out = child(work, run_args(backend), graph=graph)
+        took = time.perf_counter() - t0
+        if rc != 0:
+            raise RuntimeError(f"uninterrupted run failed ({rc}): {out[-2000:]}")
+        if graph is not None:
+            keys = set(graph.sent_keys())
+            assert len(keys) == len(graph.sent_keys()) and not graph.drafts
+        else:
+            keys = (set(smtp[1].keys) if smtp
+                    else {p.stem for p in (work / "outbox").glob("*.eml")})
+        return Baseline(keys, outputs(work / "tracker.xlsx"), took, mail_units(work, keys))
+    finally:
+        if graph is not None:
+            graph.stop()
 
 
 def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
           smtp: tuple[_Ctl, Sink] | None, crash_at: str | None = None,
-          delay: float | None = None) -> Trial:
-    work = prepare(base, tracker, backend, smtp[0].port if smtp else None)
+          delay: float | None = None, sent_items_delay: float = 1.0,
+          grace: float = O365_GRACE) -> Trial:
+    """One killed run and its reruns. o365: a fake Graph whose Sent Items copies appear
+    ``sent_items_delay`` s after the send, and ``sent_items_grace = grace`` (keep it above
+    the delay, as a real configuration must, or a late copy is sent again)."""
+    graph = KillingGraph(sent_items_delay) if backend == "o365" else None
+    if graph is not None:
+        graph.start()
+    try:
+        return _trial(base, tracker, backend, ref, smtp, crash_at, delay, graph, grace)
+    finally:
+        if graph is not None:
+            graph.stop()
+
+
+def _trial(base: Path, tracker: Path, backend: str, ref: Baseline,
+           smtp: tuple[_Ctl, Sink] | None, crash_at: str | None, delay: float | None,
+           graph: KillingGraph | None, grace: float) -> Trial:
+    work = prepare(base, tracker, backend, smtp[0].port if smtp else None, graph, grace)
     sink = smtp[1] if smtp else None
     if sink:
         sink.keys.clear()
     t0 = time.perf_counter()
     how = crash_at or f"random {delay:.2f}s"
-    _rc, killed, _out = child(work, run_args(backend), crash_at=crash_at, kill_after=delay)
+    _rc, killed, _out = child(work, run_args(backend), crash_at=crash_at, kill_after=delay,
+                              graph=graph)
     res = Trial(backend, how, killed)
+    if graph is not None:
+        res.sent_items_delay = round(graph.sent_items_delay, 2)
     snaps = [inodes(work / "outbox")]
     rewritten: set[str] = set()
+    waited = False
     for _ in range(MAX_RERUNS):
         if sink:
             res.resolved += resolve_unknowns(work, set(sink.keys))
-        rc, _k, out = child(work, run_args(backend))
+        rc, _k, out = child(work, run_args(backend), graph=graph)
         res.reruns += 1
         snaps.append(inodes(work / "outbox"))
         before, after = snaps[-2], snaps[-1]
@@ -375,13 +454,29 @@ def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
         if rc == 0:
             break
         res.detail.append(f"rerun exit {rc}: {out.strip().splitlines()[-1][:200]}")
+        if graph is not None and pending(work):
+            if not waited:
+                # the Sent Items copy may not be visible yet: wait out the grace, rerun
+                time.sleep(max(0.0, last_send_attempt(work) + grace + 0.2 - time.time()))
+                res.grace_waits += 1
+                waited = True
+            else:  # still unknown after the grace: a person checks Sent Items
+                res.resolved += resolve_unknowns(work, set(graph.sent_keys()))
     else:
         res.detail.append("did not finish cleanly after reruns")
     if sink:
         res.resolved += resolve_unknowns(work, set(sink.keys))
         counts = collections.Counter(sink.keys)
+    elif graph is not None:
+        res.resolved += resolve_unknowns(work, set(graph.sent_keys()))
+        counts = collections.Counter(graph.sent_keys())
+        res.stray_drafts = len(graph.drafts)
+        res.detail.extend(f"left {state}: {k}" for state in ("drafted", "failed")
+                          for k in pending(work, (state,)))
+    if sink or graph is not None:
         went_out = set(counts)
         res.duplicates = sum(n - 1 for n in counts.values())
+        res.detail.extend(f"sent {n} times: {k}" for k, n in counts.items() if n > 1)
     else:
         went_out = set(snaps[-1])
         went_out = {n.removesuffix(".eml") for n in went_out}
@@ -399,8 +494,9 @@ def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
         res.cells_differing = len(diff)
         res.detail.extend(f"differs: {k}: {cells.get(k)!r} vs {ref.cells.get(k)!r}"
                           for k in sorted(diff)[:3])
-    missing = ref.keys - went_out
+    missing = ref.units - mail_units(work, went_out)
     res.lost_mail = len(missing)
+    res.regrouped = len({k for k in went_out - ref.keys if k.startswith("queue_move.")})
     res.detail.extend(f"never sent: {k}" for k in sorted(missing)[:5])
     res.stray_tmp = len(list(work.glob(".*.tmp"))) + len(list((work / "outbox").glob(".*.tmp"))
                                                          if (work / "outbox").is_dir() else [])
@@ -409,9 +505,15 @@ def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
     return res
 
 
+def points_for(backend: str) -> tuple[str, ...]:
+    """The named kill points of a backend."""
+    return O365_POINTS + SERVER_POINTS if backend == "o365" else POINTS
+
+
 def campaign(tracker: Path, backends: list[str], nths: list[int], wb_nths: list[int],
              n_random: int, seed: int, base: Path, log: Any = None) -> dict[str, Any]:
     rng = random.Random(seed)
+    delays = random.Random(seed + 1)  # Sent Items delays (o365), apart from the kill times
     smtp = start_smtp() if "smtp" in backends else None
     trials: list[Trial] = []
     try:
@@ -419,13 +521,14 @@ def campaign(tracker: Path, backends: list[str], nths: list[int], wb_nths: list[
             s = smtp if backend == "smtp" else None
             ref = baseline(base, tracker, backend, s)
             plan: list[tuple[str | None, float | None]] = [
-                (f"{p}@{n}", None) for p in POINTS
-                for n in (wb_nths if p in ("during_writeback", "after_replace") else nths)]
+                (f"{p}@{n}", None) for p in points_for(backend)
+                for n in (wb_nths if p in WB_POINTS else nths)]
             # between the child's start (imports take ~0.5 s) and the end of a clean run
             plan += [(None, rng.uniform(0.3, max(0.4, 0.9 * ref.seconds)))
                      for _ in range(n_random)]
             for crash_at, delay in plan:
-                t = trial(base, tracker, backend, ref, s, crash_at, delay)
+                t = trial(base, tracker, backend, ref, s, crash_at, delay,
+                          sent_items_delay=delays.uniform(0.5, 2.0))
                 trials.append(t)
                 if log:
                     print(json.dumps(asdict(t), default=str), file=log, flush=True)
@@ -441,7 +544,11 @@ def campaign(tracker: Path, backends: list[str], nths: list[int], wb_nths: list[
         "unreadable trackers": sum(t.unreadable for t in trials),
         "cells differing from the uninterrupted run": sum(t.cells_differing for t in trials),
         "unknown entries resolved by hand": sum(t.resolved for t in trials),
+        "waits for the Sent Items grace (o365)": sum(t.grace_waits for t in trials),
+        "stray drafts left in Drafts (o365)": sum(t.stray_drafts for t in trials),
         "stray temp files": sum(t.stray_tmp for t in trials),
+        "queue-move requests sent in another grouping": sum(t.regrouped for t in trials),
+        "most reruns in a trial": max((t.reruns for t in trials), default=0),
     }
     return {"figures": figures, "trials": [asdict(t) for t in trials]}
 
@@ -449,7 +556,7 @@ def campaign(tracker: Path, backends: list[str], nths: list[int], wb_nths: list[
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tracker", type=Path, default=ROOT / "samples" / "tracker.xlsx")
-    ap.add_argument("--backends", default="outbox,smtp")
+    ap.add_argument("--backends", default="outbox,smtp", help="outbox, smtp, o365")
     ap.add_argument("--nth", default="1,7,20",
                     help="visits of each message point (before/after intent, after response) "
                     "to kill at")
