@@ -333,8 +333,11 @@ class Runner:
             if state in ("sending", "unknown"):
                 for tid in job.tenant_ids:
                     self._fail_tenant(tid, f"message {job.key} may have been sent (state "
-                                      f"{state}) — check Sent Items, then run 'ftc-office "
-                                      f"resolve {job.key} --sent' or '--resend'")
+                                      f"{state}) — run again in a few minutes: each run asks "
+                                      "the provider again (Outlook's Sent Items copy can lag); "
+                                      "if it stays unknown (always for SMTP), check Sent Items "
+                                      f"and run 'ftc-office resolve {job.key} --sent' or "
+                                      "'--resend'")
                 continue
             if job.message is None:
                 self.ledger.transition(job.key, "done")
