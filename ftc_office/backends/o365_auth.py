@@ -372,14 +372,23 @@ def _signed_in_name(account: FtcAccount) -> str:
     return str(account.con.username or "the app")
 
 
+def _account_for_login(settings: O365Settings, verify: bool | str) -> tuple[FtcAccount, str]:
+    """The account to sign in; with app-only auth the sign-in is just a token fetch, and the
+    second value is then the signed-in name (empty for a delegated sign-in still to do)."""
+    account = build_account(settings, verify=verify)
+    if settings.auth == "credentials":
+        ensure_token(account, settings, margin=float("inf"))
+        return account, _signed_in_name(account)
+    return account, ""
+
+
 def login_device_code(settings: O365Settings, show: Callable[[str], None], *,
                       verify: bool | str = True) -> str:
     """Sign in with the device-code flow; ``show`` displays Microsoft's instructions.
     Returns the signed-in account name."""
-    account = build_account(settings, verify=verify)
-    if settings.auth == "credentials":
-        ensure_token(account, settings, margin=float("inf"))
-        return _signed_in_name(account)
+    account, app_only = _account_for_login(settings, verify)
+    if app_only:
+        return app_only
     scopes = account.protocol.get_scopes_for(delegated_scopes(settings))
     try:
         app = account.con.msal_client
@@ -407,10 +416,9 @@ def login_url(settings: O365Settings, prompt: Callable[[str], str], *,
               verify: bool | str = True) -> str:
     """Sign in by pasting the redirected URL: ``prompt(consent_url)`` returns it.
     Returns the signed-in account name."""
-    account = build_account(settings, verify=verify)
-    if settings.auth == "credentials":
-        ensure_token(account, settings, margin=float("inf"))
-        return _signed_in_name(account)
+    account, app_only = _account_for_login(settings, verify)
+    if app_only:
+        return app_only
     ok = account.authenticate(requested_scopes=delegated_scopes(settings),
                               redirect_uri=account.con.oauth_redirect_url,
                               handle_consent=prompt)
