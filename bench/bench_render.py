@@ -117,7 +117,7 @@ def _plain_mailers(folder: Path) -> None:
 def child(mode: str, tracker: Path, out: Path) -> dict[str, Any]:
     import datetime as dt
 
-    from ftc_office.compose import Composer, compose_all
+    from ftc_office.compose.composer import Composer, compose_all
     from ftc_office.config import PathSettings, Settings
     from ftc_office.planning import load_workspace, plan_workspace
     from ftc_office.preview import write_eml
@@ -182,10 +182,10 @@ def export_csv(tracker: Path, csv_path: Path) -> dict[str, Any]:
     import csv
     import datetime as dt
 
+    from ftc_office.compose.context import person_name
     from ftc_office.config import Settings
     from ftc_office.planning import load_workspace, plan_workspace
     from ftc_office.playbook import ActionKind, milestone
-    from ftc_office.rendering.context import person_name
 
     settings = Settings()
     plans = plan_workspace(load_workspace([tracker], settings), dt.date.fromisoformat(AS_OF))

@@ -69,7 +69,7 @@ def make_tracker(path: Path, rows: int) -> None:
 
 def run_patcher(src: Path, dest: Path) -> None:
     """(a) Surgical write-back."""
-    from ftc_office.tracker.xlsx_patch import XlsxPatcher
+    from ftc_office.xlsx.patch import XlsxPatcher
 
     p = XlsxPatcher(src)
     cols = p.add_columns("Tenants", 1, OUTPUT)

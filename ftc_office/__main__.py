@@ -1,5 +1,5 @@
 """`python -m ftc_office` runs the CLI."""
 
-from ftc_office.cli import main
+from ftc_office.cli.main import main
 
 main()

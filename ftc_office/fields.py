@@ -7,8 +7,11 @@ or to one workload row. Outputs are written by the toolkit; inputs are filled by
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from ftc_office.values import to_text
 
 Kind = Literal["text", "int", "bool", "date", "addresses", "address", "service_status", "mark"]
 
@@ -86,3 +89,16 @@ def header_index(overrides: dict[str, str]) -> dict[str, str]:
 def header_for(name: str, overrides: dict[str, str]) -> str:
     """The header text the toolkit writes for an output field."""
     return overrides.get(name, FIELDS[name].header)
+
+
+# The Notes sheet the toolkit appends every note to (the reader skips it).
+NOTES_HEADERS = ["Date", "Tenant ID", "Customer", "Workload", "Step", "Note", "Ledger Key"]
+NOTES_WIDTHS = [12.0, 38.0, 28.0, 20.0, 18.0, 80.0, 48.0]
+SHEET_NAMES = ("Notes", "FTC Notes")
+
+
+def is_notes_header(values: Sequence[Any]) -> bool:
+    """Whether a first row (values from column A) starts with our headers."""
+    got = [to_text(v).strip().casefold() if v is not None else "" for v in
+           values[:len(NOTES_HEADERS)]]
+    return got == [h.casefold() for h in NOTES_HEADERS]

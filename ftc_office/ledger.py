@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ftc_office.errors import LedgerError
+from ftc_office.jobs import Job
 from ftc_office.paths import data_dir
 
 STATES = ("planned", "sending", "sent", "drafted", "failed", "unknown", "done", "skipped")
@@ -175,7 +176,7 @@ class Ledger:
         return [e for e in out if tracker is None or tracker in e.trackers]
 
     # ---- transitions -----------------------------------------------------------------
-    def plan(self, job: Any, backend: str) -> str:
+    def plan(self, job: Job, backend: str) -> str:
         """Record a job's intent (state ``planned``) unless it exists; return its state.
 
         Raises LedgerError when the key was already sent with different content: the rerun
@@ -211,7 +212,7 @@ class Ledger:
                  "planned", backend, job.summary,
                  json.dumps([a.email for a in msg.recipients] if msg else []),
                  msg.subject if msg else None, json.dumps(stamps),
-                 json.dumps([list(n) for n in job.notes]), now(), now()))
+                 json.dumps([[n.tenant_id, n.workload, n.text] for n in job.notes]), now(), now()))
             self._event(db, job.key, "planned", backend=backend, hash=job.content_hash)
             return "planned"
 

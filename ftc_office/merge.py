@@ -29,9 +29,9 @@ import jinja2
 from python_calamine import CalamineWorkbook
 
 from ftc_office.addresses import LINE_BREAKS, Address, parse_address_list
-from ftc_office.compose import Job, slug
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
-from ftc_office.message import Attachment, OutgoingMessage, recipients_digest
+from ftc_office.jobs import Job, JobKind, merge_key
+from ftc_office.message import Attachment, OutgoingMessage
 from ftc_office.rendering.environment import make_environment, one_line, render
 from ftc_office.rendering.word import DOCX_MIME, render_docx
 from ftc_office.tracker.reader import MAX_CELLS, check_package, column_letter
@@ -305,7 +305,7 @@ def merge(template: MergeTemplate, data: MergeData, to_column: str | None = None
     today = today or dt.date.today()
     to_header = data.column(to_column)
     out = MergeResult()
-    stem = slug(template.folder.resolve().name)
+    stem = template.folder.resolve().name
     for row in data.rows:
         who = f"row {row.number} of {data.path.name}"
         cell = data.where(row.cells[to_header])
@@ -332,7 +332,7 @@ def merge(template: MergeTemplate, data: MergeData, to_column: str | None = None
         if template.word is not None:
             attachments = (Attachment(template.word.name,
                                       render_docx(template.word, ctx, who), DOCX_MIME),)
-        key = f"merge.{stem}.r{row.number}.{recipients_digest(to)}"
+        key = merge_key(stem, row.number, to)
         try:
             msg = OutgoingMessage(key=key, kind="merge", audience="merge", to=tuple(to),
                                   sender=sender, subject=subject, text=text, html=html_body,
@@ -341,7 +341,7 @@ def merge(template: MergeTemplate, data: MergeData, to_column: str | None = None
             out.failures.append(exc.problem)
             continue
         recipients = ", ".join(a.email for a in to)
-        out.jobs.append(Job(key, "merge", (), msg, (), (),
+        out.jobs.append(Job(key, JobKind.MERGE, (), msg, (), (),
                             f"{data.sheet} row {row.number} → {recipients}"))
     return out
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.charset import QP, Charset
 from email.encoders import encode_base64
@@ -199,9 +198,3 @@ class OutgoingMessage:
 def mime_date(dt: object) -> str:
     """RFC 5322 date for a datetime (kept here so every backend formats it alike)."""
     return format_datetime(dt)  # type: ignore[arg-type]
-
-
-def recipients_digest(addresses: Iterable[Address]) -> str:
-    """A short stable digest of a set of recipients, used in message keys."""
-    joined = ",".join(sorted(a.email for a in addresses))
-    return hashlib.sha256(joined.encode()).hexdigest()[:10]

@@ -26,22 +26,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ftc_office.errors import Problem, WritebackError
+from ftc_office.fields import NOTES_HEADERS, NOTES_WIDTHS, SHEET_NAMES, is_notes_header
 from ftc_office.ledger import Entry
-from ftc_office.tracker.xlsx_patch import XlsxPatcher
-from ftc_office.tracker.xlsx_xml import MAX_CELL_CHARS, CellValue, col_letter, utf16_len
 from ftc_office.values import to_text
+from ftc_office.xlsx.cells import MAX_CELL_CHARS, CellValue, col_letter, utf16_len
+from ftc_office.xlsx.patch import XlsxPatcher
 
-NOTES_HEADERS = ["Date", "Tenant ID", "Customer", "Workload", "Step", "Note", "Ledger Key"]
-NOTES_WIDTHS = [12.0, 38.0, 28.0, 20.0, 18.0, 80.0, 48.0]
-SHEET_NAMES = ("Notes", "FTC Notes")
 _UNSTORABLE_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
-
-
-def is_notes_header(values: Sequence[Any]) -> bool:
-    """Whether a first row (values from column A) starts with our headers."""
-    got = [to_text(v).strip().casefold() if v is not None else "" for v in
-           values[:len(NOTES_HEADERS)]]
-    return got == [h.casefold() for h in NOTES_HEADERS]
 
 
 def _header_row(patcher: XlsxPatcher, sheet: str) -> list[Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ftc_office.config import Settings
 from ftc_office.errors import Problem, TrackerError, UsageError
 from ftc_office.playbook import Step, TenantPlan, plan_tenant
-from ftc_office.records import (
+from ftc_office.tracker.records import (
     TrackerRecords,
     cross_tenant_contact_problems,
     cross_tracker_problems,

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from ftc_office.errors import Problem
-from ftc_office.records import TenantRecord, WorkloadRecord
+from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
 class Step(enum.StrEnum):

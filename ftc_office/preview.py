@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from ftc_office.backends.wire import wire_bytes
-from ftc_office.compose import Job
+from ftc_office.jobs import Job
 
 
 def eml_name(job: Job) -> str:

@@ -18,22 +18,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import signal
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftc_office.atomic import atomic_replace, backup, remove_stale_temps
 from ftc_office.config import Settings
 from ftc_office.errors import Problem, WritebackError
+from ftc_office.faults import crashpoint
 from ftc_office.fields import FIELDS, header_for
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir, tracker_id
-from ftc_office.tracker.atomic import atomic_replace, backup, remove_stale_temps
 from ftc_office.tracker.reader import column_letter, read_sheet
-from ftc_office.tracker.xlsx_patch import XlsxPatcher
 from ftc_office.values import to_text
+from ftc_office.xlsx.patch import XlsxPatcher
 
 OWNED_TEXT = ("engagement_note", "ftop_status", "service_status", "target_queue")
 
@@ -49,27 +49,6 @@ class WritebackResult:
     notes: int = 0  # rows appended to the Notes sheet
     conflicts: list[Problem] = field(default_factory=list)
     backup: str | None = None
-
-
-CRASH_ENV = "FTC_OFFICE_CRASH_AT"
-_crash_hits: dict[str, int] = {}
-
-
-def crashpoint(name: str) -> None:
-    """Fault injection for the crash campaign: die at once (SIGKILL, no cleanup) when
-    ``FTC_OFFICE_CRASH_AT`` names this point (``after_intent``), or its Nth visit
-    (``after_intent@3``). Points: before_intent, after_intent, after_prepared (o365: the
-    draft is recorded, not yet sent), after_response, during_writeback, after_replace.
-    Does nothing when the variable is unset."""
-    wanted = os.environ.get(CRASH_ENV)
-    if not wanted or not hasattr(signal, "SIGKILL"):
-        return
-    point, _, nth = wanted.partition("@")
-    if point != name:
-        return
-    _crash_hits[name] = _crash_hits.get(name, 0) + 1
-    if _crash_hits[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def owner_of(path: Path) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any, cast
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
-from ftc_office.cli import cli
+from ftc_office.cli.main import cli
 
 
 def ftc(*args: str, input: str | None = None) -> Result:

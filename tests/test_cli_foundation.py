@@ -13,7 +13,7 @@ import pytest
 from builders import make_tracker, row
 from click.testing import CliRunner, Result
 
-from ftc_office.cli import cli
+from ftc_office.cli.main import cli
 
 DAY = dt.date(2026, 6, 1)
 DONE: dict[str, Any] = {"atu_sent": DAY, "discussion_date": DAY, "customer_email_sent": DAY}

@@ -23,13 +23,13 @@ from runhelpers import at, emls, ftc, rows, run, set_cells
 from ftc_office.backends.base import DeliveryResult, PreparedHook, Status
 from ftc_office.backends.memory import MemoryBackend
 from ftc_office.backends.outbox import OutboxBackend
-from ftc_office.compose import Composer, compose_all
+from ftc_office.compose.composer import Composer, compose_all
 from ftc_office.config import load_settings
 from ftc_office.errors import LedgerError
 from ftc_office.ledger import Ledger
 from ftc_office.message import OutgoingMessage
-from ftc_office.pipeline import Runner, RunOptions, lock_trackers
 from ftc_office.planning import load_workspace, plan_workspace
+from ftc_office.run.runner import Runner, RunOptions, lock_trackers
 
 if TYPE_CHECKING:
     from smtpserver import SmtpServer
@@ -406,7 +406,7 @@ def test_the_same_tracker_by_another_path_is_the_same_tracker(tmp_path: Path,
     stamped later by a write-back that names it by its absolute path."""
     from click.testing import CliRunner
 
-    from ftc_office.cli import cli
+    from ftc_office.cli.main import cli
 
     team = tmp_path / "team"
     team.mkdir()

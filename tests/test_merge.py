@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from docx import Document
 from openpyxl import Workbook, load_workbook
 
-from ftc_office.cli_merge import merge
+from ftc_office.cli.merge import merge
 from ftc_office.merge import html_to_text, identifier
 
 HEADER = ["First Name", "Email", "Seats", "Renewal Date", "Notes"]

@@ -25,9 +25,10 @@ from docx import Document
 from openpyxl import load_workbook
 
 from ftc_office.addresses import parse_address
-from ftc_office.compose import Composer, Job, compose_all
+from ftc_office.compose.composer import Composer, compose_all
 from ftc_office.config import PathSettings, Settings
 from ftc_office.errors import MessageError, TemplateError
+from ftc_office.jobs import Job
 from ftc_office.message import OutgoingMessage
 from ftc_office.planning import load_workspace, plan_workspace
 from ftc_office.playbook import ActionKind, TenantPlan

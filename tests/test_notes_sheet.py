@@ -28,9 +28,9 @@ from ftc_office.config import load_settings
 from ftc_office.errors import WritebackError
 from ftc_office.ledger import Ledger
 from ftc_office.notes_sheet import NOTES_HEADERS
-from ftc_office.tracker.xlsx_patch import XlsxPatcher
-from ftc_office.tracker.xlsx_xml import col_letter
 from ftc_office.writeback import write_back
+from ftc_office.xlsx.cells import col_letter
+from ftc_office.xlsx.patch import XlsxPatcher
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "tracker.xlsx"

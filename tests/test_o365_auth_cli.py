@@ -17,7 +17,7 @@ from fakegraph import (
 )
 
 from ftc_office.backends.o365_auth import login_url, token_cache_path
-from ftc_office.cli_auth import auth
+from ftc_office.cli.auth import auth
 from ftc_office.config import load_settings
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"

@@ -15,8 +15,8 @@ from builders import DEFAULT_COLUMNS, make_tracker, row
 from ftc_office.config import Settings, TrackerSettings
 from ftc_office.errors import TrackerError
 from ftc_office.planning import load_workspace
-from ftc_office.records import TenantRecord, TrackerRecords, load_tracker
 from ftc_office.tracker.reader import read_sheet
+from ftc_office.tracker.records import TenantRecord, TrackerRecords, load_tracker
 
 NO_ID: dict[str, Any] = {"tenant_id": None}  # a row with data but no Tenant ID
 PROBLEM = re.compile(r"^(?P<file>.+\.xlsx), (?P<sheet>[^!]+)!(?P<cell>[A-Z]+[0-9]+): "

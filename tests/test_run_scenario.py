@@ -372,7 +372,7 @@ def test_shortened_scenario_through_outlook_against_the_fake_graph(
 
 def test_one_bad_tenant_does_not_hold_back_its_queue_group(tmp_path: Path) -> None:
     """An FM outside the internal domains fails only that tenant's part of the request."""
-    from ftc_office.compose import Composer, queue_move_batch
+    from ftc_office.compose.composer import Composer, queue_move_batch
     from ftc_office.config import Settings
     from ftc_office.planning import load_workspace, plan_workspace
 

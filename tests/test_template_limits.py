@@ -22,7 +22,7 @@ import pytest
 from builders import make_tracker, row
 from docx import Document
 
-from ftc_office.compose import Composer
+from ftc_office.compose.composer import Composer
 from ftc_office.config import PathSettings, Settings
 from ftc_office.errors import TemplateError
 from ftc_office.planning import load_workspace, plan_workspace

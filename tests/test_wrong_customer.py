@@ -23,7 +23,7 @@ from builders import make_tracker, row
 from runhelpers import emls, ftc
 
 from ftc_office.addresses import parse_address
-from ftc_office.compose import Composer
+from ftc_office.compose.composer import Composer
 from ftc_office.config import MailSettings, PathSettings, Settings
 from ftc_office.errors import MessageError, TemplateError
 from ftc_office.mailers import load_mailers

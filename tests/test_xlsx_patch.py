@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from openpyxl.worksheet.table import Table
 from python_calamine import CalamineWorkbook
 
+from ftc_office.atomic import atomic_replace, backup
 from ftc_office.errors import WritebackError
-from ftc_office.tracker.atomic import atomic_replace, backup
-from ftc_office.tracker.xlsx_patch import XlsxPatcher
-from ftc_office.tracker.xlsx_xml import col_number
+from ftc_office.xlsx.cells import col_number
+from ftc_office.xlsx.patch import XlsxPatcher
 
 DATA = Path(__file__).parent / "data" / "excel"
 TRICKY = "=SUM(A1) & <b> \x01 _x0041_ done"
@@ -458,7 +458,7 @@ def test_missing_sheet_part_refused(tmp_path: Path) -> None:
 
 
 def test_remove_stale_temps_deletes_only_this_trackers_leftovers(tmp_path: Path) -> None:
-    from ftc_office.tracker.atomic import remove_stale_temps
+    from ftc_office.atomic import remove_stale_temps
 
     tracker = tmp_path / "tracker.xlsx"
     tracker.write_bytes(b"PK")

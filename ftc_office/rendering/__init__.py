@@ -1,1 +1,1 @@
-"""Rendering: strict Jinja environments for email and notes, docxtpl for Word, xlsx tables."""
+"""Rendering engine: strict sandboxed Jinja environments and Word (docxtpl)."""

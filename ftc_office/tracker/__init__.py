@@ -1,1 +1,1 @@
-"""Trackers: reading rows with their cell references, and lossless write-back."""
+"""The tracker read side: rows with their cell references, typed records, checks."""

@@ -21,8 +21,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from ftc_office.errors import TrackerError
-from ftc_office.fields import FIELDS, header_index, normalise_header
-from ftc_office.notes_sheet import is_notes_header
+from ftc_office.fields import FIELDS, header_index, is_notes_header, normalise_header
 
 MAX_UNCOMPRESSED = 400 * 1024 * 1024  # bytes, all parts together
 MAX_RATIO = 200  # a part that inflates more than this is treated as a zip bomb

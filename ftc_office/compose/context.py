@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from ftc_office.playbook import Milestone, atu_note_reason, milestone, next_action_date
-from ftc_office.records import TenantRecord, WorkloadRecord
+from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
 def person_name(email: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ftc_office.cli_boundary import boundary, settings_of
+from ftc_office.cli.boundary import boundary, settings_of
 from ftc_office.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])

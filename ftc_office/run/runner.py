@@ -21,15 +21,17 @@ from filelock import FileLock, Timeout
 
 from ftc_office.addresses import AddressError, parse_address
 from ftc_office.backends.base import Backend, DeliveryResult, Status
-from ftc_office.compose import Composer, Composition, Job, queue_move_batch, tenant_batches
+from ftc_office.compose.composer import Composer, Composition, queue_move_batch, tenant_batches
 from ftc_office.config import Settings
 from ftc_office.errors import DeliveryError, FtcError, LedgerError
+from ftc_office.faults import crashpoint
+from ftc_office.jobs import Job, JobKind, Stamp, confirm_queue_key
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.message import OutgoingMessage
 from ftc_office.paths import data_dir, tracker_id
 from ftc_office.planning import PlanFilter, load_workspace, plan_workspace
 from ftc_office.playbook import Step, TenantPlan
-from ftc_office.writeback import WritebackResult, crashpoint, write_back
+from ftc_office.writeback import WritebackResult, write_back
 
 MAIL_KINDS = ("atu", "customer_followup", "queue_move")
 MAX_PASSES = 4
@@ -419,8 +421,6 @@ class Runner:
 def confirm_queue(paths: Sequence[Path], settings: Settings, ledger: Ledger, tenant: str,
                   date: dt.date, force: bool = False) -> list[WritebackResult]:
     """Record the assignment team's confirmation (Queue Confirmed) for one tenant."""
-    from ftc_office.compose import Stamp
-
     ws = load_workspace(paths, settings)
     found = [t for tr in ws.trackers for t in tr.tenants
              if t.tenant_id.casefold() == tenant.casefold()]
@@ -432,7 +432,7 @@ def confirm_queue(paths: Sequence[Path], settings: Settings, ledger: Ledger, ten
         raise LedgerError(t.where("tenant_id"), "no queue move was requested for this tenant yet",
                           "run 'ftc-office run' first; confirm after the assignment team moved it")
     stamp = Stamp(tracker_id(t.source.path), t.tenant_id, None, "queue_confirmed", date)
-    job = Job(f"confirm_queue.{t.tenant_id.casefold()}.{date.isoformat()}", "confirm_queue",
+    job = Job(confirm_queue_key(t.tenant_id, date), JobKind.CONFIRM_QUEUE,
               (t.tenant_id,), None, (stamp,), (), f"queue move confirmed on {date.isoformat()}")
     if ledger.plan(job, "none") == "planned":
         ledger.transition(job.key, "done")

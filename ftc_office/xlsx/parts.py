@@ -1,6 +1,6 @@
 """The parts a surgical write-back edits: one worksheet (row index, pending edits, rendering)
 and styles.xml (date formats). Text-level edits only: every byte outside the edited rows is
-kept as it was. Used by `ftc_office.tracker.xlsx_patch`.
+kept as it was. Used by `ftc_office.xlsx.patch`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ftc_office.errors import WritebackError
-from ftc_office.tracker import xlsx_xml as X
+from ftc_office.xlsx import cells as X
 
 CellValue = X.CellValue
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"

@@ -8,7 +8,6 @@ write-back projects onto the tracker once the message is sent.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,47 +23,27 @@ from ftc_office.addresses import (
     domain_allowed,
     parse_address,
 )
+from ftc_office.compose.context import message_context, person_name
+from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
+from ftc_office.jobs import (
+    Job,
+    JobKind,
+    Note,
+    Stamp,
+    StampValue,
+    mail_key,
+    note_key,
+    queue_move_key,
+)
 from ftc_office.mailers import Mailer, find_template, load_mailers, template_dirs
-from ftc_office.message import Attachment, OutgoingMessage, recipients_digest
+from ftc_office.message import Attachment, OutgoingMessage
 from ftc_office.paths import tracker_id
 from ftc_office.playbook import ActionKind, Step, TenantPlan, next_action_date
-from ftc_office.records import TenantRecord, WorkloadRecord
-from ftc_office.rendering.context import message_context, person_name
 from ftc_office.rendering.environment import make_environment, one_line, render
-from ftc_office.rendering.sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.rendering.word import DOCX_MIME, render_docx
-
-StampValue = dt.date | str
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """One output cell to write: for one workload row, or every row of the tenant."""
-
-    tracker: str
-    tenant_id: str
-    workload: str | None
-    field: str
-    value: StampValue
-
-
-@dataclass(frozen=True)
-class Job:
-    """One unit of work: a message to deliver (or none, for note-only steps) and its stamps."""
-
-    key: str
-    kind: str
-    tenant_ids: tuple[str, ...]
-    message: OutgoingMessage | None
-    stamps: tuple[Stamp, ...]
-    notes: tuple[tuple[str, str | None, str], ...]
-    summary: str
-
-    @property
-    def content_hash(self) -> str:
-        return self.message.content_hash if self.message else self.key
+from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
 @dataclass
@@ -73,12 +52,6 @@ class Composition:
 
     jobs: list[Job] = field(default_factory=list)
     failures: list[tuple[TenantRecord, Problem]] = field(default_factory=list)
-
-
-def slug(text: str) -> str:
-    """An ASCII key part: ``Exchange Online`` → ``exchange-online``."""
-    s = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
-    return s[:40] or "x"
 
 
 class Composer:
@@ -144,8 +117,7 @@ class Composer:
         text = self._render_text(m.text, ctx, who)
         html = css_inline.inline(render(self.html_env, m.html, ctx, who))
         atts = tuple(self._attachment(spec, ctx, who, []) for spec in m.attachments)
-        key = ".".join([m.kind, slug(t.tenant_id), slug(w.name if w else "all"),
-                        recipients_digest(to + cc)])
+        key = mail_key(m.kind, t.tenant_id, w.name if w else None, to + cc)
         msg = OutgoingMessage(key=key, kind=m.kind, audience=m.audience, to=to, cc=cc,
                               sender=fm, subject=subject, text=text, html=html,
                               attachments=atts, tenant_ids=(t.tenant_id,),
@@ -157,7 +129,7 @@ class Composer:
         summary = (f"{label} for {w.name if w else 'all workloads'} to {len(to)} recipient(s)"
                    f"{f' (+{len(cc)} cc)' if cc else ''}")
         return Job(key, m.kind, (t.tenant_id,), msg, stamps,
-                   ((t.tenant_id, w.name if w else None, note),), summary)
+                   (Note(t.tenant_id, w.name if w else None, note),), summary)
 
     def _atu_note_job(self, t: TenantRecord, w: WorkloadRecord | None, reason: str) -> Job:
         who = self._who(t, w)
@@ -166,9 +138,9 @@ class Composer:
         not_sent = f"No ATU ({self.as_of.isoformat()}): {reason}"
         stamps = self._stamps({"atu_sent": "not_sent", "engagement_note": "note"}, t, w, note,
                               {"not_sent": not_sent})
-        key = ".".join(["atu_note", slug(t.tenant_id), slug(w.name if w else "all")])
+        key = note_key(JobKind.ATU_NOTE, t.tenant_id, w.name if w else None)
         return Job(key, "atu_note", (t.tenant_id,), None, stamps,
-                   ((t.tenant_id, w.name if w else None, note),),
+                   (Note(t.tenant_id, w.name if w else None, note),),
                    f"record a note instead of the ATU for {w.name if w else 'all'}: {reason}")
 
     def _unassign_job(self, t: TenantRecord) -> Job:
@@ -180,8 +152,9 @@ class Composer:
         stamps = self._stamps({"fm_unassigned": "as_of", "ftop_status": "status_closed",
                                "service_status": "service_status", "engagement_note": "note"},
                               t, None, note, {})
-        key = ".".join(["unassign_fm", slug(t.tenant_id)])
-        return Job(key, "unassign_fm", (t.tenant_id,), None, stamps, ((t.tenant_id, None, note),),
+        key = note_key(JobKind.UNASSIGN_FM, t.tenant_id)
+        return Job(key, JobKind.UNASSIGN_FM, (t.tenant_id,), None, stamps,
+                   (Note(t.tenant_id, None, note),),
                    f"unassign the FM, set FTOP Status = {status!r}, Service Status = {service}")
 
     # ---- queue moves -------------------------------------------------------------------
@@ -253,21 +226,19 @@ class Composer:
         html = css_inline.inline(render(self.html_env, m.html, ctx, who))
         atts = tuple(self._attachment(spec, ctx, who, rows) for spec in m.attachments)
         ids = tuple(p.tenant.tenant_id for p in members)
-        ids_digest = hashlib.sha256(",".join(sorted(i.casefold() for i in ids)).encode())
-        key = ".".join(["queue_move", slug(queue), self.as_of.isoformat(),
-                        ids_digest.hexdigest()[:10]])
+        key = queue_move_key(queue, self.as_of, ids)
         msg = OutgoingMessage(key=key, kind=m.kind, audience=m.audience, to=to,
                               cc=tuple(cc_all), sender=sender, subject=subject, text=text,
                               html=html, attachments=atts, tenant_ids=ids, origin=who)
         self.check_audience(msg, None)
         stamps: list[Stamp] = []
-        notes: list[tuple[str, str | None, str]] = []
+        notes: list[Note] = []
         status = self.settings.ftop.status_disengaged
         for p in members:
             tctx = message_context(p.tenant, self.as_of, None, {"status": status})
             note = self._render_note(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
             stamps.extend(self._stamps(m.stamps, p.tenant, None, note, {}))
-            notes.append((p.tenant.tenant_id, None, note))
+            notes.append(Note(p.tenant.tenant_id, None, note))
         summary = (f"queue-move request to {queue} for {len(ids)} tenant(s) "
                    f"(set Next Action Date = {nad.isoformat()})")
         return Job(key, m.kind, ids, msg, tuple(stamps), tuple(notes), summary)

@@ -21,9 +21,10 @@ from typing import Any, TypeVar
 import click
 
 from ftc_office import __version__
-from ftc_office.cli_auth import auth
-from ftc_office.cli_boundary import boundary, settings_of
-from ftc_office.cli_merge import merge
+from ftc_office.cli.auth import auth
+from ftc_office.cli.boundary import boundary, settings_of
+from ftc_office.cli.merge import merge
+from ftc_office.cli.views import plan_table, run_summary, step_counts
 from ftc_office.config import CONFIG_NAME
 from ftc_office.errors import UsageError
 from ftc_office.planning import (
@@ -34,7 +35,6 @@ from ftc_office.planning import (
     plan_workspace,
 )
 from ftc_office.playbook import Step
-from ftc_office.views import plan_table, run_summary, step_counts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -194,7 +194,7 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
     Example:
       ftc-office preview samples/tracker.xlsx --as-of 2026-11-26 --out preview
     """
-    from ftc_office.compose import Composer, queue_move_batch, tenant_batches
+    from ftc_office.compose.composer import Composer, queue_move_batch, tenant_batches
     from ftc_office.preview import Previewer
 
     settings = settings_of(ctx)
@@ -234,7 +234,7 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
                 fm: str | None, yes: bool, per_tenant: bool, outbox: str | None,
                 report_path: str | None, force: bool, kinds: tuple[str, ...] | None) -> None:
     from ftc_office.backends.registry import make_backend
-    from ftc_office.pipeline import Runner, RunOptions, locked_ledger
+    from ftc_office.run.runner import Runner, RunOptions, locked_ledger
 
     settings = settings_of(ctx)
     paths = expand_paths(trackers)
@@ -353,7 +353,7 @@ def send(ctx: click.Context, **kw: Any) -> None:
     Example:
       ftc-office send tracker.xlsx --backend smtp --no-dry-run --limit 1
     """
-    from ftc_office.pipeline import MAIL_KINDS
+    from ftc_office.run.runner import MAIL_KINDS
 
     _run_common(ctx, kinds=MAIL_KINDS, **kw)
 
@@ -370,7 +370,7 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
     Example:
       ftc-office writeback tracker.xlsx
     """
-    from ftc_office.pipeline import locked_ledger
+    from ftc_office.run.runner import locked_ledger
     from ftc_office.writeback import write_back
 
     settings = settings_of(ctx)
@@ -399,7 +399,7 @@ def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str |
     Example:
       ftc-office confirm-queue tracker.xlsx --tenant 6f1c...-...
     """
-    from ftc_office.pipeline import confirm_queue, locked_ledger
+    from ftc_office.run.runner import confirm_queue, locked_ledger
 
     settings = settings_of(ctx)
     path = Path(tracker)

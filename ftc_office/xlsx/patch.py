@@ -51,8 +51,9 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from ftc_office.errors import WritebackError
-from ftc_office.tracker import xlsx_xml as X
-from ftc_office.tracker.xlsx_parts import (
+from ftc_office.xlsx import cells as X
+from ftc_office.xlsx.package import ZipPackage
+from ftc_office.xlsx.parts import (
     FIX_RESAVE,
     MAIN_NS,
     STRICT_MARK,
@@ -62,7 +63,6 @@ from ftc_office.tracker.xlsx_parts import (
     Styles,
     Table,
 )
-from ftc_office.tracker.xlsx_zip import ZipPackage
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"

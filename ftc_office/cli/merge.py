@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ftc_office.addresses import AddressError, parse_address
-from ftc_office.cli_boundary import boundary
+from ftc_office.cli.boundary import boundary
 from ftc_office.errors import UsageError
 from ftc_office.merge import load_template, read_data
 from ftc_office.merge import merge as merge_rows
@@ -52,7 +52,7 @@ def merge(ctx: click.Context, template: Path, data: Path, sheet: str | None,
       mailing/body.txt      Hello {{ first_name }}, you have {{ seats }} seats.
       ftc-office merge --template mailing --data contacts.xlsx --to-column Email --out out
     """
-    from ftc_office.cli_boundary import settings_of
+    from ftc_office.cli.boundary import settings_of
 
     settings = settings_of(ctx)
     sender = None

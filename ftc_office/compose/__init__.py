@@ -1,0 +1,1 @@
+"""Composition: from plans to jobs (rendered messages, stamps and notes), nothing sent."""

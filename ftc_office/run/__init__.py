@@ -1,0 +1,1 @@
+"""The run: reconcile, plan, compose, deliver, record — one module per phase."""
