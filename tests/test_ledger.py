@@ -29,7 +29,9 @@ from ftc_office.errors import LedgerError
 from ftc_office.ledger import Ledger
 from ftc_office.message import OutgoingMessage
 from ftc_office.planning import load_workspace, plan_workspace
-from ftc_office.run.runner import Runner, RunOptions, lock_trackers
+from ftc_office.run.locks import lock_trackers
+from ftc_office.run.report import RunOptions
+from ftc_office.run.runner import Runner
 
 if TYPE_CHECKING:
     from smtpserver import SmtpServer

@@ -25,7 +25,8 @@ from ftc_office.config import load_settings
 from ftc_office.ledger import Ledger
 from ftc_office.message import OutgoingMessage
 from ftc_office.paths import data_dir
-from ftc_office.run.runner import Runner, RunOptions
+from ftc_office.run.report import RunOptions
+from ftc_office.run.runner import Runner
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx"
 CHANGED_PARTS = {"xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/workbook.xml",

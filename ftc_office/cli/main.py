@@ -234,7 +234,9 @@ def _run_common(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None
                 fm: str | None, yes: bool, per_tenant: bool, outbox: str | None,
                 report_path: str | None, force: bool, kinds: tuple[str, ...] | None) -> None:
     from ftc_office.backends.registry import make_backend
-    from ftc_office.run.runner import Runner, RunOptions, locked_ledger
+    from ftc_office.run.locks import locked_ledger
+    from ftc_office.run.report import RunOptions
+    from ftc_office.run.runner import Runner
 
     settings = settings_of(ctx)
     paths = expand_paths(trackers)
@@ -370,7 +372,7 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
     Example:
       ftc-office writeback tracker.xlsx
     """
-    from ftc_office.run.runner import locked_ledger
+    from ftc_office.run.locks import locked_ledger
     from ftc_office.writeback import write_back
 
     settings = settings_of(ctx)
@@ -399,7 +401,8 @@ def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str |
     Example:
       ftc-office confirm-queue tracker.xlsx --tenant 6f1c...-...
     """
-    from ftc_office.run.runner import confirm_queue, locked_ledger
+    from ftc_office.run.confirm import confirm_queue
+    from ftc_office.run.locks import locked_ledger
 
     settings = settings_of(ctx)
     path = Path(tracker)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ftc_office.playbook import Step, TenantPlan
 
 if TYPE_CHECKING:
-    from ftc_office.run.runner import RunReport, TenantOutcome
+    from ftc_office.run.report import RunReport, TenantOutcome
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> str:

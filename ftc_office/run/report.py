@@ -1,0 +1,106 @@
+"""What a run was asked to do and what it did: options, per-tenant outcomes, the report.
+
+The report is the run's only output besides the ledger and the workbook: the summary, the
+JSON report and the exit code are all read from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftc_office.jobs import Job
+from ftc_office.writeback import WritebackResult
+
+
+@dataclass
+class TenantOutcome:
+    """What a run did for one tenant."""
+
+    tenant_id: str
+    customer: str
+    tracker: str
+    fm: str
+    region: str
+    step_before: str
+    step_after: str = ""
+    status: str = "waiting"  # done | waiting | skipped | failed
+    actions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunOptions:
+    """What the person asked for."""
+
+    as_of: dt.date
+    dry_run: bool = True
+    limit: int | None = None
+    tenant: str | None = None
+    fm: str | None = None
+    per_tenant: bool = False
+    kinds: tuple[str, ...] | None = None  # None = every step; the mail kinds for `send`
+    force: bool = False
+
+
+@dataclass
+class RunReport:
+    """Everything a run did, for the summary, the JSON report and the exit code."""
+
+    as_of: dt.date
+    dry_run: bool
+    backend: str
+    tenants: dict[str, TenantOutcome] = field(default_factory=dict)
+    sent: int = 0
+    notes: int = 0
+    unknown: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    writebacks: list[WritebackResult] = field(default_factory=list)
+    limited: bool = False
+    declined: bool = False  # the person said no at the confirmation: nothing was sent
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or any(t.status == "failed" for t in self.tenants.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "backend": self.backend,
+            "messages_sent": self.sent, "notes_recorded": self.notes,
+            "unknown": self.unknown, "refused": self.refused, "errors": self.errors,
+            "limited": self.limited, "declined": self.declined,
+            "writebacks": [dataclasses.asdict(w) | {"conflicts": [str(c) for c in w.conflicts]}
+                           for w in self.writebacks],
+            "tenants": [dataclasses.asdict(t) for t in self.tenants.values()],
+        }
+
+    # ---- bookkeeping used by the phases ------------------------------------------------
+    def outcome(self, tenant_id: str) -> TenantOutcome | None:
+        return self.tenants.get(tenant_id.casefold())
+
+    def fail(self, tenant_ids: tuple[str, ...] | list[str], problem: str) -> None:
+        """Mark tenants failed with a problem (said once, however often a pass meets it)."""
+        for tid in tenant_ids:
+            out = self.outcome(tid)
+            if out:
+                out.status = "failed"
+                if problem not in out.problems:
+                    out.problems.append(problem)
+            elif problem not in self.errors:
+                self.errors.append(problem)
+
+    def say(self, job: Job, text: str) -> None:
+        """Add a line to what the summary says was done for each of the job's tenants."""
+        for tid in job.tenant_ids:
+            out = self.outcome(tid)
+            if out:
+                out.actions.append(text)
+
+    def mark_done(self, job: Job) -> None:
+        for tid in job.tenant_ids:
+            out = self.outcome(tid)
+            if out and out.status == "waiting":
+                out.status = "done"
