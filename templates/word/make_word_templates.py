@@ -174,7 +174,8 @@ def engagement_summary() -> None:
         ("Date", "{{ as_of | date }}"),
     ])
     doc.add_heading("What we completed together", level=1)
-    doc.add_paragraph("Usage milestone: {{ tenant.milestone.reason }}.")
+    doc.add_paragraph("Your organisation is now using {{ workload.name }}, and FastTrack's "
+                      "enablement of it is complete.")
     _workload_table(doc, ["Workload", "Completion discussion", "Status"],
                     ["{{ w.name }}",
                      "{{ w.discussion_date | date if w.discussion_date else 'not yet held' }}",
@@ -188,7 +189,8 @@ def engagement_summary() -> None:
     # {%p %} tags remove their whole paragraph: no empty line when nothing is next
     doc.add_paragraph("{%p if workload.next_workload_list %}")
     doc.add_paragraph("You are ready to onboard {{ workload.next_workload_list | join_and }}: "
-                      "request each with an RFA.")
+                      "request {{ 'it' if workload.next_workload_list | length == 1 "
+                      "else 'each of them' }} with an RFA.")
     doc.add_paragraph("{%p endif %}")
     doc.add_heading("Adoption resources", level=1)
     for text in ("Microsoft Adoption — https://adoption.microsoft.com",
