@@ -69,3 +69,17 @@ def test_internal_mail_keeps_its_evidence_and_says_it_in_both_parts(tmp_path: Pa
         body = msg.get_body((kind,)).get_content()  # type: ignore[union-attr]
         assert "141 active users" in body  # the account team reads the evidence
         assert "Sent with ftc-office on behalf of" in body  # both parts say the same
+
+
+def test_word_summary_has_clickable_links_and_a_dated_footer(tmp_path: Path) -> None:
+    tracker = make_tracker(tmp_path / "tracker.xlsx", [row("t-1", **DUE)])
+    ftc("preview", str(tracker), "--as-of", "2026-11-26", "--out", str(tmp_path / "p"))
+    (eml,) = list((tmp_path / "p").glob("customer_followup*.eml"))
+    msg = cast(EmailMessage, BytesParser(policy=default_policy).parsebytes(eml.read_bytes()))
+    (docx,) = [p.get_content() for p in msg.iter_attachments()]
+    doc = Document(io.BytesIO(docx))
+    links = {r.target_ref for r in doc.part.rels.values() if r.is_external}
+    assert links == {"https://fasttrack.microsoft.com", "https://adoption.microsoft.com",
+                     "https://learn.microsoft.com/microsoft-365/"}
+    footer = doc.sections[0].footer.paragraphs[0].text
+    assert footer == "FastTrack engagement summary · 26 November 2026"
