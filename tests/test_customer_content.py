@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from docx import Document
-
 from builders import make_tracker, row
+from docx import Document
 from runhelpers import ftc
 
 NEXT_STEPS = "Customer unhappy with pace; escalated to CSAM"
