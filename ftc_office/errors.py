@@ -71,3 +71,11 @@ class LedgerError(FtcError):
 
 class WritebackError(FtcError):
     """A write-back into a tracker was refused or failed; the tracker is unchanged."""
+
+
+def exception_kind(exc: BaseException) -> str:
+    """``BadZipFile``, ``zlib.error``: the exception's name, qualified when it is bare."""
+    name = type(exc).__name__
+    if name == "error":
+        return f"{type(exc).__module__}.error"
+    return name

@@ -31,8 +31,9 @@ from ftc_office.fields import FIELDS, header_for
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir, tracker_id
-from ftc_office.tracker.reader import column_letter, read_sheet
+from ftc_office.tracker.reader import read_sheet
 from ftc_office.values import to_text
+from ftc_office.xlsx.cells import clip_cell_text, col_letter
 from ftc_office.xlsx.patch import XlsxPatcher
 
 OWNED_TEXT = ("engagement_note", "ftop_status", "service_status", "target_queue")
@@ -132,7 +133,7 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     needed = {s["field"] for e in pending for s in e.stamps if s["tracker"] == key}
     missing = [f for f in FIELDS if f in needed and f not in sheet.columns]
     patcher = XlsxPatcher(tracker)
-    columns = {f: column_letter(c) for f, c in sheet.columns.items()}
+    columns = {f: col_letter(c + 1) for f, c in sheet.columns.items()}
     if missing:
         headers = [header_for(f, settings.tracker.headers) for f in missing]
         added = patcher.add_columns(sheet.sheet, sheet.header_row, headers)
@@ -166,8 +167,8 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
                         f"ftc-office wanted {to_text(value)!r}", "left as is — check which "
                         "is right and correct the cell by hand if needed"))
                     continue
-                if isinstance(value, str) and len(value) > 32767:
-                    value = value[:32760] + " […]"
+                if isinstance(value, str):
+                    value = clip_cell_text(value)
                 try:
                     patcher.set(sheet.sheet, ref, value)
                 except WritebackError as exc:

@@ -65,11 +65,9 @@ from ftc_office.xlsx.parts import (
 )
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 WORKSHEET_REL = f"{REL_NS}/worksheet"
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 _BAD_SHEET_NAME_RE = re.compile(r"[\\/?*\[\]:\x00-\x1f]")
-_UNSTORABLE_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 def _local(tag: str) -> str:
@@ -374,7 +372,7 @@ class XlsxPatcher:
                 raise WritebackError(where, f"the text is {X.utf16_len(value)} characters long; "
                                      f"Excel cells hold at most {X.MAX_CELL_CHARS}",
                                      "shorten the text")
-            bad = _UNSTORABLE_RE.search(value)
+            bad = X.UNSTORABLE_RE.search(value)
             if bad:
                 what = ("an unpaired surrogate character" if bad.group(0) < "\ue000"
                         else f"U+{ord(bad.group(0)):04X}, which Excel cannot store")
