@@ -13,8 +13,9 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.writer.excel import ExcelWriter
 
-from ftc_office.rendering.word import normalise_zip, strip_control
+from ftc_office.rendering.word import strip_control
 from ftc_office.xlsx.cells import col_letter
+from ftc_office.xlsx.normalise import normalise_zip
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = (("Tenant ID", "tenant_id", 38), ("Customer", "customer", 30),
