@@ -68,21 +68,20 @@ def builtin_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def _search_path(settings: Settings, configured: str, builtin: str) -> list[Path]:
+    """The project's override folder (when configured) first, then the built-in one."""
+    dirs = [settings.resolve_path(configured)] if configured else []
+    return [*dirs, builtin_root() / builtin]
+
+
 def template_dirs(settings: Settings) -> list[Path]:
     """Template search path: the project's override folder first, then the built-ins."""
-    dirs = []
-    if settings.paths.templates:
-        dirs.append(settings.resolve_path(settings.paths.templates))
-    dirs.append(builtin_root() / "templates")
-    return dirs
+    return _search_path(settings, settings.paths.templates, "templates")
 
 
 def mailer_dirs(settings: Settings) -> list[Path]:
-    dirs = []
-    if settings.paths.mailers:
-        dirs.append(settings.resolve_path(settings.paths.mailers))
-    dirs.append(builtin_root() / "mailers")
-    return dirs
+    """Mailer search path: the project's override folder first, then the built-ins."""
+    return _search_path(settings, settings.paths.mailers, "mailers")
 
 
 def find_template(name: str, dirs: list[Path]) -> Path | None:

@@ -35,7 +35,7 @@ from ftc_office.message import Attachment, OutgoingMessage
 from ftc_office.rendering.environment import make_environment, one_line, render
 from ftc_office.rendering.word import DOCX_MIME, render_docx
 from ftc_office.xlsx.cells import col_letter
-from ftc_office.xlsx.limits import MAX_CELLS, check_package
+from ftc_office.xlsx.limits import check_extent, check_package
 
 SUBJECT, BODY_HTML, BODY_TEXT = "subject.txt", "body.html", "body.txt"
 TO_COLUMN_GUESSES = ("email", "e_mail", "email_address", "mail", "to")
@@ -231,11 +231,7 @@ def _read_workbook(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]
             raise MergeError(str(path), f"no sheet named {sheet!r}",
                              "--sheet must be one of: " + ", ".join(map(repr, names)))
         sh = wb.get_sheet_by_name(name)
-        end = sh.end
-        if end is not None and (end[0] + 1) * (end[1] + 1) > MAX_CELLS:
-            raise MergeError(f"{path}, sheet {name}",
-                             f"the sheet spans {end[0] + 1} rows × {end[1] + 1} columns",
-                             "delete the empty rows and columns below and right of the data")
+        check_extent(sh.end, f"{path}, sheet {name}", MergeError)
         return sh.to_python(skip_empty_area=False), name
     except FtcError:
         raise

@@ -20,7 +20,7 @@ from python_calamine import CalamineWorkbook
 from ftc_office.errors import TrackerError, exception_kind
 from ftc_office.fields import FIELDS, header_index, is_notes_header, normalise_header
 from ftc_office.xlsx.cells import col_letter
-from ftc_office.xlsx.limits import MAX_CELLS, check_package
+from ftc_office.xlsx.limits import check_extent, check_package
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,7 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
 
 def _grid(wb: CalamineWorkbook, name: str, path: Path) -> list[list[Any]]:
     sh = wb.get_sheet_by_name(name)
-    end = sh.end
-    if end is not None and (end[0] + 1) * (end[1] + 1) > MAX_CELLS:
-        raise TrackerError(f"{path}, sheet {name}",
-                           f"the sheet spans {end[0] + 1} rows × {end[1] + 1} columns",
-                           "delete the empty rows and columns below and right of the data")
+    check_extent(sh.end, f"{path}, sheet {name}")
     return sh.to_python(skip_empty_area=False)
 
 

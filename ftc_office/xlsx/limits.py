@@ -14,7 +14,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from ftc_office.errors import TrackerError, exception_kind
+from ftc_office.errors import FtcError, TrackerError, exception_kind
 from ftc_office.xlsx.cells import col_number
 
 MAX_UNCOMPRESSED = 400 * 1024 * 1024  # bytes, all parts together
@@ -49,6 +49,15 @@ def check_package(path: Path) -> None:
     except Exception as exc:  # BadZipFile, zlib.error, EOFError, OSError, NotImplementedError…
         raise TrackerError(where, f"the workbook is damaged ({exception_kind(exc)})",
                            "open it in Excel (it may offer a repair) and save it again") from None
+
+
+def check_extent(end: tuple[int, int] | None, where: str,
+                 error: type[FtcError] = TrackerError) -> None:
+    """Refuse a sheet whose last cell `end` (0-based row and column, as python-calamine's
+    ``sheet.end`` gives it) makes a grid of more than `MAX_CELLS` cells."""
+    if end is not None and (end[0] + 1) * (end[1] + 1) > MAX_CELLS:
+        raise error(where, f"the sheet spans {end[0] + 1} rows × {end[1] + 1} columns",
+                    "delete the empty rows and columns below and right of the data")
 
 
 def _check_file(path: Path, where: str) -> None:
