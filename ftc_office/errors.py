@@ -34,6 +34,7 @@ class FtcError(Exception):
 
     @property
     def problem(self) -> Problem:
+        """The error as a `Problem` (where, what, fix), to collect with others."""
         return Problem(self.where, self.what, self.fix)
 
 

@@ -85,6 +85,7 @@ def mailer_dirs(settings: Settings) -> list[Path]:
 
 
 def find_template(name: str, dirs: list[Path]) -> Path | None:
+    """The first file called `name` in the search path `dirs`, or None."""
     for d in dirs:
         p = d / name
         if p.is_file():

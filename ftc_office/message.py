@@ -45,10 +45,12 @@ class Attachment:
 
     @property
     def maintype(self) -> str:
+        """The MIME main type ("application" of "application/pdf")."""
         return self.mimetype.split("/", 1)[0]
 
     @property
     def subtype(self) -> str:
+        """The MIME subtype ("pdf" of "application/pdf")."""
         return self.mimetype.split("/", 1)[1]
 
 
@@ -119,6 +121,7 @@ class OutgoingMessage:
 
     @property
     def recipients(self) -> tuple[Address, ...]:
+        """Everyone the message goes to: To, then Cc."""
         return self.to + self.cc
 
     @property
