@@ -1,7 +1,9 @@
-"""Replace a tracker without ever leaving a half-written file, and keep dated backups.
+"""Replace a file without ever leaving a half-written one, and keep dated backups.
 
+The one atomic write of the toolkit (workbooks, .eml files, the token cache): `atomic_write`
+and `atomic_write_bytes`; `atomic_replace` is its form for workbooks.
 `Workbook.save(path)` truncates the target first, so a crash mid-save can leave a tracker
-unreadable. `atomic_replace` writes a temporary file in the same folder, fsyncs it, gives it
+unreadable. `atomic_write` writes a temporary file in the same folder, fsyncs it, gives it
 the original's permission bits, renames it over the original (atomic on one file system) and
 fsyncs the folder so the rename itself survives a power cut.
 """
@@ -32,38 +34,69 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_replace(original: Path, write: Callable[[Path], object]) -> None:
-    """Call `write(tmp)` to produce the new file, then atomically put it at `original`.
+def _new_file_mode() -> int:
+    """The permission bits a new file gets under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
-    On any failure (in `write` or later) the original is untouched and the temporary file is
-    removed. A new file gets the permission bits the umask allows; a replaced one keeps its own.
+
+def atomic_write(target: Path, write: Callable[[Path], object], *, mode: int | None = None,
+                 refused: Callable[[PermissionError], Exception] | None = None) -> None:
+    """Call `write(tmp)` to produce the new file, then atomically put it at `target`.
+
+    The temporary file (``.NAME.*.tmp`` in the same folder) is fsynced, given its permission
+    bits, renamed over `target` and the folder fsynced, so a crash leaves the old file or the
+    new one, never half of it. `mode` forces the permission bits; without it a replaced file
+    keeps its own and a new one gets what the umask allows. On any failure the target is
+    untouched, the temporary file removed and the error raised as it came, except that a
+    rename refused with PermissionError raises `refused(error)` when given.
     """
-    original = Path(original)
-    folder = original.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{original.name}.", suffix=".tmp", dir=folder)
+    target = Path(target)
+    folder = target.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        try:
-            mode = stat.S_IMODE(original.stat().st_mode)
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
+        if mode is None:
+            try:
+                mode = stat.S_IMODE(target.stat().st_mode)
+            except FileNotFoundError:
+                mode = _new_file_mode()
         os.chmod(tmp, mode)
         try:
-            os.replace(tmp, original)
+            os.replace(tmp, target)
         except PermissionError as exc:
-            raise WritebackError(str(original), "the file cannot be replaced (is it open in "
-                                 "Excel or locked by a sync client?)",
-                                 "close the workbook in Excel and run again") from exc
+            if refused is None:
+                raise
+            raise refused(exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
+
+
+def atomic_write_bytes(target: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Put `data` at `target` atomically and durably (see `atomic_write`)."""
+    atomic_write(target, lambda tmp: tmp.write_bytes(data), mode=mode)
+
+
+def atomic_replace(original: Path, write: Callable[[Path], object]) -> None:
+    """`atomic_write` for a workbook: a rename refused by Excel's or a sync client's lock
+    becomes a WritebackError that says so.
+
+    On any failure (in `write` or later) the original is untouched and the temporary file is
+    removed. A new file gets the permission bits the umask allows; a replaced one keeps its own.
+    """
+    def refused(exc: PermissionError) -> WritebackError:
+        return WritebackError(str(original), "the file cannot be replaced (is it open in "
+                              "Excel or locked by a sync client?)",
+                              "close the workbook in Excel and run again")
+
+    atomic_write(original, write, refused=refused)
 
 
 def remove_stale_temps(original: Path) -> list[Path]:

@@ -34,6 +34,7 @@ class FtcError(Exception):
 
     @property
     def problem(self) -> Problem:
+        """The error as a `Problem` (where, what, fix), to collect with others."""
         return Problem(self.where, self.what, self.fix)
 
 
@@ -71,3 +72,11 @@ class LedgerError(FtcError):
 
 class WritebackError(FtcError):
     """A write-back into a tracker was refused or failed; the tracker is unchanged."""
+
+
+def exception_kind(exc: BaseException) -> str:
+    """``BadZipFile``, ``zlib.error``: the exception's name, qualified when it is bare."""
+    name = type(exc).__name__
+    if name == "error":
+        return f"{type(exc).__module__}.error"
+    return name

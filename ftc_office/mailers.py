@@ -68,24 +68,24 @@ def builtin_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def _search_path(settings: Settings, configured: str, builtin: str) -> list[Path]:
+    """The project's override folder (when configured) first, then the built-in one."""
+    dirs = [settings.resolve_path(configured)] if configured else []
+    return [*dirs, builtin_root() / builtin]
+
+
 def template_dirs(settings: Settings) -> list[Path]:
     """Template search path: the project's override folder first, then the built-ins."""
-    dirs = []
-    if settings.paths.templates:
-        dirs.append(settings.resolve_path(settings.paths.templates))
-    dirs.append(builtin_root() / "templates")
-    return dirs
+    return _search_path(settings, settings.paths.templates, "templates")
 
 
 def mailer_dirs(settings: Settings) -> list[Path]:
-    dirs = []
-    if settings.paths.mailers:
-        dirs.append(settings.resolve_path(settings.paths.mailers))
-    dirs.append(builtin_root() / "mailers")
-    return dirs
+    """Mailer search path: the project's override folder first, then the built-ins."""
+    return _search_path(settings, settings.paths.mailers, "mailers")
 
 
 def find_template(name: str, dirs: list[Path]) -> Path | None:
+    """The first file called `name` in the search path `dirs`, or None."""
     for d in dirs:
         p = d / name
         if p.is_file():
@@ -106,6 +106,29 @@ def load_mailer(path: Path, tdirs: list[Path]) -> Mailer:
         if key not in data:
             raise TemplateError(where, f"missing key '{key}'",
                                 "add it; see the built-in mailers for an example")
+    audience, per, to, cc = _audience(data, where)
+    atts = _attachments(data.get("attachments", []), where)
+    stamps = data.get("stamps", {})
+    _check_stamps(stamps, where)
+    mailer = Mailer(
+        kind=str(data["kind"]), description=str(data.get("description", "")),
+        audience=audience, per=per, to=to, cc=cc, subject=data["subject"], html=data["html"],
+        text=data["text"], note=data.get("note", ""), attachments=tuple(atts),
+        stamps=dict(stamps), source=path)
+    for name in [mailer.subject, mailer.html, mailer.text, mailer.note,
+                 *(a.template for a in atts)]:
+        if name and find_template(name, tdirs) is None:
+            raise TemplateError(f"{where}", f"template {name!r} not found",
+                                "create it in your templates folder or fix the name; searched "
+                                + ", ".join(str(d) for d in tdirs))
+    return mailer
+
+
+def _audience(data: dict[str, Any], where: str
+              ) -> tuple[Literal["internal", "customer"], Literal["workload", "tenant", "queue"],
+                         tuple[str, ...], tuple[str, ...]]:
+    """audience, per, to and cc of a mailer, checked (no internal list on a customer
+    message, no customer contact on an internal one)."""
     audience = data["audience"]
     if audience not in ("internal", "customer"):
         raise TemplateError(f"{where}, key audience", f"{audience!r} is not an audience",
@@ -122,8 +145,13 @@ def load_mailer(path: Path, tdirs: list[Path]) -> Mailer:
     if audience == "internal" and "customer_contacts" in to + cc:
         raise TemplateError(f"{where}, key to", "an internal message may not go to customer "
                             "contacts", "remove customer_contacts, or set audience = 'customer'")
+    return audience, per, to, cc
+
+
+def _attachments(items: list[Any], where: str) -> list[AttachmentSpec]:
+    """The ``[[attachments]]`` of a mailer, checked."""
     atts = []
-    for i, att in enumerate(data.get("attachments", [])):
+    for i, att in enumerate(items):
         if not isinstance(att, dict):
             raise TemplateError(f"{where}, attachments[{i}]", "expected a table",
                                 "write [[attachments]] with template and filename")
@@ -138,7 +166,11 @@ def load_mailer(path: Path, tdirs: list[Path]) -> Mailer:
                                 f"use one of {', '.join(BUILTIN_ATTACHMENTS)}")
         atts.append(AttachmentSpec(att["filename"], att.get("template", ""),
                                    att.get("builtin", "")))
-    stamps = data.get("stamps", {})
+    return atts
+
+
+def _check_stamps(stamps: dict[str, Any], where: str) -> None:
+    """Every stamp writes an output column from a known value source."""
     for col, src in stamps.items():
         if col not in OUTPUT_FIELDS:
             raise TemplateError(f"{where}, stamps.{col}", "not an output column",
@@ -146,18 +178,6 @@ def load_mailer(path: Path, tdirs: list[Path]) -> Mailer:
         if src not in STAMP_SOURCES:
             raise TemplateError(f"{where}, stamps.{col}", f"unknown value source {src!r}",
                                 _nearest(src, STAMP_SOURCES))
-    mailer = Mailer(
-        kind=str(data["kind"]), description=str(data.get("description", "")),
-        audience=audience, per=per, to=to, cc=cc, subject=data["subject"], html=data["html"],
-        text=data["text"], note=data.get("note", ""), attachments=tuple(atts),
-        stamps=dict(stamps), source=path)
-    for name in [mailer.subject, mailer.html, mailer.text, mailer.note,
-                 *(a.template for a in atts)]:
-        if name and find_template(name, tdirs) is None:
-            raise TemplateError(f"{where}", f"template {name!r} not found",
-                                "create it in your templates folder or fix the name; searched "
-                                + ", ".join(str(d) for d in tdirs))
-    return mailer
 
 
 def load_mailers(settings: Settings) -> dict[str, Mailer]:

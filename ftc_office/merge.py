@@ -34,7 +34,8 @@ from ftc_office.jobs import Job, JobKind, merge_key
 from ftc_office.message import Attachment, OutgoingMessage
 from ftc_office.rendering.environment import make_environment, one_line, render
 from ftc_office.rendering.word import DOCX_MIME, render_docx
-from ftc_office.tracker.reader import MAX_CELLS, check_package, column_letter
+from ftc_office.xlsx.cells import col_letter
+from ftc_office.xlsx.limits import check_extent, check_package
 
 SUBJECT, BODY_HTML, BODY_TEXT = "subject.txt", "body.html", "body.txt"
 TO_COLUMN_GUESSES = ("email", "e_mail", "email_address", "mail", "to")
@@ -230,11 +231,7 @@ def _read_workbook(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]
             raise MergeError(str(path), f"no sheet named {sheet!r}",
                              "--sheet must be one of: " + ", ".join(map(repr, names)))
         sh = wb.get_sheet_by_name(name)
-        end = sh.end
-        if end is not None and (end[0] + 1) * (end[1] + 1) > MAX_CELLS:
-            raise MergeError(f"{path}, sheet {name}",
-                             f"the sheet spans {end[0] + 1} rows × {end[1] + 1} columns",
-                             "delete the empty rows and columns below and right of the data")
+        check_extent(sh.end, f"{path}, sheet {name}", MergeError)
         return sh.to_python(skip_empty_area=False), name
     except FtcError:
         raise
@@ -254,8 +251,8 @@ def _table(path: Path, sheet: str, grid: list[list[Any]], header_r: int) -> Merg
         text = str(_cell_value(value)).strip()
         if not text:
             continue
-        cell = f"{column_letter(c)}{header_r + 1}"
-        var = identifier(text) or f"column_{column_letter(c).lower()}"
+        cell = f"{col_letter(c + 1)}{header_r + 1}"
+        var = identifier(text) or f"column_{col_letter(c + 1).lower()}"
         if var in RESERVED:
             raise MergeError(f"{path}, {sheet}!{cell}", f"the column name {text!r} is "
                              f"reserved (the variable '{var}' holds the whole row)",
@@ -274,7 +271,7 @@ def _table(path: Path, sheet: str, grid: list[list[Any]], header_r: int) -> Merg
         cells: dict[str, str] = {}
         for c, text in cols:
             values[text] = _cell_value(line[c]) if c < len(line) else ""
-            cells[text] = f"{column_letter(c)}{r + 1}"
+            cells[text] = f"{col_letter(c + 1)}{r + 1}"
         if any(v != "" for v in values.values()):
             rows.append(DataRow(r + 1, values, cells))
     return MergeData(path, sheet, [t for _c, t in cols], names, rows)

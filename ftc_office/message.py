@@ -18,7 +18,7 @@ from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import SMTP, compat32
+from email.policy import compat32
 from email.utils import format_datetime, make_msgid
 
 from ftc_office.addresses import ENCODED_WORD, LINE_BREAKS, Address
@@ -27,9 +27,6 @@ from ftc_office.errors import MessageError
 MAX_RECIPIENTS = 500
 MAX_SUBJECT = 255
 KEY_HEADER = "X-FTC-Message-Key"
-# For building EmailMessage objects elsewhere (tests, fakes): RFC 5322's hard line limit, so a
-# subject is never folded before an encoded word (Python's folding at 78 doubles that space).
-POLICY = SMTP.clone(max_line_length=998)
 # compat32 folds a long header that has no space by moving its whole value to a new line
 # (" atu.…" comes back with a leading space); 998 is RFC 5322's hard limit, and every value
 # we write is far shorter (the subject, the only long one, is pre-folded as encoded words).
@@ -48,10 +45,12 @@ class Attachment:
 
     @property
     def maintype(self) -> str:
+        """The MIME main type ("application" of "application/pdf")."""
         return self.mimetype.split("/", 1)[0]
 
     @property
     def subtype(self) -> str:
+        """The MIME subtype ("pdf" of "application/pdf")."""
         return self.mimetype.split("/", 1)[1]
 
 
@@ -122,6 +121,7 @@ class OutgoingMessage:
 
     @property
     def recipients(self) -> tuple[Address, ...]:
+        """Everyone the message goes to: To, then Cc."""
         return self.to + self.cc
 
     @property

@@ -21,7 +21,6 @@ from the tracker row of the tenant, empty when the tenant is no longer in the tr
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,10 +28,8 @@ from ftc_office.errors import Problem, WritebackError
 from ftc_office.fields import NOTES_HEADERS, NOTES_WIDTHS, SHEET_NAMES, is_notes_header
 from ftc_office.ledger import Entry
 from ftc_office.values import to_text
-from ftc_office.xlsx.cells import MAX_CELL_CHARS, CellValue, col_letter, utf16_len
+from ftc_office.xlsx.cells import UNSTORABLE_RE, CellValue, clip_cell_text, col_letter
 from ftc_office.xlsx.patch import XlsxPatcher
-
-_UNSTORABLE_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 def _header_row(patcher: XlsxPatcher, sheet: str) -> list[Any]:
@@ -83,10 +80,7 @@ def append_notes(patcher: XlsxPatcher, tracker: str, entries: Sequence[Entry],
             if key in seen:
                 continue
             seen.add(key)
-            note = _UNSTORABLE_RE.sub("\ufffd", text)
-            if utf16_len(note) > MAX_CELL_CHARS:
-                cut = note.encode("utf-16-le")[:(MAX_CELL_CHARS - 4) * 2]
-                note = cut.decode("utf-16-le", "ignore") + " […]"
+            note = clip_cell_text(UNSTORABLE_RE.sub("\ufffd", text))
             rows.append([_note_date(entry), tenant, customers.get(tenant.casefold()) or None,
                          workload, entry.kind, note, entry.key])
     if not rows:

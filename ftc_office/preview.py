@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
 
+from ftc_office.atomic import atomic_write_bytes
 from ftc_office.backends.wire import wire_bytes
+from ftc_office.filenames import safe_filename
 from ftc_office.jobs import Job
 
 
 def eml_name(job: Job) -> str:
-    """A Windows-safe file name for a job's .eml file."""
-    safe = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in job.key)
-    return safe[:150] + ".eml"
+    """The file name of a job's .eml file: the one the outbox gives the message."""
+    return safe_filename(job.key)
 
 
 def write_eml(job: Job, folder: Path, when: dt.datetime) -> Path | None:
@@ -30,9 +31,7 @@ def write_eml(job: Job, folder: Path, when: dt.datetime) -> Path | None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / eml_name(job)
     data = wire_bytes(job.message, format_datetime(when))  # the bytes a backend would send
-    tmp = path.with_suffix(".eml.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    atomic_write_bytes(path, data)
     return path
 
 

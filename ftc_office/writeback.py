@@ -31,8 +31,9 @@ from ftc_office.fields import FIELDS, header_for
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir, tracker_id
-from ftc_office.tracker.reader import column_letter, read_sheet
+from ftc_office.tracker.reader import SheetRead, read_sheet
 from ftc_office.values import to_text
+from ftc_office.xlsx.cells import clip_cell_text, col_letter
 from ftc_office.xlsx.patch import XlsxPatcher
 
 OWNED_TEXT = ("engagement_note", "ftop_status", "service_status", "target_queue")
@@ -80,6 +81,7 @@ def _read_only(path: Path) -> bool:
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's content, in hex."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -99,6 +101,9 @@ def _same(current: Any, value: Any) -> bool:
     return to_text(current) == to_text(value)
 
 
+Rows = dict[str, list[tuple[int, str, dict[str, Any]]]]  # tenant (folded) -> rows
+
+
 def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool = False,
                entries: list[Entry] | None = None) -> WritebackResult:
     """Project every unwritten finished job of this tracker onto it."""
@@ -107,6 +112,29 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     result = WritebackResult(str(tracker))
     if not pending:
         return result
+    _check_replaceable(tracker, force)
+    sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
+                       settings.tracker.headers)
+    rows_by_tenant = _rows_by_tenant(sheet)
+    patcher = XlsxPatcher(tracker)
+    columns = _output_columns(patcher, sheet, pending, key, settings, result)
+    written_keys = [entry.key for entry in pending
+                    if _stamp_entry(patcher, sheet, entry, key, columns, rows_by_tenant, result)]
+    result.jobs = len(written_keys)
+    customers = {t: to_text(rows[0][2].get("customer") or "") for t, rows in
+                 rows_by_tenant.items()}
+    result.notes = append_notes(patcher, key, pending, customers, result.conflicts)
+    if result.cells or result.added_columns or result.notes:
+        before, after = _replace(tracker, patcher, result)
+    else:
+        before = after = sha256_file(tracker)
+    ledger.mark_written(written_keys, key, result.backup, before, after, result.cells,
+                        [str(c) for c in result.conflicts])
+    return result
+
+
+def _check_replaceable(tracker: Path, force: bool) -> None:
+    """Refuse a tracker open in Excel (unless `force`) or marked read-only."""
     owner = owner_of(tracker)
     if owner and not force:
         raise WritebackError(str(tracker), f"the workbook is open in Excel by {owner} "
@@ -119,9 +147,11 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
                              "make it writable (Properties → clear Read-only) and run "
                              "'ftc-office writeback' again; nothing was lost, the ledger keeps "
                              "every stamp")
-    sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
-                       settings.tracker.headers)
-    rows_by_tenant: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+
+
+def _rows_by_tenant(sheet: SheetRead) -> Rows:
+    """Case-folded tenant ID -> (row number, workload, field values) of each of its rows."""
+    rows_by_tenant: Rows = {}
     for raw in sheet.rows:
         tid = raw.cells.get("tenant_id")
         if tid is None:
@@ -129,84 +159,95 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
         wl = raw.cells.get("workload")
         rows_by_tenant.setdefault(to_text(tid[0]).casefold(), []).append(
             (raw.number, to_text(wl[0]) if wl else "", {k: v[0] for k, v in raw.cells.items()}))
+    return rows_by_tenant
+
+
+def _output_columns(patcher: XlsxPatcher, sheet: SheetRead, pending: list[Entry], key: str,
+                    settings: Settings, result: WritebackResult) -> dict[str, str]:
+    """Field -> column letter, adding the output columns the stamps need and lack."""
     needed = {s["field"] for e in pending for s in e.stamps if s["tracker"] == key}
     missing = [f for f in FIELDS if f in needed and f not in sheet.columns]
-    patcher = XlsxPatcher(tracker)
-    columns = {f: column_letter(c) for f, c in sheet.columns.items()}
+    columns = {f: col_letter(c + 1) for f, c in sheet.columns.items()}
     if missing:
         headers = [header_for(f, settings.tracker.headers) for f in missing]
         added = patcher.add_columns(sheet.sheet, sheet.header_row, headers)
         for f, h in zip(missing, headers, strict=True):
             columns[f] = added[h]
         result.added_columns = headers
-    written_keys: list[str] = []
-    for entry in pending:
-        ok = True
-        for s in entry.stamps:
-            if s["tracker"] != key:
-                continue
-            value: Any = dt.date.fromisoformat(s["value"]) if s["is_date"] else s["value"]
-            targets = [r for r in rows_by_tenant.get(s["tenant_id"].casefold(), [])
-                       if s["workload"] is None or r[1].casefold() == s["workload"].casefold()]
-            if not targets:
-                result.conflicts.append(Problem(
-                    f"{tracker}, {sheet.sheet}", f"tenant {s['tenant_id']}"
-                    f"{' / ' + s['workload'] if s['workload'] else ''} is no longer in the "
-                    "tracker", "restore the row, then run 'ftc-office writeback' again"))
-                ok = False
-                continue
-            for number, _wl, current in targets:
-                ref = f"{columns[s['field']]}{number}"
-                cur = current.get(s["field"])
-                if _same(cur, value):
-                    continue
-                if cur not in (None, "") and s["field"] not in OWNED_TEXT:
-                    result.conflicts.append(Problem(
-                        sheet.where(ref), f"holds {to_text(cur)!r}, someone else's value; "
-                        f"ftc-office wanted {to_text(value)!r}", "left as is — check which "
-                        "is right and correct the cell by hand if needed"))
-                    continue
-                if isinstance(value, str) and len(value) > 32767:
-                    value = value[:32760] + " […]"
-                try:
-                    patcher.set(sheet.sheet, ref, value)
-                except WritebackError as exc:
-                    # one refused cell (a formula, a merged cell...) must not block every
-                    # other stamp of the tracker; the job stays unwritten and is retried
-                    result.conflicts.append(exc.problem)
-                    ok = False
-                    continue
-                result.cells += 1
-        if ok:
-            written_keys.append(entry.key)
-    result.jobs = len(written_keys)
-    customers = {t: to_text(rows[0][2].get("customer") or "") for t, rows in
-                 rows_by_tenant.items()}
-    result.notes = append_notes(patcher, key, pending, customers, result.conflicts)
-    if result.cells or result.added_columns or result.notes:
-        remove_stale_temps(tracker)  # left by a run killed mid-write; we hold the run lock
-        before = sha256_file(tracker)
-        bdir = data_dir() / "backups"
-        bpath = backup(tracker, bdir)
-        result.backup = str(bpath)
+    return columns
 
-        def save(tmp: Path) -> None:
-            patcher.save(tmp)
-            crashpoint("during_writeback")  # backup made, new file written, not yet in place
 
-        try:
-            atomic_replace(tracker, save)
-        except PermissionError:
-            raise WritebackError(str(tracker), "cannot replace the workbook (read-only, or open "
-                                 "in another program)", "close it / make it writable and run "
-                                 "'ftc-office writeback' again; nothing was lost") from None
-        crashpoint("after_replace")  # the workbook is replaced, the ledger not yet told
-        after = sha256_file(tracker)
-    else:
-        before = after = sha256_file(tracker)
-    ledger.mark_written(written_keys, key, result.backup, before, after, result.cells,
-                        [str(c) for c in result.conflicts])
-    return result
+def _stamp_entry(patcher: XlsxPatcher, sheet: SheetRead, entry: Entry, key: str,
+                 columns: dict[str, str], rows_by_tenant: Rows,
+                 result: WritebackResult) -> bool:
+    """Patch the cells of one job's stamps on this tracker; False when one could not be
+    written (its tenant is gone or a cell was refused), so the job is retried later."""
+    ok = True
+    for s in entry.stamps:
+        if s["tracker"] != key:
+            continue
+        value: Any = dt.date.fromisoformat(s["value"]) if s["is_date"] else s["value"]
+        if isinstance(value, str):
+            value = clip_cell_text(value)  # before comparing: a rerun finds the clipped text
+        targets = [r for r in rows_by_tenant.get(s["tenant_id"].casefold(), [])
+                   if s["workload"] is None or r[1].casefold() == s["workload"].casefold()]
+        if not targets:
+            result.conflicts.append(Problem(
+                f"{sheet.path}, {sheet.sheet}", f"tenant {s['tenant_id']}"
+                f"{' / ' + s['workload'] if s['workload'] else ''} is no longer in the "
+                "tracker", "restore the row, then run 'ftc-office writeback' again"))
+            ok = False
+            continue
+        for number, _wl, current in targets:
+            ok = _stamp_cell(patcher, sheet, f"{columns[s['field']]}{number}", s["field"],
+                             current.get(s["field"]), value, result) and ok
+    return ok
+
+
+def _stamp_cell(patcher: XlsxPatcher, sheet: SheetRead, ref: str, name: str, cur: Any,
+                value: Any, result: WritebackResult) -> bool:
+    """Write one stamp unless the cell already holds it or someone else's value (a
+    conflict); False only when the patcher refused the cell."""
+    if _same(cur, value):
+        return True
+    if cur not in (None, "") and name not in OWNED_TEXT:
+        result.conflicts.append(Problem(
+            sheet.where(ref), f"holds {to_text(cur)!r}, someone else's value; "
+            f"ftc-office wanted {to_text(value)!r}", "left as is — check which "
+            "is right and correct the cell by hand if needed"))
+        return True
+    try:
+        patcher.set(sheet.sheet, ref, value)
+    except WritebackError as exc:
+        # one refused cell (a formula, a merged cell...) must not block every
+        # other stamp of the tracker; the job stays unwritten and is retried
+        result.conflicts.append(exc.problem)
+        return False
+    result.cells += 1
+    return True
+
+
+def _replace(tracker: Path, patcher: XlsxPatcher, result: WritebackResult) -> tuple[str, str]:
+    """Back the tracker up, then replace it atomically with the patched package; return
+    its SHA-256 before and after."""
+    remove_stale_temps(tracker)  # left by a run killed mid-write; we hold the run lock
+    before = sha256_file(tracker)
+    bdir = data_dir() / "backups"
+    bpath = backup(tracker, bdir)
+    result.backup = str(bpath)
+
+    def save(tmp: Path) -> None:
+        patcher.save(tmp)
+        crashpoint("during_writeback")  # backup made, new file written, not yet in place
+
+    try:
+        atomic_replace(tracker, save)
+    except PermissionError:
+        raise WritebackError(str(tracker), "cannot replace the workbook (read-only, or open "
+                             "in another program)", "close it / make it writable and run "
+                             "'ftc-office writeback' again; nothing was lost") from None
+    crashpoint("after_replace")  # the workbook is replaced, the ledger not yet told
+    return before, sha256_file(tracker)
 
 
 __all__ = ["WritebackResult", "crashpoint", "owner_of", "write_back"]

@@ -170,10 +170,6 @@ def _never_connected(exc: BaseException) -> bool:
     return False
 
 
-def _is_transport(exc: BaseException) -> bool:
-    return isinstance(exc, requests.RequestException) and _status(exc) is None
-
-
 class O365Backend:
     """Deliver messages from an Outlook mailbox through Microsoft Graph."""
 

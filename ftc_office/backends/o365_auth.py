@@ -30,6 +30,7 @@ from O365 import Account
 from O365.connection import Connection, MSGraphProtocol
 from O365.utils import BaseTokenBackend, FileSystemTokenBackend
 
+from ftc_office.atomic import atomic_write_bytes
 from ftc_office.config import O365Settings
 from ftc_office.errors import DeliveryError
 from ftc_office.paths import config_dir
@@ -143,18 +144,7 @@ class SecureFileTokenBackend(FileSystemTokenBackend):
         path = self.token_path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = self.serialize()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(data if isinstance(data, str) else data.decode())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(path, data.encode() if isinstance(data, str) else data, mode=0o600)
         return True
 
 

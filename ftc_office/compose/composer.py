@@ -8,7 +8,6 @@ write-back projects onto the tracker once the message is sent.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from ftc_office.compose.context import message_context, person_name
 from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
+from ftc_office.filenames import attachment_filename
 from ftc_office.jobs import (
     Job,
     JobKind,
@@ -279,7 +279,7 @@ class Composer:
 
     def _attachment(self, spec: Any, ctx: dict[str, Any], who: str,
                     rows: list[dict[str, Any]]) -> Attachment:
-        name = _safe_filename(self._render_string(spec.filename, ctx, who))
+        name = attachment_filename(self._render_string(spec.filename, ctx, who))
         if spec.builtin == "queue_rows_xlsx":
             return Attachment(name, queue_rows_xlsx(rows, self.as_of), XLSX_MIME)
         path = find_template(spec.template, self.tdirs)
@@ -331,18 +331,6 @@ class Composer:
             if a != fm and a not in allowed:
                 raise MessageError(where, f"{a.email} may not be copied on a customer message",
                                    "only the FM is copied")
-
-
-_BAD_FILENAME = re.compile(r'[\x00-\x1f<>:"/\\|?*]+')
-
-
-def _safe_filename(name: str) -> str:
-    """A file name Windows and Outlook accept."""
-    name = _BAD_FILENAME.sub("_", " ".join(name.split())).strip(" .")
-    stem, dot, ext = name.rpartition(".")
-    if len(name) > 120:
-        name = stem[: 110 - len(ext)] + dot + ext
-    return name or "attachment"
 
 
 def compose_all(composer: Composer, plans: Sequence[TenantPlan], per_tenant: bool = False,

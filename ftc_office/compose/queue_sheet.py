@@ -13,7 +13,9 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.writer.excel import ExcelWriter
 
-from ftc_office.rendering.word import normalise_zip, strip_control
+from ftc_office.rendering.word import strip_control
+from ftc_office.xlsx.cells import col_letter
+from ftc_office.xlsx.normalise import normalise_zip
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = (("Tenant ID", "tenant_id", 38), ("Customer", "customer", 30),
@@ -53,7 +55,7 @@ def queue_rows_xlsx(rows: Sequence[dict[str, Any]], as_of: dt.date) -> bytes:
             cell = ws.cell(row=r, column=c, value=_safe(row[key]))
             if isinstance(row[key], dt.date):
                 cell.number_format = "yyyy-mm-dd"
-    last = chr(64 + len(COLUMNS))
+    last = col_letter(len(COLUMNS))
     table = Table(displayName="QueueMoves", ref=f"A1:{last}{max(len(rows), 1) + 1}")
     table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
     ws.add_table(table)

@@ -48,6 +48,7 @@ def join_and(items: Iterable[Any]) -> str:
 
 
 def yes_no(value: Any) -> str:
+    """The ``yes_no`` filter: "yes" for a true value, "no" otherwise."""
     return "yes" if value else "no"
 
 
@@ -155,6 +156,7 @@ class _GuardedCodeGenerator(CodeGenerator):
     render's budget, and every ``~`` checks the size of what it joins before joining."""
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        """A ``for`` loop whose iterable goes through ``ftc_steps`` (counted)."""
         if not getattr(node, "ftc_guarded", False):
             node.iter = nodes.Call(nodes.EnvironmentAttribute("ftc_steps"), [node.iter], [],
                                    None, None, lineno=node.lineno)
@@ -162,6 +164,7 @@ class _GuardedCodeGenerator(CodeGenerator):
         super().visit_For(node, frame)
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        """A ``~`` join whose operands go through ``ftc_parts`` (size-checked)."""
         if frame.eval_ctx.volatile:
             func_name = "(markup_join if context.eval_ctx.volatile else str_join)"
         elif frame.eval_ctx.autoescape:
@@ -180,6 +183,7 @@ class _BudgetTemplate(jinja2.Template):
     a size check, so a runaway loop stops early instead of filling memory first."""
 
     def render(self, *args: Any, **kwargs: Any) -> str:
+        """Render with a fresh budget of loop steps and output size."""
         token = _BUDGET.set([MAX_STEPS, MAX_OUTPUT])
         try:
             ctx = self.new_context(dict(*args, **kwargs))
@@ -212,6 +216,7 @@ class _LimitedSandbox(ImmutableSandboxedEnvironment):
     template_class = _BudgetTemplate
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """``*``, ``**``, ``+`` and ``%`` with their results bounded before they are built."""
         if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
             raise jinja2.sandbox.SecurityError("exponent too large (limit 64)")
         if operator == "*":
@@ -228,6 +233,7 @@ class _LimitedSandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any,
              **kwargs: Any) -> Any:
+        """A call from a template, checked first when it could build something huge."""
         if isinstance(__obj, jinja2.runtime.LoopContext) and args:
             # a recursive loop's ``loop(children)``: those steps count as well
             args = (__self.ftc_steps(args[0]), *args[1:])
@@ -251,6 +257,7 @@ class _LimitedSandbox(ImmutableSandboxedEnvironment):
             yield item
 
     def ftc_parts(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The operands of a ``~`` join, refused when the result would be too large."""
         if sum(map(_size, parts)) > MAX_OUTPUT:
             _refuse("joining (~) strings that large")
         return parts

@@ -18,7 +18,8 @@ from ftc_office.addresses import Address
 from ftc_office.config import Settings
 from ftc_office.errors import Problem
 from ftc_office.fields import FIELD_LIST, FIELDS
-from ftc_office.tracker.reader import RawRow, SheetRead, column_letter, read_sheet
+from ftc_office.fields import normalise_header as _norm
+from ftc_office.tracker.reader import RawRow, SheetRead, read_sheet
 from ftc_office.values import (
     ValueProblem,
     to_address,
@@ -30,6 +31,7 @@ from ftc_office.values import (
     to_service_status,
     to_text,
 )
+from ftc_office.xlsx.cells import col_letter
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "text": to_text,
@@ -135,10 +137,6 @@ def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
     return out
 
 
-def _norm(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
 def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
             region_index: dict[str, str]) -> TenantRecord:
     problems: list[Problem] = []
@@ -216,7 +214,7 @@ def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
 
 def _letter(sheet: SheetRead, name: str) -> str:
     c = sheet.columns.get(name)
-    return column_letter(c) if c is not None else "?"
+    return col_letter(c + 1) if c is not None else "?"
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -19,6 +19,8 @@ MAX_ROW = 1_048_576
 MAX_COL = 16_384
 MAX_CELL_CHARS = 32_767
 
+# characters a cell cannot store: lone surrogates, U+FFFE, U+FFFF
+UNSTORABLE_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 _REF_RE = re.compile(r"^\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})$")
 _ATTR_RE = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _CTRL = "\x00-\x08\x0b\x0c\x0d\x0e-\x1f"
@@ -34,8 +36,9 @@ _BUILTIN_DATE_FORMATS = frozenset([*range(14, 23), *range(27, 37), *range(45, 48
 _FORMAT_NOISE_RE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
 
 
+@functools.lru_cache(maxsize=4096)
 def col_letter(col: int) -> str:
-    """Column number (1-based) to letters: 1 -> A, 28 -> AB."""
+    """Column number (1-based) to letters: 1 -> A, 28 -> AB (the one implementation)."""
     letters = ""
     while col:
         col, rem = divmod(col - 1, 26)
@@ -45,7 +48,7 @@ def col_letter(col: int) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def col_number(letters: str) -> int:
-    """Column letters to number (1-based): A -> 1, AB -> 28."""
+    """Column letters to number (1-based): A -> 1, AB -> 28 (case-insensitive)."""
     n = 0
     for ch in letters.upper():
         n = n * 26 + ord(ch) - 64
@@ -145,6 +148,20 @@ def needs_preserve(text: str) -> bool:
 def utf16_len(text: str) -> int:
     """Length as Excel counts it (UTF-16 code units)."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+CLIPPED_MARK = " […]"
+
+
+def clip_cell_text(text: str) -> str:
+    """`text` cut to fit one cell: at most `MAX_CELL_CHARS` UTF-16 code units (as Excel
+    counts, so a character outside the BMP counts twice), ending in `CLIPPED_MARK` when cut.
+    A cut never splits a surrogate pair; text that fits is returned as it is."""
+    if utf16_len(text) <= MAX_CELL_CHARS:
+        return text
+    room = MAX_CELL_CHARS - utf16_len(CLIPPED_MARK)
+    cut = text.encode("utf-16-le", "surrogatepass")[:room * 2]
+    return cut.decode("utf-16-le", "ignore") + CLIPPED_MARK
 
 
 def excel_serial(value: dt.date, date1904: bool) -> float | int | None:

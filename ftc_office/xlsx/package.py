@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ftc_office.errors import WritebackError
+from ftc_office.xlsx.limits import OLE_MAGIC
 
-OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_TOTAL_UNCOMPRESSED = 500 * 1024 * 1024
 MAX_RATIO = 1000
@@ -47,7 +47,6 @@ class _Member:
     flags: int
     local_start: int
     data_start: int
-    data_end: int  # end of compressed data
     record_end: int  # end of data descriptor, if any
     central: bytes
     compress_size: int
@@ -84,7 +83,7 @@ class ZipPackage:
 
     def _check_signature(self) -> None:
         head = self.data[:8]
-        if head == OLE_SIGNATURE:
+        if head == OLE_MAGIC:
             raise self._fail("the file is password-protected (encrypted) or an old .xls "
                              "workbook, not an .xlsx zip package",
                              "remove the password (File > Info > Protect Workbook) or save it "
@@ -134,7 +133,7 @@ class ZipPackage:
                 if flags & 0x01:
                     raise self._fail(f"zip member {name} is encrypted",
                                      "remove the password in Excel and run again")
-                members.append(_Member(name, method, flags, offset, start, end, rec_end,
+                members.append(_Member(name, method, flags, offset, start, rec_end,
                                        central, csize, usize))
         except (struct.error, ValueError, UnicodeDecodeError) as exc:
             raise self._fail(f"the workbook is damaged or truncated ({exc})",

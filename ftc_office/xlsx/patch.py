@@ -14,16 +14,10 @@ ranges, table header and totals rows (except header cells it created with `add_c
 cells holding a picture or linked data type, and packages that are encrypted, not zips,
 damaged, Strict OOXML, zip64 or zip bombs.
 
-New sheets: `ensure_sheet` adds a worksheet (header row as inline strings, header frozen)
-as the last sheet when the workbook has none of that name, and `append_rows` appends rows
-after a sheet's last used row. Adding a sheet necessarily changes these parts, and only
-these: the new ``xl/worksheets/sheetN.xml`` (appended to the zip), ``xl/workbook.xml`` (one
-``<sheet>`` in ``<sheets>``, fresh sheetId and r:id), ``xl/_rels/workbook.xml.rels`` (one
-Relationship), ``[Content_Types].xml`` (one Override) and ``docProps/app.xml`` (worksheet
-count and title list; changed only when its lists are exactly the workbook's worksheets,
-otherwise left as is, which Excel tolerates). A date written there also adds a cell format
-to ``xl/styles.xml``. Being last, the new sheet shifts no sheet index (``localSheetId`` of
-defined names, ``activeTab``).
+New sheets: `ensure_sheet` (from `ftc_office.xlsx.sheets`, which lists the parts it
+changes) adds a worksheet as the last sheet, and `append_rows` appends rows after a sheet's
+last used row. A date written there also adds a cell format to ``xl/styles.xml``. The
+package side (parts, relationships, styles, shared strings) is `ftc_office.xlsx.workbook`.
 
 ``fullCalcOnLoad``: `save` sets ``<calcPr fullCalcOnLoad="1"/>`` only when the workbook has
 formulas (a calcChain part, or an ``<f>`` in any worksheet), so Excel recalculates dependants
@@ -41,193 +35,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import posixpath
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from xml.etree.ElementTree import Element, ParseError
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 
 from ftc_office.errors import WritebackError
 from ftc_office.xlsx import cells as X
-from ftc_office.xlsx.package import ZipPackage
-from ftc_office.xlsx.parts import (
-    FIX_RESAVE,
-    MAIN_NS,
-    STRICT_MARK,
-    Cell,
-    CellValue,
-    SheetPart,
-    Styles,
-    Table,
-)
+from ftc_office.xlsx.parts import Cell, CellValue, SheetPart, Table
+from ftc_office.xlsx.sheets import SheetAdder
+from ftc_office.xlsx.workbook import rich_text
 
-REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-WORKSHEET_REL = f"{REL_NS}/worksheet"
-WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-_BAD_SHEET_NAME_RE = re.compile(r"[\\/?*\[\]:\x00-\x1f]")
-_UNSTORABLE_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+__all__ = ["CellValue", "XlsxPatcher"]
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-class XlsxPatcher:
+class XlsxPatcher(SheetAdder):
     """Edit cells of an .xlsx/.xlsm package in place of an openpyxl round trip.
 
     Opening reads and checks the whole package; nothing is written until `save`.
     """
-
-    def __init__(self, path: Path) -> None:
-        """Open `path` and check it; raise WritebackError if it cannot be patched safely."""
-        self.path = Path(path)
-        self.where = str(path)
-        self.zip = ZipPackage(self.path)
-        for needed in ("[Content_Types].xml", "_rels/.rels"):
-            if self.zip.find(needed) is None:
-                raise self._fail(f"the package has no {needed} part")
-        rels = self._rels("_rels/.rels")
-        office = [t for typ, t in rels.values() if typ.endswith("/officeDocument")]
-        if not office:
-            raise self._fail("the package has no workbook part (officeDocument)")
-        self.wb_part = office[0]
-        wb = self._xml(self.wb_part)
-        if _local(wb.tag) != "workbook" or not wb.tag.startswith(f"{{{MAIN_NS}}}"):
-            raise self._fail(f"{self.wb_part} is not a SpreadsheetML workbook")
-        self.date1904 = any(
-            el.get("date1904", "").lower() in ("1", "true") for el in wb
-            if _local(el.tag) == "workbookPr")
-        self.wb_rels = self._rels(self._rels_of(self.wb_part))
-        self.sheet_parts: dict[str, str] = {}
-        for el in wb.iter(f"{{{MAIN_NS}}}sheet"):
-            rel = self.wb_rels.get(el.get(f"{{{REL_NS}}}id", ""))
-            if rel and rel[0].endswith("/worksheet"):
-                self.sheet_parts[el.get("name", "")] = rel[1]
-        for name, part in self.sheet_parts.items():
-            if self.zip.find(part) is None:
-                raise self._fail(f"sheet {name!r} points to a missing part {part}")
-        by_type = {typ.rpartition("/")[2]: target for typ, target in self.wb_rels.values()}
-        self.styles_part = by_type.get("styles")
-        self.sst_part = by_type.get("sharedStrings")
-        self.has_calc_chain = "calcChain" in by_type
-        self._sheets: dict[str, SheetPart] = {}
-        self._styles: Styles | None = None
-        self._sst: list[tuple[int, int]] | None = None
-        self._sst_text = ""
-        self._tables_changed: dict[str, str] = {}
-        self._parts_changed: dict[str, str] = {}  # zip name -> new text (workbook, rels...)
-        self._parts_added: dict[str, bytes] = {}  # new zip members (worksheets)
-
-    # -- package helpers ---------------------------------------------------------------------
-
-    def _fail(self, what: str, fix: str = FIX_RESAVE) -> WritebackError:
-        return WritebackError(self.where, what, fix)
-
-    def _xml(self, part: str) -> Element:
-        name = self.zip.find(part)
-        if name is None:
-            raise self._fail(f"the package has no {part} part")
-        data = self.zip.read(name)
-        if STRICT_MARK.encode() in data[:4096]:
-            raise self._fail("the workbook is saved as Strict Open XML",
-                             "save it in Excel as 'Excel Workbook (*.xlsx)' and run again")
-        try:
-            root: Element = SafeET.fromstring(data)
-            return root
-        except (ParseError, DefusedXmlException, ValueError) as exc:
-            raise self._fail(f"part {part} is not valid or safe XML ({exc})") from exc
-
-    @staticmethod
-    def _rels_of(part: str) -> str:
-        folder, name = posixpath.split(part)
-        return posixpath.join(folder, "_rels", f"{name}.rels")
-
-    def _rels(self, rels_part: str) -> dict[str, tuple[str, str]]:
-        """Id -> (type, resolved part name) for a .rels part ({} if it does not exist)."""
-        if self.zip.find(rels_part) is None:
-            return {}
-        root = self._xml(rels_part)
-        base = posixpath.dirname(posixpath.dirname(rels_part))
-        out: dict[str, tuple[str, str]] = {}
-        for el in root:
-            typ, target = el.get("Type", ""), el.get("Target", "")
-            if STRICT_MARK in typ:
-                raise self._fail("the workbook is saved as Strict Open XML",
-                                 "save it in Excel as 'Excel Workbook (*.xlsx)' and run again")
-            if el.get("TargetMode") == "External":
-                continue
-            path = target[1:] if target.startswith("/") else posixpath.normpath(
-                posixpath.join(base, target))
-            out[el.get("Id", "")] = (typ, path)
-        return out
-
-    def _where(self, sheet: str, ref: str) -> str:
-        return f"{self.where}, {X.sheet_ref(sheet, ref)}"
-
-    def _sheet(self, name: str) -> SheetPart:
-        sheet = self._sheets.get(name)
-        if sheet is not None:
-            return sheet
-        real = name if name in self.sheet_parts else next(
-            (n for n in self.sheet_parts if n.lower() == name.lower()), None)
-        if real is None:
-            raise WritebackError(f"{self.where}, sheet {name!r}", "no worksheet has that name",
-                                 f"use one of: {', '.join(self.sheet_parts) or '(none)'}")
-        if real in self._sheets:
-            return self._sheets[real]
-        part = self.zip.find(self.sheet_parts[real])
-        assert part is not None
-        sheet = SheetPart(real, part, self.zip.read(part), self.where)
-        for typ, tpart in self._rels(self._rels_of(part)).values():
-            if typ.endswith("/table"):
-                sheet.tables.append(self._table(tpart))
-        self._sheets[real] = self._sheets[name] = sheet
-        return sheet
-
-    def _table(self, part: str) -> Table:
-        root = self._xml(part)
-        rng = X.parse_range(root.get("ref", ""))
-        if rng is None:
-            raise self._fail(f"table part {part} has no valid range")
-        cols = [el.get("name", "") for el in root.iter(f"{{{MAIN_NS}}}tableColumn")]
-        return Table(part, root.get("displayName") or root.get("name") or "", *rng,
-                      int(root.get("headerRowCount", "1")), int(root.get("totalsRowCount", "0")),
-                      cols, root.get("tableType", "worksheet") != "worksheet")
-
-    def _styles_obj(self) -> Styles:
-        if self._styles is None:
-            if self.styles_part is None or self.zip.find(self.styles_part) is None:
-                raise self._fail("the workbook has no styles part, needed to format dates")
-            name = self.zip.find(self.styles_part)
-            assert name is not None
-            self._styles = Styles(self.zip.read(name).decode("utf-8"), self.where)
-        return self._styles
-
-    def _shared_string(self, index: int) -> str | None:
-        if self._sst is None:
-            self._sst = []
-            name = self.zip.find(self.sst_part) if self.sst_part else None
-            if name is not None:
-                self._sst_text = self.zip.read(name).decode("utf-8")
-                self._sst = [m.span() for m in re.finditer(
-                    r"<(?:\w+:)?si\b[^>]*?(?:/>|>.*?</(?:\w+:)?si>)", self._sst_text, re.S)]
-        if not 0 <= index < len(self._sst):
-            return None
-        return _rich_text(self._sst_text[slice(*self._sst[index])])
-
-    # -- public API --------------------------------------------------------------------------
-
-    def sheet_names(self) -> list[str]:
-        """Names of the worksheets, in workbook order (chart sheets are not listed)."""
-        return list(self.sheet_parts)
-
-    def has_sheet(self, name: str) -> bool:
-        """Whether any sheet (worksheet, chart sheet...) has this name, ignoring case."""
-        return name.casefold() in (n.casefold() for n in self._all_sheet_names())
 
     def rows(self, sheet: str) -> list[tuple[int, dict[str, object]]]:
         """(row number, `row_values`) for every row of the sheet that holds a value, pending
@@ -280,7 +105,7 @@ class XlsxPatcher:
         p = re.escape(sh.p)
         if t == "inlineStr":
             m = re.search(rf"<{p}is\b[^>]*>(.*?)</{p}is>", cell.body, re.S)
-            return _rich_text(m.group(1)) if m else ""
+            return rich_text(m.group(1)) if m else ""
         v = re.search(rf"<{p}v\b[^>]*>(.*?)</{p}v>", cell.body, re.S)
         if v is None:
             return None
@@ -374,7 +199,7 @@ class XlsxPatcher:
                 raise WritebackError(where, f"the text is {X.utf16_len(value)} characters long; "
                                      f"Excel cells hold at most {X.MAX_CELL_CHARS}",
                                      "shorten the text")
-            bad = _UNSTORABLE_RE.search(value)
+            bad = X.UNSTORABLE_RE.search(value)
             if bad:
                 what = ("an unpaired surrogate character" if bad.group(0) < "\ue000"
                         else f"U+{ord(bad.group(0)):04X}, which Excel cannot store")
@@ -466,136 +291,6 @@ class XlsxPatcher:
             result[header] = X.col_letter(next_col)
             next_col += 1
         return result
-
-    def ensure_sheet(self, name: str, headers: list[str],
-                     widths: list[float] | None = None) -> None:
-        """Add worksheet `name` as the last sheet, its first row holding `headers` (frozen),
-        unless the workbook already has a sheet of that name (any case): then nothing changes.
-
-        `widths` optionally gives the column widths (in characters) of the new sheet.
-        """
-        if self.has_sheet(name):
-            return
-        where = f"{self.where}, sheet {name!r}"
-        if not name or len(name) > 31 or _BAD_SHEET_NAME_RE.search(name) \
-                or name.startswith("'") or name.endswith("'") or name.lower() == "history":
-            raise WritebackError(where, "this is not a valid sheet name",
-                                 "use 1-31 characters without : \\ / ? * [ ] and not "
-                                 "'History'")
-        if not headers or len(headers) > X.MAX_COL:
-            raise WritebackError(where, "a new sheet needs 1 to 16,384 header cells",
-                                 "give the column headers")
-        wb_name = self.zip.find(self.wb_part)
-        rels_part = self._rels_of(self.wb_part)
-        rels_name = self.zip.find(rels_part)
-        ct_name = self.zip.find("[Content_Types].xml")
-        assert wb_name is not None and ct_name is not None
-        if rels_name is None:
-            raise self._fail(f"the package has no {rels_part} part")
-        folder = posixpath.dirname(self.wb_part)
-        taken = {m.name.lower() for m in self.zip.members} | {
-            n.lower() for n in self._parts_added}
-        n = 1
-        while posixpath.join(folder, "worksheets", f"sheet{n}.xml").lower() in taken:
-            n += 1
-        part = posixpath.join(folder, "worksheets", f"sheet{n}.xml")
-        rel_ids = set(self.wb_rels) | set(re.findall(
-            r"""\bId\s*=\s*["']([^"']*)""", self._text(rels_name)))
-        k = 1
-        while f"rId{k}" in rel_ids:
-            k += 1
-        rid = f"rId{k}"
-        self._parts_changed[wb_name] = self._add_sheet_entry(self._text(wb_name), name, rid)
-        self._parts_changed[rels_name] = _insert_before_close(
-            self._text(rels_name), "Relationships",
-            f'<{{p}}Relationship Id="{rid}" Type="{WORKSHEET_REL}" '
-            f'Target="worksheets/sheet{n}.xml"/>', self._fail)
-        self._parts_changed[ct_name] = _insert_before_close(
-            self._text(ct_name), "Types",
-            f'<{{p}}Override PartName="/{part}" ContentType="{WORKSHEET_TYPE}"/>', self._fail)
-        app = self._worksheet_titles_added(name)
-        if app is not None:
-            self._parts_changed[app[0]] = app[1]
-        xml = _new_sheet_xml(headers, widths)
-        self._parts_added[part] = b""  # rendered at save
-        self.wb_rels[rid] = (WORKSHEET_REL, part)
-        self.sheet_parts[name] = part
-        sheet = SheetPart(name, part, xml, self.where)
-        self._sheets[name] = sheet
-
-    def _text(self, zip_name: str) -> str:
-        """The current text of a part (our pending change, else the stored one)."""
-        if zip_name in self._parts_changed:
-            return self._parts_changed[zip_name]
-        try:
-            return self.zip.read(zip_name).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise self._fail(f"part {zip_name} is not UTF-8 XML") from exc
-
-    def _all_sheet_names(self) -> list[str]:
-        """Every sheet name in workbook order (worksheets, chart sheets, dialog sheets)."""
-        wb_name = self.zip.find(self.wb_part)
-        assert wb_name is not None
-        return [X.xml_unescape(m.group(1)) for m in re.finditer(
-            r"""<(?:[A-Za-z_][\w.-]*:)?sheet\b[^>]*?\bname\s*=\s*["']([^"']*)["']""",
-            self._text(wb_name))]
-
-    def _add_sheet_entry(self, text: str, name: str, rid: str) -> str:
-        root = re.search(r"<(?:([A-Za-z_][\w.-]*):)?workbook\b([^>]*)>", text)
-        if root is None:
-            raise self._fail(f"{self.wb_part} has no workbook element")
-        p = f"{root.group(1)}:" if root.group(1) else ""
-        ep = re.escape(p)
-        ids = [int(i) for i in re.findall(
-            rf"""<{ep}sheet\b[^>]*?\bsheetId\s*=\s*["'](\d+)""", text)]
-        decl = {v: k for k, v in X.parse_attrs(root.group(2)).items() if k.startswith("xmlns:")}
-        r = decl.get(REL_NS)
-        rattr = f"{r[6:]}:id" if r else f'xmlns:r="{REL_NS}" r:id'
-        entry = (f'<{p}sheet name="{X.escape_attr(name)}" sheetId="{max(ids, default=0) + 1}" '
-                 f'{rattr}="{rid}"/>')
-        close = re.search(rf"</{ep}sheets\s*>", text)
-        if close is None:
-            raise self._fail(f"{self.wb_part} has no list of sheets")
-        return text[:close.start()] + entry + text[close.start():]
-
-    def _worksheet_titles_added(self, name: str) -> tuple[str, str] | None:
-        """docProps/app.xml with `name` added to its worksheet count and titles, or None when
-        the package has no such part or its lists are not exactly our worksheets."""
-        app_rel = [t for typ, t in self._rels("_rels/.rels").values()
-                   if typ.endswith("/extended-properties")]
-        app_name = self.zip.find(app_rel[0]) if app_rel else None
-        if app_name is None:
-            return None
-        text = self._text(app_name)
-        pairs = re.search(r"<(?:\w+:)?HeadingPairs>\s*<(\w+:)?vector\b([^>]*)>(.*?)"
-                          r"</(?:\w+:)?vector>", text, re.S)
-        titles = re.search(r"<(?:\w+:)?TitlesOfParts>\s*<(\w+:)?vector\b([^>]*)>(.*?)"
-                           r"</(?:\w+:)?vector>", text, re.S)
-        if pairs is None or titles is None or pairs.group(1) != titles.group(1):
-            return None
-        vt = re.escape(pairs.group(1) or "")
-        count = re.search(rf"<{vt}variant>\s*<{vt}lpstr>[^<]*</{vt}lpstr>\s*</{vt}variant>"
-                          rf"\s*<{vt}variant>\s*<{vt}i4>(\d+)</{vt}i4>", pairs.group(3))
-        lpstrs = list(re.finditer(rf"<{vt}lpstr>([^<]*)</{vt}lpstr>", titles.group(3)))
-        worksheets = [n for n in self.sheet_parts if self.sheet_parts[n] not in self._parts_added]
-        n = len(worksheets)
-        if count is None or int(count.group(1)) != n or len(lpstrs) < n \
-                or [X.xml_unescape(m.group(1)) for m in lpstrs[:n]] != worksheets:
-            return None
-        size = X.parse_attrs(titles.group(2)).get("size")
-        if size is None or int(size) != len(lpstrs):
-            return None
-        vp = pairs.group(1) or ""
-        # edit from the end of the text backwards so earlier offsets stay valid
-        ins = titles.start(3) + (lpstrs[n - 1].end() if n else 0)
-        text = text[:ins] + f"<{vp}lpstr>{X.escape_attr(name)}</{vp}lpstr>" + text[ins:]
-        size_m = re.search(r"""\bsize\s*=\s*["']\d+["']""", titles.group(2))
-        assert size_m is not None
-        at = titles.start(2) + size_m.start()
-        text = text[:at] + f'size="{len(lpstrs) + 1}"' + text[at + len(size_m.group(0)):]
-        at = pairs.start(3) + count.start(1)
-        text = text[:at] + str(n + 1) + text[at + len(count.group(1)):]
-        return app_name, text
 
     def append_rows(self, sheet: str, rows: list[list[CellValue]]) -> int:
         """Append `rows` (values from column A) after the sheet's last used row; return the
@@ -695,54 +390,6 @@ class XlsxPatcher:
         with open(dest, "wb") as out:
             self.zip.write(out, changed, added)
 
-    def _styles_obj_part(self) -> str:
-        assert self.styles_part is not None
-        name = self.zip.find(self.styles_part)
-        assert name is not None
-        return name
-
-
-def _rich_text(fragment: str) -> str:
-    """The text of an ``<si>`` or ``<is>`` fragment: all ``<t>`` runs, phonetic runs excluded."""
-    fragment = re.sub(r"<(\w+:)?rPh\b.*?</(\w+:)?rPh>", "", fragment, flags=re.S)
-    return "".join(X.decode_cell_text(m.group(1) or "") for m in re.finditer(
-        r"<(?:\w+:)?t\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?t>)", fragment, re.S))
-
-
-def _insert_before_close(text: str, root: str, element: str,
-                         fail: Callable[[str], WritebackError]) -> str:
-    """`text` with `element` (``{p}`` standing for the root's prefix) inserted just before
-    the closing tag of its root element `root`."""
-    m = re.search(rf"<(?:([A-Za-z_][\w.-]*):)?{root}\b", text)
-    p = f"{m.group(1)}:" if m and m.group(1) else ""
-    close = text.rfind(f"</{p}{root}>")
-    if m is None or close < 0:
-        raise fail(f"the package's <{root}> part is damaged")
-    return text[:close] + element.replace("{p}", p) + text[close:]
-
-
-def _new_sheet_xml(headers: list[str], widths: list[float] | None) -> bytes:
-    """A worksheet part with `headers` as inline strings in row 1, frozen below it."""
-    last = X.col_letter(len(headers))
-    space = ' xml:space="preserve"'
-    cells = "".join(
-        f'<c r="{X.col_letter(i)}1" t="inlineStr"><is><t{space if X.needs_preserve(h) else ""}>'
-        f"{X.encode_cell_text(h)}</t></is></c>" for i, h in enumerate(headers, start=1))
-    cols = "".join(f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
-                   for i, w in enumerate(widths or [], start=1))
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
-        f'<dimension ref="A1:{last}1"/>'
-        '<sheetViews><sheetView workbookViewId="0">'
-        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
-        '<sheetFormatPr defaultRowHeight="15"/>'
-        f'{"<cols>" + cols + "</cols>" if cols else ""}'
-        f'<sheetData><row r="1" spans="1:{len(headers)}">{cells}</row></sheetData>'
-        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
-        'footer="0.3"/></worksheet>').encode()
-
 
 def _full_calc_on_load(text: str) -> bytes | None:
     """workbook.xml with ``fullCalcOnLoad="1"`` on calcPr, or None if it is already set."""
@@ -763,4 +410,3 @@ def _full_calc_on_load(text: str) -> bytes | None:
     assert m is not None
     return (text[:m.start()] + f'<{p}calcPr fullCalcOnLoad="1"/>' + text[m.start():]).encode(
         "utf-8")
-
