@@ -100,8 +100,9 @@ def _same(current: Any, value: Any) -> bool:
 
 
 def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool = False,
-               entries: list[Entry] | None = None) -> WritebackResult:
-    """Project every unwritten finished job of this tracker onto it."""
+               entries: list[Entry] | None = None, data: Path | None = None
+               ) -> WritebackResult:
+    """Project every unwritten finished job of this tracker onto it (backups in ``data``)."""
     key = tracker_id(tracker)  # how the ledger names this tracker
     pending = entries if entries is not None else ledger.unwritten(key)
     result = WritebackResult(str(tracker))
@@ -186,7 +187,7 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     if result.cells or result.added_columns or result.notes:
         remove_stale_temps(tracker)  # left by a run killed mid-write; we hold the run lock
         before = sha256_file(tracker)
-        bdir = data_dir() / "backups"
+        bdir = (data or data_dir()) / "backups"
         bpath = backup(tracker, bdir)
         result.backup = str(bpath)
 
