@@ -69,11 +69,16 @@ def perform(ctx: click.Context, request: RunRequest) -> RunReport:
 
     live = not request.dry_run and sys.stderr.isatty()
     report = run(request, settings, progress=_progress if live else None,
-                 confirm=confirm if sys.stdin.isatty() else None)
+                 confirm=confirm if interactive() else None)
     click.echo(run_summary(report))
     for line in run_notices(report, request.report_path):
         click.echo(line, err=True)
     return report
+
+
+def interactive() -> bool:
+    """Whether someone at a terminal can answer the confirmation."""
+    return sys.stdin.isatty()
 
 
 def _progress(done: int, total: int, what: str) -> None:
