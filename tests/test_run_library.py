@@ -24,7 +24,6 @@ from ftc_office.cli import run_cmds
 from ftc_office.cli.main import cli
 from ftc_office.config import load_settings
 from ftc_office.errors import UsageError
-from ftc_office.ledger import Ledger
 from ftc_office.preview import preview_trackers
 from ftc_office.run.api import RunRequest, run
 from ftc_office.xlsx.patch import XlsxPatcher
