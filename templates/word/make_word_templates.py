@@ -12,9 +12,12 @@ import io
 from pathlib import Path
 
 from docx import Document
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Inches, Pt, RGBColor
 from docx.table import Table
+from docx.text.paragraph import Paragraph
 
 from ftc_office.rendering.word import normalise_zip
 
@@ -129,6 +132,36 @@ def _workload_table(doc: Document, headers: list[str], cells: list[str],
     _widths(table, inches)
 
 
+def _footer(doc: Document, text: str) -> None:
+    """A small grey footer on every page (docxtpl renders footers like the body)."""
+    para = doc.sections[0].footer.paragraphs[0]
+    run = para.add_run(text)
+    run.font.size = Pt(8)
+    run.font.color.rgb = RGBColor(0x66, 0x66, 0x66)
+
+
+def _link(paragraph: Paragraph, url: str, text: str) -> None:
+    """A clickable hyperlink run (python-docx has no API for it: the w:hyperlink element
+    with an external relationship, styled as Word's own links are)."""
+    rid = paragraph.part.relate_to(url, RT.HYPERLINK, is_external=True)
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), rid)
+    run = OxmlElement("w:r")
+    props = OxmlElement("w:rPr")
+    color = OxmlElement("w:color")
+    color.set(qn("w:val"), "0F62B4")
+    underline = OxmlElement("w:u")
+    underline.set(qn("w:val"), "single")
+    props.append(color)
+    props.append(underline)
+    run.append(props)
+    label = OxmlElement("w:t")
+    label.text = text
+    run.append(label)
+    link.append(run)
+    paragraph._p.append(link)
+
+
 def atu_brief() -> None:
     doc = _base("FastTrack enablement brief")
     doc.add_paragraph("For the Microsoft account team of {{ tenant.customer }}")
@@ -158,6 +191,7 @@ def atu_brief() -> None:
         "After the review the FastTrack Manager disengages and the tenant moves to the "
         "{{ tenant.queue }} queue. The customer can request FastTrack assistance at any time "
         "with a new Request for Assistance (RFA).")
+    _footer(doc, "Microsoft internal · FastTrack enablement brief · {{ as_of | date }}")
     _prune_table_styles(doc)
     _save(doc, HERE / "atu_brief.docx")
 
@@ -174,7 +208,8 @@ def engagement_summary() -> None:
         ("Date", "{{ as_of | date }}"),
     ])
     doc.add_heading("What we completed together", level=1)
-    doc.add_paragraph("Usage milestone: {{ tenant.milestone.reason }}.")
+    doc.add_paragraph("Your organisation is now using {{ workload.name }}, and FastTrack's "
+                      "enablement of it is complete.")
     _workload_table(doc, ["Workload", "Completion discussion", "Status"],
                     ["{{ w.name }}",
                      "{{ w.discussion_date | date if w.discussion_date else 'not yet held' }}",
@@ -182,18 +217,22 @@ def engagement_summary() -> None:
                      "else 'In progress' }}"],
                     [2.5, 2.0, 1.8])
     doc.add_heading("Requesting FastTrack assistance in the future", level=1)
-    doc.add_paragraph(
-        "Submit a Request for Assistance (RFA) at https://fasttrack.microsoft.com: sign in, "
-        "choose Request assistance, pick the service and describe your goal.")
+    para = doc.add_paragraph("Submit a Request for Assistance (RFA) at ")
+    _link(para, "https://fasttrack.microsoft.com", "fasttrack.microsoft.com")
+    para.add_run(": sign in, choose Request assistance, pick the service and describe your "
+                 "goal.")
     # {%p %} tags remove their whole paragraph: no empty line when nothing is next
     doc.add_paragraph("{%p if workload.next_workload_list %}")
     doc.add_paragraph("You are ready to onboard {{ workload.next_workload_list | join_and }}: "
-                      "request each with an RFA.")
+                      "request {{ 'it' if workload.next_workload_list | length == 1 "
+                      "else 'each of them' }} with an RFA.")
     doc.add_paragraph("{%p endif %}")
     doc.add_heading("Adoption resources", level=1)
-    for text in ("Microsoft Adoption — https://adoption.microsoft.com",
-                 "Microsoft 365 documentation — https://learn.microsoft.com/microsoft-365/"):
-        doc.add_paragraph(text, style="List Bullet")
+    for text, url in (("Microsoft Adoption", "https://adoption.microsoft.com"),
+                      ("Microsoft 365 documentation",
+                       "https://learn.microsoft.com/microsoft-365/")):
+        _link(doc.add_paragraph(style="List Bullet"), url, text)
+    _footer(doc, "FastTrack engagement summary · {{ as_of | date }}")
     _prune_table_styles(doc)
     _save(doc, HERE / "engagement_summary.docx")
 
