@@ -18,9 +18,8 @@ from ftc_office.backends.wire import wire_bytes
 from ftc_office.compose.composer import Composer, queue_move_batch, tenant_batches
 from ftc_office.config import Settings
 from ftc_office.jobs import Job
-from ftc_office.planning import PlanFilter, load_workspace, plan_workspace
+from ftc_office.planning import PlanFilter, load_workspace, plan_workspace, require_tenant
 from ftc_office.playbook import Step
-from ftc_office.run.tenants import require_tenant
 
 
 @dataclass(frozen=True)

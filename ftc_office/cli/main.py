@@ -35,9 +35,9 @@ from ftc_office.planning import (
     load_workspace,
     plan_to_json,
     plan_workspace,
+    require_tenant,
 )
 from ftc_office.playbook import Step
-from ftc_office.run.tenants import require_tenant
 
 __all__ = ["cli", "main", "parse_as_of"]
 

@@ -23,12 +23,11 @@ from ftc_office.backends.base import Backend
 from ftc_office.backends.registry import make_backend
 from ftc_office.config import Settings
 from ftc_office.errors import UsageError
-from ftc_office.planning import expand_paths
+from ftc_office.planning import expand_paths, require_tenant
 from ftc_office.run.execute import Confirm, Progress
 from ftc_office.run.locks import locked_ledger
 from ftc_office.run.report import RunOptions, RunReport
 from ftc_office.run.runner import Runner
-from ftc_office.run.tenants import require_tenant
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from ftc_office.errors import LedgerError
 from ftc_office.jobs import Job, JobKind, Stamp, confirm_queue_key
 from ftc_office.ledger import Ledger
 from ftc_office.paths import tracker_id
-from ftc_office.planning import load_workspace
-from ftc_office.run.tenants import require_tenant
+from ftc_office.planning import load_workspace, require_tenant
 from ftc_office.writeback import WritebackResult, write_back
 
 
