@@ -141,6 +141,7 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
             columns[f] = added[h]
         result.added_columns = headers
     written_keys: list[str] = []
+    ours: set[str] = set()  # cells set by this write-back: a later stamp may replace them
     for entry in pending:
         ok = True
         for s in entry.stamps:
@@ -161,7 +162,7 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
                 cur = current.get(s["field"])
                 if _same(cur, value):
                     continue
-                if cur not in (None, "") and s["field"] not in OWNED_TEXT:
+                if cur not in (None, "") and s["field"] not in OWNED_TEXT and ref not in ours:
                     result.conflicts.append(Problem(
                         sheet.where(ref), f"holds {to_text(cur)!r}, someone else's value; "
                         f"ftc-office wanted {to_text(value)!r}", "left as is — check which "
@@ -178,6 +179,8 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
                     ok = False
                     continue
                 result.cells += 1
+                current[s["field"]] = value  # later entries compare with what the cell holds
+                ours.add(ref)
         if ok:
             written_keys.append(entry.key)
     result.jobs = len(written_keys)
