@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ftc_office.errors import ConfigError
+from ftc_office.paths import data_dir
 
 CONFIG_NAME = "ftc-office.toml"
 CONFIG_ENV = "FTC_OFFICE_CONFIG"
@@ -120,7 +121,8 @@ class DeliverySettings:
 
 @dataclass(frozen=True)
 class PathSettings:
-    """Override folders for templates and mailers (relative to the config file)."""
+    """Override folders for templates and mailers, and the data folder (ledger, locks,
+    backups); relative to the config file. ``FTC_OFFICE_DATA_DIR`` beats ``data_dir``."""
 
     templates: str = ""
     mailers: str = ""
@@ -145,6 +147,10 @@ class Settings:
         if not p.is_absolute() and self.source is not None:
             p = self.source.parent / p
         return p
+
+    def data_folder(self) -> Path:
+        """The data folder: ``FTC_OFFICE_DATA_DIR``, else ``paths.data_dir``, else per-user."""
+        return data_dir(self.resolve_path(self.paths.data_dir) if self.paths.data_dir else None)
 
 
 def find_config(explicit: str | os.PathLike[str] | None) -> Path | None:

@@ -171,7 +171,7 @@ class Ledger:
     def unwritten(self, tracker: str | None = None) -> list[Entry]:
         """Finished jobs whose stamps are not yet projected onto their tracker."""
         rows = self.db.execute("SELECT * FROM jobs WHERE state IN ('sent','done') AND "
-                               "written_at IS NULL ORDER BY created_at, key").fetchall()
+                               "written_at IS NULL ORDER BY created_at, rowid").fetchall()
         out = [_entry(r) for r in rows]
         return [e for e in out if tracker is None or tracker in e.trackers]
 

@@ -1,6 +1,7 @@
 """Per-user folders: the ledger, backups and token cache live here, never beside a tracker.
 
-``FTC_OFFICE_DATA_DIR`` and ``FTC_OFFICE_CONFIG_DIR`` override them (tests use this).
+``FTC_OFFICE_DATA_DIR`` and ``FTC_OFFICE_CONFIG_DIR`` override them (tests use this). The
+data folder can also be set in the config (``paths.data_dir``); the environment wins.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ from platformdirs import user_config_dir, user_data_dir
 APP = "ftc-office"
 
 
-def data_dir() -> Path:
-    """Where the ledger and backups live (local disk; created on first use)."""
-    p = Path(os.environ.get("FTC_OFFICE_DATA_DIR") or user_data_dir(APP, appauthor=False))
+def data_dir(configured: str | os.PathLike[str] | None = None) -> Path:
+    """Where the ledger, locks and backups live (local disk; created on first use).
+
+    ``FTC_OFFICE_DATA_DIR`` first, then ``configured`` (the config's ``paths.data_dir``),
+    then the per-user default folder.
+    """
+    p = Path(os.environ.get("FTC_OFFICE_DATA_DIR") or configured
+             or user_data_dir(APP, appauthor=False))
     p.mkdir(parents=True, exist_ok=True)
     return p
 

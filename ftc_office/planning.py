@@ -111,6 +111,13 @@ class PlanFilter:
         return True
 
 
+def require_tenant(tenant: str | None, found: bool) -> None:
+    """The one "no such tenant" answer (exit code 2), when a --tenant matched nothing."""
+    if tenant and not found:
+        raise UsageError(f"--tenant {tenant}", "no such tenant in the trackers",
+                         "check the Tenant ID (run 'ftc-office plan' without --tenant)")
+
+
 def plan_workspace(ws: Workspace, as_of: dt.date, flt: PlanFilter | None = None
                    ) -> list[TenantPlan]:
     """Plan every tenant of every tracker, in tracker and row order."""

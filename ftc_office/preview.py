@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime
@@ -15,8 +16,49 @@ from pathlib import Path
 
 from ftc_office.atomic import atomic_write_bytes
 from ftc_office.backends.wire import wire_bytes
+from ftc_office.compose.composer import Composer, queue_move_batch, tenant_batches
+from ftc_office.config import Settings
 from ftc_office.filenames import safe_filename
 from ftc_office.jobs import Job
+from ftc_office.planning import PlanFilter, load_workspace, plan_workspace, require_tenant
+from ftc_office.playbook import Step
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """What `preview_trackers` wrote: the index, counts, and what could not be composed."""
+
+    index: Path
+    messages: int
+    notes: int  # note-only steps (no message)
+    failures: list[str]
+    invalid: int  # tenants skipped as invalid
+
+
+def preview_trackers(paths: Sequence[Path], settings: Settings, as_of: dt.date, out: Path,
+                     *, tenant: str | None = None, per_tenant: bool = False) -> PreviewResult:
+    """Render every due message of ``paths`` into ``out`` as .eml files plus index.html.
+
+    Sends and records nothing. Queue moves are composed after the tenant steps, grouped
+    per queue unless ``per_tenant`` (or the config) says one message per tenant.
+    """
+    ws = load_workspace(paths, settings)
+    plans = plan_workspace(ws, as_of, PlanFilter(tenant=tenant))
+    require_tenant(tenant, bool(plans))
+    composer = Composer(settings, as_of)
+    previewer = Previewer(out)
+    problems: list[str] = []
+    moves = [queue_move_batch(composer, plans, per_tenant or
+                              settings.mail.queue_move_grouping == "per-tenant")]
+    for comp in itertools.chain(tenant_batches(composer, plans), moves):
+        problems.extend(str(prob) for _t, prob in comp.failures)
+        for job in comp.jobs:
+            previewer.add(job)
+    failures = problems + [str(p) for p in ws.file_problems]
+    index = previewer.finish(failures, as_of)
+    n_mail = sum(1 for e in previewer.entries if e.file)
+    return PreviewResult(index, n_mail, len(previewer.entries) - n_mail, failures,
+                         sum(1 for p in plans if p.step == Step.INVALID))
 
 
 def eml_name(job: Job) -> str:
@@ -57,6 +99,7 @@ class Previewer:
         self.entries: list[IndexEntry] = []
 
     def add(self, job: Job) -> Path | None:
+        """Write the job's .eml (if it has a message) and note its index line."""
         path = write_eml(job, self.folder, self.when)
         m = job.message
         self.entries.append(IndexEntry(
@@ -67,6 +110,7 @@ class Previewer:
         return path
 
     def finish(self, failures: Sequence[str], as_of: dt.date) -> Path:
+        """Write index.html for every job added; returns its path."""
         return write_index(self.entries, self.folder, failures, as_of)
 
 

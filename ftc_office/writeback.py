@@ -105,8 +105,9 @@ Rows = dict[str, list[tuple[int, str, dict[str, Any]]]]  # tenant (folded) -> ro
 
 
 def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool = False,
-               entries: list[Entry] | None = None) -> WritebackResult:
-    """Project every unwritten finished job of this tracker onto it."""
+               entries: list[Entry] | None = None, data: Path | None = None
+               ) -> WritebackResult:
+    """Project every unwritten finished job of this tracker onto it (backups in ``data``)."""
     key = tracker_id(tracker)  # how the ledger names this tracker
     pending = entries if entries is not None else ledger.unwritten(key)
     result = WritebackResult(str(tracker))
@@ -118,14 +119,16 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     rows_by_tenant = _rows_by_tenant(sheet)
     patcher = XlsxPatcher(tracker)
     columns = _output_columns(patcher, sheet, pending, key, settings, result)
+    ours: set[str] = set()  # cells set by this write-back: a later stamp may replace them
     written_keys = [entry.key for entry in pending
-                    if _stamp_entry(patcher, sheet, entry, key, columns, rows_by_tenant, result)]
+                    if _stamp_entry(patcher, sheet, entry, key, columns, rows_by_tenant,
+                                    result, ours)]
     result.jobs = len(written_keys)
     customers = {t: to_text(rows[0][2].get("customer") or "") for t, rows in
                  rows_by_tenant.items()}
     result.notes = append_notes(patcher, key, pending, customers, result.conflicts)
     if result.cells or result.added_columns or result.notes:
-        before, after = _replace(tracker, patcher, result)
+        before, after = _replace(tracker, patcher, result, data)
     else:
         before = after = sha256_file(tracker)
     ledger.mark_written(written_keys, key, result.backup, before, after, result.cells,
@@ -179,7 +182,7 @@ def _output_columns(patcher: XlsxPatcher, sheet: SheetRead, pending: list[Entry]
 
 def _stamp_entry(patcher: XlsxPatcher, sheet: SheetRead, entry: Entry, key: str,
                  columns: dict[str, str], rows_by_tenant: Rows,
-                 result: WritebackResult) -> bool:
+                 result: WritebackResult, ours: set[str]) -> bool:
     """Patch the cells of one job's stamps on this tracker; False when one could not be
     written (its tenant is gone or a cell was refused), so the job is retried later."""
     ok = True
@@ -200,17 +203,20 @@ def _stamp_entry(patcher: XlsxPatcher, sheet: SheetRead, entry: Entry, key: str,
             continue
         for number, _wl, current in targets:
             ok = _stamp_cell(patcher, sheet, f"{columns[s['field']]}{number}", s["field"],
-                             current.get(s["field"]), value, result) and ok
+                             current, value, result, ours) and ok
     return ok
 
 
-def _stamp_cell(patcher: XlsxPatcher, sheet: SheetRead, ref: str, name: str, cur: Any,
-                value: Any, result: WritebackResult) -> bool:
+def _stamp_cell(patcher: XlsxPatcher, sheet: SheetRead, ref: str, name: str,
+                current: dict[str, Any], value: Any, result: WritebackResult,
+                ours: set[str]) -> bool:
     """Write one stamp unless the cell already holds it or someone else's value (a
-    conflict); False only when the patcher refused the cell."""
+    conflict); False only when the patcher refused the cell. ``current`` is the row as
+    this write-back left it: a later job's stamp of the same cell compares with that."""
+    cur = current.get(name)
     if _same(cur, value):
         return True
-    if cur not in (None, "") and name not in OWNED_TEXT:
+    if cur not in (None, "") and name not in OWNED_TEXT and ref not in ours:
         result.conflicts.append(Problem(
             sheet.where(ref), f"holds {to_text(cur)!r}, someone else's value; "
             f"ftc-office wanted {to_text(value)!r}", "left as is — check which "
@@ -224,15 +230,18 @@ def _stamp_cell(patcher: XlsxPatcher, sheet: SheetRead, ref: str, name: str, cur
         result.conflicts.append(exc.problem)
         return False
     result.cells += 1
+    current[name] = value
+    ours.add(ref)
     return True
 
 
-def _replace(tracker: Path, patcher: XlsxPatcher, result: WritebackResult) -> tuple[str, str]:
-    """Back the tracker up, then replace it atomically with the patched package; return
-    its SHA-256 before and after."""
+def _replace(tracker: Path, patcher: XlsxPatcher, result: WritebackResult,
+             data: Path | None) -> tuple[str, str]:
+    """Back the tracker up (in ``data``/backups), then replace it atomically with the
+    patched package; return its SHA-256 before and after."""
     remove_stale_temps(tracker)  # left by a run killed mid-write; we hold the run lock
     before = sha256_file(tracker)
-    bdir = data_dir() / "backups"
+    bdir = (data or data_dir()) / "backups"
     bpath = backup(tracker, bdir)
     result.backup = str(bpath)
 

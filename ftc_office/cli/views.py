@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftc_office.playbook import Step, TenantPlan
 
 if TYPE_CHECKING:
+    from ftc_office.preview import PreviewResult
     from ftc_office.run.report import RunReport, TenantOutcome
 
 
@@ -77,5 +79,34 @@ def run_summary(report: RunReport) -> str:
     lines.append(f"{len(report.tenants)} tenant(s); {verb} {report.sent} message(s); "
                  f"{report.notes} note-only step(s); {len(report.unknown)} unknown; "
                  f"{len(report.errors)} error(s)" + ("; --limit reached" if report.limited else ""))
+    if report.declined:
+        lines.append("nothing sent: you declined — run the same command again to send "
+                     "(add --yes to skip the question)")
     lines.extend(f"error: {e}" for e in report.errors)
     return "\n".join(lines)
+
+
+def run_notices(report: RunReport, report_path: Path | None) -> Iterator[str]:
+    """The lines for stderr after a run's summary: where things went, what was written."""
+    if report_path:
+        yield f"{report_path}: report written"
+    if report.outbox is not None and not report.dry_run and report.sent:
+        yield f"messages are in {report.outbox}"
+    for wb in report.writebacks:
+        yield (f"{wb.tracker}: {wb.cells} cell(s) written"
+               + (f", columns added: {', '.join(wb.added_columns)}" if wb.added_columns
+                  else "") + (f"; backup {wb.backup}" if wb.backup else ""))
+    if report.dry_run:
+        yield ("dry run: nothing was sent or written — add --no-dry-run to do it (a step "
+               "these unlock, such as disengagement after a last follow-up, then runs in "
+               "the same run)")
+
+
+def preview_notices(result: PreviewResult) -> Iterator[str]:
+    """What `preview` tells on stderr: each failure, invalid tenants, where the index is."""
+    yield from (f"error: {f}" for f in result.failures)
+    if result.invalid:
+        yield (f"{result.invalid} tenant(s) skipped as invalid: 'ftc-office check' lists every "
+               "problem with its cell")
+    yield (f"{result.index}: {result.messages} message(s) and {result.notes} note-only step(s) "
+           f"previewed; {len(result.failures)} problem(s) — open the index to review")

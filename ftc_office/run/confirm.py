@@ -11,19 +11,18 @@ from ftc_office.errors import LedgerError
 from ftc_office.jobs import Job, JobKind, Stamp, confirm_queue_key
 from ftc_office.ledger import Ledger
 from ftc_office.paths import tracker_id
-from ftc_office.planning import load_workspace
+from ftc_office.planning import load_workspace, require_tenant
 from ftc_office.writeback import WritebackResult, write_back
 
 
 def confirm_queue(paths: Sequence[Path], settings: Settings, ledger: Ledger, tenant: str,
-                  date: dt.date, force: bool = False) -> list[WritebackResult]:
+                  date: dt.date, force: bool = False, *, data: Path | None = None
+                  ) -> list[WritebackResult]:
     """Record the assignment team's confirmation (Queue Confirmed) for one tenant."""
     ws = load_workspace(paths, settings)
     found = [t for tr in ws.trackers for t in tr.tenants
              if t.tenant_id.casefold() == tenant.casefold()]
-    if not found:
-        raise LedgerError(f"--tenant {tenant}", "no such tenant in the trackers",
-                          "check the Tenant ID with 'ftc-office plan'")
+    require_tenant(tenant, bool(found))
     t = found[0]
     if not t.get("queue_requested"):
         raise LedgerError(t.where("tenant_id"), "no queue move was requested for this tenant yet",
@@ -33,4 +32,4 @@ def confirm_queue(paths: Sequence[Path], settings: Settings, ledger: Ledger, ten
               (stamp,), (), f"queue move confirmed on {date.isoformat()}")
     if ledger.plan(job, "none") == "planned":
         ledger.transition(job.key, "done")
-    return [write_back(t.source.path, ledger, settings, force=force)]
+    return [write_back(t.source.path, ledger, settings, force=force, data=data)]

@@ -14,9 +14,9 @@ from ftc_office.ledger import Ledger
 from ftc_office.paths import data_dir
 
 
-def lock_trackers(paths: Sequence[Path], stack: ExitStack) -> None:
-    """One lock per tracker (in the local data folder), taken in a fixed order."""
-    folder = data_dir() / "locks"
+def lock_trackers(paths: Sequence[Path], stack: ExitStack, data: Path | None = None) -> None:
+    """One lock per tracker (in the data folder ``data``), taken in a fixed order."""
+    folder = (data or data_dir()) / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     for p in sorted({str(x.resolve()) for x in paths}):
         digest = hashlib.sha256(p.casefold().encode()).hexdigest()[:16]
@@ -29,10 +29,11 @@ def lock_trackers(paths: Sequence[Path], stack: ExitStack) -> None:
 
 
 @contextmanager
-def locked_ledger(paths: Sequence[Path]) -> Iterator[Ledger]:
-    """The ledger, opened while holding the run lock of every tracker in ``paths``."""
+def locked_ledger(paths: Sequence[Path], data: Path | None = None) -> Iterator[Ledger]:
+    """The ledger in ``data`` (default: the data folder), opened while holding the run lock
+    of every tracker in ``paths``."""
     with ExitStack() as stack:
-        lock_trackers(paths, stack)
-        ledger = Ledger.open()
+        lock_trackers(paths, stack, data)
+        ledger = Ledger.open(data)
         stack.callback(ledger.close)
         yield ledger

@@ -61,9 +61,11 @@ class RunReport:
     writebacks: list[WritebackResult] = field(default_factory=list)
     limited: bool = False
     declined: bool = False  # the person said no at the confirmation: nothing was sent
+    outbox: str | None = None  # the folder the outbox backend wrote to (not in the JSON)
 
     @property
     def failed(self) -> bool:
+        """Whether the exit code is 1: an error, or a tenant that failed."""
         return bool(self.errors) or any(t.status == "failed" for t in self.tenants.values())
 
     def to_json(self) -> dict[str, Any]:
@@ -79,6 +81,7 @@ class RunReport:
 
     # ---- bookkeeping used by the phases ------------------------------------------------
     def outcome(self, tenant_id: str) -> TenantOutcome | None:
+        """The outcome of a tenant met by this run (IDs compare ignoring case)."""
         return self.tenants.get(tenant_id.casefold())
 
     def fail(self, tenant_ids: tuple[str, ...] | list[str], problem: str) -> None:
@@ -100,6 +103,7 @@ class RunReport:
                 out.actions.append(text)
 
     def mark_done(self, job: Job) -> None:
+        """The job's tenants that were still waiting are done."""
         for tid in job.tenant_ids:
             out = self.outcome(tid)
             if out and out.status == "waiting":

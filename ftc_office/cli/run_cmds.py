@@ -1,0 +1,168 @@
+"""`run`, `send` and `demo`: a few lines each over `ftc_office.run.api.run`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ftc_office.cli.boundary import boundary, settings_of
+from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
+from ftc_office.cli.views import run_notices, run_summary
+from ftc_office.errors import UsageError
+from ftc_office.run.api import RunRequest
+from ftc_office.run.report import RunReport
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEMO_DATE = "2026-11-26"
+
+
+def run_options(func: F) -> F:
+    """The options shared by `run` and `send`."""
+    for option in reversed([
+        trackers_argument, as_of_option,
+        click.option("--backend", type=click.Choice(["outbox", "smtp", "o365"]),
+                     help="Delivery backend (default: delivery.backend, i.e. outbox)."),
+        click.option("--dry-run/--no-dry-run", default=True, show_default=True,
+                     help="Dry run says what would happen; --no-dry-run does it."),
+        click.option("--limit", type=click.IntRange(min=0), metavar="N",
+                     help="Send at most N messages in this run."),
+        click.option("--tenant", metavar="ID", help="Only this tenant."),
+        click.option("--fm", metavar="EMAIL", help="Only this FM's tenants."),
+        click.option("--yes", "-y", is_flag=True, help="Do not ask before the first real send."),
+        click.option("--per-tenant", is_flag=True,
+                     help="One queue-move message per tenant instead of one per queue."),
+        click.option("--outbox", type=click.Path(file_okay=False),
+                     help="Folder for .eml files (outbox backend)."),
+        click.option("--report", "report_path", type=click.Path(dir_okay=False),
+                     metavar="FILE.json", help="Write every tenant's outcome as JSON."),
+        click.option("--force", is_flag=True,
+                     help="Write even if Excel's owner file (~$name.xlsx) says it is open."),
+    ]):
+        func = option(func)
+    return func
+
+
+def request_of(trackers: tuple[str, ...], as_of: str | None, outbox: str | None,
+               report_path: str | None, **kw: Any) -> RunRequest:
+    """The library request for the command line's options."""
+    return RunRequest(trackers, parse_as_of(as_of), outbox=Path(outbox) if outbox else None,
+                      report_path=Path(report_path) if report_path else None, **kw)
+
+
+def perform(ctx: click.Context, request: RunRequest) -> RunReport:
+    """Run the request with a terminal's progress line and confirmation; print the outcome."""
+    from ftc_office.run.api import run
+
+    settings = settings_of(ctx)
+    backend = request.backend or settings.delivery.backend
+
+    def confirm(n: int) -> bool:
+        return click.confirm(f"{n} due step(s) in this pass: send their messages through "
+                             f"{backend} now?", err=True)
+
+    live = not request.dry_run and sys.stderr.isatty()
+    report = run(request, settings, progress=_progress if live else None,
+                 confirm=confirm if interactive() else None)
+    click.echo(run_summary(report))
+    for line in run_notices(report, request.report_path):
+        click.echo(line, err=True)
+    return report
+
+
+def interactive() -> bool:
+    """Whether someone at a terminal can answer the confirmation."""
+    return sys.stdin.isatty()
+
+
+def _progress(done: int, total: int, what: str) -> None:
+    """One updating line on a terminal; the summary at the end says it all otherwise."""
+    width = shutil.get_terminal_size((100, 20)).columns - 1
+    line = f"[{done:>{len(str(total))}}/{total}] {what}"
+    click.echo("\r" + line[:width].ljust(width), err=True, nl=done == total)
+
+
+@click.command()
+@run_options
+@click.pass_context
+@boundary
+def run(ctx: click.Context, **kw: Any) -> None:
+    """Move every tenant along the playbook: the main job.
+
+    In playbook order, for every due tenant: the ATU message (or the no-account-team
+    note), the customer follow-up per workload once the discussion is recorded,
+    disengagement (task 4058, note, FTOP status, Next Action Date = 12/31 of next year,
+    the queue-move request grouped per queue) once the last workload is followed up, and
+    the FM unassignment once the queue move is confirmed. Each step is recorded in the
+    ledger and stamped into the tracker. A rerun does nothing that is already done.
+
+    Dry run by default. Exit code 0 all good, 1 some tenants failed, 2 bad usage.
+
+    \b
+    Examples:
+      ftc-office run samples/tracker.xlsx --as-of 2026-11-26
+      ftc-office run "team/*.xlsx" --no-dry-run --report run.json
+      ftc-office run tracker.xlsx --backend o365 --no-dry-run --limit 5
+    """
+    sys.exit(1 if perform(ctx, request_of(**kw)).failed else 0)
+
+
+@click.command()
+@run_options
+@click.pass_context
+@boundary
+def send(ctx: click.Context, **kw: Any) -> None:
+    """Send the mail steps that are due (ATU, customer follow-up, queue move) and nothing else.
+
+    Like `run`, without the note-only steps (no-account-team notes, FM unassignment).
+
+    \b
+    Example:
+      ftc-office send tracker.xlsx --backend smtp --no-dry-run --limit 1
+    """
+    from ftc_office.run.runner import MAIL_KINDS
+
+    sys.exit(1 if perform(ctx, request_of(kinds=MAIL_KINDS, **kw)).failed else 0)
+
+
+@click.command()
+@click.option("--out", "out", type=click.Path(file_okay=False), default="ftc-office-demo",
+              show_default=True, help="Folder for the copy, the messages and the report.")
+@click.pass_context
+@boundary
+def demo(ctx: click.Context, out: str) -> None:
+    """Run the whole job on a copy of the bundled sample tracker (no account needed).
+
+    Copies the sample into OUT, runs every due step as of 2026-11-26 with the outbox backend
+    (.eml files), stamps the copy, and prints where everything is. The ledger of the demo
+    lives in OUT too, so the demo never touches your own ledger.
+
+    \b
+    Example:
+      ftc-office demo --out C:\\Temp\\ftc-demo
+    """
+    from ftc_office.mailers import builtin_root
+
+    folder = Path(out)
+    tracker = folder / "tracker.xlsx"
+    if tracker.exists():
+        raise UsageError(str(tracker), "a demo already ran here",
+                         "delete the folder or give another --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(builtin_root() / "samples" / "tracker.xlsx", tracker)
+    click.echo(f"copied the sample to {tracker}", err=True)
+    outbox, report = folder / "outbox", folder / "report.json"
+    result = perform(ctx, RunRequest(
+        (str(tracker),), dt.date.fromisoformat(DEMO_DATE), backend="outbox", dry_run=False,
+        yes=True, outbox=outbox, report_path=report, data_dir=(folder / "data").resolve()))
+    click.echo(f"\nmessages: {outbox}{os.sep}*.eml (open them in Outlook)\n"
+               f"workbook: {tracker} (open it in Excel: new columns at the right end)\n"
+               f"report:   {report}\n"
+               f"preview:  ftc-office preview {tracker} --as-of {DEMO_DATE}", err=True)
+    sys.exit(1 if result.failed else 0)

@@ -1,0 +1,95 @@
+"""The library entry point: one `RunRequest` in, one `RunReport` out.
+
+The CLI's `run`, `send` and `demo` are a few lines over `run`; a script can call it too::
+
+    from ftc_office.config import load_settings
+    from ftc_office.run.api import RunRequest, run
+
+    report = run(RunRequest(("tracker.xlsx",), as_of=dt.date(2026, 11, 26), dry_run=False,
+                            yes=True), load_settings())
+    print(report.sent, report.failed)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftc_office.backends.base import Backend
+from ftc_office.backends.registry import make_backend
+from ftc_office.config import Settings
+from ftc_office.errors import UsageError
+from ftc_office.planning import expand_paths, require_tenant
+from ftc_office.run.execute import Confirm, Progress
+from ftc_office.run.locks import locked_ledger
+from ftc_office.run.report import RunOptions, RunReport
+from ftc_office.run.runner import Runner
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a run is asked to do (the options of `ftc-office run`)."""
+
+    trackers: Sequence[str | Path]  # files or globs (expanded here, on Windows too)
+    as_of: dt.date
+    backend: str | None = None  # None: delivery.backend from the config
+    dry_run: bool = True
+    limit: int | None = None
+    tenant: str | None = None
+    fm: str | None = None
+    yes: bool = False  # do not ask before the first real send
+    per_tenant: bool = False
+    outbox: Path | None = None  # folder for .eml files (outbox backend)
+    report_path: Path | None = None  # write the JSON report here
+    force: bool = False
+    kinds: tuple[str, ...] | None = None  # None: every step; MAIL_KINDS for `send`
+    data_dir: Path | None = None  # ledger, locks, backups (default: Settings.data_folder())
+
+    def options(self) -> RunOptions:
+        """The runner's options for this request."""
+        return RunOptions(as_of=self.as_of, dry_run=self.dry_run, limit=self.limit,
+                          tenant=self.tenant, fm=self.fm, per_tenant=self.per_tenant,
+                          kinds=self.kinds, force=self.force)
+
+
+def run(request: RunRequest, settings: Settings, *, progress: Progress | None = None,
+        confirm: Confirm | None = None) -> RunReport:
+    """Carry out one run and return its report.
+
+    ``confirm(n)`` is asked once before the first real send (not for the outbox backend, nor
+    with ``yes``); answering False is an outcome (``report.declined``), not an error. Without
+    ``confirm`` a real send that needs confirming is refused with a UsageError.
+    ``progress(done, total, what)`` is called before each job of a real run.
+    """
+    paths = expand_paths([str(t) for t in request.trackers])
+    backend = make_backend(settings, request.backend, request.outbox)
+    data = request.data_dir or settings.data_folder()
+    ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
+    with ExitStack() as stack:
+        ledger = stack.enter_context(locked_ledger(paths, data))
+        if not request.dry_run:
+            backend.open()
+            stack.callback(backend.close)
+        runner = Runner(settings, ledger, backend, request.options(), progress=progress,
+                        confirm=ask, data=data)
+        report = runner.run(paths)
+    require_tenant(request.tenant, bool(report.tenants))
+    if backend.name == "outbox":
+        report.outbox = str(getattr(backend, "folder", ""))
+    if request.report_path:
+        request.report_path.write_text(json.dumps(report.to_json(), indent=2, default=str),
+                                       encoding="utf-8")
+    return report
+
+
+def _nobody(backend: Backend) -> Confirm:
+    """The answer when nobody can be asked: refuse, and say how to confirm in a script."""
+    def refuse(n: int) -> bool:
+        raise UsageError("--no-dry-run", f"{n} due step(s) would send messages through "
+                         f"{backend.name} and nobody can confirm",
+                         "add --yes to confirm in scripts")
+    return refuse

@@ -1,0 +1,101 @@
+"""Carry out jobs: the intent in the ledger, the confirmation, then delivery or the note.
+
+A dry run only says what would happen. A real run records each job's intent, skips what
+the ledger already finished, refuses what may have gone out already, asks once before the
+first real send, and hands messages to the Deliverer. The stamps of every finished job are
+kept, so the runner can re-plan from memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ftc_office.backends.base import Backend
+from ftc_office.errors import LedgerError
+from ftc_office.jobs import Job, Stamp
+from ftc_office.ledger import Ledger
+from ftc_office.run import narrate
+from ftc_office.run.deliver import Deliverer
+from ftc_office.run.report import RunOptions, RunReport
+
+Progress = Callable[[int, int, str], None]
+Confirm = Callable[[int], bool]
+FINISHED = ("sent", "done")
+
+
+class Executor:
+    """Carries out the jobs of each pass with one ledger and one backend."""
+
+    def __init__(self, ledger: Ledger, backend: Backend, report: RunReport,
+                 options: RunOptions, progress: Progress | None = None,
+                 confirm: Confirm | None = None) -> None:
+        self.ledger = ledger
+        self.report = report
+        self.dry_run = options.dry_run
+        self.deliverer = Deliverer(ledger, backend, report, options.limit)
+        # progress(done, total, what): called before each job of a pass is carried out
+        self.progress = progress or (lambda _done, _total, _what: None)
+        self.confirm = confirm  # None: no question (confirmed already, or nothing to ask)
+        self.finished: list[Stamp] = []  # stamps of every job finished during this run
+        self.total = self.done = 0
+
+    def start_pass(self, total: int) -> None:
+        """A new pass of ``total`` due actions begins (for progress)."""
+        self.total, self.done = total, 0
+
+    def execute(self, jobs: Sequence[Job]) -> None:
+        """Carry out ``jobs`` in order; stops at once when the person declined."""
+        for job in jobs:
+            if self.report.declined:
+                return
+            if self.dry_run:
+                self._rehearse(job)
+                continue
+            self.done += 1
+            self.progress(min(self.done, self.total), self.total, job.summary)
+            self._carry_out(job)
+
+    def _rehearse(self, job: Job) -> None:
+        self.report.say(job, narrate.would(job))
+        if job.message is None:
+            self.report.notes += 1  # the summary says "would send N message(s)"
+        else:
+            self.report.sent += 1
+
+    def _carry_out(self, job: Job) -> None:
+        try:
+            state = self.ledger.plan(job, self.deliverer.backend.name)
+        except LedgerError as exc:
+            self.report.fail(job.tenant_ids, str(exc))
+            return
+        if state in ("sent", "done", "skipped", "drafted"):
+            if state in FINISHED:
+                self.finished.extend(job.stamps)  # done before; write-back projects it
+            return
+        if state in ("sending", "unknown"):
+            self.report.fail(job.tenant_ids, narrate.in_doubt(job, state))
+            return
+        if job.message is None:
+            self.ledger.transition(job.key, "done")
+            self.finished.extend(job.stamps)
+            self.report.notes += 1
+            self.report.say(job, narrate.done(job))
+            self.report.mark_done(job)
+            return
+        if not self.deliverer.can_send(job) or not self._confirmed(job):
+            return
+        self.deliverer.deliver(job)
+        entry = self.ledger.get(job.key)
+        if entry is not None and entry.state in FINISHED:
+            self.finished.extend(job.stamps)
+
+    def _confirmed(self, job: Job) -> bool:
+        """Ask once, before the first real send; a "no" ends the run's sending."""
+        if self.confirm is None:
+            return True
+        if self.confirm(self.total):
+            self.confirm = None
+            return True
+        self.report.declined = True
+        self.report.say(job, narrate.declined(job))
+        return False

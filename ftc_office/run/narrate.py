@@ -1,0 +1,29 @@
+"""What the run says it did for each job: the words, kept apart from the state machine."""
+
+from __future__ import annotations
+
+from ftc_office.jobs import Job
+
+
+def would(job: Job) -> str:
+    """A dry run's line for one job."""
+    return ("would send " if job.message else "would ") + job.summary
+
+
+def done(job: Job) -> str:
+    """A note-only step carried out."""
+    return "done: " + job.summary
+
+
+def declined(job: Job) -> str:
+    """A message not sent because the person said no at the confirmation."""
+    return f"not sent (you declined): {job.summary}"
+
+
+def in_doubt(job: Job, state: str) -> str:
+    """A message that may have gone out already: how to settle it."""
+    return (f"message {job.key} may have been sent (state "
+            f"{state}) — run again in a few minutes: each run asks the "
+            "provider again (Outlook's Sent Items copy can lag); if it "
+            "stays unknown (always for SMTP), check Sent Items and run "
+            f"'ftc-office resolve {job.key} --sent' or '--resend'")

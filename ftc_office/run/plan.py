@@ -1,0 +1,54 @@
+"""Plan: read the trackers once and decide each tenant's next step; note what was found.
+
+The run reads every tracker here, once; later passes re-plan from these records plus the
+stamps the run recorded (`ftc_office.run.replan`), never from a second read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ftc_office.config import Settings
+from ftc_office.planning import PlanFilter, Workspace, load_workspace, plan_workspace
+from ftc_office.playbook import Step, TenantPlan
+from ftc_office.run.report import RunOptions, RunReport, TenantOutcome
+
+
+def read(paths: Sequence[Path], settings: Settings, report: RunReport) -> Workspace:
+    """Every tracker's records; a tracker that cannot be read becomes a report error."""
+    ws = load_workspace(paths, settings)
+    for p in ws.file_problems:
+        if str(p) not in report.errors:
+            report.errors.append(str(p))
+    return ws
+
+
+def plan(ws: Workspace, options: RunOptions) -> list[TenantPlan]:
+    """Each tenant's next step as of the run's date, narrowed by --tenant / --fm."""
+    return plan_workspace(ws, options.as_of, PlanFilter(tenant=options.tenant, fm=options.fm))
+
+
+def note_outcomes(report: RunReport, plans: Sequence[TenantPlan]) -> None:
+    """An outcome per tenant the first time the run meets it (its step before the run)."""
+    for p in plans:
+        t = p.tenant
+        key = t.tenant_id.casefold()
+        if key in report.tenants:
+            continue
+        out = TenantOutcome(t.tenant_id, t.customer, str(t.source.path),
+                            t.fm.email if t.fm else "", t.region or "", str(p.step))
+        if p.step == Step.INVALID:
+            out.status = "skipped"
+            out.problems = [str(x) for x in p.problems]
+        elif p.step == Step.CLOSED:
+            out.status = "done"
+        report.tenants[key] = out
+
+
+def note_steps_after(report: RunReport, plans: Sequence[TenantPlan]) -> None:
+    """Each tenant's next step once the run is over."""
+    for p in plans:
+        out = report.outcome(p.tenant.tenant_id)
+        if out:
+            out.step_after = str(p.step)

@@ -1,0 +1,28 @@
+"""Record: project what the ledger finished onto each tracker (read fresh, saved once)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ftc_office.config import Settings
+from ftc_office.errors import FtcError
+from ftc_office.ledger import Ledger
+from ftc_office.run.report import RunReport
+from ftc_office.writeback import write_back
+
+
+def write_trackers(paths: Sequence[Path], ledger: Ledger, settings: Settings,
+                   report: RunReport, *, force: bool = False, data: Path | None = None) -> None:
+    """Write every finished but unwritten job onto its tracker; a tracker with nothing to
+    write is not even opened. Problems become report errors; the other trackers go on."""
+    for p in paths:
+        try:
+            wb = write_back(p, ledger, settings, force=force, data=data)
+        except FtcError as exc:
+            report.errors.append(str(exc))
+            continue
+        if wb.cells or wb.jobs or wb.conflicts:
+            report.writebacks.append(wb)
+        # a cell left alone (someone else's value, a formula) is told to the person
+        report.errors.extend(f"not written: {c}" for c in wb.conflicts)
