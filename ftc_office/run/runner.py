@@ -119,7 +119,7 @@ class Runner:
             if key in self.report.tenants:
                 continue
             out = TenantOutcome(t.tenant_id, t.customer, str(t.source.path),
-                                t.fm.email if t.fm else "", t.region or "", str(p.step))
+                                t.fm.email if t.fm else "", p.region or "", str(p.step))
             if p.step == Step.INVALID:
                 out.status = "skipped"
                 out.problems = [str(x) for x in p.problems]
