@@ -50,6 +50,10 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 #: a "done" column: the date, or the text a person typed
 Mark = dt.date | str
 
+#: the text fields that name a record: always text (as read before: an empty cell reads as
+#: "None", a missing column as ""); every other field is None when empty
+LABELS = ("tenant_id", "customer", "workload")
+
 
 def _check_refs(refs: Mapping[str, str], level: str) -> None:
     """Cell references are keyed by field names of the record's level (FIELD_LIST)."""
@@ -138,7 +142,7 @@ RECORD_CLASSES: dict[str, type] = {"tenant": TenantRecord, "workload": WorkloadR
 
 def _record_values(values: dict[str, Any], level: str) -> dict[str, Any]:
     """Parsed values (None when empty) → the record's keyword arguments: addresses become ()
-    and a required text field its text ("" when the column is absent, as read before)."""
+    and a label (LABELS) its text."""
     out: dict[str, Any] = {}
     for name, value in values.items():
         f = FIELDS[name]
@@ -146,7 +150,7 @@ def _record_values(values: dict[str, Any], level: str) -> dict[str, Any]:
             continue
         if f.kind == "addresses":
             out[name] = value or ()
-        elif f.kind == "text" and f.required:
+        elif name in LABELS:
             out[name] = str(value)
         else:
             out[name] = value
@@ -309,5 +313,5 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-__all__ = ["FIELDS", "RECORD_CLASSES", "Mark", "TenantRecord", "TrackerRecords",
+__all__ = ["FIELDS", "LABELS", "RECORD_CLASSES", "Mark", "TenantRecord", "TrackerRecords",
            "WorkloadRecord", "build_records", "load_tracker"]
