@@ -55,12 +55,15 @@ Mark = dt.date | str
 LABELS = ("tenant_id", "customer", "workload")
 
 
+_LEVEL_FIELDS = {level: frozenset(f.name for f in FIELD_LIST if f.level == level)
+                 for level in ("tenant", "workload")}
+
+
 def _check_refs(refs: Mapping[str, str], level: str) -> None:
     """Cell references are keyed by field names of the record's level (FIELD_LIST)."""
-    for name in refs:
-        f = FIELDS.get(name)
-        if f is None or f.level != level:
-            raise ValueError(f"{name!r} is not a {level}-level tracker field")
+    if not _LEVEL_FIELDS[level].issuperset(refs):
+        name = sorted(set(refs) - _LEVEL_FIELDS[level])[0]
+        raise ValueError(f"{name!r} is not a {level}-level tracker field")
 
 
 @dataclass(frozen=True)
@@ -140,20 +143,23 @@ class TenantRecord:
 RECORD_CLASSES: dict[str, type] = {"tenant": TenantRecord, "workload": WorkloadRecord}
 
 
+#: per level, how each parsed value becomes a record attribute (tenant_id is positional)
+_CONVERT: dict[str, dict[str, Callable[[Any], Any] | None]] = {
+    level: {f.name: (str if f.name in LABELS else
+                     (lambda v: v or ()) if f.kind == "addresses" else None)
+            for f in FIELD_LIST if f.level == level and f.name != "tenant_id"}
+    for level in ("tenant", "workload")}
+
+
 def _record_values(values: dict[str, Any], level: str) -> dict[str, Any]:
     """Parsed values (None when empty) → the record's keyword arguments: addresses become ()
     and a label (LABELS) its text."""
+    convert = _CONVERT[level]
     out: dict[str, Any] = {}
     for name, value in values.items():
-        f = FIELDS[name]
-        if f.level != level or name == "tenant_id":
-            continue
-        if f.kind == "addresses":
-            out[name] = value or ()
-        elif name in LABELS:
-            out[name] = str(value)
-        else:
-            out[name] = value
+        if name in convert:
+            fn = convert[name]
+            out[name] = value if fn is None else fn(value)
     return out
 
 
@@ -198,15 +204,16 @@ def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
         key = tid.casefold()
         display.setdefault(key, tid)
         groups.setdefault(key, []).append(raw)
+    letters = {name: _letter(sheet, name) for name in FIELDS}  # column of each field, or ?
     for key, rows in groups.items():
-        out.tenants.append(_tenant(display[key], rows, sheet))
+        out.tenants.append(_tenant(display[key], rows, sheet, letters))
     return out
 
 
 class _TenantBuilder:
     """Collects one tenant's values, cells and problems row by row."""
 
-    def __init__(self, tid: str, sheet: SheetRead) -> None:
+    def __init__(self, tid: str, sheet: SheetRead, letters: dict[str, str]) -> None:
         self.tid = tid
         self.sheet = sheet
         self.problems: list[Problem] = []
@@ -214,29 +221,29 @@ class _TenantBuilder:
         self.refs: dict[str, str] = {}
         self.workloads: list[WorkloadRecord] = []
         self.seen_workloads: dict[str, str] = {}
+        self.letters = letters
 
     def parse(self, f: Field, raw: RawRow) -> tuple[Any, str, bool]:
         """One cell's typed value, its reference, and whether parsing failed (reported)."""
         sheet = self.sheet
         cell = raw.cells.get(f.name)
-        ref = cell[1] if cell else f"{_letter(sheet, f.name)}{raw.number}"
-        failed = False
-        value: Any = None
         if cell is None:
+            ref = f"{self.letters[f.name]}{raw.number}"
             if f.required and f.name in sheet.columns:
                 self.problems.append(Problem(
                     sheet.where(ref), f"{sheet.headers[f.name]} is empty",
                     f"fill {sheet.headers[f.name]} for tenant {self.tid}"))
-        else:
-            try:
-                value = PARSERS[f.kind](cell[0])
-            except ValueProblem as exc:
-                self.problems.append(Problem(sheet.where(ref), exc.what, exc.fix))
-                failed = True
+            return None, ref, False
+        ref = cell[1]
+        try:
+            value = PARSERS[f.kind](cell[0])
+        except ValueProblem as exc:
+            self.problems.append(Problem(sheet.where(ref), exc.what, exc.fix))
+            return None, ref, True
         if f.name == "seats" and isinstance(value, int) and value == 0:
             self.problems.append(Problem(sheet.where(ref), "Seats is 0",
                                          "type the tenant's licensed seats (a number above 0)"))
-        return value, ref, failed
+        return value, ref, False
 
     def merge(self, f: Field, value: Any, ref: str) -> None:
         """A tenant-level value: the first filled one wins; a different one is a problem."""
@@ -283,8 +290,9 @@ class _TenantBuilder:
                             tuple(self.problems), **_record_values(self.values, "tenant"))
 
 
-def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead) -> TenantRecord:
-    b = _TenantBuilder(tid, sheet)
+def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, letters: dict[str, str]
+            ) -> TenantRecord:
+    b = _TenantBuilder(tid, sheet, letters)
     for raw in rows:
         b.add_row(raw)
     return b.record()
