@@ -185,7 +185,7 @@ def export_csv(tracker: Path, csv_path: Path) -> dict[str, Any]:
     from ftc_office.compose.context import person_name
     from ftc_office.config import Settings
     from ftc_office.planning import load_workspace, plan_workspace
-    from ftc_office.playbook import ActionKind, milestone
+    from ftc_office.playbook import ActionKind
 
     settings = Settings()
     plans = plan_workspace(load_workspace([tracker], settings), dt.date.fromisoformat(AS_OF))
@@ -199,13 +199,13 @@ def export_csv(tracker: Path, csv_path: Path) -> dict[str, Any]:
             for a in p.actions:
                 if a.kind not in (ActionKind.ATU, ActionKind.CUSTOMER_FOLLOWUP):
                     continue
-                field = "account_team" if a.kind == ActionKind.ATU else "customer_contacts"
-                to = [x.email for x in t.get(field) or ()]
+                to = [x.email for x in (t.account_team if a.kind == ActionKind.ATU
+                                        else t.customer_contacts)]
                 fm = t.fm.email if t.fm else ""
-                ms = milestone(t.get("seats"), t.get("active_users"), t.get("no_blockers"))
+                reason = p.milestone.reason if p.milestone else ""
                 w.writerow([", ".join(to), fm, fm, person_name(fm),
                             " and ".join(person_name(x) for x in to), t.customer, t.tenant_id,
-                            a.workload.name if a.workload else "", ms.reason, t.queue or ""])
+                            a.workload.name if a.workload else "", reason, p.queue or ""])
                 n += 1
     return {"rows": n}
 

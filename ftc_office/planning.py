@@ -2,7 +2,9 @@
 
 Globs are expanded here (Windows shells do not expand them). A tracker that cannot be read
 at all becomes one problem and the others are still planned. A tenant that appears in two
-trackers gets a problem in both and is planned as ``invalid``.
+trackers gets a problem in both and is planned as ``invalid``; so does a tenant whose region
+has no assignment queue (the playbook's routing, checked here so `check` lists it).
+``apply_stamps`` lets a run re-plan in memory after a job without reading the workbook again.
 """
 
 from __future__ import annotations
@@ -13,27 +15,30 @@ import glob
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ftc_office.config import Settings
+from ftc_office.config import RoutingSettings, Settings
 from ftc_office.errors import Problem, TrackerError, UsageError
-from ftc_office.playbook import Step, TenantPlan, plan_tenant
-from ftc_office.tracker.records import (
-    TrackerRecords,
-    cross_tenant_contact_problems,
-    cross_tracker_problems,
-    load_tracker,
-)
+from ftc_office.fields import FIELDS
+from ftc_office.jobs import Stamp
+from ftc_office.paths import tracker_id
+from ftc_office.playbook import Step, TenantPlan, plan_tenant, routing_problem
+from ftc_office.tracker.checks import cross_tenant_contact_problems, cross_tracker_problems
+from ftc_office.tracker.records import PARSERS, TenantRecord, TrackerRecords, load_tracker
 
 
 @dataclass
 class Workspace:
-    """Every tracker of a run, as read, with the problems that stopped whole files."""
+    """Every tracker of a run, as read, with the problems that stopped whole files, and the
+    routing table its tenants are planned with."""
 
     trackers: list[TrackerRecords] = field(default_factory=list)
     file_problems: list[Problem] = field(default_factory=list)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
 
     @property
     def problems(self) -> list[Problem]:
+        """Every problem: unreadable files first, then each tracker's."""
         out = list(self.file_problems)
         for tr in self.trackers:
             out.extend(tr.all_problems)
@@ -64,12 +69,15 @@ def expand_paths(patterns: Sequence[str]) -> list[Path]:
 
 def load_workspace(paths: Iterable[Path], settings: Settings) -> Workspace:
     """Read every tracker; unreadable ones become problems; mark cross-tracker duplicates."""
-    ws = Workspace()
+    ws = Workspace(routing=settings.routing)
     for path in paths:
         try:
-            ws.trackers.append(load_tracker(path, settings))
+            tr = load_tracker(path, settings)
         except TrackerError as exc:
             ws.file_problems.append(exc.problem)
+            continue
+        tr.tenants = [_with_routing_problem(t, ws.routing) for t in tr.tenants]
+        ws.trackers.append(tr)
     dupes = cross_tracker_problems(ws.trackers)
     if dupes:
         by_where = {p.where: p for p in dupes}
@@ -88,6 +96,52 @@ def load_workspace(paths: Iterable[Path], settings: Settings) -> Workspace:
             tr.tenants = [dataclasses.replace(t, problems=(*t.problems, *extra[id(t)]))
                           if id(t) in extra else t for t in tr.tenants]
     return ws
+
+
+def _with_routing_problem(t: TenantRecord, routing: RoutingSettings) -> TenantRecord:
+    """The tenant with its unknown-region problem (if any) after the problems found reading."""
+    p = routing_problem(t, routing)
+    return t if p is None else dataclasses.replace(t, problems=(*t.problems, p))
+
+
+def apply_stamps(ws: Workspace, stamps: Iterable[Stamp]) -> Workspace:
+    """A new workspace whose records carry the stamped output values, as write-back would
+    leave them in the workbooks: re-planning it gives the next step without reading again.
+
+    A stamp names its tracker (``paths.tracker_id`` of the file), its tenant (any case), and
+    one workload (any case) or None for every row of the tenant. Stamps that match no record
+    are ignored (write-back reports those).
+    """
+    by_tenant: dict[tuple[str, str], list[Stamp]] = {}
+    for s in stamps:
+        by_tenant.setdefault((s.tracker, s.tenant_id.casefold()), []).append(s)
+    trackers = []
+    for tr in ws.trackers:
+        tid = tracker_id(tr.source.path)
+        tenants = [_stamped(t, by_tenant.get((tid, t.tenant_id.casefold()), []))
+                   for t in tr.tenants]
+        trackers.append(dataclasses.replace(tr, tenants=tenants, problems=list(tr.problems)))
+    return Workspace(trackers, list(ws.file_problems), ws.routing)
+
+
+def _stamped(t: TenantRecord, stamps: list[Stamp]) -> TenantRecord:
+    """One tenant with its stamps applied (tenant-level fields, or workload rows)."""
+    if not stamps:
+        return t
+    tenant_values: dict[str, Any] = {}
+    workloads = list(t.workloads)
+    for s in stamps:
+        field = FIELDS[s.field]
+        # the value as a fresh read of the stamped cell would type it
+        value = PARSERS[field.kind](s.value) if s.value not in (None, "") else None
+        if field.level == "tenant":
+            tenant_values[s.field] = value
+            continue
+        for i, w in enumerate(workloads):
+            if s.workload is None or w.name.casefold() == s.workload.casefold():
+                stamped: dict[str, Any] = {s.field: value}
+                workloads[i] = dataclasses.replace(w, **stamped)
+    return dataclasses.replace(t, workloads=tuple(workloads), **tenant_values)
 
 
 @dataclass(frozen=True)
@@ -122,7 +176,7 @@ def plan_workspace(ws: Workspace, as_of: dt.date, flt: PlanFilter | None = None
                    ) -> list[TenantPlan]:
     """Plan every tenant of every tracker, in tracker and row order."""
     flt = flt or PlanFilter()
-    plans = [plan_tenant(t, as_of) for tr in ws.trackers for t in tr.tenants]
+    plans = [plan_tenant(t, as_of, ws.routing) for tr in ws.trackers for t in tr.tenants]
     return [p for p in plans if flt.keep(p)]
 
 
@@ -135,7 +189,7 @@ def plan_to_json(plan: TenantPlan) -> dict[str, object]:
         "customer": t.customer,
         "tracker": str(t.source.path),
         "fm": fm.email if fm else None,
-        "region": t.region,
+        "region": plan.region,
         "eligible": plan.eligible,
         "milestone": plan.milestone.reason if plan.milestone else None,
         "next_step": str(plan.step),
@@ -145,7 +199,7 @@ def plan_to_json(plan: TenantPlan) -> dict[str, object]:
              **({"detail": a.detail} if a.detail else {})}
             for a in plan.actions
         ],
-        "target_queue": t.queue,
+        "target_queue": plan.queue,
         "next_action_date": plan.next_action_date.isoformat() if plan.next_action_date else None,
         "problems": [str(p) for p in plan.problems],
     }

@@ -1,8 +1,10 @@
-"""The playbook as pure rules: (records, as-of date) → decisions. No I/O here.
+"""The playbook as pure rules: (records, routing table, as-of date) → decisions. No I/O here.
 
-DOMAIN.md is the source: the enablement milestone, queue routing, the next action date
-(12/31 of the following year) and exactly one next step per tenant, with the concrete
-actions that are due now (a tenant may have several, e.g. one ATU message per workload).
+DOMAIN.md is the source: the enablement milestone, queue routing (region as typed → region →
+assignment queue, through the config's table), the next action date (12/31 of the following
+year) and exactly one next step per tenant, with the concrete actions that are due now (a
+tenant may have several, e.g. one ATU message per workload). Later stages read these results
+from the plan; they never recompute them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
+from ftc_office.config import RoutingSettings
 from ftc_office.errors import Problem
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
@@ -57,8 +60,20 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where a tenant's region sends it: the region's canonical name and its queue."""
+
+    region: str
+    queue: str
+
+
+@dataclass(frozen=True)
 class TenantPlan:
-    """The plan for one tenant on one as-of date."""
+    """The plan for one tenant on one as-of date.
+
+    ``region`` and ``queue`` are the routing of the tenant's region (None when the region is
+    empty or unknown); ``next_action_date`` is set for the disengagement step.
+    """
 
     tenant: TenantRecord
     step: Step
@@ -66,6 +81,8 @@ class TenantPlan:
     actions: tuple[Action, ...]
     next_action_date: dt.date | None
     problems: tuple[Problem, ...]
+    region: str | None = None
+    queue: str | None = None
 
     @property
     def eligible(self) -> bool | None:
@@ -96,10 +113,36 @@ def next_action_date(as_of: dt.date) -> dt.date:
     return dt.date(as_of.year + 1, 12, 31)
 
 
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def route(region: str | None, routing: RoutingSettings) -> Route | None:
+    """DOMAIN.md rule 6: a region as typed (any spelling in the routing table, or a queue's
+    region name) → its region and queue; None when empty or unknown (never a default)."""
+    if not region:
+        return None
+    index = {_norm(k): v for k, v in routing.regions.items()}
+    index.update({_norm(k): k for k in routing.queues})
+    name = index.get(_norm(str(region)))
+    return None if name is None else Route(name, routing.queues[name])
+
+
+def routing_problem(tenant: TenantRecord, routing: RoutingSettings) -> Problem | None:
+    """The problem of a filled region that has no assignment queue, at the Region cell."""
+    if not tenant.region or route(tenant.region, routing) is not None:
+        return None
+    known = ", ".join(routing.queues)
+    return Problem(tenant.where("region"),
+                   f"region {tenant.region!r} has no assignment queue",
+                   f"use one of {known}, or add the spelling to [routing.regions] in "
+                   "ftc-office.toml")
+
+
 def atu_note_reason(tenant: TenantRecord) -> str | None:
     """Why the ATU mail is replaced by a note, or None when it should be sent."""
-    team = tenant.get("account_team") or ()
-    managed = tenant.get("account_managed")
+    team = tenant.account_team
+    managed = tenant.account_managed
     if not team and managed is False:
         return "the Microsoft account team is not known and the account is not managed"
     if not team:
@@ -109,39 +152,52 @@ def atu_note_reason(tenant: TenantRecord) -> str | None:
     return None
 
 
-def plan_tenant(tenant: TenantRecord, as_of: dt.date) -> TenantPlan:
-    """Exactly one next step for a tenant, and the actions due now."""
-    if tenant.problems:
-        return TenantPlan(tenant, Step.INVALID, None, (), None, tenant.problems)
-    ms = milestone(tenant.get("seats"), tenant.get("active_users"), tenant.get("no_blockers"))
+def plan_tenant(tenant: TenantRecord, as_of: dt.date,
+                routing: RoutingSettings | None = None) -> TenantPlan:
+    """Exactly one next step for a tenant, and the actions due now (routing defaults to the
+    config's default table)."""
+    routing = routing or RoutingSettings()
+    found = route(tenant.region, routing)
+    region, queue = (found.region, found.queue) if found else (None, None)
+    problems = tenant.problems
+    unrouted = routing_problem(tenant, routing)
+    if unrouted is not None and unrouted not in problems:
+        problems = (*problems, unrouted)  # a record not loaded through planning.load_workspace
+    if problems:
+        return TenantPlan(tenant, Step.INVALID, None, (), None, problems, region, queue)
+    step, ms, actions, nad = _decide(tenant, as_of, queue)
+    return TenantPlan(tenant, step, ms, actions, nad, (), region, queue)
+
+
+def _decide(tenant: TenantRecord, as_of: dt.date, queue: str | None
+            ) -> tuple[Step, Milestone, tuple[Action, ...], dt.date | None]:
+    """The next step of a valid tenant: step, milestone, due actions, next action date."""
+    ms = milestone(tenant.seats, tenant.active_users, tenant.no_blockers)
     wls = tenant.workloads
-    started = any(w.get("atu_sent") for w in wls)
-    if not ms.eligible and not started:
-        return TenantPlan(tenant, Step.NOT_ELIGIBLE, ms, (), None, ())
-    if tenant.get("fm_unassigned"):
-        return TenantPlan(tenant, Step.CLOSED, ms, (), None, ())
-    nad = next_action_date(as_of)
-    if tenant.get("queue_requested"):
-        if tenant.get("queue_confirmed"):
-            return TenantPlan(tenant, Step.UNASSIGN_FM, ms,
-                              (Action(ActionKind.UNASSIGN_FM),), None, ())
-        return TenantPlan(tenant, Step.AWAIT_QUEUE_CONFIRMATION, ms, (), None, ())
+    if not ms.eligible and not any(w.atu_sent for w in wls):
+        return Step.NOT_ELIGIBLE, ms, (), None
+    if tenant.fm_unassigned:
+        return Step.CLOSED, ms, (), None
+    if tenant.queue_requested:
+        if tenant.queue_confirmed:
+            return Step.UNASSIGN_FM, ms, (Action(ActionKind.UNASSIGN_FM),), None
+        return Step.AWAIT_QUEUE_CONFIRMATION, ms, (), None
     actions: list[Action] = []
     note_reason = atu_note_reason(tenant)
     for w in wls:
-        if not w.get("atu_sent"):
+        if not w.atu_sent:
             if note_reason:
                 actions.append(Action(ActionKind.ATU_NOTE, w, note_reason))
             else:
                 actions.append(Action(ActionKind.ATU, w))
     for w in wls:
-        if w.get("atu_sent") and w.get("discussion_date") and not w.get("customer_email_sent"):
+        if w.atu_sent and w.discussion_date and not w.customer_email_sent:
             actions.append(Action(ActionKind.CUSTOMER_FOLLOWUP, w))
     if actions:
         step = (Step.SEND_ATU if actions[0].kind in (ActionKind.ATU, ActionKind.ATU_NOTE)
                 else Step.SEND_CUSTOMER_FOLLOWUP)
-        return TenantPlan(tenant, step, ms, tuple(actions), None, ())
-    if all(w.get("customer_email_sent") for w in wls):
-        return TenantPlan(tenant, Step.REQUEST_QUEUE_MOVE, ms,
-                          (Action(ActionKind.DISENGAGE, detail=tenant.queue or ""),), nad, ())
-    return TenantPlan(tenant, Step.AWAIT_DISCUSSION, ms, (), None, ())
+        return step, ms, tuple(actions), None
+    if all(w.customer_email_sent for w in wls):
+        return (Step.REQUEST_QUEUE_MOVE, ms,
+                (Action(ActionKind.DISENGAGE, detail=queue or ""),), next_action_date(as_of))
+    return Step.AWAIT_DISCUSSION, ms, (), None

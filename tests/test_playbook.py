@@ -198,7 +198,7 @@ def test_unknown_region_stops_the_tenant_without_a_default_queue(tmp_path: Path)
     p = plan_one(tmp_path, row(region="Mars", atu_sent=DAY, discussion_date=DAY,
                                customer_email_sent=DAY))
     assert p.step is Step.INVALID
-    assert p.tenant.queue is None
+    assert p.queue is None and p.region is None
     assert "region 'Mars' has no assignment queue" in str(p.problems[0])
 
 

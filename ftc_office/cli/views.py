@@ -36,7 +36,7 @@ def plan_table(plans: Sequence[TenantPlan]) -> str:
         t = p.tenant
         rows.append([
             t.tenant_id, t.customer, ", ".join(w.name for w in t.workloads),
-            str(p.step), t.queue or "-",
+            str(p.step), p.queue or "-",
             p.milestone.reason if p.milestone else f"{len(p.problems)} problem(s)",
         ])
     return table(["TENANT ID", "CUSTOMER", "WORKLOADS", "NEXT STEP", "QUEUE", "MILESTONE"],

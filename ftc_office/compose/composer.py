@@ -2,7 +2,8 @@
 the cells it stamps, and its note. Nothing is sent or written here.
 
 A job is the unit the ledger tracks: one message key, its content hash, and the stamps that
-write-back projects onto the tracker once the message is sent.
+write-back projects onto the tracker once the message is sent. Milestone, queue and next
+action date are read from each tenant's plan.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ftc_office.addresses import (
     domain_allowed,
     parse_address,
 )
-from ftc_office.compose.context import message_context, person_name
+from ftc_office.compose.context import message_context, person_name, plan_next_action_date
 from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
@@ -40,7 +41,7 @@ from ftc_office.jobs import (
 from ftc_office.mailers import Mailer, find_template, load_mailers, template_dirs
 from ftc_office.message import Attachment, OutgoingMessage
 from ftc_office.paths import tracker_id
-from ftc_office.playbook import ActionKind, Step, TenantPlan, next_action_date
+from ftc_office.playbook import ActionKind, Step, TenantPlan
 from ftc_office.rendering.environment import make_environment, one_line, render
 from ftc_office.rendering.word import DOCX_MIME, render_docx
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
@@ -72,17 +73,17 @@ class Composer:
     # ---- per-tenant jobs -------------------------------------------------------------
     def compose_tenant(self, plan: TenantPlan) -> list[Job]:
         """Jobs for ATU mails/notes, customer follow-ups and the FM unassignment."""
-        t = plan.tenant
         jobs: list[Job] = []
         for action in plan.actions:
             if action.kind == ActionKind.ATU:
-                jobs.append(self._mail_job(self.mailers["atu"], t, action.workload))
+                jobs.append(self._mail_job(self.mailers["atu"], plan, action.workload))
             elif action.kind == ActionKind.CUSTOMER_FOLLOWUP:
-                jobs.append(self._mail_job(self.mailers["customer_followup"], t, action.workload))
+                jobs.append(self._mail_job(self.mailers["customer_followup"], plan,
+                                           action.workload))
             elif action.kind == ActionKind.ATU_NOTE:
-                jobs.append(self._atu_note_job(t, action.workload, action.detail))
+                jobs.append(self._atu_note_job(plan, action.workload, action.detail))
             elif action.kind == ActionKind.UNASSIGN_FM:
-                jobs.append(self._unassign_job(t))
+                jobs.append(self._unassign_job(plan))
         return jobs
 
     def _who(self, t: TenantRecord, w: WorkloadRecord | None) -> str:
@@ -106,10 +107,11 @@ class Composer:
             raise TemplateError(source, f"cannot render for {who}: {exc}",
                                 "fix the file-name template in the mailer") from None
 
-    def _mail_job(self, m: Mailer, t: TenantRecord, w: WorkloadRecord | None) -> Job:
+    def _mail_job(self, m: Mailer, plan: TenantPlan, w: WorkloadRecord | None) -> Job:
+        t = plan.tenant
         who = self._who(t, w)
         fm = t.fm
-        ctx = message_context(t, self.as_of, w, {"sender_name": person_name(fm.email)
+        ctx = message_context(plan, self.as_of, w, {"sender_name": person_name(fm.email)
                                                  if fm else "FastTrack"})
         to = self._recipients(m, m.to, t, "to")
         cc = tuple(a for a in self._recipients(m, m.cc, t, "cc") if a not in to)
@@ -124,34 +126,36 @@ class Composer:
                               workloads=(w.name,) if w else (), origin=who)
         self.check_audience(msg, t)
         note = self._render_note(m.note, ctx, who) if m.note else ""
-        stamps = self._stamps(m.stamps, t, w, note, {})
+        stamps = self._stamps(m.stamps, plan, w, note, {})
         label = {"atu": "ATU", "customer_followup": "customer follow-up"}.get(m.kind, m.kind)
         summary = (f"{label} for {w.name if w else 'all workloads'} to {len(to)} recipient(s)"
                    f"{f' (+{len(cc)} cc)' if cc else ''}")
         return Job(key, m.kind, (t.tenant_id,), msg, stamps,
                    (Note(t.tenant_id, w.name if w else None, note),), summary)
 
-    def _atu_note_job(self, t: TenantRecord, w: WorkloadRecord | None, reason: str) -> Job:
+    def _atu_note_job(self, plan: TenantPlan, w: WorkloadRecord | None, reason: str) -> Job:
+        t = plan.tenant
         who = self._who(t, w)
-        ctx = message_context(t, self.as_of, w, {"reason": reason})
+        ctx = message_context(plan, self.as_of, w, {"reason": reason})
         note = self._render_note("notes/atu_note.txt", ctx, who)
         not_sent = f"No ATU ({self.as_of.isoformat()}): {reason}"
-        stamps = self._stamps({"atu_sent": "not_sent", "engagement_note": "note"}, t, w, note,
+        stamps = self._stamps({"atu_sent": "not_sent", "engagement_note": "note"}, plan, w, note,
                               {"not_sent": not_sent})
         key = note_key(JobKind.ATU_NOTE, t.tenant_id, w.name if w else None)
         return Job(key, "atu_note", (t.tenant_id,), None, stamps,
                    (Note(t.tenant_id, w.name if w else None, note),),
                    f"record a note instead of the ATU for {w.name if w else 'all'}: {reason}")
 
-    def _unassign_job(self, t: TenantRecord) -> Job:
+    def _unassign_job(self, plan: TenantPlan) -> Job:
+        t = plan.tenant
         who = self._who(t, None)
         status = self.settings.ftop.status_closed
-        service = t.get("service_status_next") or self.settings.ftop.default_service_status
-        ctx = message_context(t, self.as_of, None, {"status": status, "service_status": service})
+        service = t.service_status_next or self.settings.ftop.default_service_status
+        ctx = message_context(plan, self.as_of, None, {"status": status, "service_status": service})
         note = self._render_note("notes/unassign_fm.txt", ctx, who)
         stamps = self._stamps({"fm_unassigned": "as_of", "ftop_status": "status_closed",
                                "service_status": "service_status", "engagement_note": "note"},
-                              t, None, note, {})
+                              plan, None, note, {})
         key = note_key(JobKind.UNASSIGN_FM, t.tenant_id)
         return Job(key, JobKind.UNASSIGN_FM, (t.tenant_id,), None, stamps,
                    (Note(t.tenant_id, None, note),),
@@ -166,7 +170,7 @@ class Composer:
         groups: dict[str, list[TenantPlan]] = {}
         for p in plans:
             if any(a.kind == ActionKind.DISENGAGE for a in p.actions):
-                gk = p.tenant.tenant_id if per_tenant else (p.tenant.queue or "")
+                gk = p.tenant.tenant_id if per_tenant else (p.queue or "")
                 groups.setdefault(gk, []).append(p)
         for members in groups.values():
             # one tenant that cannot be part of a request (e.g. an FM outside the internal
@@ -195,17 +199,17 @@ class Composer:
         self._check_internal(cc, who)
         if m.note:
             status = self.settings.ftop.status_disengaged
-            self._render_note(m.note, message_context(p.tenant, self.as_of, None,
+            self._render_note(m.note, message_context(p, self.as_of, None,
                                                       {"status": status}), who)
 
     def _queue_job(self, m: Mailer, members: list[TenantPlan]) -> Job:
-        queue = members[0].tenant.queue or ""
-        nad = next_action_date(self.as_of)
+        queue = members[0].queue or ""
+        nad = plan_next_action_date(members[0], self.as_of)
         rows: list[dict[str, Any]] = [{
             "tenant_id": p.tenant.tenant_id, "customer": p.tenant.customer, "queue": queue,
             "fm": p.tenant.fm.email if p.tenant.fm else "",
             "workloads": ", ".join(w.name for w in p.tenant.workloads),
-            "disengaged": self.as_of, "next_action_date": nad,
+            "disengaged": self.as_of, "next_action_date": plan_next_action_date(p, self.as_of),
         } for p in members]
         fms = sorted({str(r["fm"]) for r in rows if r["fm"]})
         sender_text = self.settings.mail.sender or (fms[0] if len(fms) == 1 else "")
@@ -235,9 +239,9 @@ class Composer:
         notes: list[Note] = []
         status = self.settings.ftop.status_disengaged
         for p in members:
-            tctx = message_context(p.tenant, self.as_of, None, {"status": status})
+            tctx = message_context(p, self.as_of, None, {"status": status})
             note = self._render_note(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
-            stamps.extend(self._stamps(m.stamps, p.tenant, None, note, {}))
+            stamps.extend(self._stamps(m.stamps, p, None, note, {}))
             notes.append(Note(p.tenant.tenant_id, None, note))
         summary = (f"queue-move request to {queue} for {len(ids)} tenant(s) "
                    f"(set Next Action Date = {nad.isoformat()})")
@@ -256,9 +260,9 @@ class Composer:
         out: list[Address] = []
         for src in sources:
             if src == "account_team":
-                found = tuple(t.get("account_team") or ())
+                found = t.account_team
             elif src == "customer_contacts":
-                found = tuple(t.get("customer_contacts") or ())
+                found = t.customer_contacts
             elif src == "fm":
                 if not self.settings.mail.cc_fm and role == "cc":
                     continue
@@ -288,14 +292,15 @@ class Composer:
                                 "check the mailer's attachments and the templates folders")
         return Attachment(name, render_docx(path, ctx, who), DOCX_MIME)
 
-    def _stamps(self, spec: dict[str, str], t: TenantRecord, w: WorkloadRecord | None,
+    def _stamps(self, spec: dict[str, str], plan: TenantPlan, w: WorkloadRecord | None,
                 note: str, extra: dict[str, StampValue]) -> tuple[Stamp, ...]:
+        t = plan.tenant
         values: dict[str, StampValue] = {
-            "as_of": self.as_of, "note": note, "queue": t.queue or "",
-            "next_action_date": next_action_date(self.as_of),
+            "as_of": self.as_of, "note": note, "queue": plan.queue or "",
+            "next_action_date": plan_next_action_date(plan, self.as_of),
             "status_disengaged": self.settings.ftop.status_disengaged,
             "status_closed": self.settings.ftop.status_closed,
-            "service_status": t.get("service_status_next")
+            "service_status": t.service_status_next
             or self.settings.ftop.default_service_status,
             **extra,
         }
@@ -321,7 +326,7 @@ class Composer:
         if t is None or len(msg.tenant_ids) != 1:
             raise MessageError(where, "a customer message must belong to exactly one tenant",
                                "report this as a bug")
-        allowed = set(t.get("customer_contacts") or ())
+        allowed = set(t.customer_contacts)
         fm = t.fm
         for a in msg.to:
             if a not in allowed:

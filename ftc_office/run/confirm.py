@@ -24,7 +24,7 @@ def confirm_queue(paths: Sequence[Path], settings: Settings, ledger: Ledger, ten
              if t.tenant_id.casefold() == tenant.casefold()]
     require_tenant(tenant, bool(found))
     t = found[0]
-    if not t.get("queue_requested"):
+    if not t.queue_requested:
         raise LedgerError(t.where("tenant_id"), "no queue move was requested for this tenant yet",
                           "run 'ftc-office run' first; confirm after the assignment team moved it")
     stamp = Stamp(tracker_id(t.source.path), t.tenant_id, None, "queue_confirmed", date)

@@ -1,7 +1,7 @@
 """Plan: read the trackers once and decide each tenant's next step; note what was found.
 
 The run reads every tracker here, once; later passes re-plan from these records plus the
-stamps the run recorded (`ftc_office.run.replan`), never from a second read.
+stamps the run recorded (`ftc_office.planning.apply_stamps`), never from a second read.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def note_outcomes(report: RunReport, plans: Sequence[TenantPlan]) -> None:
         if key in report.tenants:
             continue
         out = TenantOutcome(t.tenant_id, t.customer, str(t.source.path),
-                            t.fm.email if t.fm else "", t.region or "", str(p.step))
+                            t.fm.email if t.fm else "", p.region or "", str(p.step))
         if p.step == Step.INVALID:
             out.status = "skipped"
             out.problems = [str(x) for x in p.problems]

@@ -15,13 +15,13 @@ from pathlib import Path
 from ftc_office.backends.base import Backend
 from ftc_office.config import Settings
 from ftc_office.ledger import Ledger
+from ftc_office.planning import apply_stamps
 from ftc_office.playbook import TenantPlan
 from ftc_office.run.compose import JobSource
 from ftc_office.run.execute import Confirm, Executor, Progress
 from ftc_office.run.plan import note_outcomes, note_steps_after, plan, read
 from ftc_office.run.reconcile import reconcile
 from ftc_office.run.record import write_trackers
-from ftc_office.run.replan import apply_stamps
 from ftc_office.run.report import RunOptions, RunReport
 
 MAIL_KINDS = ("atu", "customer_followup", "queue_move")

@@ -4,12 +4,17 @@ Each record keeps the cell reference of every value, so every later message can 
 cell to fix. Rows are grouped by Tenant ID; tenant-level fields that disagree between rows
 are a problem naming both cells. Problems are collected, never raised: a file reports all of
 them in one pass.
+
+The records' value attributes are exactly the fields of ``fields.FIELD_LIST`` (one attribute
+per field of the record's level, typed by the field's kind; a test holds them together), so
+a misspelled field is an attribute error mypy reports. Region → queue routing is a rule of the
+playbook: the record keeps the region as typed, and its cell.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +22,7 @@ from typing import Any
 from ftc_office.addresses import Address
 from ftc_office.config import Settings
 from ftc_office.errors import Problem
-from ftc_office.fields import FIELD_LIST, FIELDS
-from ftc_office.fields import normalise_header as _norm
+from ftc_office.fields import FIELD_LIST, FIELDS, Field
 from ftc_office.tracker.reader import RawRow, SheetRead, read_sheet
 from ftc_office.values import (
     ValueProblem,
@@ -44,50 +48,120 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "mark": to_mark,
 }
 
+#: a "done" column: the date, or the text a person typed
+Mark = dt.date | str
+
+#: the text fields that name a record: always text (as read before: an empty cell reads as
+#: "None", a missing column as ""); every other field is None when empty
+LABELS = ("tenant_id", "customer", "workload")
+
+
+_LEVEL_FIELDS = {level: frozenset(f.name for f in FIELD_LIST if f.level == level)
+                 for level in ("tenant", "workload")}
+
+
+def _check_refs(refs: Mapping[str, str], level: str) -> None:
+    """Cell references are keyed by field names of the record's level (FIELD_LIST)."""
+    if not _LEVEL_FIELDS[level].issuperset(refs):
+        name = sorted(set(refs) - _LEVEL_FIELDS[level])[0]
+        raise ValueError(f"{name!r} is not a {level}-level tracker field")
+
 
 @dataclass(frozen=True)
 class WorkloadRecord:
-    """One (tenant, workload) row of a tracker."""
+    """One (tenant, workload) row of a tracker: the workload-level fields, typed."""
 
     row: int
-    values: dict[str, Any]
-    refs: dict[str, str]
+    refs: Mapping[str, str]
+    workload: str = ""
+    discussion_date: dt.date | None = None
+    next_workloads: str | None = None
+    rfa_demoed: bool | None = None
+    next_steps: str | None = None
+    atu_sent: Mark | None = None
+    customer_email_sent: Mark | None = None
+    engagement_note: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_refs(self.refs, "workload")
 
     @property
     def name(self) -> str:
-        return str(self.values.get("workload", ""))
-
-    def get(self, name: str) -> Any:
-        return self.values.get(name)
+        """The workload's name as typed (e.g. Exchange Online)."""
+        return self.workload
 
 
 @dataclass(frozen=True)
 class TenantRecord:
-    """A tenant: tenant-level values, its workload rows, and every problem found."""
+    """A tenant: the tenant-level fields (typed), its workload rows, and every problem found.
+
+    ``refs`` holds the cell of each tenant-level value (keyed by field name); ``where(field)``
+    turns it into a location for a message.
+    """
 
     tenant_id: str
     source: SheetRead
-    values: dict[str, Any]
-    refs: dict[str, str]
+    refs: Mapping[str, str]
     workloads: tuple[WorkloadRecord, ...]
     problems: tuple[Problem, ...] = ()
+    customer: str = ""
+    seats: int | None = None
+    active_users: int | None = None
+    no_blockers: bool | None = None
     region: str | None = None
-    queue: str | None = None
+    fm_email: Address | None = None
+    account_team: tuple[Address, ...] = ()
+    account_managed: bool | None = None
+    customer_contacts: tuple[Address, ...] = ()
+    queue_confirmed: dt.date | None = None
+    service_status_next: str | None = None
+    task_4058: Mark | None = None
+    queue_requested: Mark | None = None
+    target_queue: str | None = None
+    next_action_date: dt.date | None = None
+    ftop_status: str | None = None
+    service_status: str | None = None
+    fm_unassigned: Mark | None = None
 
-    @property
-    def customer(self) -> str:
-        return str(self.values.get("customer", ""))
-
-    def get(self, name: str) -> Any:
-        return self.values.get(name)
+    def __post_init__(self) -> None:
+        _check_refs(self.refs, "tenant")
 
     @property
     def fm(self) -> Address | None:
-        return self.values.get("fm_email")
+        """The FM's address (the FM column)."""
+        return self.fm_email
 
     def where(self, name: str) -> str:
+        """Where a tenant-level field's value is (file, Sheet!CELL), or the tenant's first row
+        when the field has no cell."""
+        if FIELDS.get(name) is None:
+            raise KeyError(f"{name!r} is not a tracker field")
         ref = self.refs.get(name)
         return self.source.where(ref) if ref else self.source.where(f"row {self.workloads[0].row}")
+
+
+#: the value attributes of each record class, by level (they match FIELD_LIST)
+RECORD_CLASSES: dict[str, type] = {"tenant": TenantRecord, "workload": WorkloadRecord}
+
+
+#: per level, how each parsed value becomes a record attribute (tenant_id is positional)
+_CONVERT: dict[str, dict[str, Callable[[Any], Any] | None]] = {
+    level: {f.name: (str if f.name in LABELS else
+                     (lambda v: v or ()) if f.kind == "addresses" else None)
+            for f in FIELD_LIST if f.level == level and f.name != "tenant_id"}
+    for level in ("tenant", "workload")}
+
+
+def _record_values(values: dict[str, Any], level: str) -> dict[str, Any]:
+    """Parsed values (None when empty) → the record's keyword arguments: addresses become ()
+    and a label (LABELS) its text."""
+    convert = _CONVERT[level]
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in convert:
+            fn = convert[name]
+            out[name] = value if fn is None else fn(value)
+    return out
 
 
 @dataclass
@@ -100,6 +174,7 @@ class TrackerRecords:
 
     @property
     def all_problems(self) -> list[Problem]:
+        """The tracker's own problems, then each tenant's."""
         out = list(self.problems)
         for t in self.tenants:
             out.extend(t.problems)
@@ -130,86 +205,98 @@ def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
         key = tid.casefold()
         display.setdefault(key, tid)
         groups.setdefault(key, []).append(raw)
-    region_index = {_norm(k): v for k, v in settings.routing.regions.items()}
-    region_index.update({_norm(k): k for k in settings.routing.queues})
+    letters = {name: _letter(sheet, name) for name in FIELDS}  # column of each field, or ?
     for key, rows in groups.items():
-        out.tenants.append(_tenant(display[key], rows, sheet, settings, region_index))
+        out.tenants.append(_tenant(display[key], rows, sheet, letters))
     return out
 
 
-def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, settings: Settings,
-            region_index: dict[str, str]) -> TenantRecord:
-    problems: list[Problem] = []
-    t_values: dict[str, Any] = {}
-    t_refs: dict[str, str] = {}
-    workloads: list[WorkloadRecord] = []
-    seen_workloads: dict[str, str] = {}
-    for raw in rows:
+class _TenantBuilder:
+    """Collects one tenant's values, cells and problems row by row."""
+
+    def __init__(self, tid: str, sheet: SheetRead, letters: dict[str, str]) -> None:
+        self.tid = tid
+        self.sheet = sheet
+        self.problems: list[Problem] = []
+        self.values: dict[str, Any] = {}
+        self.refs: dict[str, str] = {}
+        self.workloads: list[WorkloadRecord] = []
+        self.seen_workloads: dict[str, str] = {}
+        self.letters = letters
+
+    def parse(self, f: Field, raw: RawRow) -> tuple[Any, str, bool]:
+        """One cell's typed value, its reference, and whether parsing failed (reported)."""
+        sheet = self.sheet
+        cell = raw.cells.get(f.name)
+        if cell is None:
+            ref = f"{self.letters[f.name]}{raw.number}"
+            if f.required and f.name in sheet.columns:
+                self.problems.append(Problem(
+                    sheet.where(ref), f"{sheet.headers[f.name]} is empty",
+                    f"fill {sheet.headers[f.name]} for tenant {self.tid}"))
+            return None, ref, False
+        ref = cell[1]
+        try:
+            value = PARSERS[f.kind](cell[0])
+        except ValueProblem as exc:
+            self.problems.append(Problem(sheet.where(ref), exc.what, exc.fix))
+            return None, ref, True
+        if f.name == "seats" and isinstance(value, int) and value == 0:
+            self.problems.append(Problem(sheet.where(ref), "Seats is 0",
+                                         "type the tenant's licensed seats (a number above 0)"))
+        return value, ref, False
+
+    def merge(self, f: Field, value: Any, ref: str) -> None:
+        """A tenant-level value: the first filled one wins; a different one is a problem."""
+        held = self.values
+        if f.name in held and not _same(held[f.name], value):
+            self.problems.append(Problem(
+                self.sheet.where(ref),
+                f"{self.sheet.headers.get(f.name, f.header)} is {_show(value)} here but "
+                f"{_show(held[f.name])} in {self.refs[f.name]} for the same tenant",
+                "make the tenant's rows agree"))
+        elif f.name not in held or (held[f.name] is None and value is not None):
+            held[f.name] = value
+            self.refs[f.name] = ref
+
+    def add_row(self, raw: RawRow) -> None:
+        """Parse one row: its workload record, and its tenant-level values."""
         w_values: dict[str, Any] = {}
         w_refs: dict[str, str] = {}
         for f in FIELD_LIST:
-            cell = raw.cells.get(f.name)
-            ref = cell[1] if cell else f"{_letter(sheet, f.name)}{raw.number}"
-            failed = False
-            if cell is None:
-                value: Any = None
-                if f.required and f.name in sheet.columns:
-                    problems.append(Problem(sheet.where(ref), f"{sheet.headers[f.name]} is empty",
-                                            f"fill {sheet.headers[f.name]} for tenant {tid}"))
-            else:
-                try:
-                    value = PARSERS[f.kind](cell[0])
-                except ValueProblem as exc:
-                    problems.append(Problem(sheet.where(ref), exc.what, exc.fix))
-                    value = None
-                    ref = cell[1]
-                    failed = True
-            if f.name == "seats" and isinstance(value, int) and value == 0:
-                problems.append(Problem(sheet.where(ref), "Seats is 0",
-                                        "type the tenant's licensed seats (a number above 0)"))
+            value, ref, failed = self.parse(f, raw)
             if f.level == "workload":
                 w_values[f.name] = value
-                if f.name in sheet.columns:
+                if f.name in self.sheet.columns:
                     w_refs[f.name] = ref
-                continue
-            if f.name not in sheet.columns:
-                continue
-            if failed or (f.name == "tenant_id" and f.name in t_values):
-                continue  # reported above / IDs are grouped ignoring case (GUIDs)
-            if f.name in t_values and not _same(t_values[f.name], value):
-                problems.append(Problem(
-                    sheet.where(ref),
-                    f"{sheet.headers.get(f.name, f.header)} is {_show(value)} here but "
-                    f"{_show(t_values[f.name])} in {t_refs[f.name]} for the same tenant",
-                    "make the tenant's rows agree"))
-            elif f.name not in t_values or (t_values[f.name] is None and value is not None):
-                t_values[f.name] = value
-                t_refs[f.name] = ref
-        wname = to_text(w_values.get("workload") or "")
+            elif f.name in self.sheet.columns and not failed and not (
+                    f.name == "tenant_id" and f.name in self.values):
+                # failures are reported above; IDs are grouped ignoring case (GUIDs)
+                self.merge(f, value, ref)
+        wname = to_text(w_values["workload"] or "")
         if wname:
-            prior = seen_workloads.get(wname.casefold())
+            prior = self.seen_workloads.get(wname.casefold())
             if prior:
-                problems.append(Problem(
-                    sheet.where(w_refs.get("workload", "")),
-                    f"workload {wname!r} appears twice for tenant {tid} (also {prior})",
+                self.problems.append(Problem(
+                    self.sheet.where(w_refs.get("workload", "")),
+                    f"workload {wname!r} appears twice for tenant {self.tid} (also {prior})",
                     "delete or merge the duplicate row"))
-            seen_workloads[wname.casefold()] = w_refs.get("workload", "")
-        workloads.append(WorkloadRecord(raw.number, w_values, w_refs))
-    region = queue = None
-    raw_region = t_values.get("region")
-    if raw_region:
-        region = region_index.get(_norm(str(raw_region)))
-        if region is None:
-            known = ", ".join(settings.routing.queues)
-            problems.append(Problem(
-                sheet.where(t_refs["region"]),
-                f"region {raw_region!r} has no assignment queue",
-                f"use one of {known}, or add the spelling to [routing.regions] in "
-                "ftc-office.toml"))
-        else:
-            queue = settings.routing.queues[region]
-    return TenantRecord(tid, sheet, t_values, t_refs, tuple(workloads), tuple(problems),
-                        region, queue)
+            self.seen_workloads[wname.casefold()] = w_refs.get("workload", "")
+        self.workloads.append(WorkloadRecord(raw.number, w_refs,
+                                             **_record_values(w_values, "workload")))
+
+    def record(self) -> TenantRecord:
+        """The typed tenant record."""
+        return TenantRecord(self.tid, self.sheet, self.refs, tuple(self.workloads),
+                            tuple(self.problems), **_record_values(self.values, "tenant"))
+
+
+def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, letters: dict[str, str]
+            ) -> TenantRecord:
+    b = _TenantBuilder(tid, sheet, letters)
+    for raw in rows:
+        b.add_row(raw)
+    return b.record()
 
 
 def _letter(sheet: SheetRead, name: str) -> str:
@@ -235,99 +322,5 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def cross_tracker_problems(trackers: Iterable[TrackerRecords]) -> list[Problem]:
-    """A tenant that appears in two trackers is a problem for both."""
-    first: dict[str, TenantRecord] = {}
-    flagged: set[str] = set()
-    problems: list[Problem] = []
-    for tr in trackers:
-        for t in tr.tenants:
-            key = t.tenant_id.casefold()
-            if key in first and first[key].source.path != t.source.path:
-                other = first[key]
-                problems.append(Problem(
-                    t.where("tenant_id"),
-                    f"tenant {t.tenant_id} also appears in {other.where('tenant_id')}",
-                    "keep each tenant in one tracker only"))
-                if key not in flagged:
-                    flagged.add(key)
-                    problems.append(Problem(
-                        other.where("tenant_id"),
-                        f"tenant {other.tenant_id} also appears in {t.where('tenant_id')}",
-                        "keep each tenant in one tracker only"))
-            first.setdefault(key, t)
-    return problems
-
-
-# Mail services shared by unrelated people: a domain here says nothing about whose contact
-# an address is, so it never makes an address "another tenant's".
-PUBLIC_MAIL_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
-    "yahoo.com", "icloud.com", "me.com", "aol.com", "gmx.com", "gmx.de", "web.de",
-    "proton.me", "protonmail.com", "mail.com", "yandex.com", "qq.com", "163.com",
-})
-
-
-def _majority_domains(t: TenantRecord) -> set[str]:
-    """The most frequent customer contact domain(s) of a tenant (all of them on a tie)."""
-    counts: dict[str, int] = {}
-    for a in t.get("customer_contacts") or ():
-        counts[a.ascii_domain] = counts.get(a.ascii_domain, 0) + 1
-    top = max(counts.values(), default=0)
-    return {d for d, n in counts.items() if n == top}
-
-
-def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
-                                  ) -> list[tuple[TenantRecord, Problem]]:
-    """Customer contacts that belong to another customer of the workspace (a wrong-customer
-    mail waiting to happen), each a problem naming the Customer Contacts cell.
-
-    A domain belongs to the customer (by normalised Customer name) with strictly the most
-    contacts at it, when it is also the majority contact domain of one of that customer's
-    tenants. An address of tenant A at a domain that belongs to another customer B is a
-    problem (A's cell holds B's contact) unless that domain is A's own single majority
-    domain: then it is A's domain too (a partner serving both, one company under two names)
-    — so a cell holding only another tenant's addresses is not detectable here. A tie
-    belongs to nobody. Public mail domains (gmail.com, outlook.com, ...) say nothing about
-    whose address it is and are left alone.
-    """
-    tenants = [t for tr in trackers for t in tr.tenants]
-    counts: dict[str, dict[str, int]] = {}
-    majority: dict[tuple[str, str], TenantRecord] = {}
-    for t in tenants:
-        name = _norm(t.customer)
-        for a in t.get("customer_contacts") or ():
-            per = counts.setdefault(a.ascii_domain, {})
-            per[name] = per.get(name, 0) + 1
-        top = _majority_domains(t)
-        for d in top:  # named as the home: preferably a tenant with that domain alone
-            cur = majority.get((d, name))
-            if cur is None or (len(top) == 1 and len(_majority_domains(cur)) > 1):
-                majority[(d, name)] = t
-    owner: dict[str, TenantRecord] = {}
-    for d, per in counts.items():
-        ranked = sorted(per.items(), key=lambda kv: -kv[1])
-        if d in PUBLIC_MAIL_DOMAINS or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
-            continue
-        home = majority.get((d, ranked[0][0]))
-        if home is not None:
-            owner[d] = home
-    out: list[tuple[TenantRecord, Problem]] = []
-    for t in tenants:
-        own = _majority_domains(t)
-        for a in t.get("customer_contacts") or ():
-            o = owner.get(a.ascii_domain)
-            if own == {a.ascii_domain}:
-                continue  # the tenant's one majority domain is its own (a partner, a shared one)
-            if o is not None and _norm(o.customer) != _norm(t.customer):
-                out.append((t, Problem(
-                    t.where("customer_contacts"),
-                    f"customer contact {a.email} belongs to tenant {o.tenant_id} "
-                    f"({o.customer}, {o.where('customer_contacts')}), not to {t.customer}",
-                    "put only this customer's own contacts in the cell (if both tenants are "
-                    "one company, give them the same Customer name)")))
-    return out
-
-
-__all__ = ["FIELDS", "TenantRecord", "TrackerRecords", "WorkloadRecord", "build_records",
-           "cross_tenant_contact_problems", "cross_tracker_problems", "load_tracker"]
+__all__ = ["FIELDS", "LABELS", "RECORD_CLASSES", "Mark", "TenantRecord", "TrackerRecords",
+           "WorkloadRecord", "build_records", "load_tracker"]

@@ -1,0 +1,112 @@
+"""Checks across records: a tenant in two trackers, and customer contacts that belong to
+another customer of the workspace. Each names the cell to fix; planning adds them to the
+tenants' problems."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ftc_office.errors import Problem
+from ftc_office.tracker.records import TenantRecord, TrackerRecords
+
+
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def cross_tracker_problems(trackers: Iterable[TrackerRecords]) -> list[Problem]:
+    """A tenant that appears in two trackers is a problem for both."""
+    first: dict[str, TenantRecord] = {}
+    flagged: set[str] = set()
+    problems: list[Problem] = []
+    for tr in trackers:
+        for t in tr.tenants:
+            key = t.tenant_id.casefold()
+            if key in first and first[key].source.path != t.source.path:
+                other = first[key]
+                problems.append(Problem(
+                    t.where("tenant_id"),
+                    f"tenant {t.tenant_id} also appears in {other.where('tenant_id')}",
+                    "keep each tenant in one tracker only"))
+                if key not in flagged:
+                    flagged.add(key)
+                    problems.append(Problem(
+                        other.where("tenant_id"),
+                        f"tenant {other.tenant_id} also appears in {t.where('tenant_id')}",
+                        "keep each tenant in one tracker only"))
+            first.setdefault(key, t)
+    return problems
+
+
+# Mail services shared by unrelated people: a domain here says nothing about whose contact
+# an address is, so it never makes an address "another tenant's".
+PUBLIC_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+    "yahoo.com", "icloud.com", "me.com", "aol.com", "gmx.com", "gmx.de", "web.de",
+    "proton.me", "protonmail.com", "mail.com", "yandex.com", "qq.com", "163.com",
+})
+
+
+def _majority_domains(t: TenantRecord) -> set[str]:
+    """The most frequent customer contact domain(s) of a tenant (all of them on a tie)."""
+    counts: dict[str, int] = {}
+    for a in t.customer_contacts:
+        counts[a.ascii_domain] = counts.get(a.ascii_domain, 0) + 1
+    top = max(counts.values(), default=0)
+    return {d for d, n in counts.items() if n == top}
+
+
+def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
+                                  ) -> list[tuple[TenantRecord, Problem]]:
+    """Customer contacts that belong to another customer of the workspace (a wrong-customer
+    mail waiting to happen), each a problem naming the Customer Contacts cell.
+
+    A domain belongs to the customer (by normalised Customer name) with strictly the most
+    contacts at it, when it is also the majority contact domain of one of that customer's
+    tenants. An address of tenant A at a domain that belongs to another customer B is a
+    problem (A's cell holds B's contact) unless that domain is A's own single majority
+    domain: then it is A's domain too (a partner serving both, one company under two names)
+    — so a cell holding only another tenant's addresses is not detectable here. A tie
+    belongs to nobody. Public mail domains (gmail.com, outlook.com, ...) say nothing about
+    whose address it is and are left alone.
+    """
+    tenants = [t for tr in trackers for t in tr.tenants]
+    counts: dict[str, dict[str, int]] = {}
+    majority: dict[tuple[str, str], TenantRecord] = {}
+    for t in tenants:
+        name = _norm(t.customer)
+        for a in t.customer_contacts:
+            per = counts.setdefault(a.ascii_domain, {})
+            per[name] = per.get(name, 0) + 1
+        top = _majority_domains(t)
+        for d in top:  # named as the home: preferably a tenant with that domain alone
+            cur = majority.get((d, name))
+            if cur is None or (len(top) == 1 and len(_majority_domains(cur)) > 1):
+                majority[(d, name)] = t
+    owner: dict[str, TenantRecord] = {}
+    for d, per in counts.items():
+        ranked = sorted(per.items(), key=lambda kv: -kv[1])
+        if d in PUBLIC_MAIL_DOMAINS or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
+            continue
+        home = majority.get((d, ranked[0][0]))
+        if home is not None:
+            owner[d] = home
+    out: list[tuple[TenantRecord, Problem]] = []
+    for t in tenants:
+        own = _majority_domains(t)
+        for a in t.customer_contacts:
+            o = owner.get(a.ascii_domain)
+            if own == {a.ascii_domain}:
+                continue  # the tenant's one majority domain is its own (a partner, a shared one)
+            if o is not None and _norm(o.customer) != _norm(t.customer):
+                out.append((t, Problem(
+                    t.where("customer_contacts"),
+                    f"customer contact {a.email} belongs to tenant {o.tenant_id} "
+                    f"({o.customer}, {o.where('customer_contacts')}), not to {t.customer}",
+                    "put only this customer's own contacts in the cell (if both tenants are "
+                    "one company, give them the same Customer name)")))
+    return out
+
+
+
+__all__ = ["PUBLIC_MAIL_DOMAINS", "cross_tenant_contact_problems", "cross_tracker_problems"]
