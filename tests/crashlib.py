@@ -1,5 +1,9 @@
-"""Crash campaign: SIGKILL `ftc-office run` at named points and at random moments, rerun it to
-completion, and count duplicates, lost records, lost mail and unreadable trackers.
+"""Crash campaign machinery: SIGKILL `ftc-office run` at named points and at random moments,
+rerun it to completion, and count duplicates, lost records, lost mail and unreadable
+trackers.
+
+Used by tests/test_crash_resume.py (small tracker, each named point once) and by the long
+campaign script bench/robustness/crash_campaign.py (its CLI is :func:`main` here):
 
     .venv/bin/python bench/robustness/crash_campaign.py [--random N] [--nth 1,7,20]
         [--wb-nth 1,2,3] [--seed S] [--tracker samples/tracker.xlsx]
@@ -25,6 +29,18 @@ that leaves entries ``unknown`` (the Sent Items copy not visible yet) is followe
 of the grace period and another rerun; only what is still unknown after that is resolved as
 a person would (counted). Duplicates are keys the server sent twice (a draft ``send`` or a
 ``sendMail``); stray drafts left in Drafts are counted too.
+
+Time (o365): by default the campaign runs in real time (the fake's Sent Items delay on
+``time.monotonic``, the grace wait a real sleep), as the recorded campaigns did. With
+``trial(..., clock=ManualClock())`` time moves only when the harness says so, so the outcome
+does not depend on how fast the machine is: the fake Graph reads that clock (a sent copy
+stays invisible until the clock is advanced past its delay) and "waiting out the grace" is
+:func:`pass_the_grace`: the clock advances by the grace and every send attempt in the
+child's send log is moved as far into the past, which is what the child's grace check
+(``now - last attempt < sent_items_grace``, on its own wall clock) sees after a real wait.
+The child's ``sent_items_grace`` is then set far above any real time a trial takes, so a
+rerun is always inside the grace until the harness passes it. The production look-up and
+withdraw code runs unchanged in the child.
 
 Figures per trial (all must be 0):
 - duplicates: a message the server received twice / an .eml file written twice (its inode
@@ -53,6 +69,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -61,20 +78,16 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from fakegraph import FakeGraph, ManualClock, seed_token_cache
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from ftc_office.backends.o365_auth import TOKEN_FILE, SecureFileTokenBackend
+from ftc_office.fields import FIELDS
+from ftc_office.ledger import Ledger
+from ftc_office.message import KEY_HEADER
 
-sys.path.insert(0, str(ROOT / "tests"))
-
-from fakegraph import FakeGraph, seed_token_cache  # noqa: E402
-
-from ftc_office.backends.o365_auth import TOKEN_FILE, SecureFileTokenBackend  # noqa: E402
-from ftc_office.fields import FIELDS  # noqa: E402
-from ftc_office.ledger import Ledger  # noqa: E402
-from ftc_office.message import KEY_HEADER  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 POINTS = ("before_intent", "after_intent", "after_response", "during_writeback",
           "after_replace")
@@ -129,8 +142,9 @@ class KillingGraph(FakeGraph):
     matching request, before the server acts (``send_received``) or after it acted and
     before the answer leaves (``draft_created``, ``send_done``)."""
 
-    def __init__(self, sent_items_delay: float) -> None:
-        super().__init__()
+    def __init__(self, sent_items_delay: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock)
         self.sent_items_delay = sent_items_delay
         # a killed child resets its connection: not worth a traceback on stderr
         self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign, unused-ignore]
@@ -412,23 +426,56 @@ def baseline(base: Path, tracker: Path, backend: str, smtp: tuple[_Ctl, Sink] | 
 def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
           smtp: tuple[_Ctl, Sink] | None, crash_at: str | None = None,
           delay: float | None = None, sent_items_delay: float = 1.0,
-          grace: float = O365_GRACE) -> Trial:
+          grace: float = O365_GRACE, clock: ManualClock | None = None) -> Trial:
     """One killed run and its reruns. o365: a fake Graph whose Sent Items copies appear
     ``sent_items_delay`` s after the send, and ``sent_items_grace = grace`` (keep it above
-    the delay, as a real configuration must, or a late copy is sent again)."""
-    graph = KillingGraph(sent_items_delay) if backend == "o365" else None
-    if graph is not None:
+    the delay, as a real configuration must, or a late copy is sent again).
+
+    ``clock``: None runs in real time; a :class:`ManualClock` makes the fake read it and the
+    grace wait advance it (see :func:`pass_the_grace`): then ``grace`` must exceed the real
+    time between a send and the next rerun's look-up (use minutes), and only
+    ``sent_items_delay`` versus ``grace`` decides whether the copy is found after the wait."""
+    graph = None
+    if backend == "o365":
+        graph = (KillingGraph(sent_items_delay) if clock is None
+                 else KillingGraph(sent_items_delay, clock))
         graph.start()
     try:
-        return _trial(base, tracker, backend, ref, smtp, crash_at, delay, graph, grace)
+        return _trial(base, tracker, backend, ref, smtp, crash_at, delay, graph, grace, clock)
     finally:
         if graph is not None:
             graph.stop()
 
 
+def age_send_log(work: Path, seconds: float) -> None:
+    """Move every send attempt in the child's o365 send log ``seconds`` into the past: for
+    the child's grace check (its wall clock minus the last attempt) the same as that much
+    time passing. The child is not running (trials run it in turn)."""
+    path = work / "data" / "o365_sends.sqlite"
+    if not path.is_file():
+        return
+    db = sqlite3.connect(path)
+    try:
+        with db:
+            db.execute("UPDATE sends SET ts = ts - ?", (seconds,))
+    finally:
+        db.close()
+
+
+def pass_the_grace(work: Path, grace: float, clock: ManualClock | None) -> None:
+    """Let ``sent_items_grace`` pass since the child's last send attempt: in real time a
+    sleep; with a manual clock, the clock (the fake Graph's Sent Items) and the child's send
+    log both move ``grace`` + 1 s on, with no waiting."""
+    if clock is None:
+        time.sleep(max(0.0, last_send_attempt(work) + grace + 0.2 - time.time()))
+        return
+    clock.advance(grace + 1.0)
+    age_send_log(work, grace + 1.0)
+
+
 def _trial(base: Path, tracker: Path, backend: str, ref: Baseline,
            smtp: tuple[_Ctl, Sink] | None, crash_at: str | None, delay: float | None,
-           graph: KillingGraph | None, grace: float) -> Trial:
+           graph: KillingGraph | None, grace: float, clock: ManualClock | None) -> Trial:
     work = prepare(base, tracker, backend, smtp[0].port if smtp else None, graph, grace)
     sink = smtp[1] if smtp else None
     if sink:
@@ -457,7 +504,7 @@ def _trial(base: Path, tracker: Path, backend: str, ref: Baseline,
         if graph is not None and pending(work):
             if not waited:
                 # the Sent Items copy may not be visible yet: wait out the grace, rerun
-                time.sleep(max(0.0, last_send_attempt(work) + grace + 0.2 - time.time()))
+                pass_the_grace(work, grace, clock)
                 res.grace_waits += 1
                 waited = True
             else:  # still unknown after the grace: a person checks Sent Items
@@ -554,7 +601,10 @@ def campaign(tracker: Path, backends: list[str], nths: list[int], wb_nths: list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(
+        "Crash campaign: SIGKILL `ftc-office run` at named points and at random moments, "
+        "rerun it to completion, and count duplicates, lost records, lost mail and "
+        "unreadable trackers."))
     ap.add_argument("--tracker", type=Path, default=ROOT / "samples" / "tracker.xlsx")
     ap.add_argument("--backends", default="outbox,smtp", help="outbox, smtp, o365")
     ap.add_argument("--nth", default="1,7,20",
