@@ -162,7 +162,7 @@ class FakeGraph:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+                                       kwargs={"poll_interval": 0.01}, daemon=True)
 
     # -- control -----------------------------------------------------------------------
 
@@ -510,7 +510,7 @@ class FakeAuthority:
         self.server.daemon_threads = True
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+                                       kwargs={"poll_interval": 0.01}, daemon=True)
 
     @property
     def url(self) -> str:
