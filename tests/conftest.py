@@ -3,16 +3,45 @@
 The network guard makes any connection to a non-loopback address fail loudly, so no test can
 ever reach a Microsoft endpoint (or anything else) by accident. Per-user folders (ledger,
 token cache, backups) are redirected into the test's temporary folder.
+
+No test may depend on how fast the machine is: Hypothesis's per-example deadline (200 ms by
+default) and its "too slow" health check are wall-clock bounds, so the ``ftc`` profile
+loaded here turns both off for every property test (a test's own ``@settings`` still
+overrides the fields it names). Heavy campaign-like tests carry the ``slow`` marker
+(pyproject.toml); the inner loop is ``pytest -m "not slow"``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# With PYTHONDONTWRITEBYTECODE set (this machine sets it), pytest redoes its assertion
+# rewriting of every test module and of Hypothesis (a pytest plugin: ~75 modules) on every
+# run, ~3.5 s of a ~40 s inner loop. Let the suite cache compiled modules (__pycache__ is
+# git-ignored); FTC_TEST_KEEP_DONTWRITEBYTECODE=1 keeps the setting.
+if not os.environ.get("FTC_TEST_KEEP_DONTWRITEBYTECODE"):
+    sys.dont_write_bytecode = False
+
+# Temporary folders on tmpfs when the machine has one: the code under test fsyncs a lot
+# (ledger synchronous=FULL, atomic replace of trackers and .eml files), and on this shared
+# disk the inner loop spent ~13 s of ~50 s waiting for flushes that prove nothing in a
+# test. --basetemp, PYTEST_DEBUG_TEMPROOT or FTC_TEST_DISK_TMP=1 keep pytest's choice.
+_SHM = Path("/dev/shm")
+if (not os.environ.get("PYTEST_DEBUG_TEMPROOT") and not os.environ.get("FTC_TEST_DISK_TMP")
+        and _SHM.is_dir() and os.access(_SHM, os.W_OK | os.X_OK)):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(_SHM)
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ftc", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ftc")
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -4,9 +4,14 @@
 every request (method, path, query, headers, body, JSON) and implements the mail calls the
 O365 library makes: ``sendMail``, draft create / patch / delete, attachments (simple and
 upload sessions with chunked ``PUT``), draft ``send`` (the draft moves to Sent Items,
-optionally after ``sent_items_delay`` seconds), ``GET messages/{id}`` and folder listings
-filtered by our single-value extended property. Faults are scripted per request with
-:meth:`FakeGraph.fail`.
+optionally ``sent_items_delay`` seconds later on the server's ``clock``), ``GET
+messages/{id}`` and folder listings filtered by our single-value extended property. Faults
+are scripted per request with :meth:`FakeGraph.fail`.
+
+Time: the only thing the fake times is when a sent item becomes visible in Sent Items, and
+it reads its ``clock`` (default ``time.monotonic``). A test that must not depend on how fast
+the machine is gives it a :class:`ManualClock` and moves time itself with
+:meth:`ManualClock.advance` (nothing becomes visible until it does).
 
 ``FakeAuthority`` is an https server (trustme certificates) serving the OpenID
 configuration, the token endpoint (refresh token, client credentials, device code) and the
@@ -111,10 +116,37 @@ class _Hang(Exception):
     pass
 
 
-class FakeGraph:
-    """The fake Graph server. ``url`` is the base URL to use as ``graph_url``."""
+class ManualClock:
+    """A clock that moves only when told: ``clock()`` is the time, ``advance(s)`` moves it.
 
-    def __init__(self) -> None:
+    For :class:`FakeGraph` (and anything else that takes a ``clock`` callable) when a test
+    must decide what has happened "by now" instead of racing the machine's speed."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self._now = float(start)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward by ``seconds`` (never backwards); returns the new time."""
+        if seconds < 0:
+            raise ValueError("a clock does not go backwards")
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+
+class FakeGraph:
+    """The fake Graph server. ``url`` is the base URL to use as ``graph_url``.
+
+    ``clock`` decides when a sent item is visible in Sent Items (``sent_items_delay`` after
+    the send); replace it (``fake.clock = ManualClock()``) before the send to control it."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.requests: list[Recorded] = []
         self.drafts: dict[str, StoredMessage] = {}
         self.sent: list[StoredMessage] = []
@@ -130,7 +162,7 @@ class FakeGraph:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+                                       kwargs={"poll_interval": 0.01}, daemon=True)
 
     # -- control -----------------------------------------------------------------------
 
@@ -232,7 +264,7 @@ class FakeGraph:
                 refused = self._send(msg)
                 if refused:
                     return refused
-                msg.visible_at = time.monotonic() + self.sent_items_delay
+                msg.visible_at = self.clock() + self.sent_items_delay
                 self.sent.append(msg)
                 return 202, {}, None
             if method == "POST" and rest == "/mailFolders/Drafts/messages":
@@ -253,7 +285,7 @@ class FakeGraph:
                 if draft is not None:
                     return 200, {}, self._message_view(draft)
                 for s in self.sent:
-                    if s.id == mid and s.visible_at <= time.monotonic():
+                    if s.id == mid and s.visible_at <= self.clock():
                         return 200, {}, self._message_view(s)
                 return self._error(404, "ErrorItemNotFound", "not found")
             if draft is None:
@@ -285,7 +317,7 @@ class FakeGraph:
                 draft.is_draft = False
                 draft.draft_id = mid
                 draft.id = self._new_id("sent")
-                draft.visible_at = time.monotonic() + self.sent_items_delay
+                draft.visible_at = self.clock() + self.sent_items_delay
                 self.sent.append(draft)
                 return 202, {}, None
         return self._error(405, "ErrorInvalidRequest", f"{method} {rest}")
@@ -295,7 +327,7 @@ class FakeGraph:
         m = _FILTER.search(flt)
         want = (m.group("id").replace("''", "'"), m.group("value").replace("''", "'")
                 ) if m else None
-        now = time.monotonic()
+        now = self.clock()
         if folder.lower() == "sentitems":
             pool = [s for s in self.sent if s.visible_at <= now]
         elif folder.lower() == "drafts":
@@ -478,7 +510,7 @@ class FakeAuthority:
         self.server.daemon_threads = True
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+                                       kwargs={"poll_interval": 0.01}, daemon=True)
 
     @property
     def url(self) -> str:

@@ -7,6 +7,7 @@ back with openpyxl (an independent reader), ``.eml`` files with the email packag
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -32,29 +33,44 @@ def run(tracker: Path, as_of: str, outbox: Path, *extra: str) -> Result:
                "--yes", *extra)
 
 
+def _values(path: Path, sheet: str) -> list[tuple[Any, ...]]:
+    """Every row of a sheet as values, read once (read-only mode: no styles kept). The
+    sheet's recorded dimension is ignored, so no cell outside it is cut off."""
+    wb = load_workbook(path, read_only=True)
+    try:
+        ws = wb[sheet]
+        ws.reset_dimensions()
+        return [tuple(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def _header(path: Path, values: list[tuple[Any, ...]]) -> tuple[int, dict[str, int]]:
+    for r, row_values in enumerate(values[:30], 1):
+        if "Tenant ID" in row_values:
+            return r, {str(v): i + 1 for i, v in enumerate(row_values) if v is not None}
+    raise AssertionError(f"{path}: no header row with 'Tenant ID'")
+
+
 def header_map(path: Path, sheet: str = "Tracker") -> tuple[int, dict[str, int]]:
     """(header row, {header text: column number}) of the tracker sheet."""
-    wb = load_workbook(path)
-    ws = wb[sheet]
-    for r in range(1, 31):
-        values = [c.value for c in ws[r]]
-        if "Tenant ID" in values:
-            return r, {str(v): i + 1 for i, v in enumerate(values) if v is not None}
-    raise AssertionError(f"{path}: no header row with 'Tenant ID'")
+    return _header(path, _values(path, sheet))
 
 
 def rows(path: Path, sheet: str = "Tracker") -> dict[tuple[str, str], dict[str, Any]]:
     """{(tenant id, workload): {header: value}} as openpyxl reads the saved file."""
-    wb = load_workbook(path)
-    ws = wb[sheet]
-    hr, cols = header_map(path, sheet)
+    values = _values(path, sheet)
+    hr, cols = _header(path, values)
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in range(hr + 1, ws.max_row + 1):
-        tid = ws.cell(row=r, column=cols["Tenant ID"]).value
+    for row_values in values[hr:]:
+        def cell(c: int, row_values: tuple[Any, ...] = row_values) -> Any:
+            return row_values[c - 1] if c <= len(row_values) else None
+
+        tid = cell(cols["Tenant ID"])
         if tid is None:
             continue
-        values = {h: ws.cell(row=r, column=c).value for h, c in cols.items()}
-        out[(str(tid), str(values["Workload"]))] = values
+        found = {h: cell(c) for h, c in cols.items()}
+        out[(str(tid), str(found["Workload"]))] = found
     return out
 
 
@@ -63,7 +79,7 @@ def set_cells(path: Path, changes: dict[tuple[str, str], dict[str, Any]],
     """A person editing the tracker in Excel: set cells by (tenant, workload) and header."""
     wb = load_workbook(path)
     ws = wb[sheet]
-    hr, cols = header_map(path, sheet)
+    hr, cols = _header(path, [tuple(c.value for c in r) for r in ws.iter_rows(max_row=30)])
     done: set[tuple[str, str]] = set()
     for r in range(hr + 1, ws.max_row + 1):
         key = (str(ws.cell(row=r, column=cols["Tenant ID"]).value),
@@ -84,12 +100,19 @@ def at(day: str) -> dt.datetime:
     return dt.datetime.fromisoformat(day)
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(data: bytes) -> EmailMessage:
+    # keyed by the file's exact bytes: a test that reads the same outbox again (each day of
+    # a scenario) does not parse unchanged files twice; any changed byte parses afresh
+    return cast(EmailMessage, BytesParser(policy=default_policy).parsebytes(data))
+
+
 def emls(folder: Path) -> dict[str, EmailMessage]:
-    """Every ``.eml`` in the outbox by file name, parsed."""
+    """Every ``.eml`` in the outbox by file name, parsed (treat the messages as read-only:
+    the same bytes give the same object)."""
     if not folder.is_dir():
         return {}
-    return {p.name: cast(EmailMessage, BytesParser(policy=default_policy).parsebytes(
-        p.read_bytes())) for p in sorted(folder.glob("*.eml"))}
+    return {p.name: _parsed(p.read_bytes()) for p in sorted(folder.glob("*.eml"))}
 
 
 def addresses(msg: EmailMessage, header: str) -> list[str]:

@@ -191,6 +191,7 @@ def run_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "report": json.loads(report.read_text(encoding="utf-8")), "rows": rows_}
 
 
+@pytest.mark.slow  # the 330-cell campaign (one ~250-tenant run)
 def test_no_message_gains_a_header_or_a_recipient(run_result: dict[str, Any]) -> None:
     cases, outbox = run_result["cases"], run_result["outbox"]
     mails = emls(outbox)
@@ -221,6 +222,7 @@ def test_no_message_gains_a_header_or_a_recipient(run_result: dict[str, Any]) ->
     assert bad == []
 
 
+@pytest.mark.slow  # the 330-cell campaign (one ~250-tenant run)
 def test_refused_inputs_are_per_tenant_problems(run_result: dict[str, Any]) -> None:
     result = run_result["result"]
     assert "Traceback" not in result.output
@@ -245,6 +247,7 @@ def test_refused_inputs_are_per_tenant_problems(run_result: dict[str, Any]) -> N
     assert report["messages_sent"] > 100
 
 
+@pytest.mark.slow  # the 330-cell campaign (one ~250-tenant run)
 def test_subject_keeps_the_visible_text_on_one_line(run_result: dict[str, Any]) -> None:
     mails = emls(run_result["outbox"])
     subjects = [str(m["Subject"]) for n, m in mails.items()
@@ -262,6 +265,7 @@ TOKENS = ["\r", "\n", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "=?", "?=", "=
           " ", "\t", "a", "Contoso", "=", "?", "_"]
 
 
+@pytest.mark.slow  # fuzz: 400 generated subjects
 @given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=12).map("".join),
        st.sampled_from(["plain", "ascii-only"]))
 @settings(max_examples=400, deadline=None)

