@@ -15,11 +15,11 @@ from ftc_office.backends.base import Backend
 from ftc_office.compose.composer import Composer, Composition, queue_move_batch, tenant_batches
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, LedgerError
-from ftc_office.jobs import Job
+from ftc_office.jobs import Job, State
 from ftc_office.ledger import Ledger
 from ftc_office.planning import PlanFilter, load_workspace, plan_workspace
 from ftc_office.playbook import Step, TenantPlan
-from ftc_office.run.deliver import Deliverer
+from ftc_office.run.deliver import Deliverer, refused_problem
 from ftc_office.run.reconcile import reconcile
 from ftc_office.run.report import RunOptions, RunReport, TenantOutcome
 from ftc_office.writeback import write_back
@@ -172,6 +172,13 @@ class Runner:
                 continue
             if state in ("sent", "done", "skipped", "drafted"):
                 continue  # already done: write-back projects it
+            if state == State.REFUSED:  # never retried by a run: a person releases it
+                if job.key not in self.report.refused:
+                    self.report.refused.append(job.key)
+                entry = self.ledger.get(job.key)
+                self.report.fail(job.tenant_ids,
+                                 refused_problem(job.key, entry.error if entry else None))
+                continue
             if state in ("sending", "unknown"):
                 self.report.fail(job.tenant_ids, f"message {job.key} may have been sent (state "
                                  f"{state}) — run again in a few minutes: each run asks the "
