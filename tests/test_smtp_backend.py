@@ -263,3 +263,39 @@ def test_mail_from_refused_is_permanent_and_names_the_phase(smtp_auth: SmtpServe
     assert result.status is Status.FAILED_PERMANENT
     assert "refused at MAIL FROM: 530" in (result.error or "")
     backend.close()
+
+
+@pytest.mark.parametrize("data", [b"a\r\n.b\r\n..c\r\n", b".\r\n", b"x", b"a\r\n.", b""])
+def test_data_is_quoted_exactly_as_smtplib_data_does(data: bytes) -> None:
+    """Everything but the final dot, then the dot: byte for byte smtplib.SMTP.data."""
+    import smtplib
+
+    from ftc_office.backends.smtp import _quoted
+
+    expected = smtplib._quote_periods(data)  # type: ignore[attr-defined]
+    if expected[-2:] != b"\r\n":
+        expected += b"\r\n"
+    assert _quoted(data) + b".\r\n" == expected + b".\r\n"
+
+
+def test_the_prepared_mark_comes_before_the_final_dot(smtp_plain: SmtpServer) -> None:
+    """The hook runs with the Message-ID when the data is sent but not yet completed: the
+    server has no message then; a failing hook drops the connection (never sent)."""
+    seen: list[int] = []
+    backend = SmtpBackend(smtp_plain.settings(), default_sender=SENDER)
+
+    def mark(mid: str) -> None:
+        assert mid == make_message().message_id()
+        seen.append(len(smtp_plain.handler.received))
+
+    assert backend.deliver(make_message(), mark).status is Status.SENT
+    assert seen == [0] and len(smtp_plain.handler.received) == 1
+
+    def broken(mid: str) -> None:
+        raise RuntimeError("ledger gone")
+
+    with pytest.raises(RuntimeError):
+        backend.deliver(make_message(), broken)
+    assert backend.deliver(make_message()).status is Status.SENT  # reconnects
+    assert len(smtp_plain.handler.received) == 2
+    backend.close()
