@@ -16,14 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+from ftc_office.backends.base import Sought
 from ftc_office.errors import LedgerError
-from ftc_office.jobs import Job
+from ftc_office.jobs import COMMITTED, FINISHED, Job, State
+from ftc_office.message import message_id_for
 from ftc_office.paths import data_dir
 
-STATES = ("planned", "sending", "sent", "drafted", "failed", "unknown", "done", "skipped")
-FINISHED = ("sent", "done", "skipped")  # nothing more will be sent for these keys
+STATES = tuple(State)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     key TEXT PRIMARY KEY,
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    written_at TEXT
+    written_at TEXT,
+    prepared_at TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -83,6 +86,19 @@ class Entry:
     created_at: str
     updated_at: str
     written_at: str | None
+    prepared_at: str | None = None
+
+    @property
+    def prepared(self) -> bool:
+        """The backend's last step before the final one is recorded (an Outlook draft id,
+        SMTP's message data sent but not its final dot)."""
+        return self.prepared_at is not None
+
+    def sought(self) -> Sought:
+        """What a backend's look-up needs to find this message: the Message-ID is rebuilt
+        from the key and the recorded content hash exactly as the message carried it."""
+        return Sought(self.key, message_id_for(self.key, self.content_hash),
+                      tuple(self.recipients), self.provider_id, self.prepared)
 
 
 def _entry(row: sqlite3.Row) -> Entry:
@@ -104,17 +120,39 @@ class Ledger:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(str(path), f"the ledger cannot be opened ({exc})",
                               "keep the data folder on a local disk; if the file is damaged, "
                               "restore it from a backup") from None
 
+    def _migrate(self) -> None:
+        """Add ``prepared_at`` to a ledger made before it existed. Entries then in doubt
+        get the mark, so their outcome stays looked up (never resent blindly)."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(jobs)")}
+        if "prepared_at" in columns:
+            return
+        with self._tx() as db:
+            db.execute("ALTER TABLE jobs ADD COLUMN prepared_at TEXT")
+            db.execute("UPDATE jobs SET prepared_at=updated_at WHERE state IN (?,?)",
+                       (State.SENDING, State.UNKNOWN))
+
     @classmethod
     def open(cls, folder: Path | None = None) -> Ledger:
+        """The ledger in ``folder`` (default: the per-user data folder); also usable as
+        ``with Ledger.open() as ledger:``, which closes it on the way out."""
         return cls((folder or data_dir()) / "ledger.sqlite3")
 
     def close(self) -> None:
+        """Close the database (every change is already committed)."""
         self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -135,7 +173,10 @@ class Ledger:
         row = self.db.execute("SELECT * FROM jobs WHERE key=?", (key,)).fetchone()
         return _entry(row) if row else None
 
-    def entries(self, states: tuple[str, ...] | None = None) -> list[Entry]:
+    def entries(self, states: tuple[str, ...] | frozenset[State] | None = None
+                ) -> list[Entry]:
+        """Entries (oldest first), only those in ``states`` when given."""
+        states = tuple(states) if states else None
         if states:
             marks = ",".join("?" * len(states))
             rows = self.db.execute(f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY "
@@ -170,8 +211,9 @@ class Ledger:
 
     def unwritten(self, tracker: str | None = None) -> list[Entry]:
         """Finished jobs whose stamps are not yet projected onto their tracker."""
-        rows = self.db.execute("SELECT * FROM jobs WHERE state IN ('sent','done') AND "
-                               "written_at IS NULL ORDER BY created_at, rowid").fetchall()
+        rows = self.db.execute("SELECT * FROM jobs WHERE state IN (?,?) AND written_at IS "
+                               "NULL ORDER BY created_at, rowid",
+                               (State.SENT, State.DONE)).fetchall()
         out = [_entry(r) for r in rows]
         return [e for e in out if tracker is None or tracker in e.trackers]
 
@@ -187,7 +229,7 @@ class Ledger:
             row = db.execute("SELECT * FROM jobs WHERE key=?", (job.key,)).fetchone()
             if row is not None:
                 entry = _entry(row)
-                if entry.state in ("sent", "drafted", "done") and (
+                if entry.state in COMMITTED and (
                         entry.content_hash != job.content_hash):
                     raise LedgerError(
                         f"ledger key {job.key}",
@@ -195,7 +237,8 @@ class Ledger:
                         "content (the tracker changed since)",
                         f"nothing was sent; if the new version must go out, run "
                         f"'ftc-office resolve {job.key} --resend'")
-                if entry.state in ("failed", "planned") and entry.content_hash != job.content_hash:
+                if (entry.state in (State.FAILED, State.PLANNED)
+                        and entry.content_hash != job.content_hash):
                     db.execute("UPDATE jobs SET content_hash=?, updated_at=? WHERE key=?",
                                (job.content_hash, now(), job.key))
                 return entry.state
@@ -209,16 +252,17 @@ class Ledger:
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (job.key, job.kind, json.dumps(list(job.tenant_ids)),
                  json.dumps(sorted({s.tracker for s in job.stamps})), job.content_hash,
-                 "planned", backend, job.summary,
+                 State.PLANNED, backend, job.summary,
                  json.dumps([a.email for a in msg.recipients] if msg else []),
                  msg.subject if msg else None, json.dumps(stamps),
                  json.dumps([[n.tenant_id, n.workload, n.text] for n in job.notes]), now(), now()))
-            self._event(db, job.key, "planned", backend=backend, hash=job.content_hash)
-            return "planned"
+            self._event(db, job.key, State.PLANNED, backend=backend, hash=job.content_hash)
+            return State.PLANNED
 
     def transition(self, key: str, state: str, *, provider_id: str | None = None,
                    error: str | None = None, event: str | None = None, **detail: Any) -> None:
-        """Move a job to ``state`` (committed durably) and log the event."""
+        """Move a job to ``state`` (committed durably) and log the event. ``sending`` (a
+        new attempt) clears the previous attempt's prepared mark."""
         if state not in STATES:
             raise ValueError(state)
         with self._tx() as db:
@@ -230,8 +274,9 @@ class Ledger:
             if error is not None or state in FINISHED:
                 sets.append("error=?")
                 args.append(error)
-            if state == "sending":
+            if state == State.SENDING:
                 sets.append("attempts=attempts+1")
+                sets.append("prepared_at=NULL")
             cur = db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE key=?", (*args, key))
             if cur.rowcount != 1:
                 raise LedgerError(f"ledger key {key}", "no such entry",
@@ -239,10 +284,13 @@ class Ledger:
             self._event(db, key, event or state, provider_id=provider_id, error=error, **detail)
 
     def record_prepared(self, key: str, provider_id: str) -> None:
-        """The provider holds the message (e.g. a draft id) but it is not sent yet."""
+        """The mark before a backend's final step, one fsync'd commit: the provider holds
+        the message (an Outlook draft id) or has all of it but the end (SMTP: the data sent,
+        not its final dot). An entry left ``sending`` without it never reached that step."""
         with self._tx() as db:
-            db.execute("UPDATE jobs SET provider_id=?, updated_at=? WHERE key=?",
-                       (provider_id, now(), key))
+            stamp = now()
+            db.execute("UPDATE jobs SET provider_id=?, updated_at=?, prepared_at=? WHERE key=?",
+                       (provider_id, stamp, stamp, key))
             self._event(db, key, "prepared", provider_id=provider_id)
 
     def mark_written(self, keys: list[str], tracker: str, backup: str | None,
@@ -261,19 +309,20 @@ class Ledger:
             self._event(db, key, event, **detail)
 
     def resolve(self, key: str, action: str) -> Entry:
-        """A person's decision about an unknown/failed job: sent, resend or skip."""
+        """A person's decision about an unknown/failed/refused job: ``sent``, ``resend``
+        (the entry is deleted, so the next run plans the message afresh) or ``skip``."""
         entry = self.get(key)
         if entry is None:
             raise LedgerError(f"ledger key {key}", "no such entry",
                               "copy the key from 'ftc-office status'")
         if action == "sent":
-            self.transition(key, "sent", event="resolved_sent", by="user")
+            self.transition(key, State.SENT, event="resolved_sent", by="user")
         elif action == "resend":
             with self._tx() as db:
                 db.execute("DELETE FROM jobs WHERE key=?", (key,))
                 self._event(db, key, "resolved_resend", by="user", previous=entry.state)
         elif action == "skip":
-            self.transition(key, "skipped", event="resolved_skip", by="user")
+            self.transition(key, State.SKIPPED, event="resolved_skip", by="user")
         else:
             raise ValueError(action)
         return entry

@@ -35,6 +35,13 @@ _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 
 
+def message_id_for(key: str, content_hash: str, domain: str = "ftc-office.invalid") -> str:
+    """The Message-ID of the message with this ledger key and content hash (look-ups
+    rebuild it from a ledger entry, so it must depend on nothing else)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return f"<ftc.{digest}.{content_hash[:12]}@{domain}>"
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file attached to a message. ``content`` must be deterministic for the same input."""
@@ -150,8 +157,7 @@ class OutgoingMessage:
 
     def message_id(self, domain: str = "ftc-office.invalid") -> str:
         """Our own Message-ID: it carries a digest of the key, so a copy can be found."""
-        digest = hashlib.sha256(self.key.encode()).hexdigest()[:24]
-        return f"<ftc.{digest}.{self.content_hash[:12]}@{domain}>"
+        return message_id_for(self.key, self.content_hash, domain)
 
     def to_mime(self, date: str | None = None) -> Message:
         """Build the multipart MIME message: mixed(alternative(text, html), attachments...).

@@ -7,8 +7,10 @@ provides ``contract_harness(request) -> (backend, delivered)``, where ``delivere
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -21,11 +23,13 @@ from typing import TYPE_CHECKING, cast
 import pytest
 
 from ftc_office.addresses import parse_address
-from ftc_office.backends.base import Backend, Status
+from ftc_office.backends.base import Backend, Sought, Status, Withdrawing
 from ftc_office.backends.memory import MemoryBackend
 from ftc_office.backends.outbox import OutboxBackend
 from ftc_office.backends.smtp import SmtpBackend
-from ftc_office.errors import MessageError
+from ftc_office.errors import DeliveryError, MessageError
+from ftc_office.jobs import Job, State
+from ftc_office.ledger import Ledger
 from ftc_office.message import KEY_HEADER, Attachment, OutgoingMessage
 
 if TYPE_CHECKING:
@@ -53,6 +57,10 @@ class Harness:
     # the text part is never transmitted, so there is no text/plain alternative to compare
     # (Exchange derives its own from the HTML).
     sends_text_part: bool = True
+    # Makes ``deliver`` refuse before the provider accepts anything (it must raise), or None
+    # when the backend has no such case (memory).
+    refuse_first: Callable[[Backend], OutgoingMessage] | None = None
+    withdraws: bool = False
 
 
 def _parse(data: bytes) -> EmailMessage:
@@ -77,7 +85,13 @@ def _outbox(request: pytest.FixtureRequest) -> Harness:
         mimes = [_parse(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
         return [(m, _header_recipients(m)) for m in mimes]
 
-    return Harness(backend, delivered)
+    def refuse_first(b: Backend) -> OutgoingMessage:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.rmdir()
+        folder.write_text("a file where the outbox folder should be")
+        return make("atu.t9.teams.999", ("ann@microsoft.com",))
+
+    return Harness(backend, delivered, refuse_first=refuse_first)
 
 
 def _memory(request: pytest.FixtureRequest) -> Harness:
@@ -88,9 +102,15 @@ def _memory(request: pytest.FixtureRequest) -> Harness:
 def _smtp(request: pytest.FixtureRequest) -> Harness:
     server: SmtpServer = request.getfixturevalue("smtp_plain")
     backend = SmtpBackend(server.settings(), default_sender="fm@microsoft.com")
+    def refuse_first(b: Backend) -> OutgoingMessage:
+        assert isinstance(b, SmtpBackend)
+        b.default_sender = ""  # no envelope sender anywhere: nothing can be sent
+        return make("atu.t9.teams.999", ("ann@microsoft.com",))
+
+    # An SMTP server cannot be asked: with the data mark recorded the answer is UNKNOWN
     return Harness(backend, lambda: [(_parse(r.data), r.rcpt_tos)
                                      for r in server.handler.received],
-                   found=frozenset({Status.UNKNOWN}), not_found=Status.UNKNOWN)
+                   found=frozenset({Status.UNKNOWN}), refuse_first=refuse_first)
 
 
 def _o365(request: pytest.FixtureRequest) -> Harness:
@@ -109,7 +129,13 @@ def _o365(request: pytest.FixtureRequest) -> Harness:
     if not hasattr(fakegraph, "contract_harness"):
         pytest.skip("tests/fakegraph.py has no contract_harness(request) yet")
     backend, delivered = fakegraph.contract_harness(request)
-    return Harness(backend, delivered, own_message_id=False, sends_text_part=False)
+
+    def refuse_first(b: Backend) -> OutgoingMessage:
+        b.settings = dataclasses.replace(b.settings, max_message_mb=0.01)  # type: ignore[attr-defined]
+        return make("atu.t9.teams.999", ("ann@microsoft.com",))
+
+    return Harness(backend, delivered, own_message_id=False, sends_text_part=False,
+                   refuse_first=refuse_first, withdraws=True)
 
 
 HARNESSES = {"outbox": _outbox, "memory": _memory, "smtp-plain": _smtp, "o365": _o365}
@@ -185,12 +211,59 @@ class TestBackendContract:
         assert sorted(first[1]) == sorted(to)
         assert second[1] == ("other@litware.com",)
 
-    def test_lookup_after_deliver(self, harness: Harness) -> None:
+    def test_lookup_after_deliver(self, harness: Harness, tmp_path: Path) -> None:
+        """Looked up with the Sought record rebuilt from the ledger, as reconcile does."""
         msg = make("atu.t5.teams.777", ("ann@microsoft.com",))
         never = make("atu.t6.teams.888", ("ann@microsoft.com",))
-        result = harness.backend.deliver(msg)
-        assert harness.backend.lookup(msg, result.provider_id) in harness.found
-        assert harness.backend.lookup(never, None) is harness.not_found
+        with Ledger(tmp_path / "contract-ledger.sqlite3") as ledger:
+            for m in (msg, never):
+                ledger.plan(Job(m.key, m.kind, ("t",), m, (), (), m.key), harness.backend.name)
+                ledger.transition(m.key, State.SENDING)
+            result = harness.backend.deliver(msg, lambda pid: ledger.record_prepared(msg.key,
+                                                                                     pid))
+            ledger.transition(msg.key, State.SENT, provider_id=result.provider_id)
+            sent, lost = (e.sought() for e in (ledger.get(msg.key),
+                                                         ledger.get(never.key)) if e)
+        assert sent.message_id == msg.message_id()  # exactly what the message carried
+        assert sent.recipients == ("ann@microsoft.com",)
+        assert harness.backend.lookup(sent) in harness.found
+        assert harness.backend.lookup(Sought.of(msg, result.provider_id)) in harness.found
+        assert harness.backend.lookup(lost) is None  # never sent (SMTP: no data mark)
+
+    def test_deliver_raises_only_when_nothing_was_accepted(self, harness: Harness) -> None:
+        """base.py: DeliveryError/MessageError from deliver means the provider accepted
+        nothing; every other outcome is a DeliveryResult."""
+        if harness.refuse_first is None:
+            pytest.skip("this backend has no refusal before the provider")
+        msg = harness.refuse_first(harness.backend)
+        with pytest.raises((DeliveryError, MessageError)) as raised:
+            harness.backend.deliver(msg)
+        text = str(raised.value)
+        assert " — " in text  # where — what — what to do
+        assert harness.delivered() == []
+
+    def test_context_manager_opens_and_closes(self, harness: Harness,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+        calls: list[str] = []
+        backend = harness.backend
+        monkeypatch.setattr(backend, "close", lambda: calls.append("close"))
+        with backend as opened:
+            assert opened is backend
+            assert opened.deliver(make("atu.t7.teams.7", ("ann@microsoft.com",))).status in (
+                Status.SENT, Status.DRAFTED)
+            assert calls == []
+        assert calls == ["close"]
+
+    def test_the_protocols_are_declared(self, harness: Harness) -> None:
+        assert isinstance(harness.backend, Backend)
+        assert isinstance(harness.backend, Withdrawing) is harness.withdraws
+
+
+def test_the_ledger_is_a_context_manager(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        assert ledger.counts() == {}
+    with pytest.raises(sqlite3.ProgrammingError):
+        ledger.counts()
 
 
 @pytest.mark.parametrize("brk", ["\r", "\n", "\r\n", "\u2028", "\x85"])

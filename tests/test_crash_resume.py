@@ -31,7 +31,7 @@ from fakegraph import fake_graph_fixture as fake_graph_fixture  # the fixture
 from O365.utils.token import MemoryTokenBackend
 
 from ftc_office.addresses import parse_address
-from ftc_office.backends.base import Status
+from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.o365 import O365Backend, SendLog
 from ftc_office.config import O365Settings
 from ftc_office.message import OutgoingMessage
@@ -176,16 +176,16 @@ def test_withdraw_deletes_an_unsent_draft_only_in_send_mode_and_past_the_grace(
                         html="<p>t</p>")
     drafting = backend("draft")
     draft_id = drafting.deliver(m).provider_id
-    assert drafting.withdraw(m, draft_id) is Status.DRAFTED  # the draft is the result
+    assert drafting.withdraw(Sought.of(m, draft_id)) is Status.DRAFTED  # the draft is the result
     assert list(fake_graph.drafts) == [draft_id]
 
     sending = backend("send")
-    assert sending.lookup(m, draft_id) is Status.DRAFTED
+    assert sending.lookup(Sought.of(m, draft_id)) is Status.DRAFTED
     sending.send_log.record(sending.mailbox_key, now[0], 1, m.key)  # a send was requested
-    assert sending.withdraw(m, draft_id) is Status.UNKNOWN  # Exchange may still move it
+    assert sending.withdraw(Sought.of(m, draft_id)) is Status.UNKNOWN  # Exchange may still move it
     assert list(fake_graph.drafts) == [draft_id]
     now[0] += 61
-    assert sending.withdraw(m, None) is None  # found by key, deleted: safe to send again
+    assert sending.withdraw(Sought.of(m)) is None  # found by key, deleted: safe to send again
     assert fake_graph.drafts == {} and fake_graph.sent == []
     for b in (drafting, sending):
         b.close()

@@ -9,6 +9,7 @@ nothing of ours) and a real aiosmtpd server on loopback.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 from contextlib import ExitStack
@@ -20,9 +21,10 @@ import pytest
 from builders import make_tracker, row
 from runhelpers import at, emls, ftc, rows, run, set_cells
 
-from ftc_office.backends.base import DeliveryResult, PreparedHook, Status
+from ftc_office.backends.base import DeliveryResult, PreparedHook, Sought, Status
 from ftc_office.backends.memory import MemoryBackend
 from ftc_office.backends.outbox import OutboxBackend
+from ftc_office.backends.smtp import SmtpBackend
 from ftc_office.compose.composer import Composer, compose_all
 from ftc_office.config import load_settings
 from ftc_office.errors import LedgerError
@@ -81,8 +83,8 @@ class Probe:
             raise Crash
         return result
 
-    def lookup(self, message: OutgoingMessage, provider_id: str | None) -> Status | None:
-        return self.inner.lookup(message, provider_id)
+    def lookup(self, sought: Sought) -> Status | None:
+        return self.inner.lookup(sought)
 
 
 @pytest.fixture
@@ -152,19 +154,19 @@ def due_keys(tracker: Path) -> dict[str, str]:
     return {j.tenant_ids[0]: j.key for j in jobs}
 
 
-def test_scripted_failure_is_recorded_and_retried_by_the_next_run(tracker: Path) -> None:
+def test_a_temporary_failure_is_recorded_and_retried_by_the_next_run(tracker: Path) -> None:
     keys = due_keys(tracker)
-    backend = MemoryBackend(outcomes={keys["t-2"]: Status.FAILED_PERMANENT})
+    backend = MemoryBackend(outcomes={keys["t-2"]: Status.FAILED_RETRYABLE})
     r, ledger = runner(backend)
     try:
         report = r.run([tracker])
         assert report.failed
         assert report.tenants["t-1"].status == "done"
         assert report.tenants["t-2"].status == "failed"
-        assert "failed-permanent — scripted failed-permanent" in report.tenants["t-2"].problems[0]
+        assert "failed-retryable — scripted failed-retryable" in report.tenants["t-2"].problems[0]
         e = ledger.get(keys["t-2"])
         assert e is not None and e.state == "failed" and e.written_at is None
-        assert e.error == "failed-permanent: scripted failed-permanent"
+        assert e.error == "failed-retryable: scripted failed-retryable"
     finally:
         ledger.close()
     assert rows(tracker)[("t-2", "Intune")]["ATU Sent"] is None
@@ -383,6 +385,114 @@ def test_smtp_hang_up_after_data_is_unknown_never_resent_and_shown(
     assert third.exit_code == 0, third.output
     assert smtp_plain.handler.data_commands == 1
     assert rows(tracker)[("t-1", "Teams")]["ATU Sent"] == at("2026-11-26")
+
+
+def test_a_refused_message_is_never_retried_listed_and_released_by_resend(
+        tracker: Path, tmp_path: Path, smtp_plain: SmtpServer) -> None:
+    """550 at RCPT for every recipient (real aiosmtpd): ``refused`` with the reason, not
+    tried by the next run, listed by ``status``; ``resolve --resend`` releases it."""
+    tracker = make_tracker(tracker, [row("t-1", "Teams"), row(
+        "t-2", "Intune", account_team="refused@microsoft.com",
+        fm_email="refused@microsoft.com")])
+    smtp_config(tmp_path, smtp_plain)
+    first = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes",
+                "--report", str(tmp_path / "report.json"))
+    assert first.exit_code == 1, first.output
+    assert len(smtp_plain.handler.received) == 1  # t-1 only
+    ledger = Ledger.open()
+    try:
+        (key,) = [e.key for e in ledger.entries(None) if e.tenant_ids == ["t-2"]]
+        entry = ledger.get(key)
+        assert entry is not None and entry.state == "refused" and entry.attempts == 1
+        assert "550" in (entry.error or "") and "refused@microsoft.com" in (entry.error or "")
+    finally:
+        ledger.close()
+    assert json.loads((tmp_path / "report.json").read_text())["refused"] == [key]
+    lines = status_lines()
+    assert "  refused  1" in lines
+    assert any(line.startswith(f"refused: {key} to refused@microsoft.com") and "550" in line
+               for line in lines), lines
+    # the next run does not try it again, and says what to do
+    second = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes")
+    assert second.exit_code == 1
+    assert f"ftc-office resolve {key} --resend" in second.stdout
+    assert "1 refused" in second.stdout
+    with Ledger.open() as ledger:
+        entry = ledger.get(key)
+        assert entry is not None and entry.state == "refused" and entry.attempts == 1
+    # a person releases it (say the mailbox exists now): the next run plans it afresh and
+    # tries again — here the server still refuses it, so it is refused again
+    assert ftc("resolve", key, "--resend").exit_code == 0
+    third = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes")
+    assert third.exit_code == 1
+    with Ledger.open() as ledger:
+        entry = ledger.get(key)
+        assert entry is not None and entry.state == "refused" and entry.attempts == 1
+        events = [e["event"] for e in ledger.events() if e["key"] == key]
+    assert events == ["planned", "sending", "refused", "resolved_resend", "planned",
+                      "sending", "refused"]
+    assert len(smtp_plain.handler.received) == 1
+
+
+class CrashAtMark:
+    """SMTP delivery that dies (like a SIGKILL) with the message data sent, before the final
+    dot: after the ledger's mark (``marked``) or before it."""
+
+    def __init__(self, inner: SmtpBackend, marked: bool) -> None:
+        self.inner, self.marked, self.name = inner, marked, inner.name
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def deliver(self, message: OutgoingMessage, prepared: PreparedHook | None = None
+                ) -> DeliveryResult:
+        def mark(provider_id: str) -> None:
+            if self.marked and prepared is not None:
+                prepared(provider_id)
+            raise Crash
+
+        return self.inner.deliver(message, mark)
+
+    def lookup(self, sought: Sought) -> Status | None:
+        return self.inner.lookup(sought)
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_smtp_reconcile_resends_without_the_data_mark_and_asks_with_it(
+        tracker: Path, tmp_path: Path, smtp_plain: SmtpServer, marked: bool) -> None:
+    """No mark: the final dot never left, the server discarded the transaction (RFC 5321
+    4.1.1.4), so the next run sends it once. With the mark: unknown, for a person."""
+    tracker = make_tracker(tracker, [row("t-1", "Teams")])
+    smtp = SmtpBackend(smtp_plain.settings(), default_sender="ann@microsoft.com")
+    r, ledger = runner(CrashAtMark(smtp, marked))
+    try:
+        with pytest.raises(Crash):
+            r.run([tracker])
+        (entry,) = ledger.entries(None)
+        assert entry.state == "sending" and entry.prepared is marked
+    finally:
+        ledger.close()
+        smtp.close()
+    assert smtp_plain.handler.data_commands == 0  # no end of data: nothing was completed
+    r, ledger = runner(SmtpBackend(smtp_plain.settings(), default_sender="ann@microsoft.com"))
+    try:
+        report = r.run([tracker])
+        entry = ledger.get(entry.key)
+        assert entry is not None
+        if marked:
+            assert entry.state == "unknown" and report.unknown == [entry.key]
+            assert smtp_plain.handler.received == []
+        else:
+            assert entry.state == "sent" and entry.attempts == 2 and not report.failed
+            assert len(smtp_plain.handler.received) == 1
+            events = [e["event"] for e in ledger.events() if e["key"] == entry.key]
+            assert events == ["planned", "sending", "reconciled_not_sent", "sending",
+                              "prepared", "sent"]
+    finally:
+        ledger.close()
 
 
 def test_ledger_survives_in_wal_with_full_sync(tracker: Path) -> None:

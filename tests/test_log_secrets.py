@@ -34,7 +34,7 @@ from fakegraph import (
 from runhelpers import ftc
 
 from ftc_office.addresses import parse_address
-from ftc_office.backends.base import Status
+from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.o365 import O365Backend, SendLog
 from ftc_office.backends.o365_auth import SecureFileTokenBackend, token_cache_path
 from ftc_office.config import O365Settings
@@ -113,7 +113,7 @@ def test_backend_flow_logs_no_secret(fake_graph: FakeGraph, fake_authority: Fake
                               text=f"text {MARKER}", html=f"<p>{MARKER}</p>",
                               attachments=(big,))
     assert backend.deliver(message).status is Status.SENT
-    assert backend.lookup(message, None) is Status.SENT
+    assert backend.lookup(Sought.of(message)) is Status.SENT
     backend.close()
     assert fake_authority.grants() == ["refresh_token"] and fake_authority.issued
     # the library really ran at DEBUG for the user: our quieting is what keeps them out

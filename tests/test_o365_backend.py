@@ -27,7 +27,7 @@ from fakegraph import (
 from O365.utils.token import MemoryTokenBackend
 
 from ftc_office.addresses import parse_address
-from ftc_office.backends.base import Status
+from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.o365 import KEY_PROPERTY_ID, O365Backend, SendLog
 from ftc_office.backends.o365_auth import (
     SecureFileTokenBackend,
@@ -146,8 +146,8 @@ def test_draft_mode_stops_after_the_draft(fake_graph: FakeGraph, make_backend: A
     assert graph_calls(fake_graph) == [("POST", "/v1.0/me/mailFolders/Drafts/messages")]
     assert result.provider_id in fake_graph.drafts
     assert not fake_graph.sent
-    assert backend.lookup(msg(), result.provider_id) is Status.DRAFTED
-    assert backend.lookup(msg(), None) is Status.DRAFTED  # found by key in Drafts
+    assert backend.lookup(Sought.of(msg(), result.provider_id)) is Status.DRAFTED
+    assert backend.lookup(Sought.of(msg())) is Status.DRAFTED  # found by key in Drafts
 
 
 def test_small_attachments_travel_inline(fake_graph: FakeGraph, make_backend: Any) -> None:
@@ -198,7 +198,7 @@ def test_lookup_finds_the_sent_copy_by_key(fake_graph: FakeGraph, make_backend: 
     result = backend.deliver(m)
     fake_graph.reset_requests()
 
-    assert backend.lookup(m, None) is Status.SENT
+    assert backend.lookup(Sought.of(m)) is Status.SENT
     (search,) = fake_graph.calls("GET")
     assert search.path == "/v1.0/me/mailFolders/SentItems/messages"
     assert search.query["$filter"] == (
@@ -206,7 +206,7 @@ def test_lookup_finds_the_sent_copy_by_key(fake_graph: FakeGraph, make_backend: 
         "and ep/value eq 'atu.t1.it''s-ok.1')")
 
     fake_graph.reset_requests()
-    assert backend.lookup(m, result.provider_id) is Status.SENT  # draft id is gone: 404
+    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.SENT  # draft id is gone: 404
     assert [(r.method, r.path) for r in fake_graph.requests] == [
         ("GET", f"/v1.0/me/messages/{result.provider_id}"),
         ("GET", "/v1.0/me/mailFolders/SentItems/messages")]
@@ -214,7 +214,7 @@ def test_lookup_finds_the_sent_copy_by_key(fake_graph: FakeGraph, make_backend: 
 
 def test_lookup_of_a_message_never_sent_is_none(fake_graph: FakeGraph,
                                                 make_backend: Any) -> None:
-    assert make_backend().lookup(msg(key="never.sent"), None) is None
+    assert make_backend().lookup(Sought.of(msg(key="never.sent"))) is None
 
 
 # -- retries and ambiguous outcomes ----------------------------------------------------
@@ -271,9 +271,9 @@ def test_500_after_accepting_is_unknown_and_lookup_finds_it(fake_graph: FakeGrap
     assert result.provider_id
     assert len(fake_graph.sent) == 1  # it really went out
     # Sent Items copy not visible yet, inside the grace period: cannot tell
-    assert backend.lookup(m, result.provider_id) is Status.UNKNOWN
+    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.UNKNOWN
     graph_clock.advance(61)
-    assert backend.lookup(m, result.provider_id) is Status.SENT
+    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.SENT
     assert len(fake_graph.calls("POST", "/send")) == 1  # never sent again
 
 
@@ -283,12 +283,12 @@ def test_not_found_after_the_grace_period_is_none(fake_graph: FakeGraph, make_ba
     backend = make_backend(sent_items_grace=60)
     m = msg()
     result = backend.deliver(m)
-    assert result.status is Status.UNKNOWN  # the client cannot know it was not sent
-    assert backend.lookup(m, result.provider_id) is Status.DRAFTED  # the draft is still there
+    assert result.status is Status.UNKNOWN  # the client cannot know it was not sent;
+    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.DRAFTED  # still a draft
     del fake_graph.drafts[result.provider_id]  # say a person deleted it
-    assert backend.lookup(m, result.provider_id) is Status.UNKNOWN
+    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.UNKNOWN
     clock.now += 61
-    assert backend.lookup(m, result.provider_id) is None
+    assert backend.lookup(Sought.of(m, result.provider_id)) is None
 
 
 def test_timeout_after_accepting_is_unknown(fake_graph: FakeGraph, make_backend: Any) -> None:
@@ -298,7 +298,7 @@ def test_timeout_after_accepting_is_unknown(fake_graph: FakeGraph, make_backend:
     result = backend.deliver(msg())
     assert result.status is Status.UNKNOWN
     assert len(fake_graph.sent) == 1
-    assert backend.lookup(msg(), result.provider_id) is Status.SENT
+    assert backend.lookup(Sought.of(msg(), result.provider_id)) is Status.SENT
 
 
 def test_dropped_connection_after_accepting_is_unknown(fake_graph: FakeGraph,
@@ -393,7 +393,7 @@ def test_shared_mailbox_paths(fake_graph: FakeGraph, make_backend: Any) -> None:
         ("POST", "/v1.0/users/team@contoso.com/mailFolders/Drafts/messages"),
         ("POST", f"/v1.0/users/team@contoso.com/messages/{result.provider_id}/send"),
     ]
-    assert backend.lookup(msg(), None) is Status.SENT
+    assert backend.lookup(Sought.of(msg())) is Status.SENT
     assert fake_graph.requests[-1].path == (
         "/v1.0/users/team@contoso.com/mailFolders/SentItems/messages")
 
@@ -515,7 +515,7 @@ def test_draft_mode_ambiguous_create_is_unknown_and_found_by_key(fake_graph: Fak
     result = backend.deliver(msg())
     assert result.status is Status.UNKNOWN  # a draft may exist: never create a second blindly
     assert len(fake_graph.drafts) == 1
-    assert backend.lookup(msg(), None) is Status.DRAFTED
+    assert backend.lookup(Sought.of(msg())) is Status.DRAFTED
 
 
 def test_refused_token_stops_the_batch(fake_graph: FakeGraph, make_backend: Any) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from ftc_office.addresses import parse_address
-from ftc_office.backends.base import Status
+from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.memory import MemoryBackend
 from ftc_office.backends.outbox import MAX_STEM, OutboxBackend, safe_filename
+from ftc_office.errors import DeliveryError
 from ftc_office.message import OutgoingMessage
 
 
@@ -48,23 +49,22 @@ def test_deliver_writes_the_file_atomically(tmp_path: Path) -> None:
     assert result.status is Status.SENT
     assert result.provider_id == str(tmp_path / "out" / "atu.t1.teams.abc123.eml")
     assert os.listdir(tmp_path / "out") == ["atu.t1.teams.abc123.eml"]  # no temp file left
-    assert backend.lookup(msg, result.provider_id) is Status.SENT
-    assert backend.lookup(msg, None) is Status.SENT
+    assert backend.lookup(Sought.of(msg, result.provider_id)) is Status.SENT
+    assert backend.lookup(Sought.of(msg)) is Status.SENT
 
 
 def test_lookup_sees_changed_content_as_not_there(tmp_path: Path) -> None:
     backend = OutboxBackend(tmp_path)
     backend.deliver(make(text="old"))
-    assert backend.lookup(make(text="new"), None) is None
-    assert backend.lookup(make(key="other"), None) is None
+    assert backend.lookup(Sought.of(make(text="new"))) is None
+    assert backend.lookup(Sought.of(make(key="other"))) is None
 
 
-def test_an_unwritable_folder_is_a_failure_not_an_exception(tmp_path: Path) -> None:
+def test_an_uncreatable_folder_raises_as_nothing_was_written(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    result = OutboxBackend(blocker / "outbox").deliver(make())
-    assert result.status is Status.FAILED_PERMANENT
-    assert "outbox folder" in (result.error or "")
+    with pytest.raises(DeliveryError, match="outbox folder"):
+        OutboxBackend(blocker / "outbox").deliver(make())
 
 
 def test_memory_backend_scripted_outcomes() -> None:
@@ -72,6 +72,6 @@ def test_memory_backend_scripted_outcomes() -> None:
     assert backend.deliver(make(key="lost")).status is Status.UNKNOWN
     assert backend.deliver(make(key="bad")).status is Status.FAILED_PERMANENT
     assert [d.message.key for d in backend.delivered] == ["lost"]
-    assert backend.lookup(make(key="lost"), None) is Status.SENT
-    assert backend.lookup(make(key="bad"), None) is None
-    assert backend.lookup(dataclasses.replace(make(key="lost"), text="changed"), None) is None
+    assert backend.lookup(Sought.of(make(key="lost"))) is Status.SENT
+    assert backend.lookup(Sought.of(make(key="bad"))) is None
+    assert backend.lookup(Sought.of(dataclasses.replace(make(key="lost"), text="changed"))) is None

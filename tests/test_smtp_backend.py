@@ -14,7 +14,7 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from ftc_office.addresses import parse_address
-from ftc_office.backends.base import Status
+from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.smtp import SmtpBackend
 from ftc_office.backends.wire import wire_bytes
 from ftc_office.config import SmtpSettings
@@ -88,11 +88,12 @@ def test_tls_variants_verify_the_test_certificate(fixture: str,
     assert len(server.handler.received) == 1
 
 
-def test_untrusted_certificate_is_a_permanent_failure(smtp_tls: SmtpServer) -> None:
+def test_untrusted_certificate_stops_the_batch(smtp_tls: SmtpServer) -> None:
+    """A connection-level refusal is raised (nothing was accepted), not a per-message
+    refusal: it would otherwise mark every message ``refused``."""
     backend = SmtpBackend(smtp_tls.settings())  # no test CA: the system store rejects it
-    result = backend.deliver(make_message())
-    assert result.status is Status.FAILED_PERMANENT
-    assert "certificate is not trusted" in (result.error or "")
+    with pytest.raises(DeliveryError, match="certificate is not trusted"):
+        backend.deliver(make_message())
     assert smtp_tls.handler.received == []
 
 
@@ -117,10 +118,10 @@ def test_wrong_password_is_permanent_with_a_clear_error(smtp_auth: SmtpServer,
     backend = SmtpBackend(smtp_auth.settings(username=smtp_auth.user,
                                              password_env="FTC_TEST_SMTP_PW"),
                           ca_file=smtp_auth.ca_file)
-    result = backend.deliver(make_message())
-    assert result.status is Status.FAILED_PERMANENT
-    assert f"login as {smtp_auth.user} refused: 535" in (result.error or "")
-    assert "FTC_TEST_SMTP_PW" in (result.error or "")
+    with pytest.raises(DeliveryError) as raised:  # the batch stops: nothing can be sent
+        backend.deliver(make_message())
+    assert f"login as {smtp_auth.user} refused: 535" in str(raised.value)
+    assert "FTC_TEST_SMTP_PW" in str(raised.value)
     with pytest.raises(DeliveryError, match="login as"):
         backend.open()
     assert smtp_auth.handler.received == []
@@ -202,7 +203,7 @@ def test_drop_after_final_dot_is_unknown_never_failed(smtp_plain: SmtpServer) ->
     assert result.status is Status.UNKNOWN
     assert "may have been delivered" in (result.error or "")
     assert smtp_plain.handler.data_commands == 1
-    assert backend.lookup(make_message(), result.provider_id) is Status.UNKNOWN
+    assert backend.lookup(Sought.of(make_message(), result.provider_id)) is Status.UNKNOWN
     # the next message reconnects
     smtp_plain.handler.drop_after_data = False
     assert backend.deliver(make_message(key="atu.t2")).status is Status.SENT
@@ -250,9 +251,8 @@ def test_no_sender_anywhere_is_a_clear_error(smtp_plain: SmtpServer) -> None:
     msg = OutgoingMessage(key="k", kind="atu", audience="internal",
                           to=(parse_address("ann@microsoft.com"),), subject="s", text="t",
                           html="<p>t</p>")
-    result = SmtpBackend(smtp_plain.settings()).deliver(msg)
-    assert result.status is Status.FAILED_PERMANENT
-    assert "mail.sender" in (result.error or "")
+    with pytest.raises(DeliveryError, match=r"mail\.sender"):
+        SmtpBackend(smtp_plain.settings()).deliver(msg)
     result = SmtpBackend(smtp_plain.settings(), default_sender=SENDER).deliver(msg)
     assert result.status is Status.SENT
 
@@ -262,4 +262,40 @@ def test_mail_from_refused_is_permanent_and_names_the_phase(smtp_auth: SmtpServe
     result = backend.deliver(make_message())
     assert result.status is Status.FAILED_PERMANENT
     assert "refused at MAIL FROM: 530" in (result.error or "")
+    backend.close()
+
+
+@pytest.mark.parametrize("data", [b"a\r\n.b\r\n..c\r\n", b".\r\n", b"x", b"a\r\n.", b""])
+def test_data_is_quoted_exactly_as_smtplib_data_does(data: bytes) -> None:
+    """Everything but the final dot, then the dot: byte for byte smtplib.SMTP.data."""
+    import smtplib
+
+    from ftc_office.backends.smtp import _quoted
+
+    expected = smtplib._quote_periods(data)  # type: ignore[attr-defined]
+    if expected[-2:] != b"\r\n":
+        expected += b"\r\n"
+    assert _quoted(data) + b".\r\n" == expected + b".\r\n"
+
+
+def test_the_prepared_mark_comes_before_the_final_dot(smtp_plain: SmtpServer) -> None:
+    """The hook runs with the Message-ID when the data is sent but not yet completed: the
+    server has no message then; a failing hook drops the connection (never sent)."""
+    seen: list[int] = []
+    backend = SmtpBackend(smtp_plain.settings(), default_sender=SENDER)
+
+    def mark(mid: str) -> None:
+        assert mid == make_message().message_id()
+        seen.append(len(smtp_plain.handler.received))
+
+    assert backend.deliver(make_message(), mark).status is Status.SENT
+    assert seen == [0] and len(smtp_plain.handler.received) == 1
+
+    def broken(mid: str) -> None:
+        raise RuntimeError("ledger gone")
+
+    with pytest.raises(RuntimeError):
+        backend.deliver(make_message(), broken)
+    assert backend.deliver(make_message()).status is Status.SENT  # reconnects
+    assert len(smtp_plain.handler.received) == 2
     backend.close()

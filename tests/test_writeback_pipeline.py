@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 from runhelpers import at, emls, ftc, header_map, rows, run, set_cells
 
-from ftc_office.backends.base import DeliveryResult, PreparedHook, Status
+from ftc_office.backends.base import DeliveryResult, PreparedHook, Sought, Status
 from ftc_office.backends.memory import MemoryBackend
 from ftc_office.config import load_settings
 from ftc_office.ledger import Ledger
@@ -230,8 +230,8 @@ class DeleteDuring:
             shutil.move(self.tracker, self.tracker.with_suffix(".moved"))
         return self.inner.deliver(message, prepared)
 
-    def lookup(self, message: OutgoingMessage, provider_id: str | None) -> Status | None:
-        return self.inner.lookup(message, provider_id)
+    def lookup(self, sought: Sought) -> Status | None:
+        return self.inner.lookup(sought)
 
 
 def test_tracker_deleted_mid_run_is_a_clear_message_and_nothing_is_lost(

@@ -47,7 +47,7 @@ from fakegraph import FakeGraph, Fault, seed_token_cache  # noqa: E402
 from O365.utils.token import MemoryTokenBackend  # noqa: E402
 
 from ftc_office.addresses import parse_address  # noqa: E402
-from ftc_office.backends.base import Status  # noqa: E402
+from ftc_office.backends.base import Sought, Status  # noqa: E402
 from ftc_office.backends.o365 import O365Backend, SendLog  # noqa: E402
 from ftc_office.backends.smtp import SmtpBackend  # noqa: E402
 from ftc_office.config import O365Settings, SmtpSettings  # noqa: E402
@@ -156,7 +156,7 @@ def graph_run(n: int, share: float, seed: int, tmp: Path) -> dict[str, Any]:
         for m in msgs:
             status = backend.deliver(m).status
             if status is Status.UNKNOWN:  # what the pipeline does next: look it up
-                status = backend.lookup(m, None) or Status.UNKNOWN
+                status = backend.lookup(Sought.of(m)) or Status.UNKNOWN
             statuses[status] += 1
         backend.close()
         wall = time.perf_counter() - start

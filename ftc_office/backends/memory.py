@@ -14,7 +14,7 @@ from email.parser import BytesParser
 from email.policy import default as default_policy
 from typing import cast
 
-from ftc_office.backends.base import DeliveryResult, PreparedHook, Status
+from ftc_office.backends.base import DeliveryResult, Opening, PreparedHook, Sought, Status
 from ftc_office.backends.wire import wire_bytes, wire_date
 from ftc_office.message import OutgoingMessage
 
@@ -34,7 +34,7 @@ class Delivered:
 
 
 @dataclass
-class MemoryBackend:
+class MemoryBackend(Opening):
     """Delivers into ``self.delivered``.
 
     ``outcomes`` maps a message key to the status to report instead of SENT. A FAILED_*
@@ -69,11 +69,10 @@ class MemoryBackend:
             return DeliveryResult(message.key, status, error="scripted unknown result")
         return DeliveryResult(message.key, status, provider_id=provider_id)
 
-    def lookup(self, message: OutgoingMessage, provider_id: str | None) -> Status | None:
+    def lookup(self, sought: Sought) -> Status | None:
         """SENT (or DRAFTED) if a message with the same Message-ID was delivered, else None."""
-        wanted = message.message_id()
         for item in self.delivered:
-            if item.message.message_id() == wanted:
+            if item.message.message_id() == sought.message_id:
                 status = self.outcomes.get(item.message.key, Status.SENT)
                 return Status.DRAFTED if status is Status.DRAFTED else Status.SENT
         return None

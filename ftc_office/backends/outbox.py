@@ -13,7 +13,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from ftc_office.atomic import atomic_write_bytes
-from ftc_office.backends.base import DeliveryResult, PreparedHook, Status
+from ftc_office.backends.base import DeliveryResult, Opening, PreparedHook, Sought, Status
 from ftc_office.backends.wire import wire_bytes, wire_date
 from ftc_office.errors import DeliveryError
 from ftc_office.filenames import MAX_STEM, safe_filename
@@ -22,7 +22,7 @@ from ftc_office.message import OutgoingMessage
 __all__ = ["MAX_STEM", "OutboxBackend", "safe_filename"]
 
 
-class OutboxBackend:
+class OutboxBackend(Opening):
     """Writes messages as ``<safe-key>.eml`` files into ``folder``."""
 
     name = "outbox"
@@ -42,19 +42,18 @@ class OutboxBackend:
     def close(self) -> None:
         """Nothing to release."""
 
-    def path_for(self, message: OutgoingMessage) -> Path:
-        """Where ``message`` is (or would be) written."""
+    def path_for(self, message: OutgoingMessage | Sought) -> Path:
+        """Where the message with this key is (or would be) written."""
         return self.folder / safe_filename(message.key)
 
     def deliver(self, message: OutgoingMessage, prepared: PreparedHook | None = None
                 ) -> DeliveryResult:
-        """Write the message atomically; SENT with the file path as provider id."""
+        """Write the message atomically; SENT with the file path as provider id. Raises
+        DeliveryError (nothing written) when the outbox folder cannot be created."""
         target = self.path_for(message)
+        self.open()
         try:
-            self.open()
             atomic_write_bytes(target, wire_bytes(message, wire_date()), mode=0o600)
-        except DeliveryError as exc:
-            return DeliveryResult(message.key, Status.FAILED_PERMANENT, error=str(exc))
         except OSError as exc:
             status = (Status.FAILED_PERMANENT if isinstance(exc, PermissionError)
                       else Status.FAILED_RETRYABLE)
@@ -62,12 +61,12 @@ class OutboxBackend:
                                   error=f"{target}: cannot write the message ({exc})")
         return DeliveryResult(message.key, Status.SENT, provider_id=str(target))
 
-    def lookup(self, message: OutgoingMessage, provider_id: str | None) -> Status | None:
+    def lookup(self, sought: Sought) -> Status | None:
         """SENT if the file exists and carries this message's Message-ID, else None."""
-        path = Path(provider_id) if provider_id else self.path_for(message)
+        path = Path(sought.provider_id) if sought.provider_id else self.path_for(sought)
         try:
             with path.open("rb") as fh:
                 headers = BytesParser(policy=default_policy).parse(fh, headersonly=True)
         except OSError:
             return None
-        return Status.SENT if headers.get("Message-ID") == message.message_id() else None
+        return Status.SENT if headers.get("Message-ID") == sought.message_id else None

@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import os
 import smtplib
+import socket
 import ssl
 from pathlib import Path
 
@@ -60,6 +61,7 @@ def connect(settings: SmtpSettings, ca_file: Path | None = None) -> smtplib.SMTP
                 else smtplib.SMTP(s.host, s.port, local_hostname=local, timeout=s.timeout))
     except Exception as exc:
         raise _failure(where, s, exc) from None
+    _no_delay(conn)
     try:
         conn.ehlo_or_helo_if_needed()
         if s.security == "starttls":
@@ -78,6 +80,14 @@ def connect(settings: SmtpSettings, ca_file: Path | None = None) -> smtplib.SMTP
         conn.close()
         raise _failure(where, s, exc) from None
     return conn
+
+
+def _no_delay(conn: smtplib.SMTP) -> None:
+    """TCP_NODELAY: the final ``.`` CRLF goes out alone after the message data (see
+    :mod:`.smtp`); with Nagle's algorithm it would wait for the server's delayed ACK."""
+    if conn.sock is not None:
+        with contextlib.suppress(OSError):
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _failure(where: str, s: SmtpSettings, exc: Exception) -> SmtpFailure:

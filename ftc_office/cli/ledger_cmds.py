@@ -74,44 +74,49 @@ def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str |
 @click.pass_context
 @boundary
 def status(ctx: click.Context) -> None:
-    """Counts of ledger entries per state, and every message whose outcome is unknown.
+    """Counts of ledger entries per state, and every message a person has to decide about:
+    unknown outcomes, failures, and messages the provider refused (with its reason).
 
     \b
     Example:
       ftc-office status
     """
+    from ftc_office.jobs import NEEDS_PERSON, State
     from ftc_office.ledger import Ledger
 
-    ledger = Ledger.open(settings_of(ctx).data_folder())
-    try:
+    with Ledger.open(settings_of(ctx).data_folder()) as ledger:
         counts = ledger.counts()
         click.echo(f"ledger {ledger.path}")
-        for state in ("planned", "sending", "sent", "drafted", "done", "failed", "unknown",
-                      "skipped"):
+        for state in (State.PLANNED, State.SENDING, State.SENT, State.DRAFTED, State.DONE,
+                      State.FAILED, State.REFUSED, State.UNKNOWN, State.SKIPPED):
             if counts.get(state):
                 click.echo(f"  {state:8} {counts[state]}")
         if not counts:
             click.echo("  (empty)")
-        attention = ledger.entries(("sending", "unknown", "failed"))
-        for e in attention:
-            click.echo(f"{e.state}: {e.key} to {', '.join(e.recipients)} at {e.updated_at}"
-                       + (f" — {e.error}" if e.error else ""))
-        if any(e.state != "failed" for e in attention):
-            click.echo("check Sent Items, then: ftc-office resolve KEY --sent | --resend | --skip",
-                       err=True)
-    finally:
-        ledger.close()
+        attention = ledger.entries(tuple(NEEDS_PERSON))
+    for e in attention:
+        click.echo(f"{e.state}: {e.key} to {', '.join(e.recipients)} at {e.updated_at}"
+                   + (f" — {e.error}" if e.error else ""))
+    if any(e.state in (State.SENDING, State.UNKNOWN) for e in attention):
+        click.echo("ledger: an outcome is unknown — check Sent Items (or a recipient), then "
+                   "run: ftc-office resolve KEY --sent | --resend | --skip", err=True)
+    if any(e.state == State.REFUSED for e in attention):
+        click.echo("ledger: the provider refused a message (reason above); it is never "
+                   "retried by itself — fix the cause, then run: ftc-office resolve KEY "
+                   "--resend (or --skip)", err=True)
 
 
 @click.command()
 @click.argument("key")
 @click.option("--sent", "action", flag_value="sent", help="It did go out: record it as sent.")
-@click.option("--resend", "action", flag_value="resend", help="It did not: send it again.")
+@click.option("--resend", "action", flag_value="resend",
+              help="It did not (or was refused and the cause is fixed): send it again.")
 @click.option("--skip", "action", flag_value="skip", help="Never send it.")
 @click.pass_context
 @boundary
 def resolve(ctx: click.Context, key: str, action: str | None) -> None:
-    """Decide about a message whose outcome is unknown (after checking Sent Items).
+    """Decide about a message whose outcome is unknown (after checking Sent Items), or
+    release one the provider refused (--resend after fixing the cause, or --skip).
 
     \b
     Example:
@@ -121,11 +126,8 @@ def resolve(ctx: click.Context, key: str, action: str | None) -> None:
 
     if not action:
         raise UsageError("resolve", "say what happened", "add --sent, --resend or --skip")
-    ledger = Ledger.open(settings_of(ctx).data_folder())
-    try:
+    with Ledger.open(settings_of(ctx).data_folder()) as ledger:
         before = ledger.resolve(key, action)
-    finally:
-        ledger.close()
     click.echo(f"{key}: {before.state} → {action}")
 
 

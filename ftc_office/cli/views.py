@@ -78,7 +78,11 @@ def run_summary(report: RunReport) -> str:
     verb = "would send" if report.dry_run else "sent"
     lines.append(f"{len(report.tenants)} tenant(s); {verb} {report.sent} message(s); "
                  f"{report.notes} note-only step(s); {len(report.unknown)} unknown; "
-                 f"{len(report.errors)} error(s)" + ("; --limit reached" if report.limited else ""))
+                 + (f"{len(report.refused)} refused; " if report.refused else "")
+                 + f"{len(report.errors)} error(s)"
+                 + ("; --limit reached" if report.limited else ""))
+    lines.extend(f"refused: {key} — not retried; fix the cause, then run 'ftc-office "
+                 f"resolve {key} --resend' (or '--skip')" for key in report.refused)
     if report.declined:
         lines.append("nothing sent: you declined — run the same command again to send "
                      "(add --yes to skip the question)")

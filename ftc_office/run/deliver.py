@@ -1,12 +1,16 @@
 """Deliver: one message through the backend, the intent committed before the call and the
-result after it. The only place that moves a message job through sending → result."""
+result after it. The only place that moves a message job through sending → result.
+
+A permanent refusal by the provider (``FAILED_PERMANENT``) becomes ``refused``: reported,
+never retried by a later run, released only by ``ftc-office resolve KEY --resend``/``--skip``.
+A temporary failure becomes ``failed`` and is retried by the next run."""
 
 from __future__ import annotations
 
 from ftc_office.backends.base import Backend, DeliveryResult, Status
 from ftc_office.errors import DeliveryError, FtcError
 from ftc_office.faults import crashpoint
-from ftc_office.jobs import Job
+from ftc_office.jobs import Job, State
 from ftc_office.ledger import Ledger
 from ftc_office.run.report import RunReport
 
@@ -34,17 +38,18 @@ class Deliverer:
         return True
 
     def deliver(self, job: Job) -> None:
+        """Send one job's message: intent, call, result — each committed."""
         assert job.message is not None
         key = job.key
         crashpoint("before_intent")
-        self.ledger.transition(key, "sending")  # the intent, durable before the call
+        self.ledger.transition(key, State.SENDING)  # the intent, durable before the call
         crashpoint("after_intent")
         try:
             result = self.backend.deliver(job.message, lambda pid: self._prepared(key, pid))
         except FtcError as exc:
             # raised before the provider accepted anything (oversize message, sign-in needed,
             # daily recipient limit): nothing went out, so "failed" is true
-            self.ledger.transition(key, "failed", error=str(exc))
+            self.ledger.transition(key, State.FAILED, error=str(exc))
             self.report.fail(job.tenant_ids, str(exc))
             if isinstance(exc, DeliveryError):
                 self.stopped = str(exc)  # a batch-level problem: stop sending, keep the rest
@@ -61,23 +66,35 @@ class Deliverer:
         if self.budget is not None:
             self.budget -= 1
         if result.status == Status.SENT:
-            self.ledger.transition(key, "sent", provider_id=result.provider_id,
+            self.ledger.transition(key, State.SENT, provider_id=result.provider_id,
                                    refused=list(result.refused))
             self.report.sent += 1
             self.report.say(job, ("sent " if self.backend.name != "outbox" else "wrote ")
                             + job.summary)
             self.report.mark_done(job)
         elif result.status == Status.DRAFTED:
-            self.ledger.transition(key, "drafted", provider_id=result.provider_id)
+            self.ledger.transition(key, State.DRAFTED, provider_id=result.provider_id)
             self.report.say(job, f"drafted in Outlook (send it from Drafts): {job.summary}")
         elif result.status == Status.UNKNOWN:
-            self.ledger.transition(key, "unknown", provider_id=result.provider_id,
+            self.ledger.transition(key, State.UNKNOWN, provider_id=result.provider_id,
                                    error=result.error)
             self.report.unknown.append(key)
             self.report.fail(job.tenant_ids, f"{key}: delivery outcome unknown "
                              f"({result.error}) — it will be checked at the next run before "
                              "any resend")
+        elif result.status == Status.FAILED_PERMANENT:
+            self.ledger.transition(key, State.REFUSED, provider_id=result.provider_id,
+                                   error=result.error, refused=list(result.refused))
+            self.report.refused.append(key)
+            self.report.fail(job.tenant_ids, refused_problem(key, result.error))
         else:
-            self.ledger.transition(key, "failed", provider_id=result.provider_id,
+            self.ledger.transition(key, State.FAILED, provider_id=result.provider_id,
                                    error=f"{result.status}: {result.error}")
             self.report.fail(job.tenant_ids, f"{key}: {result.status} — {result.error}")
+
+
+def refused_problem(key: str, reason: str | None) -> str:
+    """The tenant's problem line for a refused message: where, why, what to do."""
+    return (f"message {key}: refused by the provider ({reason or 'no reason given'}) — not "
+            "retried automatically; fix the cause (e.g. the address in the tracker), then "
+            f"run 'ftc-office resolve {key} --resend' (or '--skip' to drop it)")

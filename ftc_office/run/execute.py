@@ -12,15 +12,15 @@ from collections.abc import Callable, Sequence
 
 from ftc_office.backends.base import Backend
 from ftc_office.errors import LedgerError
-from ftc_office.jobs import Job, Stamp
+from ftc_office.jobs import Job, Stamp, State
 from ftc_office.ledger import Ledger
 from ftc_office.run import narrate
-from ftc_office.run.deliver import Deliverer
+from ftc_office.run.deliver import Deliverer, refused_problem
 from ftc_office.run.report import RunOptions, RunReport
 
 Progress = Callable[[int, int, str], None]
 Confirm = Callable[[int], bool]
-FINISHED = ("sent", "done")
+FINISHED = (State.SENT, State.DONE)
 
 
 class Executor:
@@ -68,15 +68,18 @@ class Executor:
         except LedgerError as exc:
             self.report.fail(job.tenant_ids, str(exc))
             return
-        if state in ("sent", "done", "skipped", "drafted"):
+        if state in (State.SENT, State.DONE, State.SKIPPED, State.DRAFTED):
             if state in FINISHED:
                 self.finished.extend(job.stamps)  # done before; write-back projects it
             return
-        if state in ("sending", "unknown"):
+        if state == State.REFUSED:  # never retried by a run: a person releases it
+            self._refused(job)
+            return
+        if state in (State.SENDING, State.UNKNOWN):
             self.report.fail(job.tenant_ids, narrate.in_doubt(job, state))
             return
         if job.message is None:
-            self.ledger.transition(job.key, "done")
+            self.ledger.transition(job.key, State.DONE)
             self.finished.extend(job.stamps)
             self.report.notes += 1
             self.report.say(job, narrate.done(job))
@@ -88,6 +91,13 @@ class Executor:
         entry = self.ledger.get(job.key)
         if entry is not None and entry.state in FINISHED:
             self.finished.extend(job.stamps)
+
+    def _refused(self, job: Job) -> None:
+        """A key the provider refused earlier: reported with its reason, not sent again."""
+        if job.key not in self.report.refused:
+            self.report.refused.append(job.key)
+        entry = self.ledger.get(job.key)
+        self.report.fail(job.tenant_ids, refused_problem(job.key, entry.error if entry else None))
 
     def _confirmed(self, job: Job) -> bool:
         """Ask once, before the first real send; a "no" ends the run's sending."""
