@@ -1,4 +1,4 @@
-"""The tracker's columns: field names, headers, aliases, types and levels (DOMAIN.md).
+"""The tracker's columns: field names, headers, aliases, types and levels (docs/DOMAIN.md).
 
 ``level`` says whether a field belongs to the tenant (must agree across the tenant's rows)
 or to one workload row. Outputs are written by the toolkit; inputs are filled by people.

@@ -304,10 +304,6 @@ class Ledger:
                         sha256_before=before, sha256_after=after, cells=cells, keys=keys,
                         conflicts=conflicts)
 
-    def log(self, key: str | None, event: str, **detail: Any) -> None:
-        with self._tx() as db:
-            self._event(db, key, event, **detail)
-
     def resolve(self, key: str, action: str) -> Entry:
         """A person's decision about an unknown/failed/refused job: ``sent``, ``resend``
         (the entry is deleted, so the next run plans the message afresh) or ``skip``."""

@@ -181,7 +181,7 @@ def plan_workspace(ws: Workspace, as_of: dt.date, flt: PlanFilter | None = None
 
 
 def plan_to_json(plan: TenantPlan) -> dict[str, object]:
-    """The DOMAIN.md JSON shape of one tenant's plan."""
+    """The docs/DOMAIN.md JSON shape of one tenant's plan."""
     t = plan.tenant
     fm = t.fm
     return {

@@ -1,6 +1,6 @@
 """The playbook as pure rules: (records, routing table, as-of date) → decisions. No I/O here.
 
-DOMAIN.md is the source: the enablement milestone, queue routing (region as typed → region →
+docs/DOMAIN.md is the source: the enablement milestone, queue routing (region as typed → region →
 assignment queue, through the config's table), the next action date (12/31 of the following
 year) and exactly one next step per tenant, with the concrete actions that are due now (a
 tenant may have several, e.g. one ATU message per workload). Later stages read these results
@@ -19,7 +19,7 @@ from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
 class Step(enum.StrEnum):
-    """The plan vocabulary (DOMAIN.md "The plan")."""
+    """The plan vocabulary (docs/DOMAIN.md "The plan")."""
 
     INVALID = "invalid"
     NOT_ELIGIBLE = "not_eligible"
@@ -90,7 +90,7 @@ class TenantPlan:
 
 
 def milestone(seats: int | None, active: int | None, no_blockers: bool | None) -> Milestone:
-    """DOMAIN.md rule 1, with the branch and the numbers in the reason."""
+    """docs/DOMAIN.md rule 1, with the branch and the numbers in the reason."""
     if seats is not None and active is not None:
         if seats >= 1000 and active >= 100:
             return Milestone(True, f"{active} active users ≥ 100 with {seats} seats (≥ 1000)")
@@ -118,7 +118,7 @@ def _norm(text: str) -> str:
 
 
 def route(region: str | None, routing: RoutingSettings) -> Route | None:
-    """DOMAIN.md rule 6: a region as typed (any spelling in the routing table, or a queue's
+    """docs/DOMAIN.md rule 6: a region as typed (any spelling in the routing table, or a queue's
     region name) → its region and queue; None when empty or unknown (never a default)."""
     if not region:
         return None

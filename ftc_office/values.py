@@ -1,4 +1,4 @@
-"""Typed cell values: whole numbers, yes/no, dates, address lists (DOMAIN.md forms).
+"""Typed cell values: whole numbers, yes/no, dates, address lists (docs/DOMAIN.md forms).
 
 Each parser returns the value or raises :class:`ValueProblem` with what is wrong and what to
 do; the caller adds the file, sheet and cell. Nothing is guessed: an ambiguous date such as
@@ -74,7 +74,7 @@ def to_int(value: Any, minimum: int = 0) -> int:
 
 
 def to_bool(value: Any) -> bool:
-    """Yes/no in every DOMAIN.md form: yes/no, y/n, true/false, booleans, 1/0, x."""
+    """Yes/no in every docs/DOMAIN.md form: yes/no, y/n, true/false, booleans, 1/0, x."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float) and value in (0, 1):

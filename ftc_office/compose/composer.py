@@ -317,7 +317,7 @@ class Composer:
                                    "mail.internal_domains in ftc-office.toml")
 
     def check_audience(self, msg: OutgoingMessage, t: TenantRecord | None) -> None:
-        """Audiences are bound (DOMAIN.md): internal mail only to internal domains; a customer
+        """Audiences are bound (docs/DOMAIN.md): internal mail only to internal domains; a customer
         message only to that one tenant's own contacts, plus the FM."""
         where = msg.origin or msg.key
         if msg.audience == "internal":
