@@ -25,7 +25,13 @@ KEYS = ("kind", "description", "audience", "per", "to", "cc", "subject", "html",
         "note", "attachments", "stamps")
 ATTACHMENT_KEYS = ("template", "builtin", "filename")
 BUILTIN_ATTACHMENTS = ("queue_rows_xlsx",)
-BUILTIN_KINDS = ("atu", "customer_followup", "queue_move")
+# Every step of the playbook that writes something is a mailer kind; its value is the
+# granularity the playbook gives it (`per` in the file must say the same). A note-only kind
+# (audience = "none") sends nothing: it renders its note and stamps its columns.
+PLAYBOOK_KINDS = {"atu": "workload", "atu_note": "workload", "customer_followup": "workload",
+                  "queue_move": "queue", "unassign_fm": "tenant"}
+BUILTIN_KINDS = tuple(PLAYBOOK_KINDS)
+MAIL_ONLY_KEYS = ("to", "cc", "subject", "html", "text", "attachments")
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,8 @@ class Mailer:
     """One mail kind, as declared in ``mailers/<kind>.toml``."""
 
     kind: str
-    description: str
-    audience: Literal["internal", "customer"]
+    description: str  # for the people reading the file
+    audience: Literal["internal", "customer", "none"]
     per: Literal["workload", "tenant", "queue"]
     to: tuple[str, ...]
     cc: tuple[str, ...]
@@ -54,6 +60,16 @@ class Mailer:
     attachments: tuple[AttachmentSpec, ...]
     stamps: dict[str, str]
     source: Path
+
+    @property
+    def sends(self) -> bool:
+        """False for a note-only kind (audience "none"): nothing is sent."""
+        return self.audience != "none"
+
+
+def mail_kinds(mailers: dict[str, Mailer]) -> tuple[str, ...]:
+    """The kinds that send a message (what `ftc-office send` carries out)."""
+    return tuple(k for k, m in mailers.items() if m.sends)
 
 
 def builtin_root() -> Path:
@@ -102,19 +118,16 @@ def load_mailer(path: Path, tdirs: list[Path]) -> Mailer:
         raise TemplateError(where, f"cannot read the mailer ({exc})",
                             "fix the TOML syntax at that line") from None
     _known(data, KEYS, where, "")
-    for key in ("kind", "audience", "per", "to", "subject", "html", "text"):
-        if key not in data:
-            raise TemplateError(where, f"missing key '{key}'",
-                                "add it; see the built-in mailers for an example")
+    _check_shape(data, where)
     audience, per, to, cc = _audience(data, where)
     atts = _attachments(data.get("attachments", []), where)
     stamps = data.get("stamps", {})
     _check_stamps(stamps, where)
     mailer = Mailer(
         kind=str(data["kind"]), description=str(data.get("description", "")),
-        audience=audience, per=per, to=to, cc=cc, subject=data["subject"], html=data["html"],
-        text=data["text"], note=data.get("note", ""), attachments=tuple(atts),
-        stamps=dict(stamps), source=path)
+        audience=audience, per=per, to=to, cc=cc, subject=data.get("subject", ""),
+        html=data.get("html", ""), text=data.get("text", ""), note=data.get("note", ""),
+        attachments=tuple(atts), stamps=dict(stamps), source=path)
     for name in [mailer.subject, mailer.html, mailer.text, mailer.note,
                  *(a.template for a in atts)]:
         if name and find_template(name, tdirs) is None:
@@ -124,19 +137,44 @@ def load_mailer(path: Path, tdirs: list[Path]) -> Mailer:
     return mailer
 
 
+def _check_shape(data: dict[str, Any], where: str) -> None:
+    """A playbook kind, at the playbook's granularity; a message kind has its templates, a
+    note-only kind (audience "none") has a note and none of a message's keys."""
+    for key in ("kind", "audience", "per"):
+        if key not in data:
+            raise TemplateError(where, f"missing key '{key}'",
+                                "add it; see the built-in mailers for an example")
+    kind, per = str(data["kind"]), data["per"]
+    if kind not in PLAYBOOK_KINDS:
+        raise TemplateError(f"{where}, key kind", f"{kind!r} is not a step of the playbook",
+                            f"use one of {', '.join(PLAYBOOK_KINDS)} (for other mailings, "
+                            "use 'ftc-office merge')")
+    if per != PLAYBOOK_KINDS[kind]:
+        raise TemplateError(f"{where}, key per", f"the playbook sends {kind} per "
+                            f"{PLAYBOOK_KINDS[kind]}, not per {per}",
+                            f"write per = \"{PLAYBOOK_KINDS[kind]}\"")
+    needed = ("note",) if data["audience"] == "none" else ("to", "subject", "html", "text")
+    for key in needed:
+        if key not in data:
+            raise TemplateError(where, f"missing key '{key}'",
+                                "add it; see the built-in mailers for an example")
+    extra = [k for k in MAIL_ONLY_KEYS if k in data] if data["audience"] == "none" else []
+    if extra:
+        raise TemplateError(f"{where}, key {extra[0]}", "a note-only kind (audience = "
+                            "\"none\") sends nothing", f"remove {', '.join(extra)}")
+
+
 def _audience(data: dict[str, Any], where: str
-              ) -> tuple[Literal["internal", "customer"], Literal["workload", "tenant", "queue"],
+              ) -> tuple[Literal["internal", "customer", "none"],
+                         Literal["workload", "tenant", "queue"],
                          tuple[str, ...], tuple[str, ...]]:
     """audience, per, to and cc of a mailer, checked (no internal list on a customer
     message, no customer contact on an internal one)."""
     audience = data["audience"]
-    if audience not in ("internal", "customer"):
+    if audience not in ("internal", "customer", "none"):
         raise TemplateError(f"{where}, key audience", f"{audience!r} is not an audience",
-                            "use 'internal' or 'customer'")
-    per = data["per"]
-    if per not in ("workload", "tenant", "queue"):
-        raise TemplateError(f"{where}, key per", f"{per!r} is not allowed",
-                            "use 'workload', 'tenant' or 'queue'")
+                            "use 'internal', 'customer' or 'none' (a note-only kind)")
+    per = data["per"]  # checked against the playbook by _check_shape
     to = _sources(data.get("to", []), where, "to")
     cc = _sources(data.get("cc", []), where, "cc")
     if audience == "customer" and any(s in ("account_team", "assignment_team") for s in to + cc):

@@ -548,6 +548,55 @@ def test_missing_template_is_refused(tmp_path: Path) -> None:
         Composer(Settings(paths=PathSettings(mailers=str(folder))), AS_OF)
 
 
+NOTE_MAILER = """kind = "unassign_fm"
+audience = "none"
+per = "tenant"
+note = "notes/closing.txt"
+
+[stamps]
+fm_unassigned = "as_of"
+engagement_note = "note"
+"""
+
+
+def test_a_note_only_step_is_declared_by_its_mailer_like_any_other(tmp_path: Path) -> None:
+    """unassign_fm comes from mailers/unassign_fm.toml: a project's copy changes its note
+    and the columns it stamps, nothing in the code names them."""
+    folder = tmp_path / "mailers"
+    folder.mkdir()
+    (folder / "unassign_fm.toml").write_text(NOTE_MAILER, encoding="utf-8")
+    templates = tmp_path / "templates" / "notes"
+    templates.mkdir(parents=True)
+    (templates / "closing.txt").write_text("Closed {{ tenant.customer }} on {{ as_of }}.\n",
+                                           encoding="utf-8")
+    settings = Settings(paths=PathSettings(mailers=str(folder),
+                                           templates=str(tmp_path / "templates")))
+    plans = one_tenant(tmp_path, atu_sent=D(2026, 9, 1), discussion_date=D(2026, 10, 1),
+                       customer_email_sent=D(2026, 10, 2), queue_requested=D(2026, 10, 3),
+                       queue_confirmed=D(2026, 10, 9))
+    (job,) = Composer(settings, AS_OF).compose_tenant(plans[0])
+    assert job.kind == "unassign_fm" and job.message is None
+    assert [n.text for n in job.notes] == ["Closed Customer t-42 on 2026-11-26."]
+    assert {s.field for s in job.stamps} == {"fm_unassigned", "engagement_note"}
+
+
+@pytest.mark.parametrize(("text", "where", "what"), [
+    (NOTE_MAILER.replace('"unassign_fm"', '"newsletter"'), "key kind",
+     "'newsletter' is not a step of the playbook"),
+    (NOTE_MAILER.replace('per = "tenant"', 'per = "workload"'), "key per",
+     "the playbook sends unassign_fm per tenant"),
+    (NOTE_MAILER.replace('note = ', 'to = ["fm"]\nnote = '), "key to", "sends nothing"),
+])
+def test_a_mailer_the_playbook_would_ignore_is_refused(tmp_path: Path, text: str, where: str,
+                                                       what: str) -> None:
+    folder = tmp_path / "mailers"
+    folder.mkdir()
+    (folder / "unassign_fm.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(TemplateError) as err:
+        Composer(Settings(paths=PathSettings(mailers=str(folder))), AS_OF)
+    assert where in err.value.where and what in err.value.what
+
+
 # ---- audiences ------------------------------------------------------------------------------
 
 def test_atu_to_an_external_account_team_address_is_refused(tmp_path: Path) -> None:

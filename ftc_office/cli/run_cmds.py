@@ -126,9 +126,7 @@ def send(ctx: click.Context, **kw: Any) -> None:
     Example:
       ftc-office send tracker.xlsx --backend smtp --no-dry-run --limit 1
     """
-    from ftc_office.run.runner import MAIL_KINDS
-
-    sys.exit(1 if perform(ctx, request_of(kinds=MAIL_KINDS, **kw)).failed else 0)
+    sys.exit(1 if perform(ctx, request_of(mail_only=True, **kw)).failed else 0)
 
 
 @click.command()

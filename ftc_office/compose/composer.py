@@ -72,18 +72,17 @@ class Composer:
 
     # ---- per-tenant jobs -------------------------------------------------------------
     def compose_tenant(self, plan: TenantPlan) -> list[Job]:
-        """Jobs for ATU mails/notes, customer follow-ups and the FM unassignment."""
+        """Jobs for the tenant's due actions (ATU mails or notes, customer follow-ups, the
+        FM unassignment), each from the mailer of the action's kind."""
         jobs: list[Job] = []
         for action in plan.actions:
-            if action.kind == ActionKind.ATU:
-                jobs.append(self._mail_job(self.mailers["atu"], plan, action.workload))
-            elif action.kind == ActionKind.CUSTOMER_FOLLOWUP:
-                jobs.append(self._mail_job(self.mailers["customer_followup"], plan,
-                                           action.workload))
-            elif action.kind == ActionKind.ATU_NOTE:
-                jobs.append(self._atu_note_job(plan, action.workload, action.detail))
-            elif action.kind == ActionKind.UNASSIGN_FM:
-                jobs.append(self._unassign_job(plan))
+            if action.kind == ActionKind.DISENGAGE:
+                continue  # queue moves are composed together, per queue
+            m = self.mailers[str(action.kind)]
+            if m.sends:
+                jobs.append(self._mail_job(m, plan, action.workload))
+            else:
+                jobs.append(self._note_job(m, plan, action.workload, action.detail))
         return jobs
 
     def _who(self, t: TenantRecord, w: WorkloadRecord | None) -> str:
@@ -126,40 +125,29 @@ class Composer:
                               workloads=(w.name,) if w else (), origin=who)
         self.check_audience(msg, t)
         note = self._render_note(m.note, ctx, who) if m.note else ""
-        stamps = self._stamps(m.stamps, plan, w, note, {})
+        stamps = self._stamps(m.stamps, plan, w, note)
         label = {"atu": "ATU", "customer_followup": "customer follow-up"}.get(m.kind, m.kind)
         summary = (f"{label} for {w.name if w else 'all workloads'} to {len(to)} recipient(s)"
                    f"{f' (+{len(cc)} cc)' if cc else ''}")
         return Job(key, m.kind, (t.tenant_id,), msg, stamps,
                    (Note(t.tenant_id, w.name if w else None, note),), summary)
 
-    def _atu_note_job(self, plan: TenantPlan, w: WorkloadRecord | None, reason: str) -> Job:
+    def _note_job(self, m: Mailer, plan: TenantPlan, w: WorkloadRecord | None,
+                  detail: str) -> Job:
+        """A note-only step: the mailer's note rendered and its columns stamped."""
         t = plan.tenant
         who = self._who(t, w)
-        ctx = message_context(plan, self.as_of, w, {"reason": reason})
-        note = self._render_note("notes/atu_note.txt", ctx, who)
-        not_sent = f"No ATU ({self.as_of.isoformat()}): {reason}"
-        stamps = self._stamps({"atu_sent": "not_sent", "engagement_note": "note"}, plan, w, note,
-                              {"not_sent": not_sent})
-        key = note_key(JobKind.ATU_NOTE, t.tenant_id, w.name if w else None)
-        return Job(key, "atu_note", (t.tenant_id,), None, stamps,
+        values = self._stamp_values(plan, "", detail)
+        ctx = message_context(plan, self.as_of, w, {
+            "reason": detail, "service_status": values["service_status"],
+            # the FTOP status this step writes, if it writes one
+            "status": values[m.stamps["ftop_status"]] if "ftop_status" in m.stamps else ""})
+        note = self._render_note(m.note, ctx, who)
+        stamps = self._stamps(m.stamps, plan, w, note, detail)
+        key = note_key(m.kind, t.tenant_id, w.name if w else None)
+        return Job(key, m.kind, (t.tenant_id,), None, stamps,
                    (Note(t.tenant_id, w.name if w else None, note),),
-                   f"record a note instead of the ATU for {w.name if w else 'all'}: {reason}")
-
-    def _unassign_job(self, plan: TenantPlan) -> Job:
-        t = plan.tenant
-        who = self._who(t, None)
-        status = self.settings.ftop.status_closed
-        service = t.service_status_next or self.settings.ftop.default_service_status
-        ctx = message_context(plan, self.as_of, None, {"status": status, "service_status": service})
-        note = self._render_note("notes/unassign_fm.txt", ctx, who)
-        stamps = self._stamps({"fm_unassigned": "as_of", "ftop_status": "status_closed",
-                               "service_status": "service_status", "engagement_note": "note"},
-                              plan, None, note, {})
-        key = note_key(JobKind.UNASSIGN_FM, t.tenant_id)
-        return Job(key, JobKind.UNASSIGN_FM, (t.tenant_id,), None, stamps,
-                   (Note(t.tenant_id, None, note),),
-                   f"unassign the FM, set FTOP Status = {status!r}, Service Status = {service}")
+                   _note_summary(m, w, detail, values))
 
     # ---- queue moves -------------------------------------------------------------------
     def compose_queue_moves(self, plans: Sequence[TenantPlan], per_tenant: bool = False
@@ -241,7 +229,7 @@ class Composer:
         for p in members:
             tctx = message_context(p, self.as_of, None, {"status": status})
             note = self._render_note(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
-            stamps.extend(self._stamps(m.stamps, p, None, note, {}))
+            stamps.extend(self._stamps(m.stamps, p, None, note))
             notes.append(Note(p.tenant.tenant_id, None, note))
         summary = (f"queue-move request to {queue} for {len(ids)} tenant(s) "
                    f"(set Next Action Date = {nad.isoformat()})")
@@ -292,18 +280,23 @@ class Composer:
                                 "check the mailer's attachments and the templates folders")
         return Attachment(name, render_docx(path, ctx, who), DOCX_MIME)
 
-    def _stamps(self, spec: dict[str, str], plan: TenantPlan, w: WorkloadRecord | None,
-                note: str, extra: dict[str, StampValue]) -> tuple[Stamp, ...]:
-        t = plan.tenant
-        values: dict[str, StampValue] = {
+    def _stamp_values(self, plan: TenantPlan, note: str, detail: str
+                      ) -> dict[str, StampValue]:
+        """What each stamp source of a mailer (``[stamps]``) writes for this plan."""
+        return {
             "as_of": self.as_of, "note": note, "queue": plan.queue or "",
             "next_action_date": plan_next_action_date(plan, self.as_of),
             "status_disengaged": self.settings.ftop.status_disengaged,
             "status_closed": self.settings.ftop.status_closed,
-            "service_status": t.service_status_next
+            "service_status": plan.tenant.service_status_next
             or self.settings.ftop.default_service_status,
-            **extra,
+            "not_sent": f"No ATU ({self.as_of.isoformat()}): {detail}",
         }
+
+    def _stamps(self, spec: dict[str, str], plan: TenantPlan, w: WorkloadRecord | None,
+                note: str, detail: str = "") -> tuple[Stamp, ...]:
+        t = plan.tenant
+        values = self._stamp_values(plan, note, detail)
         tracker = tracker_id(t.source.path)
         return tuple(Stamp(tracker, t.tenant_id, w.name if w else None, col, values[src])
                      for col, src in spec.items())
@@ -370,3 +363,14 @@ def queue_move_batch(composer: Composer, plans: Sequence[TenantPlan], per_tenant
     """The queue-move messages for every tenant whose disengagement is due."""
     due = [p for p in plans if p.step == Step.REQUEST_QUEUE_MOVE]
     return compose_all(composer, due, per_tenant, tenant_steps=False)
+
+
+def _note_summary(m: Mailer, w: WorkloadRecord | None, detail: str,
+                  values: dict[str, StampValue]) -> str:
+    """What the run summary says a note-only step does."""
+    if m.kind == JobKind.ATU_NOTE:
+        return f"record a note instead of the ATU for {w.name if w else 'all'}: {detail}"
+    if m.kind == JobKind.UNASSIGN_FM:
+        return (f"unassign the FM, set FTOP Status = {values['status_closed']!r}, "
+                f"Service Status = {values['service_status']}")
+    return f"{m.description or m.kind}{' for ' + w.name if w else ''}"

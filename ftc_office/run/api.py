@@ -23,6 +23,7 @@ from ftc_office.backends.base import Backend
 from ftc_office.backends.registry import make_backend
 from ftc_office.config import Settings
 from ftc_office.errors import UsageError
+from ftc_office.mailers import load_mailers, mail_kinds
 from ftc_office.planning import expand_paths, require_tenant
 from ftc_office.run.execute import Confirm, Progress
 from ftc_office.run.locks import locked_ledger
@@ -46,14 +47,15 @@ class RunRequest:
     outbox: Path | None = None  # folder for .eml files (outbox backend)
     report_path: Path | None = None  # write the JSON report here
     force: bool = False
-    kinds: tuple[str, ...] | None = None  # None: every step; MAIL_KINDS for `send`
+    mail_only: bool = False  # `send`: only the kinds whose mailer sends a message
     data_dir: Path | None = None  # ledger, locks, backups (default: Settings.data_folder())
 
-    def options(self) -> RunOptions:
+    def options(self, settings: Settings) -> RunOptions:
         """The runner's options for this request."""
+        kinds = mail_kinds(load_mailers(settings)) if self.mail_only else None
         return RunOptions(as_of=self.as_of, dry_run=self.dry_run, limit=self.limit,
                           tenant=self.tenant, fm=self.fm, per_tenant=self.per_tenant,
-                          kinds=self.kinds, force=self.force)
+                          kinds=kinds, force=self.force)
 
 
 def run(request: RunRequest, settings: Settings, *, progress: Progress | None = None,
@@ -74,7 +76,7 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
         if not request.dry_run:
             backend.open()
             stack.callback(backend.close)
-        runner = Runner(settings, ledger, backend, request.options(), progress=progress,
+        runner = Runner(settings, ledger, backend, request.options(settings), progress=progress,
                         confirm=ask, data=data)
         report = runner.run(paths)
     require_tenant(request.tenant, bool(report.tenants))

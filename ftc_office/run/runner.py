@@ -24,7 +24,6 @@ from ftc_office.run.reconcile import reconcile
 from ftc_office.run.record import write_trackers
 from ftc_office.run.report import RunOptions, RunReport
 
-MAIL_KINDS = ("atu", "customer_followup", "queue_move")
 MAX_PASSES = 4
 
 
