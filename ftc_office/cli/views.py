@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftc_office.playbook import Step, TenantPlan
+from ftc_office.run.report import Outcome
 
 if TYPE_CHECKING:
     from ftc_office.preview import PreviewResult
@@ -53,12 +54,12 @@ def run_summary(report: RunReport) -> str:
     """Per tenant what happened, then counts per step, per region and per FM."""
     lines = []
     for t in report.tenants.values():
-        if not t.actions and not t.problems and t.status != "failed":
+        if not t.actions and not t.problems and t.status != Outcome.FAILED:
             continue
         lines.append(f"{t.customer} ({t.tenant_id}) [{t.step_before}]")
         lines.extend(f"    {a}" for a in t.actions)
         lines.extend(f"    problem: {p}" for p in t.problems)
-    order = ("done", "waiting", "skipped", "failed")
+    order = tuple(Outcome)
 
     def group(label: str, keyf: Callable[[TenantOutcome], str]) -> list[str]:
         buckets: dict[str, Counter[str]] = {}

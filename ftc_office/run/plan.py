@@ -12,7 +12,7 @@ from pathlib import Path
 from ftc_office.config import Settings
 from ftc_office.planning import PlanFilter, Workspace, load_workspace, plan_workspace
 from ftc_office.playbook import Step, TenantPlan
-from ftc_office.run.report import RunOptions, RunReport, TenantOutcome
+from ftc_office.run.report import Outcome, RunOptions, RunReport, TenantOutcome
 
 
 def read(paths: Sequence[Path], settings: Settings, report: RunReport) -> Workspace:
@@ -39,10 +39,10 @@ def note_outcomes(report: RunReport, plans: Sequence[TenantPlan]) -> None:
         out = TenantOutcome(t.tenant_id, t.customer, str(t.source.path),
                             t.fm.email if t.fm else "", p.region or "", str(p.step))
         if p.step == Step.INVALID:
-            out.status = "skipped"
+            out.status = Outcome.SKIPPED
             out.problems = [str(x) for x in p.problems]
         elif p.step == Step.CLOSED:
-            out.status = "done"
+            out.status = Outcome.DONE
         report.tenants[key] = out
 
 

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 from ftc_office.jobs import Job
 from ftc_office.writeback import WritebackResult
+
+
+class Outcome(enum.StrEnum):
+    """Where a tenant stands after a run (the summary's columns, in this order)."""
+
+    DONE = "done"
+    WAITING = "waiting"
+    SKIPPED = "skipped"
+    FAILED = "failed"
 
 
 @dataclass
@@ -26,7 +36,7 @@ class TenantOutcome:
     region: str
     step_before: str
     step_after: str = ""
-    status: str = "waiting"  # done | waiting | skipped | failed
+    status: Outcome = Outcome.WAITING
     actions: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -66,7 +76,7 @@ class RunReport:
     @property
     def failed(self) -> bool:
         """Whether the exit code is 1: an error, or a tenant that failed."""
-        return bool(self.errors) or any(t.status == "failed" for t in self.tenants.values())
+        return bool(self.errors) or any(t.status == Outcome.FAILED for t in self.tenants.values())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,7 +99,7 @@ class RunReport:
         for tid in tenant_ids:
             out = self.outcome(tid)
             if out:
-                out.status = "failed"
+                out.status = Outcome.FAILED
                 if problem not in out.problems:
                     out.problems.append(problem)
             elif problem not in self.errors:
@@ -106,5 +116,5 @@ class RunReport:
         """The job's tenants that were still waiting are done."""
         for tid in job.tenant_ids:
             out = self.outcome(tid)
-            if out and out.status == "waiting":
-                out.status = "done"
+            if out and out.status == Outcome.WAITING:
+                out.status = Outcome.DONE
