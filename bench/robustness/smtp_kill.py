@@ -33,7 +33,6 @@ import datetime as dt
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import sqlite3
@@ -44,35 +43,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from crashlib import Sink, start_smtp  # noqa: E402  (the harness shared with the tests)
+
 AS_OF = "2026-11-26"
-_KEY = re.compile(rb"(?im)^X-FTC-Message-Key: *(\S+)")
 MAX_RERUNS = 6
 REFERENCE_MESSAGES = [0]
 RUN = ["run", "tracker.xlsx", "--as-of", AS_OF, "--backend", "smtp", "--no-dry-run", "--yes"]
-
-
-@dataclass
-class Sink:
-    """aiosmtpd handler: the key of every message accepted, in order."""
-
-    keys: list[str] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        data = envelope.original_content or b""
-        found = _KEY.search(data.partition(b"\r\n\r\n")[0])
-        self.keys.append(found.group(1).decode() if found else "?")
-        return "250 2.0.0 OK queued"
-
-
-class _Ctl(Controller):
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        super()._trigger_server()
 
 
 @dataclass
@@ -200,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     tracker = base / "tracker.xlsx"
     subprocess.run([sys.executable, str(ROOT / "bench/make_tracker.py"), str(args.rows),
                     str(tracker)], check=True, stdout=subprocess.DEVNULL)
-    sink = Sink()
-    ctl = _Ctl(sink, hostname="127.0.0.1", port=0, server_hostname="localhost")
-    ctl.start()
+    ctl, sink = start_smtp()
     try:
         work = prepare(base, tracker, ctl.port)
         started = time.monotonic()
