@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ftc_office.config import RoutingSettings
 from ftc_office.errors import Problem
+from ftc_office.fields import normalise_header as _norm
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
@@ -111,10 +112,6 @@ def milestone(seats: int | None, active: int | None, no_blockers: bool | None) -
 def next_action_date(as_of: dt.date) -> dt.date:
     """12/31 of the year after the run's date."""
     return dt.date(as_of.year + 1, 12, 31)
-
-
-def _norm(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 def route(region: str | None, routing: RoutingSettings) -> Route | None:

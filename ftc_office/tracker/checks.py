@@ -7,11 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ftc_office.errors import Problem
+from ftc_office.fields import normalise_header as _norm
 from ftc_office.tracker.records import TenantRecord, TrackerRecords
-
-
-def _norm(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 def cross_tracker_problems(trackers: Iterable[TrackerRecords]) -> list[Problem]:
