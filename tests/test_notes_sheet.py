@@ -293,6 +293,7 @@ def test_new_sheet_read_back_by_three_readers(name: str, with_sheet: dict[str, P
     assert again.get("FTC Log", "B2") == TRICKY
 
 
+@pytest.mark.slow  # starts LibreOffice for each workbook
 @pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed here")
 @pytest.mark.parametrize("name", EXCEL_SAMPLES)
 def test_libreoffice_reads_the_new_sheet(name: str, with_sheet: dict[str, Path],

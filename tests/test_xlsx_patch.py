@@ -129,6 +129,7 @@ def test_formula_workbook_gets_full_calc_on_load(patched: dict[str, Path]) -> No
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
+@pytest.mark.slow  # starts LibreOffice for each workbook
 @pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed here")
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_libreoffice_opens_patched_sample(name: str, patched: dict[str, Path],
