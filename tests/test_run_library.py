@@ -206,3 +206,19 @@ def test_one_answer_for_an_unknown_tenant(here: Path, command: tuple[str, ...]) 
 def test_every_command_has_a_one_line_summary(command: str) -> None:
     summary = cli.commands[command].get_short_help_str(limit=200)
     assert summary and not summary.endswith("...")
+
+
+def test_the_outlook_send_log_lives_in_the_configured_data_folder(
+        here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pacing and the daily recipient count follow paths.data_dir like the ledger does."""
+    from ftc_office.backends.o365 import SEND_LOG_FILE, O365Backend
+    from ftc_office.backends.registry import make_backend
+
+    monkeypatch.delenv("FTC_OFFICE_DATA_DIR")
+    (here / "ftc-office.toml").write_text('[paths]\ndata_dir = "state"\n', encoding="utf-8")
+    backend = make_backend(load_settings(None), "o365")
+    assert isinstance(backend, O365Backend)
+    try:
+        assert backend.send_log.path == here / "state" / SEND_LOG_FILE
+    finally:
+        backend.send_log.close()

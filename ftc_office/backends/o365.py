@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -65,9 +66,11 @@ class O365Backend(Opening):
     def __init__(self, settings: O365Settings, *, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep,
                  token_backend: BaseTokenBackend | None = None, verify: bool | str = True,
-                 requests_delay_ms: int = 200, send_log: SendLog | None = None) -> None:
+                 requests_delay_ms: int = 200, send_log: SendLog | None = None,
+                 data: Path | None = None) -> None:
         """``clock``/``sleep`` drive pacing and retry waits (tests inject fakes);
-        ``token_backend`` replaces the 0600 file cache; ``verify`` may be a CA bundle."""
+        ``token_backend`` replaces the 0600 file cache; ``verify`` may be a CA bundle;
+        ``data`` is the data folder that keeps the send log (default: the per-user one)."""
         self.settings = settings
         self._clock = clock
         self._sleep = sleep
@@ -76,6 +79,7 @@ class O365Backend(Opening):
         self._requests_delay_ms = requests_delay_ms
         self._send_log = send_log
         self._owns_send_log = send_log is None
+        self._data = data
         self._account: FtcAccount | None = None
         self._mailbox_key = ""
 
@@ -94,7 +98,7 @@ class O365Backend(Opening):
     def send_log(self) -> SendLog:
         """The persistent send log (created on first use)."""
         if self._send_log is None:
-            self._send_log = SendLog()
+            self._send_log = SendLog(self._data / SEND_LOG_FILE if self._data else None)
         return self._send_log
 
     @property

@@ -16,10 +16,11 @@ BACKEND_NAMES = ("outbox", "smtp", "o365")
 
 
 def make_backend(settings: Settings, backend_name: str | None = None,
-                 outbox_dir: Path | None = None) -> Backend:
+                 outbox_dir: Path | None = None, data: Path | None = None) -> Backend:
     """The backend named ``backend_name`` (default: ``delivery.backend`` from the config).
 
-    ``outbox_dir`` overrides ``delivery.outbox_dir`` for the outbox backend.
+    ``outbox_dir`` overrides ``delivery.outbox_dir`` for the outbox backend; ``data`` is the
+    data folder (the Outlook backend keeps its send log there).
     """
     name = (backend_name or settings.delivery.backend).strip().lower()
     if name == "outbox":
@@ -36,7 +37,8 @@ def make_backend(settings: Settings, backend_name: str | None = None,
         except ImportError as exc:
             raise DeliveryError("backend o365", f"the Outlook backend cannot be loaded ({exc})",
                                 'reinstall with: pip install --upgrade "ftc-office"') from None
-        backend: Backend = O365Backend(settings.delivery.o365)
+        backend: Backend = O365Backend(settings.delivery.o365,
+                                       data=data or settings.data_folder())
         return backend
     where = f"--backend {backend_name}" if backend_name else "config key delivery.backend"
     raise DeliveryError(where, f"unknown backend {name!r}",

@@ -68,8 +68,8 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
     ``progress(done, total, what)`` is called before each job of a real run.
     """
     paths = expand_paths([str(t) for t in request.trackers])
-    backend = make_backend(settings, request.backend, request.outbox)
     data = request.data_dir or settings.data_folder()
+    backend = make_backend(settings, request.backend, request.outbox, data)
     ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
     with ExitStack() as stack:
         ledger = stack.enter_context(locked_ledger(paths, data))
