@@ -138,3 +138,22 @@ def attachment(msg: EmailMessage, suffix: str) -> tuple[str, bytes]:
              if str(p.get_filename()).endswith(suffix)]
     assert len(found) == 1, [p.get_filename() for p in msg.iter_attachments()]
     return found[0]
+
+
+class Delegating:
+    """Base for a test backend that wraps a real one (``self.inner``): everything it does not
+    override — open, close, deliver, lookup — goes to the real backend unchanged."""
+
+    inner: Any
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def deliver(self, message: Any, prepared: Any = None) -> Any:
+        return self.inner.deliver(message, prepared)
+
+    def lookup(self, sought: Any) -> Any:
+        return self.inner.lookup(sought)

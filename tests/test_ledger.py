@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from builders import make_tracker, row
-from runhelpers import at, emls, ftc, rows, run, set_cells
+from runhelpers import Delegating, at, emls, ftc, rows, run, set_cells
 
-from ftc_office.backends.base import DeliveryResult, PreparedHook, Sought, Status
+from ftc_office.backends.base import DeliveryResult, PreparedHook, Status
 from ftc_office.backends.memory import MemoryBackend
 from ftc_office.backends.outbox import OutboxBackend
 from ftc_office.backends.smtp import SmtpBackend
@@ -48,7 +48,7 @@ class Crash(BaseException):
 
 
 @dataclass
-class Probe:
+class Probe(Delegating):
     """A backend that looks at the ledger from a second connection at the moment of the call,
     then delegates to a real backend. ``crash_before``/``crash_after`` simulate a kill."""
 
@@ -58,12 +58,6 @@ class Probe:
     crash_after: bool = False
     during: list[object] = field(default_factory=list)
     name: str = "probe"
-
-    def open(self) -> None:
-        self.inner.open()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def deliver(self, message: OutgoingMessage, prepared: PreparedHook | None = None
                 ) -> DeliveryResult:
@@ -82,9 +76,6 @@ class Probe:
         if self.crash_after:
             raise Crash
         return result
-
-    def lookup(self, sought: Sought) -> Status | None:
-        return self.inner.lookup(sought)
 
 
 @pytest.fixture
@@ -434,18 +425,12 @@ def test_a_refused_message_is_never_retried_listed_and_released_by_resend(
     assert len(smtp_plain.handler.received) == 1
 
 
-class CrashAtMark:
+class CrashAtMark(Delegating):
     """SMTP delivery that dies (like a SIGKILL) with the message data sent, before the final
     dot: after the ledger's mark (``marked``) or before it."""
 
     def __init__(self, inner: SmtpBackend, marked: bool) -> None:
         self.inner, self.marked, self.name = inner, marked, inner.name
-
-    def open(self) -> None:
-        self.inner.open()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def deliver(self, message: OutgoingMessage, prepared: PreparedHook | None = None
                 ) -> DeliveryResult:
@@ -455,9 +440,6 @@ class CrashAtMark:
             raise Crash
 
         return self.inner.deliver(message, mark)
-
-    def lookup(self, sought: Sought) -> Status | None:
-        return self.inner.lookup(sought)
 
 
 @pytest.mark.parametrize("marked", [False, True])

@@ -17,9 +17,9 @@ import pytest
 from builders import make_tracker, row
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
-from runhelpers import at, emls, ftc, header_map, rows, run, set_cells
+from runhelpers import Delegating, at, emls, ftc, header_map, rows, run, set_cells
 
-from ftc_office.backends.base import DeliveryResult, PreparedHook, Sought, Status
+from ftc_office.backends.base import DeliveryResult, PreparedHook
 from ftc_office.backends.memory import MemoryBackend
 from ftc_office.config import load_settings
 from ftc_office.ledger import Ledger
@@ -211,27 +211,18 @@ def test_formula_in_an_output_cell_is_refused_and_the_other_rows_are_still_stamp
 
 
 @dataclass
-class DeleteDuring:
+class DeleteDuring(Delegating):
     """A backend that delivers into memory and deletes the tracker during the first call."""
 
     tracker: Path
     inner: MemoryBackend = field(default_factory=MemoryBackend)
     name: str = "memory"
 
-    def open(self) -> None:
-        self.inner.open()
-
-    def close(self) -> None:
-        self.inner.close()
-
     def deliver(self, message: OutgoingMessage, prepared: PreparedHook | None = None
                 ) -> DeliveryResult:
         if self.tracker.exists():
             shutil.move(self.tracker, self.tracker.with_suffix(".moved"))
         return self.inner.deliver(message, prepared)
-
-    def lookup(self, sought: Sought) -> Status | None:
-        return self.inner.lookup(sought)
 
 
 def test_tracker_deleted_mid_run_is_a_clear_message_and_nothing_is_lost(
