@@ -157,3 +157,11 @@ class Delegating:
 
     def lookup(self, sought: Any) -> Any:
         return self.inner.lookup(sought)
+
+
+def smtp_config(folder: Path, server: Any) -> None:
+    """An ftc-office.toml in ``folder`` sending through ``server`` (tests/smtpserver.py)."""
+    (folder / "ftc-office.toml").write_text(
+        "[delivery]\nbackend = \"smtp\"\n[delivery.smtp]\nhost = \"127.0.0.1\"\n"
+        f"port = {server.port}\nsecurity = \"none\"\nhelo_domain = \"localhost\"\n"
+        "timeout = 5.0\n", encoding="utf-8")

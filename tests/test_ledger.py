@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from builders import make_tracker, row
-from runhelpers import Delegating, at, emls, ftc, rows, run, set_cells
+from runhelpers import Delegating, at, emls, ftc, rows, run, set_cells, smtp_config
 
 from ftc_office.backends.base import DeliveryResult, PreparedHook, Status
 from ftc_office.backends.memory import MemoryBackend
@@ -337,13 +337,6 @@ def test_reconcile_sending_without_the_file_sends_it_once(tracker: Path, tmp_pat
     finally:
         ledger.close()
     assert all(c["ATU Sent"] == at("2026-11-26") for c in rows(tracker).values())
-
-
-def smtp_config(folder: Path, server: SmtpServer) -> None:
-    (folder / "ftc-office.toml").write_text(
-        "[delivery]\nbackend = \"smtp\"\n[delivery.smtp]\nhost = \"127.0.0.1\"\n"
-        f"port = {server.port}\nsecurity = \"none\"\nhelo_domain = \"localhost\"\n"
-        "timeout = 5.0\n", encoding="utf-8")
 
 
 def test_smtp_hang_up_after_data_is_unknown_never_resent_and_shown(

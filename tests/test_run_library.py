@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from builders import make_tracker, row
-from runhelpers import at, emls, ftc, rows
+from runhelpers import at, emls, ftc, rows, smtp_config
 
 import ftc_office.tracker.records as records_module
 import ftc_office.writeback as writeback_module
@@ -97,13 +97,6 @@ def test_a_dry_run_reads_once_and_saves_nothing(here: Path,
     assert "would send customer follow-up" in result.stdout
     assert counts == {"read": 1, "save": 0}
     assert tracker.read_bytes() == before
-
-
-def smtp_config(folder: Path, server: SmtpServer) -> None:
-    (folder / "ftc-office.toml").write_text(
-        "[delivery]\nbackend = \"smtp\"\n[delivery.smtp]\nhost = \"127.0.0.1\"\n"
-        f"port = {server.port}\nsecurity = \"none\"\nhelo_domain = \"localhost\"\n"
-        "timeout = 5.0\n", encoding="utf-8")
 
 
 def test_declining_the_confirmation_sends_nothing_and_exits_0(
