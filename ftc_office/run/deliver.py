@@ -12,6 +12,7 @@ from ftc_office.errors import DeliveryError, FtcError
 from ftc_office.faults import crashpoint
 from ftc_office.jobs import Job, State
 from ftc_office.ledger import Ledger
+from ftc_office.run import narrate
 from ftc_office.run.report import RunReport
 
 
@@ -37,8 +38,9 @@ class Deliverer:
             return False
         return True
 
-    def deliver(self, job: Job) -> None:
-        """Send one job's message: intent, call, result — each committed."""
+    def deliver(self, job: Job) -> State:
+        """Send one job's message: intent, call, result — each committed; returns the state
+        recorded for it."""
         assert job.message is not None
         key = job.key
         crashpoint("before_intent")
@@ -53,15 +55,15 @@ class Deliverer:
             self.report.fail(job.tenant_ids, str(exc))
             if isinstance(exc, DeliveryError):
                 self.stopped = str(exc)  # a batch-level problem: stop sending, keep the rest
-            return
+            return State.FAILED
         crashpoint("after_response")  # delivered, result not yet recorded
-        self._record(job, result)
+        return self._record(job, result)
 
     def _prepared(self, key: str, provider_id: str) -> None:
         self.ledger.record_prepared(key, provider_id)
         crashpoint("after_prepared")  # the draft exists and is recorded, not yet sent
 
-    def _record(self, job: Job, result: DeliveryResult) -> None:
+    def _record(self, job: Job, result: DeliveryResult) -> State:
         key = job.key
         if self.budget is not None:
             self.budget -= 1
@@ -69,32 +71,27 @@ class Deliverer:
             self.ledger.transition(key, State.SENT, provider_id=result.provider_id,
                                    refused=list(result.refused))
             self.report.sent += 1
-            self.report.say(job, ("sent " if self.backend.name != "outbox" else "wrote ")
-                            + job.summary)
+            self.report.say(job, narrate.delivered(job, self.backend.name))
             self.report.mark_done(job)
+            return State.SENT
         elif result.status == Status.DRAFTED:
             self.ledger.transition(key, State.DRAFTED, provider_id=result.provider_id)
-            self.report.say(job, f"drafted in Outlook (send it from Drafts): {job.summary}")
+            self.report.say(job, narrate.drafted(job))
+            return State.DRAFTED
         elif result.status == Status.UNKNOWN:
             self.ledger.transition(key, State.UNKNOWN, provider_id=result.provider_id,
                                    error=result.error)
             self.report.unknown.append(key)
-            self.report.fail(job.tenant_ids, f"{key}: delivery outcome unknown "
-                             f"({result.error}) — it will be checked at the next run before "
-                             "any resend")
+            self.report.fail(job.tenant_ids, narrate.unknown(key, result.error))
+            return State.UNKNOWN
         elif result.status == Status.FAILED_PERMANENT:
             self.ledger.transition(key, State.REFUSED, provider_id=result.provider_id,
                                    error=result.error, refused=list(result.refused))
             self.report.refused.append(key)
-            self.report.fail(job.tenant_ids, refused_problem(key, result.error))
+            self.report.fail(job.tenant_ids, narrate.refused(key, result.error))
+            return State.REFUSED
         else:
             self.ledger.transition(key, State.FAILED, provider_id=result.provider_id,
                                    error=f"{result.status}: {result.error}")
             self.report.fail(job.tenant_ids, f"{key}: {result.status} — {result.error}")
-
-
-def refused_problem(key: str, reason: str | None) -> str:
-    """The tenant's problem line for a refused message: where, why, what to do."""
-    return (f"message {key}: refused by the provider ({reason or 'no reason given'}) — not "
-            "retried automatically; fix the cause (e.g. the address in the tracker), then "
-            f"run 'ftc-office resolve {key} --resend' (or '--skip' to drop it)")
+            return State.FAILED

@@ -15,7 +15,7 @@ from ftc_office.errors import LedgerError
 from ftc_office.jobs import Job, Stamp, State
 from ftc_office.ledger import Ledger
 from ftc_office.run import narrate
-from ftc_office.run.deliver import Deliverer, refused_problem
+from ftc_office.run.deliver import Deliverer
 from ftc_office.run.report import RunOptions, RunReport
 
 Progress = Callable[[int, int, str], None]
@@ -87,9 +87,7 @@ class Executor:
             return
         if not self.deliverer.can_send(job) or not self._confirmed(job):
             return
-        self.deliverer.deliver(job)
-        entry = self.ledger.get(job.key)
-        if entry is not None and entry.state in FINISHED:
+        if self.deliverer.deliver(job) in FINISHED:
             self.finished.extend(job.stamps)
 
     def _refused(self, job: Job) -> None:
@@ -97,7 +95,7 @@ class Executor:
         if job.key not in self.report.refused:
             self.report.refused.append(job.key)
         entry = self.ledger.get(job.key)
-        self.report.fail(job.tenant_ids, refused_problem(job.key, entry.error if entry else None))
+        self.report.fail(job.tenant_ids, narrate.refused(job.key, entry.error if entry else None))
 
     def _confirmed(self, job: Job) -> bool:
         """Ask once, before the first real send; a "no" ends the run's sending."""

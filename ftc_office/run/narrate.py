@@ -27,3 +27,26 @@ def in_doubt(job: Job, state: str) -> str:
             "provider again (Outlook's Sent Items copy can lag); if it "
             "stays unknown (always for SMTP), check Sent Items and run "
             f"'ftc-office resolve {job.key} --sent' or '--resend'")
+
+
+def delivered(job: Job, backend: str) -> str:
+    """A message the backend accepted (the outbox writes a file, the others send)."""
+    return ("wrote " if backend == "outbox" else "sent ") + job.summary
+
+
+def drafted(job: Job) -> str:
+    """A message left in Outlook's Drafts (delivery.o365.mode = "draft")."""
+    return f"drafted in Outlook (send it from Drafts): {job.summary}"
+
+
+def unknown(key: str, error: str | None) -> str:
+    """A message whose delivery outcome is not known."""
+    return (f"{key}: delivery outcome unknown ({error}) — it will be checked at the next run "
+            "before any resend")
+
+
+def refused(key: str, reason: str | None) -> str:
+    """The tenant's problem line for a refused message: where, why, what to do."""
+    return (f"message {key}: refused by the provider ({reason or 'no reason given'}) — not "
+            "retried automatically; fix the cause (e.g. the address in the tracker), then "
+            f"run 'ftc-office resolve {key} --resend' (or '--skip' to drop it)")
