@@ -9,13 +9,14 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from ftc_office.compose.composer import Composer, Composition, queue_move_batch, tenant_batches
 from ftc_office.config import Settings
-from ftc_office.jobs import Job
+from ftc_office.jobs import Job, JobKind, State
 from ftc_office.ledger import Ledger
 from ftc_office.playbook import Step, TenantPlan
 from ftc_office.run.report import RunOptions, RunReport
 
 # a queue move recorded in any of these states is not requested again
-MOVE_RECORDED = ("sent", "sending", "unknown", "drafted", "planned", "done")
+MOVE_RECORDED = (State.SENT, State.SENDING, State.UNKNOWN, State.DRAFTED, State.PLANNED,
+                 State.DONE)
 
 
 class JobSource:
@@ -38,7 +39,7 @@ class JobSource:
 
     def _batches(self, eligible: list[TenantPlan], moves: bool) -> Iterator[list[Job]]:
         if moves:
-            moved = self.ledger.tenants_in("queue_move", MOVE_RECORDED)
+            moved = self.ledger.tenants_in(JobKind.QUEUE_MOVE, MOVE_RECORDED)
             due = [p for p in eligible if p.tenant.tenant_id.casefold() not in moved]
             per_tenant = (self.opt.per_tenant
                           or self.settings.mail.queue_move_grouping == "per-tenant")
