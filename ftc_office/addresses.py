@@ -9,7 +9,8 @@ ASCII (IDNA) form so that look-alike Unicode domains never match an allow-list e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from email.utils import formataddr
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -20,31 +21,72 @@ LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 # encoded CRLF becomes a real line break, i.e. a new header such as ``Bcc:``. No header value
 # we build may contain one.
 ENCODED_WORD = re.compile(r"=\?.*\?=", re.S)
-_SPLIT = re.compile(r"[;,\r\n]+")
+# ``Display Name <address>`` (Outlook's paste form); the name may be quoted.
+_NAMED = re.compile(r'\s*(?P<name>"[^"]*"|[^<>"]*?)\s*<(?P<addr>[^<>]*)>\s*', re.S)
+MAX_NAME = 100
 
 
 @dataclass(frozen=True, order=True)
 class Address:
-    """A validated mailbox: the normalised address and its ASCII domain."""
+    """A validated mailbox: the normalised address, its ASCII domain and, when one was given,
+    the person's display name (not part of equality: one mailbox is one recipient)."""
 
     email: str
     ascii_domain: str
+    name: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return self.email
+
+    def named(self, name: str) -> Address:
+        """The same mailbox with this display name (checked like a parsed one)."""
+        return replace(self, name=check_name(name))
+
+    @property
+    def header(self) -> str:
+        """``Name <address>`` for a header (RFC 2047-encoded when not ASCII), or the bare
+        address when no name is known."""
+        return formataddr((self.name, self.email), charset="utf-8") if self.name else self.email
+
+    @property
+    def first_name(self) -> str:
+        """The given name from the display name (``Lopez, Maria`` → ``Maria``), or ``""``."""
+        family, comma, given = self.name.partition(",")
+        words = (given if comma and given.strip() else family).split()
+        return words[0] if words else ""
 
 
 class AddressError(ValueError):
     """An address that is not a valid mailbox; the message says why."""
 
 
+def check_name(name: str) -> str:
+    """A display name safe for a header: one line, no encoded word, not too long."""
+    clean = " ".join(name.strip().strip('"').split())
+    if LINE_BREAKS.search(name) or "=?" in clean or any(c in clean for c in '<>"\\@'):
+        # '@': "it@contoso.test <evil@x>" would show one address and send to another
+        raise AddressError(f"display name {name!r} contains a line break, '=?', '@', a "
+                           "quote or angle brackets")
+    if len(clean) > MAX_NAME:
+        raise AddressError(f"display name {clean[:30]!r}… is longer than {MAX_NAME} characters")
+    return clean
+
+
 def parse_address(text: str) -> Address:
-    """Validate one address (no display name) and return it normalised."""
+    """Validate one address, plain or ``Display Name <address>``, and return it
+    normalised (with the name, when one was given)."""
     raw = text.strip()
     if not raw:
         raise AddressError("empty address")
+    m = _NAMED.fullmatch(raw)
+    if m:
+        addr = parse_address(m["addr"]) if "<" not in m["addr"] else None
+        if addr is None:
+            raise AddressError(f"{raw!r} is not a valid address")
+        return addr.named(m["name"]) if m["name"].strip('" ') else addr
     if LINE_BREAKS.search(raw) or any(ch in raw for ch in "<>\"'()[]\\ \t"):
-        raise AddressError(f"{raw!r} is not a plain address (no names, brackets or spaces)")
+        raise AddressError(f"{raw!r} is not an address (write it as name@domain or as "
+                           "Display Name <name@domain>)")
     if "=?" in raw:
         raise AddressError(f"{raw!r} contains '=?', the start of an encoded word (RFC 2047), "
                            "which a mail header would decode")
@@ -60,8 +102,40 @@ def parse_address(text: str) -> Address:
 
 
 def split_addresses(text: str) -> list[str]:
-    """Split a cell holding addresses separated by ``;``, ``,`` or line breaks."""
-    return [part.strip() for part in _SPLIT.split(text) if part.strip()]
+    """Split a cell holding addresses separated by ``;``, ``,`` or line breaks; separators
+    inside quotes or angle brackets do not split, and Outlook's ``Lopez, Maria <m@x>``
+    stays one entry (a piece without ``@`` joins the named address after it)."""
+    pieces: list[str] = []
+    buf: list[str] = []
+    quoted = bracket = False
+    for ch in text:
+        if ch == '"' and not bracket:
+            quoted = not quoted
+        elif ch == "<" and not quoted:
+            bracket = True
+        elif ch == ">" and not quoted:
+            bracket = False
+        if ch in ";,\r\n" and not quoted and not bracket:
+            pieces.append("".join(buf))
+            buf = []
+            continue
+        buf.append(ch)
+    pieces.append("".join(buf))
+    out: list[str] = []
+    pending = ""
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        if pending:
+            piece = f"{pending}, {piece}"
+            pending = ""
+        if "@" not in piece and "<" not in piece and not piece.startswith('"'):
+            pending = piece  # "Lopez" of "Lopez, Maria <m@x>"
+            continue
+        out.append(piece)
+    if pending:
+        out.append(pending)
+    return out
 
 
 def parse_address_list(text: str) -> tuple[list[Address], list[str]]:

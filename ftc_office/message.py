@@ -135,10 +135,12 @@ class OutgoingMessage:
     def content_hash(self) -> str:
         """SHA-256 over everything the recipient would see, to detect changed content."""
         h = hashlib.sha256()
+        # display names count only when present, so a message without names keeps the
+        # hash it had before names existed (ledgers written by earlier versions still match)
         head = {
-            "to": [a.email for a in self.to],
-            "cc": [a.email for a in self.cc],
-            "from": self.sender.email if self.sender else None,
+            "to": [a.header for a in self.to],
+            "cc": [a.header for a in self.cc],
+            "from": self.sender.header if self.sender else None,
             "subject": self.subject,
         }
         h.update(json.dumps(head, sort_keys=True).encode())
@@ -184,10 +186,10 @@ class OutgoingMessage:
         else:
             msg = alt
         if self.sender:
-            msg["From"] = self.sender.email
-        msg["To"] = ", ".join(a.email for a in self.to)
+            msg["From"] = self.sender.header
+        msg["To"] = ", ".join(a.header for a in self.to)
         if self.cc:
-            msg["Cc"] = ", ".join(a.email for a in self.cc)
+            msg["Cc"] = ", ".join(a.header for a in self.cc)
         if self.subject.isascii():
             msg["Subject"] = self.subject
         else:  # RFC 2047 encoded words of at most 75 characters, folded only between them

@@ -136,8 +136,8 @@ def to_addresses(value: Any) -> tuple[Address, ...]:
     """Addresses separated by ``;``, ``,`` or line breaks; every one must be valid."""
     good, bad = _address_list(to_text(value))
     if bad:
-        raise ValueProblem("; ".join(bad), "correct the address (one plain address per entry, "
-                           "separated by ';')")
+        raise ValueProblem("; ".join(bad), "correct the address: name@domain or "
+                           "Display Name <name@domain>, entries separated by ';'")
     return good
 
 
@@ -145,7 +145,8 @@ def to_address(value: Any) -> Address:
     """Exactly one valid address."""
     found = _address(to_text(value))
     if isinstance(found, str):
-        raise ValueProblem(found, "type one plain address, e.g. name@microsoft.com")
+        raise ValueProblem(found, "type one address, e.g. name@microsoft.com or "
+                           "Alex Wilber <alexw@microsoft.com>")
     return found
 
 

@@ -167,7 +167,7 @@ def test_bad_address_row_is_skipped_and_named(tmp_path: Path) -> None:
     tpl = template(tmp_path / "t", subject_txt="Hi", body_txt="x")
     result = run("--template", tpl, "--data", path, "--out", tmp_path / "o")
     assert result.exit_code == 1
-    assert f"{path}, Contacts!B5: 'dan at contoso' is not a plain address" in result.stderr
+    assert f"{path}, Contacts!B5: 'dan at contoso' is not an address" in result.stderr
     assert f"{path}, Contacts!B6: no recipient address" in result.stderr
     assert list(emls(tmp_path / "o")) == ["ann@contoso.com"]
     assert "Not composed (2)" in (tmp_path / "o" / "index.html").read_text(encoding="utf-8")

@@ -263,12 +263,33 @@ def test_address_lists(tmp_path: Path, cell: str) -> None:
 
 
 def test_an_invalid_address_is_a_problem_naming_the_cell(tmp_path: Path) -> None:
-    got, probs = one_value(tmp_path, "account_team", "ann@microsoft.com; Bob <bob@x.com>")
+    got, probs = one_value(tmp_path, "account_team", "ann@microsoft.com; Bob <bob at x.com>")
     assert got == ()  # an unreadable address list is no addresses (and a problem)
     assert len(probs) == 1
     m = PROBLEM.match(probs[0])
     assert m and m["cell"] == "I2"
-    assert "'Bob <bob@x.com>' is not a plain address" in m["what"]
+    assert "'bob at x.com' is not an address" in m["what"]
+
+
+@pytest.mark.parametrize("cell", [
+    "Eduardo Diaz <eduardod@microsoft.com>; Maria Lopez <v-mlopez@microsoft.com>",
+    '"Diaz, Eduardo" <eduardod@microsoft.com>, "Lopez, Maria" <v-mlopez@microsoft.com>',
+    "Diaz, Eduardo <eduardod@microsoft.com>; Lopez, Maria <v-mlopez@microsoft.com>",
+])
+def test_outlook_pasted_names_are_read_with_their_addresses(tmp_path: Path, cell: str
+                                                             ) -> None:
+    got, probs = one_value(tmp_path, "account_team", cell)
+    assert probs == []
+    assert [(a.email, a.first_name) for a in got] == [
+        ("eduardod@microsoft.com", "Eduardo"), ("v-mlopez@microsoft.com", "Maria")]
+
+
+@pytest.mark.parametrize("cell", ["Eve =?utf-8?q?x?= <eve@x.com>", 'Eve "x" <eve@x.com>',
+                                  "Eve <eve@x.com", "<eve@x.com> trailing"])
+def test_a_display_name_that_could_smuggle_headers_is_refused(tmp_path: Path, cell: str
+                                                               ) -> None:
+    got, probs = one_value(tmp_path, "customer_contacts", cell)
+    assert got == () and len(probs) == 1
 
 
 def test_fm_must_be_one_address(tmp_path: Path) -> None:

@@ -203,9 +203,10 @@ class O365Backend(Opening):
 
     def _build(self, message: OutgoingMessage, inline: bool) -> Message:
         draft: Message = self.account.new_message(resource=self.settings.mailbox or None)
-        draft.to.add([a.email for a in message.to])
+        # (name, address) pairs: Graph's emailAddress carries the display name
+        draft.to.add([(a.name, a.email) if a.name else a.email for a in message.to])
         if message.cc:
-            draft.cc.add([a.email for a in message.cc])
+            draft.cc.add([(a.name, a.email) if a.name else a.email for a in message.cc])
         draft.subject = message.subject
         draft.body = message.html
         draft.add_message_header(KEY_HEADER, message.key)
