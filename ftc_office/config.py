@@ -115,6 +115,9 @@ class DeliverySettings:
 
     backend: Literal["outbox", "smtp", "o365"] = "outbox"
     outbox_dir: str = "ftc-office-out/outbox"
+    # "drafts": .eml files that open in Outlook as unsent drafts, recorded as drafted (not
+    # sent) until `ftc-office mark-sent`; "pickup": a mail server's pickup folder (sent)
+    outbox_mode: Literal["drafts", "pickup"] = "drafts"
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     o365: O365Settings = field(default_factory=O365Settings)
 
@@ -139,6 +142,8 @@ class Settings:
     ftop: FtopSettings = field(default_factory=FtopSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     paths: PathSettings = field(default_factory=PathSettings)
+    # address → display name, for greetings and headers when the tracker gives no name
+    people: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
 
     def resolve_path(self, value: str) -> Path:
@@ -260,8 +265,21 @@ def _check_semantics(s: Settings, file: str) -> None:
             raise ConfigError(f"{file}, key tracker.headers.{name}", "unknown field",
                               f"did you mean '{near[0]}'?" if near else
                               "fields are listed in the README's column table")
+    _check_people(s.people, file)
     for alias, region in s.routing.regions.items():
         if region not in s.routing.queues:
             raise ConfigError(f"{file}, key routing.regions.{alias}",
                               f"region {region!r} has no queue in [routing.queues]",
                               "add it to [routing.queues] or fix the spelling")
+
+
+def _check_people(people: dict[str, str], file: str) -> None:
+    from ftc_office.addresses import AddressError, check_name, parse_address
+
+    for addr, name in people.items():
+        try:
+            parse_address(addr)
+            check_name(name)
+        except AddressError as exc:
+            raise ConfigError(f"{file}, key people.{addr}", str(exc),
+                              'write it as "name@domain" = "Display Name"') from None

@@ -51,6 +51,14 @@ FIELD_LIST: tuple[Field, ...] = (
     Field("queue_confirmed", "Queue Confirmed", ("Queue Move Confirmed",), "date", "tenant"),
     Field("service_status_next", "Next Service Status", (), "service_status", "tenant"),
     Field("next_steps", "Next Steps", ("Unique Scenarios",), "text", "workload"),
+    # what the customer may read (Next Steps is internal: the Engagement Management note)
+    Field("customer_next_steps", "Customer Next Steps",
+          ("Next Steps For Customer", "Customer-Facing Next Steps", "Next Steps (Customer)"),
+          "text", "workload"),
+    # names for greetings and headers, when the address cells carry none
+    Field("fm_name", "FM Name", ("FastTrack Manager Name",), "text", "tenant"),
+    Field("customer_contact_names", "Customer Contact Name",
+          ("Customer Contact Names", "Contact Name", "Contact Names"), "text", "tenant"),
     # outputs
     Field("atu_sent", "ATU Sent", (), "mark", "workload", output=True),
     Field("customer_email_sent", "Customer Email Sent", (), "mark", "workload", output=True),

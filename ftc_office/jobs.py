@@ -88,6 +88,8 @@ class Job:
     stamps: tuple[Stamp, ...]
     notes: tuple[Note, ...]
     summary: str
+    #: what the FM should look at before it goes (e.g. a discussion held long ago)
+    warnings: tuple[str, ...] = ()
 
     @property
     def content_hash(self) -> str:

@@ -223,7 +223,8 @@ def child(work: Path, args: list[str], crash_at: str | None = None,
 
 
 def run_args(backend: str) -> list[str]:
-    args = ["run", "tracker.xlsx", "--as-of", AS_OF, "--no-dry-run", "--yes"]
+    args = ["run", "tracker.xlsx", "--as-of", AS_OF, "--no-dry-run",
+            "--outbox-mode", "pickup", "--yes"]
     return args + (["--outbox", "outbox"] if backend == "outbox" else ["--backend", backend])
 
 

@@ -29,7 +29,8 @@ def ftc(*args: str, input: str | None = None) -> Result:
 
 def run(tracker: Path, as_of: str, outbox: Path, *extra: str) -> Result:
     """``ftc-office run TRACKER --as-of D --no-dry-run --outbox DIR --yes`` plus extras."""
-    return ftc("run", str(tracker), "--as-of", as_of, "--no-dry-run", "--outbox", str(outbox),
+    return ftc("run", str(tracker), "--as-of", as_of, "--no-dry-run",
+               "--outbox-mode", "pickup", "--outbox", str(outbox),
                "--yes", *extra)
 
 

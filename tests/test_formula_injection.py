@@ -91,7 +91,8 @@ def run_payloads(project: Path) -> tuple[Path, Path, list[str]]:
     """Run the payload tracker; (tracker, queue-move attachment, cells openpyxl reads as
     formulas), after checking that the written cells hold the payloads as text."""
     tracker, outbox = project / "tracker.xlsx", project / "outbox"
-    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--outbox",
+    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                 "--outbox-mode", "pickup", "--outbox",
                  str(outbox), "--yes")
     assert result.exit_code == 0, result.output
     assert "sent 12 message(s)" in result.stdout, result.stdout  # 11 follow-ups, 1 queue move
@@ -163,7 +164,8 @@ def test_engagement_note_starting_with_a_formula_is_text(project: Path, name: st
             if cell.data_type == "f":
                 cell.data_type = "s"
     wb.save(tracker)
-    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--outbox",
+    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                 "--outbox-mode", "pickup", "--outbox",
                  str(project / "outbox"), "--yes")
     assert result.exit_code == 0, result.output
     ws = load_workbook(tracker).active

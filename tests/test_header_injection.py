@@ -184,7 +184,8 @@ def run_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tracker = as_text(make_tracker(tmp / "tracker.xlsx", rows_))
     outbox, report = tmp / "outbox", tmp / "report.json"
     try:
-        result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--outbox",
+        result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                     "--outbox-mode", "pickup", "--outbox",
                      str(outbox), "--yes", "--per-tenant", "--report", str(report))
     finally:
         mp.undo()
@@ -238,8 +239,9 @@ def test_refused_inputs_are_per_tenant_problems(run_result: dict[str, Any]) -> N
         if field in ("fm_email",):
             # one FM cell with anything but a plain address: a problem, nothing sent
             assert t["problems"], (tid, t)
-            assert any("Tracker!H" in p and ("is not an address" in p or "display name" in p or "not a valid" in p
-                       or "encoded word" in p) for p in t["problems"]), (tid, t["problems"])
+            assert any("Tracker!H" in p and ("is not an address" in p or "display name" in p
+                       or "not a valid" in p or "encoded word" in p)
+                       for p in t["problems"]), (tid, t["problems"])
             assert tid not in sent_for
         if t["status"] == "failed" or t["problems"]:
             # refused: the tenant says where (a cell or the message) and why

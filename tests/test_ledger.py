@@ -344,7 +344,8 @@ def test_smtp_hang_up_after_data_is_unknown_never_resent_and_shown(
     tracker = make_tracker(tracker, [row("t-1", "Teams")])
     smtp_config(tmp_path, smtp_plain)
     smtp_plain.handler.drop_after_data = True
-    first = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes")
+    first = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                "--outbox-mode", "pickup", "--yes")
     assert first.exit_code == 1, first.output
     assert smtp_plain.handler.data_commands == 1
     assert "delivery outcome unknown" in first.stdout
@@ -357,7 +358,8 @@ def test_smtp_hang_up_after_data_is_unknown_never_resent_and_shown(
     assert rows(tracker)[("t-1", "Teams")]["ATU Sent"] is None
     # the server works again; the next run must not send it a second time
     smtp_plain.handler.drop_after_data = False
-    second = ftc("run", str(tracker), "--as-of", "2026-11-27", "--no-dry-run", "--yes")
+    second = ftc("run", str(tracker), "--as-of", "2026-11-27", "--no-dry-run",
+                 "--outbox-mode", "pickup", "--yes")
     assert second.exit_code == 1
     assert smtp_plain.handler.data_commands == 1
     assert f"message {key} may have been sent (state unknown)" in second.stdout
@@ -365,7 +367,8 @@ def test_smtp_hang_up_after_data_is_unknown_never_resent_and_shown(
     assert status_lines()[0] == "  unknown  1"
     # the person checks: it arrived. Resolve, and the next run stamps without sending
     assert ftc("resolve", key, "--sent").exit_code == 0
-    third = ftc("run", str(tracker), "--as-of", "2026-11-27", "--no-dry-run", "--yes")
+    third = ftc("run", str(tracker), "--as-of", "2026-11-27", "--no-dry-run",
+                "--outbox-mode", "pickup", "--yes")
     assert third.exit_code == 0, third.output
     assert smtp_plain.handler.data_commands == 1
     assert rows(tracker)[("t-1", "Teams")]["ATU Sent"] == at("2026-11-26")
@@ -379,7 +382,8 @@ def test_a_refused_message_is_never_retried_listed_and_released_by_resend(
         "t-2", "Intune", account_team="refused@microsoft.com",
         fm_email="refused@microsoft.com")])
     smtp_config(tmp_path, smtp_plain)
-    first = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes",
+    first = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                "--outbox-mode", "pickup", "--yes",
                 "--report", str(tmp_path / "report.json"))
     assert first.exit_code == 1, first.output
     assert len(smtp_plain.handler.received) == 1  # t-1 only
@@ -397,7 +401,8 @@ def test_a_refused_message_is_never_retried_listed_and_released_by_resend(
     assert any(line.startswith(f"refused: {key} to refused@microsoft.com") and "550" in line
                for line in lines), lines
     # the next run does not try it again, and says what to do
-    second = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes")
+    second = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                 "--outbox-mode", "pickup", "--yes")
     assert second.exit_code == 1
     assert f"ftc-office resolve {key} --resend" in second.stdout
     assert "1 refused" in second.stdout
@@ -407,7 +412,8 @@ def test_a_refused_message_is_never_retried_listed_and_released_by_resend(
     # a person releases it (say the mailbox exists now): the next run plans it afresh and
     # tries again — here the server still refuses it, so it is refused again
     assert ftc("resolve", key, "--resend").exit_code == 0
-    third = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes")
+    third = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                "--outbox-mode", "pickup", "--yes")
     assert third.exit_code == 1
     with Ledger.open() as ledger:
         entry = ledger.get(key)
@@ -502,6 +508,7 @@ def test_the_same_tracker_by_another_path_is_the_same_tracker(tmp_path: Path,
     owner.write_bytes(b"\x05Alice" + b" " * 40)
     monkeypatch.chdir(team)
     first = CliRunner().invoke(cli, ["run", "t.xlsx", "--as-of", "2026-11-26", "--no-dry-run",
+                                     "--outbox-mode", "pickup",
                                      "--outbox", str(tmp_path / "out"), "--yes"])
     assert "open in Excel by Alice" in first.output
     owner.unlink()

@@ -138,8 +138,8 @@ def test_cli_run_with_report_logs_no_secret(fake_graph: FakeGraph, fake_authorit
     builtin = Path(__file__).parents[1] / "templates" / "email" / "atu"
     for name in ("body.txt", "body.html"):
         text = (builtin / name).read_text(encoding="utf-8")
-        (templates / name).write_text(text.replace("Hello", f"Hello {MARKER}", 1),
-                                      encoding="utf-8")
+        marked = text.replace("{{ greeting }}", f"{{{{ greeting }}}} {MARKER}", 1)
+        (templates / name).write_text(marked, encoding="utf-8")
     (tmp_path / "ftc-office.toml").write_text(f"""
 [paths]
 templates = "tpl"
@@ -159,7 +159,7 @@ max_per_minute = 10000
     tracker = make_tracker(tmp_path / "tracker.xlsx", [row("t-1"), row("t-2", "Intune")])
     report = tmp_path / "report.json"
     result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--backend", "o365",
-                 "--no-dry-run", "--yes", "--report", str(report))
+                 "--no-dry-run", "--outbox-mode", "pickup", "--yes", "--report", str(report))
     assert result.exit_code == 0, result.output
     sent = [m for m in fake_graph.sent if MARKER in str(m.data.get("body"))]
     assert len(sent) == 2  # the marker really is in what was sent

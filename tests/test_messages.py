@@ -25,6 +25,7 @@ from docx import Document
 from openpyxl import load_workbook
 
 from ftc_office.addresses import parse_address
+from ftc_office.compose.audience import check_recipients
 from ftc_office.compose.composer import Composer, compose_all
 from ftc_office.config import PathSettings, Settings
 from ftc_office.errors import MessageError, TemplateError
@@ -33,6 +34,7 @@ from ftc_office.message import OutgoingMessage
 from ftc_office.planning import load_workspace, plan_workspace
 from ftc_office.playbook import ActionKind, TenantPlan
 from ftc_office.preview import write_eml
+from ftc_office.rendering.environment import join_and
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "tracker.xlsx"
 AS_OF = dt.date(2026, 11, 26)
@@ -254,9 +256,12 @@ def test_every_due_action_of_the_sample_is_composed(sample: Sample) -> None:
     # the sample exercises every mailer, several times
     assert len(due["atu"]) >= 5 and len(due["customer_followup"]) >= 3 and len(moving) >= 3
     for kind, expected in due.items():
-        got = {(j.tenant_ids[0], j.message.workloads[0]) for j in sample.jobs
-               if j.kind == kind and j.message}
+        got = {(j.tenant_ids[0], w) for j in sample.jobs
+               if j.kind == kind and j.message for w in j.message.workloads}
         assert got == expected, kind
+        # one message per tenant and kind: the workloads due together share it
+        per_tenant = [j.tenant_ids[0] for j in sample.jobs if j.kind == kind]
+        assert len(per_tenant) == len(set(per_tenant)), kind
     queued = [t for j in sample.jobs if j.kind == "queue_move" for t in j.tenant_ids]
     assert sorted(queued) == sorted(moving)
     assert set(sample.emls) == {j.key for j in sample.jobs if j.message}
@@ -269,19 +274,20 @@ def test_atu_messages_as_the_account_team_gets_them(sample: Sample) -> None:
         tid = job.tenant_ids[0]
         cells = sample.cells[tid]
         assert job.message is not None
-        workload = job.message.workloads[0]
+        covered = list(job.message.workloads)
         assert_mime_shape(p, job, 1)
         assert p.addresses("To") == cells["account_team"]
         assert p.addresses("Cc") == [a for a in cells["fm"] if a not in cells["account_team"]]
         assert p.addresses("From") == cells["fm"]
         customer = cells["customer"]
-        assert customer in p.msg["Subject"] and workload in p.msg["Subject"]
+        assert customer in p.msg["Subject"]
+        assert all(w in p.msg["Subject"] for w in covered)
         for body in (p.text, HtmlDoc(p.html).text):
-            assert customer in body and tid in body and workload in body
+            assert customer in body and tid in body and all(w in body for w in covered)
             assert "please hold the engagement completion review" in body.lower()
         name, ctype, data = p.attachments()[0]
         assert ctype == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        assert name == f"ATU brief - {customer} - {workload}.docx"
+        assert name == f"ATU brief - {customer} - {join_and(covered)}.docx"
         check_word(data, customer, cells["workloads"], [human(AS_OF)])
 
 
@@ -292,19 +298,21 @@ def test_customer_followups_as_the_customer_gets_them(sample: Sample) -> None:
         tid = job.tenant_ids[0]
         cells = sample.cells[tid]
         assert job.message is not None
-        workload = job.message.workloads[0]
+        covered = list(job.message.workloads)
+        workload = covered[0]
         assert_mime_shape(p, job, 1)
         assert p.addresses("To") == cells["customer_contacts"]
         assert p.addresses("Cc") == cells["fm"]
         disc = cells["discussion"][workload]
         disc = disc.date() if isinstance(disc, dt.datetime) else dt.date.fromisoformat(disc)
         for body in (p.text, HtmlDoc(p.html).text):
-            assert cells["customer"] in body and workload in body
+            assert cells["customer"] in body and all(w in body for w in covered)
             assert human(disc) in body
             assert "Request for Assistance (RFA)" in body
             assert not ISO_DATE.search(body)
         name, _ctype, data = p.attachments()[0]
-        assert name == f"FastTrack engagement summary - {cells['customer']} - {workload}.docx"
+        assert name == (f"FastTrack engagement summary - {cells['customer']} - "
+                        f"{join_and(covered)}.docx")
         check_word(data, cells["customer"], cells["workloads"], [human(disc), human(AS_OF)])
 
 
@@ -325,13 +333,15 @@ def check_word(data: bytes, customer: str, workloads: list[str], dates: list[str
 def test_queue_moves_as_the_assignment_team_gets_them(sample: Sample) -> None:
     jobs = list(sample.jobs_of("queue_move"))
     assert jobs
-    queues = set()
+    requests = set()
     for job, p in jobs:
         assert_mime_shape(p, job, 1)
         m = SUBJECT_QUEUE.match(p.msg["Subject"])
         assert m, p.msg["Subject"]
         queue, n = m.group(1), int(m.group(2))
-        queues.add(queue)
+        # without mail.sender each FM requests their own tenants' moves: always a From
+        assert p.addresses("From") and len(p.addresses("From")) == 1
+        requests.add((queue, p.addresses("From")[0]))
         assert n == len(job.tenant_ids)
         assert p.addresses("To") == [sample.settings.mail.assignment_team]
         fms = sorted({a for tid in job.tenant_ids for a in sample.cells[tid]["fm"]})
@@ -357,7 +367,7 @@ def test_queue_moves_as_the_assignment_team_gets_them(sample: Sample) -> None:
                  for r in ws.iter_rows(values_only=True)]
         assert sheet[0][:3] == ["Tenant ID", "Customer", "Target Queue"]
         assert sheet[1:] == body_rows
-    assert len(queues) == len(jobs), "one message per target queue"
+    assert len(requests) == len(jobs), "one message per target queue and FM"
 
 
 # ---- escaping: names that break naive templates -------------------------------------------
@@ -635,11 +645,11 @@ def test_customer_message_to_someone_elses_contact_is_refused(tmp_path: Path) ->
                                cc=(parse_address(cc),), subject="s", text="t", html="h",
                                tenant_ids=("t-1",))
 
-    composer.check_audience(message("it@contoso.com"), t1)
+    check_recipients(message("it@contoso.com"), t1, composer.internal)
     with pytest.raises(MessageError, match=re.escape("it@fabrikam.com is not one of this tenant")):
-        composer.check_audience(message("it@fabrikam.com"), t1)
+        check_recipients(message("it@fabrikam.com"), t1, composer.internal)
     with pytest.raises(MessageError, match="may not be copied"):
-        composer.check_audience(message("it@contoso.com", cc="it@fabrikam.com"), t1)
+        check_recipients(message("it@contoso.com", cc="it@fabrikam.com"), t1, composer.internal)
 
 
 # ---- deterministic attachments ------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from email.parser import BytesParser
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from ftc_office.addresses import parse_address
 from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.memory import MemoryBackend
 from ftc_office.backends.outbox import MAX_STEM, OutboxBackend, safe_filename
+from ftc_office.backends.wire import wire_bytes
 from ftc_office.errors import DeliveryError
 from ftc_office.message import OutgoingMessage
 
@@ -43,7 +46,7 @@ def test_keys_differing_only_in_case_get_different_files() -> None:
 
 
 def test_deliver_writes_the_file_atomically(tmp_path: Path) -> None:
-    backend = OutboxBackend(tmp_path / "out")
+    backend = OutboxBackend(tmp_path / "out", "pickup")
     msg = make()
     result = backend.deliver(msg)
     assert result.status is Status.SENT
@@ -51,6 +54,28 @@ def test_deliver_writes_the_file_atomically(tmp_path: Path) -> None:
     assert os.listdir(tmp_path / "out") == ["atu.t1.teams.abc123.eml"]  # no temp file left
     assert backend.lookup(Sought.of(msg, result.provider_id)) is Status.SENT
     assert backend.lookup(Sought.of(msg)) is Status.SENT
+
+
+def test_drafts_open_in_outlook_as_unsent_and_count_as_drafted(tmp_path: Path) -> None:
+    backend = OutboxBackend(tmp_path / "out")  # drafts is the default
+    msg = dataclasses.replace(make(), sender=parse_address("Alex Wilber <alexw@microsoft.com>"))
+    result = backend.deliver(msg)
+    assert result.status is Status.DRAFTED  # nothing was sent: never recorded as sent
+    data = Path(result.provider_id or "").read_bytes()
+    # Outlook opens an .eml with X-Unsent: 1 as an editable draft with a Send button
+    assert data.startswith(b"X-Unsent: 1\r\n")
+    parsed = BytesParser(policy=default).parsebytes(data)
+    assert parsed["X-Unsent"] == "1"
+    assert parsed["From"] == "Alex Wilber <alexw@microsoft.com>"
+    assert data.endswith(wire_bytes(msg, parsed["Date"]))  # then the very message
+    assert backend.lookup(Sought.of(msg, result.provider_id)) is Status.DRAFTED
+
+
+def test_pickup_files_are_the_wire_bytes_and_count_as_sent(tmp_path: Path) -> None:
+    backend = OutboxBackend(tmp_path / "out", "pickup")
+    result = backend.deliver(make())
+    data = Path(result.provider_id or "").read_bytes()
+    assert result.status is Status.SENT and b"X-Unsent" not in data
 
 
 def test_lookup_sees_changed_content_as_not_there(tmp_path: Path) -> None:

@@ -71,7 +71,8 @@ def test_a_cascading_run_reads_each_tracker_twice_and_saves_it_once(
         here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tracker = cascade(here / "tracker.xlsx")
     counts = counting(monkeypatch)
-    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes",
+    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                 "--outbox-mode", "pickup", "--yes",
                  "--outbox", str(here / "outbox"))
     assert result.exit_code == 0, result.output
     # the whole cascade happened in this one run ...
@@ -105,6 +106,7 @@ def test_declining_the_confirmation_sends_nothing_and_exits_0(
     smtp_config(here, smtp_plain)
     monkeypatch.setattr(run_cmds, "interactive", lambda: True)  # someone at a terminal
     result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                 "--outbox-mode", "pickup",
                  "--report", "run.json", input="n\n")
     assert result.exit_code == 0, result.output
     assert "send their messages through smtp now? [y/N]" in result.stderr
@@ -123,14 +125,14 @@ def test_the_library_reports_a_decline_and_refuses_when_nobody_can_confirm(
     smtp_config(here, smtp_plain)
     settings = load_settings(None)
     asked: list[int] = []
-    request = RunRequest([tracker], AS_OF, dry_run=False)
+    request = RunRequest([tracker], AS_OF, dry_run=False, outbox_mode="pickup")
     report = run(request, settings, confirm=lambda n: bool(asked.append(n)))
     assert asked == [1]
     assert report.declined and report.sent == 0 and not report.failed
     with pytest.raises(UsageError, match="nobody can confirm"):
         run(request, settings)
     assert smtp_plain.handler.received == []
-    yes = run(RunRequest([tracker], AS_OF, dry_run=False, yes=True), settings)
+    yes = run(RunRequest([tracker], AS_OF, dry_run=False, outbox_mode="pickup", yes=True), settings)
     assert yes.sent == 1 and not yes.declined
     assert len(smtp_plain.handler.received) == 1
 
@@ -140,7 +142,8 @@ def test_paths_data_dir_in_the_config_holds_ledger_locks_and_backups(
     monkeypatch.delenv("FTC_OFFICE_DATA_DIR")
     (here / "ftc-office.toml").write_text('[paths]\ndata_dir = "state"\n', encoding="utf-8")
     tracker = make_tracker(here / "tracker.xlsx", [row("t-1", "Teams")])
-    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes",
+    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run",
+                 "--outbox-mode", "pickup", "--yes",
                  "--outbox", "outbox")
     assert result.exit_code == 0, result.output
     state = here / "state"

@@ -65,15 +65,17 @@ def rerun_changes_nothing(tracker: Path, day: str, outbox: Path) -> None:
 def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
 
-    # ---- day 1: ATUs for every workload of eligible tenants, a note for the unknown team
+    # ---- day 1: one ATU per eligible tenant covering its workloads, a note for the unknown
+    # team
     day1 = run(tracker, "2026-11-02", outbox)
     assert day1.exit_code == 0, day1.output
-    assert "sent 4 message(s); 1 note-only step(s); 0 unknown; 0 error(s)" in day1.stdout
+    assert "sent 2 message(s); 1 note-only step(s); 0 unknown; 0 error(s)" in day1.stdout
     mails = emls(outbox)
-    assert len(mails) == 4
+    assert len(mails) == 2
     assert all(n.startswith("atu.") for n in mails)
     multi = [m for n, m in mails.items() if ".t-multi." in n]
-    assert len(multi) == 3
+    assert len(multi) == 1  # three workloads due together: one message, one brief
+    assert all(w in str(multi[0]["Subject"]) for w in ("Exchange Online", "Teams"))
     for m in multi:
         assert addresses(m, "To") == ["bob@microsoft.com", ANN]
         assert addresses(m, "Cc") == [FM]
@@ -93,7 +95,7 @@ def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> N
     assert "FAQ was reviewed" in noteam["Engagement Note"]
     assert cells[("t-small", "Teams")]["ATU Sent"] is None
     assert cells[("t-small", "Teams")]["Engagement Note"] is None
-    assert status_lines() == ["sent     4", "done     1"]
+    assert status_lines() == ["sent     2", "done     1"]
     rerun_changes_nothing(tracker, "2026-11-02", outbox)
 
     # ---- between days: the FM records the completion discussions (not SharePoint yet)
@@ -112,10 +114,9 @@ def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> N
     new = {n: m for n, m in emls(outbox).items() if n not in mails}
     follow = {n: m for n, m in new.items() if n.startswith("customer_followup.")}
     moves = {n: m for n, m in new.items() if n.startswith("queue_move.")}
-    assert len(follow) == 4 and len(moves) == 2 and len(new) == 6
+    assert len(follow) == 3 and len(moves) == 2 and len(new) == 5
     assert sorted(addresses(m, "To")[0] for m in follow.values()) == [
-        "it@alpine.example", "ops@northwind.example", "ops@northwind.example",
-        "owner@fourthcoffee.example"]
+        "it@alpine.example", "ops@northwind.example", "owner@fourthcoffee.example"]
     assert all(addresses(m, "Cc") == [FM] for m in follow.values())
     assert {str(m["Subject"]).split(" – ")[0] for m in moves.values()} == {
         "[FTC Queue Move] FTCQ Inactive EMEA", "[FTC Queue Move] FTCQ Inactive APJ"}
@@ -137,7 +138,7 @@ def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> N
         assert c["Next Action Date"] == NAD and isinstance(c["Next Action Date"], dt.datetime)
         assert c["FTOP Status"] == DISENGAGED
         assert queue in c["Engagement Note"]
-    assert status_lines() == ["sent     10", "done     1"]
+    assert status_lines() == ["sent     7", "done     1"]
     rerun_changes_nothing(tracker, "2026-11-10", outbox)
 
     # ---- day 3: the last SharePoint discussion is recorded; its follow-up disengages t-multi
@@ -157,7 +158,7 @@ def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> N
         assert cells[("t-multi", w)]["Task 4058 Complete"] == at("2026-11-17")
         assert cells[("t-multi", w)]["Target Queue"] == "FTCQ Inactive Americas"
         assert cells[("t-multi", w)]["Next Action Date"] == NAD
-    assert status_lines() == ["sent     12", "done     1"]
+    assert status_lines() == ["sent     9", "done     1"]
     rerun_changes_nothing(tracker, "2026-11-17", outbox)
     # later that day the assignment team confirms t-single's move
     confirmed = ftc("confirm-queue", str(tracker), "--tenant", "t-single", "--date",
@@ -168,7 +169,7 @@ def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> N
     c = rows(tracker)[("t-single", "Teams")]
     assert c["Queue Confirmed"] == at("2026-11-17")
     assert c["FM Unassigned"] is None  # the next run unassigns, not confirm-queue
-    assert status_lines() == ["sent     12", "done     2"]
+    assert status_lines() == ["sent     9", "done     2"]
 
     # ---- day 4: the confirmed tenant is closed: FM unassigned, final status, service
     n_files = len(emls(outbox))
@@ -181,11 +182,25 @@ def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> N
     assert c["FTOP Status"] == CLOSED
     assert c["Service Status"] == "Migration"
     assert rows(tracker)[("t-noteam", "Intune")]["FM Unassigned"] is None  # not confirmed
-    assert status_lines()[0] == "sent     12"
+    assert status_lines()[0] == "sent     9"
     rerun_changes_nothing(tracker, "2026-11-24", outbox)
     # every other reader still opens it and sees the same dates
     wb = CalamineWorkbook.from_path(str(tracker))
     assert wb.sheet_names == ["Tracker", "Notes"]
+
+
+def test_without_a_sender_each_fm_requests_their_own_moves(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.chdir(tmp_path)
+    tracker = make_tracker(tmp_path / "tracker.xlsx", [
+        done_row("e-1", "EMEA"), done_row("e-2", "Europe", fm_email="fm.two@microsoft.com")])
+    result = run(tracker, "2026-11-26", tmp_path / "outbox")
+    assert result.exit_code == 0, result.output
+    moves = [m for n, m in emls(tmp_path / "outbox").items() if n.startswith("queue_move.")]
+    # every request has a From: its FM's (no guessed team sender, no missing header)
+    assert sorted((addresses(m, "From")[0], xlsx_rows(attachment(m, ".xlsx")[1])[0]["Tenant ID"])
+                  for m in moves) == [(FM, "e-1"), ("fm.two@microsoft.com", "e-2")]
 
 
 def done_row(tid: str, region: str, workload: str = "Teams", **values: object) -> dict[str, object]:
@@ -213,12 +228,16 @@ def test_queue_moves_list_exactly_the_tenants_disengaged_that_day_one_message_pe
         row("e-wait", "Teams", region="EMEA", atu_sent=dt.date(2026, 10, 1)),
     ])
     outbox = tmp_path / "outbox"
+    # a team lead's sender: one request per queue, whichever FM holds its tenants
+    (tmp_path / "ftc-office.toml").write_text('[mail]\nsender = "Team Lead <lead@microsoft.com>"'
+                                             '\n', encoding="utf-8")
     result = run(tracker, "2026-11-26", outbox)
     assert result.exit_code == 0, result.output
     moves = {n: m for n, m in emls(outbox).items() if n.startswith("queue_move.")}
     assert len(moves) == 2
     by_queue = {}
     for m in moves.values():
+        assert str(m["From"]) == "Team Lead <lead@microsoft.com>"
         name, data = attachment(m, ".xlsx")
         table = xlsx_rows(data)
         queues = {r["Target Queue"] for r in table}
@@ -266,7 +285,8 @@ def test_report_json_failed_tenant_exit_1_others_still_go_out(tmp_path: Path,
     assert tenants["good"]["status"] == "done"
     assert tenants["good"]["step_before"] == "send_atu"
     assert tenants["good"]["step_after"] == "await_discussion"
-    assert tenants["good"]["actions"] == ["wrote ATU for Teams to 1 recipient(s) (+1 cc)"]
+    assert tenants["good"]["actions"] == [
+        "wrote ATU for Teams to ann@microsoft.com (cc fm.one@microsoft.com)"]
     assert tenants["leaky"]["status"] == "failed"
     assert "outside the internal domains" in tenants["leaky"]["problems"][0]
     assert tenants["waiting"]["status"] == "waiting"
@@ -310,7 +330,8 @@ def test_dry_run_writes_nothing_sends_nothing_and_says_would(tmp_path: Path,
     outbox = tmp_path / "outbox"
     result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--outbox", str(outbox))
     assert result.exit_code == 0, result.output
-    assert "would send ATU for Teams to 1 recipient(s) (+1 cc)" in result.stdout
+    assert "would send ATU for Teams to ann@microsoft.com (cc fm.one@microsoft.com)" in \
+        result.stdout
     assert ("would send queue-move request to FTCQ Inactive EMEA for 1 tenant(s) (set Next "
             "Action Date = 2027-12-31)") in result.stdout
     assert "would record a note instead of the ATU for Teams" in result.stdout
@@ -330,7 +351,8 @@ def test_shortened_scenario_through_outlook_against_the_fake_graph(
     (tmp_path / "ftc-office.toml").write_text(
         "[delivery.o365]\n"
         f'client_id = "{O365_CLIENT}"\ngraph_url = "{fake_graph.url}"\ntimeout = 5.0\n'
-        "max_per_minute = 10000\n", encoding="utf-8")
+        "max_per_minute = 10000\n"
+        f'[people]\n"{ANN}" = "Ann Lee"\n', encoding="utf-8")
     cache = SecureFileTokenBackend(token_cache_path())
     seed_token_cache(cache, None, client_id=O365_CLIENT, scopes=["Mail.ReadWrite", "Mail.Send",
                      "User.Read"], expires_in=10 * 86400, access_token="seed-at",
@@ -340,22 +362,27 @@ def test_shortened_scenario_through_outlook_against_the_fake_graph(
         row("t-1", "Intune", customer_contacts="it@alpine.example")], header_row=2, table=True)
 
     def o365(day: str) -> None:
-        result = ftc("run", str(tracker), "--as-of", day, "--no-dry-run", "--yes",
+        result = ftc("run", str(tracker), "--as-of", day, "--no-dry-run",
+                     "--outbox-mode", "pickup", "--yes",
                      "--backend", "o365")
         assert result.exit_code == 0, result.output
         assert "sent " in result.stdout
 
     o365("2026-11-02")
-    assert sorted(m.recipients() for m in fake_graph.sent) == [[ANN, FM], [ANN, FM]]
+    # both workloads due together: one ATU
+    assert sorted(m.recipients() for m in fake_graph.sent) == [[ANN, FM]]
+    # the name from [people] reaches Graph's emailAddress (what Outlook shows)
+    assert fake_graph.sent[0].data["toRecipients"] == [
+        {"emailAddress": {"address": ANN, "name": "Ann Lee"}}]
     assert all(not m.is_draft for m in fake_graph.sent)
     assert all(c["ATU Sent"] == at("2026-11-02") for c in rows(tracker).values())
     o365("2026-11-02")  # rerun: nothing new
-    assert len(fake_graph.sent) == 2
+    assert len(fake_graph.sent) == 1
     set_cells(tracker, {("t-1", w): {"Discussion Date": dt.date(2026, 11, 6)}
                         for w in ("Teams", "Intune")})
     o365("2026-11-10")
-    assert len(fake_graph.sent) == 5
-    subjects = [str(m.data.get("subject")) for m in fake_graph.sent[2:]]
+    assert len(fake_graph.sent) == 3
+    subjects = [str(m.data.get("subject")) for m in fake_graph.sent[1:]]
     assert sum(s.startswith("[FTC Queue Move] FTCQ Inactive EMEA") for s in subjects) == 1
     move = next(m for m in fake_graph.sent if "Queue Move" in str(m.data.get("subject")))
     assert move.recipients() == ["ftc-assignment@microsoft.com", FM]

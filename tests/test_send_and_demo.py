@@ -48,7 +48,7 @@ def send(tracker: Path, outbox: Path, *extra: str) -> Any:
 
 def test_send_writes_the_mail_steps_only_and_stamps_them(tracker: Path, tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
-    result = send(tracker, outbox, "--no-dry-run")
+    result = send(tracker, outbox, "--no-dry-run", "--outbox-mode", "pickup")
     assert result.exit_code == 0, result.output
     assert "4 tenant(s); sent 3 message(s); 0 note-only step(s); 0 unknown; 0 error(s)" \
         in result.stdout
@@ -79,14 +79,15 @@ def test_send_writes_the_mail_steps_only_and_stamps_them(tracker: Path, tmp_path
 
     # a second `send` has nothing left to send and changes nothing
     before = tracker.read_bytes()
-    again = send(tracker, outbox, "--no-dry-run")
+    again = send(tracker, outbox, "--no-dry-run", "--outbox-mode", "pickup")
     assert again.exit_code == 0, again.output
     assert "sent 0 message(s); 0 note-only step(s)" in again.stdout
     assert len(emls(outbox)) == 3
     assert tracker.read_bytes() == before
 
     # `run` then does exactly the two note-only steps `send` left due, and sends nothing
-    full = ftc("run", str(tracker), "--as-of", DAY, "--no-dry-run", "--outbox", str(outbox),
+    full = ftc("run", str(tracker), "--as-of", DAY, "--no-dry-run",
+               "--outbox-mode", "pickup", "--outbox", str(outbox),
                "--yes")
     assert full.exit_code == 0, full.output
     assert "sent 0 message(s); 2 note-only step(s)" in full.stdout
@@ -112,7 +113,7 @@ def test_send_dry_run_says_would_and_touches_nothing(tracker: Path, tmp_path: Pa
 
 def test_send_limit_sends_at_most_n(tracker: Path, tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
-    result = send(tracker, outbox, "--no-dry-run", "--limit", "1")
+    result = send(tracker, outbox, "--no-dry-run", "--outbox-mode", "pickup", "--limit", "1")
     assert result.exit_code == 0, result.output
     assert "sent 1 message(s); 0 note-only step(s)" in result.stdout
     assert "--limit reached" in result.stdout
@@ -120,7 +121,8 @@ def test_send_limit_sends_at_most_n(tracker: Path, tmp_path: Path) -> None:
 
 
 def test_send_unknown_tenant_is_a_usage_error(tracker: Path, tmp_path: Path) -> None:
-    result = send(tracker, tmp_path / "outbox", "--no-dry-run", "--tenant", "t-nobody")
+    result = send(tracker, tmp_path / "outbox", "--no-dry-run",
+                  "--outbox-mode", "pickup", "--tenant", "t-nobody")
     assert result.exit_code == 2
     assert "no such tenant" in result.output
     assert emls(tmp_path / "outbox") == {}
@@ -134,13 +136,16 @@ def test_demo_runs_the_sample_in_its_own_folder(tmp_path: Path, user_dirs: Path,
     out = tmp_path / "demo"
     result = ftc("demo", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "60 tenant(s); sent 29 message(s); 10 note-only step(s); 0 unknown; 0 error(s)" \
+    assert "60 tenant(s); sent 27 message(s); 10 note-only step(s); 0 unknown; 0 error(s)" \
         in result.stdout
+    # it says plainly that it simulated sending, and what a real run does instead
+    assert "This demo simulated sending: nothing left this machine" in result.stderr
+    assert "mark-sent" in result.stderr
     tracker = out / "tracker.xlsx"
     assert f"copied the sample to {tracker}" in result.stderr
     assert f"messages: {out / 'outbox'}{os.sep}*.eml" in result.stderr
     mails = emls(out / "outbox")
-    assert len(mails) == 29
+    assert len(mails) == 27
     assert {n.split(".")[0] for n in mails} == {"atu", "customer_followup", "queue_move"}
     # the copy is stamped, the bundled sample is not
     sample = builtin_root() / "samples" / "tracker.xlsx"

@@ -23,6 +23,7 @@ from builders import make_tracker, row
 from runhelpers import emls, ftc
 
 from ftc_office.addresses import parse_address
+from ftc_office.compose.audience import check_recipients
 from ftc_office.compose.composer import Composer
 from ftc_office.config import MailSettings, PathSettings, Settings
 from ftc_office.errors import MessageError, TemplateError
@@ -106,7 +107,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
 
 def test_no_message_leaves_its_audience(workspace: tuple[Path, Path], tmp_path: Path) -> None:
     outbox, report = tmp_path / "outbox", tmp_path / "report.json"
-    result = ftc("run", *map(str, workspace), "--as-of", AS_OF, "--no-dry-run", "--outbox",
+    result = ftc("run", *map(str, workspace), "--as-of", AS_OF, "--no-dry-run",
+                 "--outbox-mode", "pickup", "--outbox",
                  str(outbox), "--yes", "--per-tenant", "--report", str(report))
     assert result.exit_code in (0, 1), result.output  # refused tenants, never a crash
     assert "Traceback" not in result.output
@@ -165,7 +167,7 @@ def test_look_alike_internal_domains_are_not_internal(text: str) -> None:
     msg = OutgoingMessage(key="k.1", kind="atu", audience="internal",
                           to=(parse_address(text),), subject="s", text="t", html="h")
     with pytest.raises(MessageError, match="outside the internal domains"):
-        composer.check_audience(msg, None)
+        check_recipients(msg, None, composer.internal)
 
 
 def test_external_assignment_team_refuses_the_queue_move(tmp_path: Path) -> None:

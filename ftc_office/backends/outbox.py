@@ -1,7 +1,15 @@
 """Outbox backend: each message becomes one ``.eml`` file in a folder, nothing is sent.
 
-The file holds exactly the bytes an SMTP server would receive (:func:`wire_bytes`), so it
-opens in Outlook or Thunderbird as the real message. Files are written with
+Two modes (``delivery.outbox_mode``):
+
+- ``drafts`` (default): each file opens in Outlook as an unsent, editable draft
+  (``X-Unsent: 1`` first, then the message's own headers) with a Send button. Nothing has
+  been sent, so the result is DRAFTED: the ledger says drafted, and no sent date is stamped
+  until the FM says it went (``ftc-office mark-sent``).
+- ``pickup``: the folder is a mail server's pickup directory; a file there is sent, so the
+  result is SENT. The file holds exactly the bytes an SMTP server would receive
+  (:func:`wire_bytes`).
+ Files are written with
 :func:`~ftc_office.atomic.atomic_write_bytes`: a crash leaves either the old file, the new
 file, or a stray ``.tmp`` file, never half a message under the final name.
 """
@@ -11,6 +19,7 @@ from __future__ import annotations
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Literal
 
 from ftc_office.atomic import atomic_write_bytes
 from ftc_office.backends.base import DeliveryResult, Opening, PreparedHook, Sought, Status
@@ -21,14 +30,22 @@ from ftc_office.message import OutgoingMessage
 
 __all__ = ["MAX_STEM", "OutboxBackend", "safe_filename"]
 
+#: Outlook opens an .eml carrying this header as an unsent draft (editable, with Send);
+#: without it the file opens as received, read-only mail
+UNSENT_HEADER = b"X-Unsent: 1\r\n"
+OutboxMode = Literal["drafts", "pickup"]
+
 
 class OutboxBackend(Opening):
-    """Writes messages as ``<safe-key>.eml`` files into ``folder``."""
+    """Writes messages as ``<safe-key>.eml`` files into ``folder``: drafts for a person to
+    send (``drafts``), or files a mail server picks up and sends (``pickup``)."""
 
     name = "outbox"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, mode: OutboxMode = "drafts") -> None:
         self.folder = Path(folder)
+        self.mode = mode
+        self.done = Status.DRAFTED if mode == "drafts" else Status.SENT
 
     def open(self) -> None:
         """Create the outbox folder if needed."""
@@ -46,27 +63,34 @@ class OutboxBackend(Opening):
         """Where the message with this key is (or would be) written."""
         return self.folder / safe_filename(message.key)
 
+    def file_bytes(self, message: OutgoingMessage, date: str | None) -> bytes:
+        """The file's bytes: the wire bytes, led by ``X-Unsent: 1`` in drafts mode."""
+        data = wire_bytes(message, date)
+        return UNSENT_HEADER + data if self.mode == "drafts" else data
+
     def deliver(self, message: OutgoingMessage, prepared: PreparedHook | None = None
                 ) -> DeliveryResult:
-        """Write the message atomically; SENT with the file path as provider id. Raises
-        DeliveryError (nothing written) when the outbox folder cannot be created."""
+        """Write the message atomically; DRAFTED (drafts) or SENT (pickup) with the file
+        path as provider id. Raises DeliveryError (nothing written) when the outbox folder
+        cannot be created."""
         target = self.path_for(message)
         self.open()
         try:
-            atomic_write_bytes(target, wire_bytes(message, wire_date()), mode=0o600)
+            atomic_write_bytes(target, self.file_bytes(message, wire_date()), mode=0o600)
         except OSError as exc:
             status = (Status.FAILED_PERMANENT if isinstance(exc, PermissionError)
                       else Status.FAILED_RETRYABLE)
             return DeliveryResult(message.key, status,
                                   error=f"{target}: cannot write the message ({exc})")
-        return DeliveryResult(message.key, Status.SENT, provider_id=str(target))
+        return DeliveryResult(message.key, self.done, provider_id=str(target))
 
     def lookup(self, sought: Sought) -> Status | None:
-        """SENT if the file exists and carries this message's Message-ID, else None."""
+        """DRAFTED (drafts) or SENT (pickup) if the file exists and carries this message's
+        Message-ID, else None."""
         path = Path(sought.provider_id) if sought.provider_id else self.path_for(sought)
         try:
             with path.open("rb") as fh:
                 headers = BytesParser(policy=default_policy).parse(fh, headersonly=True)
         except OSError:
             return None
-        return Status.SENT if headers.get("Message-ID") == sought.message_id else None
+        return self.done if headers.get("Message-ID") == sought.message_id else None

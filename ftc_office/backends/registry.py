@@ -26,7 +26,8 @@ def make_backend(settings: Settings, backend_name: str | None = None,
     if name == "outbox":
         from ftc_office.backends.outbox import OutboxBackend
 
-        return OutboxBackend(outbox_dir or settings.resolve_path(settings.delivery.outbox_dir))
+        return OutboxBackend(outbox_dir or settings.resolve_path(settings.delivery.outbox_dir),
+                             settings.delivery.outbox_mode)
     if name == "smtp":
         from ftc_office.backends.smtp import SmtpBackend
 

@@ -40,6 +40,10 @@ def run_options(func: F) -> F:
                      help="One queue-move message per tenant instead of one per queue."),
         click.option("--outbox", type=click.Path(file_okay=False),
                      help="Folder for .eml files (outbox backend)."),
+        click.option("--outbox-mode", type=click.Choice(["drafts", "pickup"]),
+                     help="Outbox: 'drafts' (default) writes unsent drafts you send from "
+                     "Outlook, recorded as drafted until `mark-sent`; 'pickup' is a mail "
+                     "server's pickup folder (counts as sent)."),
         click.option("--report", "report_path", type=click.Path(dir_okay=False),
                      metavar="FILE.json", help="Write every tenant's outcome as JSON."),
         click.option("--force", is_flag=True,
@@ -141,6 +145,11 @@ def demo(ctx: click.Context, out: str) -> None:
     (.eml files), stamps the copy, and prints where everything is. The ledger of the demo
     lives in OUT too, so the demo never touches your own ledger.
 
+    The demo simulates sending: its outbox stands in for a mail server's pickup folder
+    (outbox mode "pickup"), so the messages count as sent and the whole flow runs. Your own
+    runs write drafts by default (delivery.outbox_mode = "drafts"): nothing counts as sent
+    until you send the drafts from Outlook and run `ftc-office mark-sent`.
+
     \b
     Example:
       ftc-office demo --out C:\\Temp\\ftc-demo
@@ -158,8 +167,12 @@ def demo(ctx: click.Context, out: str) -> None:
     outbox, report = folder / "outbox", folder / "report.json"
     result = perform(ctx, RunRequest(
         (str(tracker),), dt.date.fromisoformat(DEMO_DATE), backend="outbox", dry_run=False,
-        yes=True, outbox=outbox, report_path=report, data_dir=(folder / "data").resolve()))
-    click.echo(f"\nmessages: {outbox}{os.sep}*.eml (open them in Outlook)\n"
+        yes=True, outbox=outbox, outbox_mode="pickup", report_path=report, data_dir=(folder / "data").resolve()))
+    click.echo("\nThis demo simulated sending: nothing left this machine, and the outbox "
+               "stood in for a mail server, so every message counts as sent.\n"
+               "Your own runs write drafts you send from Outlook (then 'ftc-office "
+               "mark-sent').\n"
+               f"messages: {outbox}{os.sep}*.eml (open them in Outlook)\n"
                f"workbook: {tracker} (open it in Excel: new columns at the right end)\n"
                f"report:   {report}\n"
                f"preview:  ftc-office preview {tracker} --as-of {DEMO_DATE}", err=True)

@@ -77,7 +77,8 @@ def run_summary(report: RunReport) -> str:
         lines.extend(group("region", lambda t: t.region))
         lines.extend(group("FM", lambda t: t.fm))
     verb = "would send" if report.dry_run else "sent"
-    lines.append(f"{len(report.tenants)} tenant(s); {verb} {report.sent} message(s); "
+    drafts = (f"wrote {report.drafted} draft(s) (not sent); " if report.drafted else "")
+    lines.append(f"{len(report.tenants)} tenant(s); {verb} {report.sent} message(s); {drafts}"
                  f"{report.notes} note-only step(s); {len(report.unknown)} unknown; "
                  + (f"{len(report.refused)} refused; " if report.refused else "")
                  + f"{len(report.errors)} error(s)"
@@ -95,6 +96,10 @@ def run_notices(report: RunReport, report_path: Path | None) -> Iterator[str]:
     """The lines for stderr after a run's summary: where things went, what was written."""
     if report_path:
         yield f"{report_path}: report written"
+    if report.outbox is not None and not report.dry_run and report.drafted:
+        yield (f"{report.drafted} draft(s) in {report.outbox}: nothing was sent. Open each "
+               "in Outlook and press Send, then run 'ftc-office mark-sent TRACKER' to stamp "
+               "the sent dates")
     if report.outbox is not None and not report.dry_run and report.sent:
         yield f"messages are in {report.outbox}"
     for wb in report.writebacks:

@@ -9,6 +9,7 @@ action date are read from each tenant's plan.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,14 +17,9 @@ from typing import Any
 import css_inline
 import jinja2
 
-from ftc_office.addresses import (
-    LINE_BREAKS,
-    Address,
-    AddressError,
-    domain_allowed,
-    parse_address,
-)
-from ftc_office.compose.context import message_context, person_name, plan_next_action_date
+from ftc_office.addresses import LINE_BREAKS, Address, AddressError, parse_address
+from ftc_office.compose.audience import check_customer_mailer, check_internal, check_recipients
+from ftc_office.compose.context import message_context, plan_next_action_date
 from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
@@ -40,6 +36,7 @@ from ftc_office.jobs import (
 )
 from ftc_office.mailers import Mailer, find_template, load_mailers, template_dirs
 from ftc_office.message import Attachment, OutgoingMessage
+from ftc_office.names import Directory, TenantPeople, split_names
 from ftc_office.paths import tracker_id
 from ftc_office.playbook import ActionKind, Step, TenantPlan
 from ftc_office.rendering.environment import make_environment, one_line, render
@@ -68,25 +65,49 @@ class Composer:
         # values in a subject lose their line breaks; the template's own text keeps them
         self.subject_env = make_environment(self.tdirs, html=False, finalize=one_line)
         self.internal = tuple(d.lower() for d in settings.mail.internal_domains)
+        self.directory = Directory(settings.people)
         self._compiled: dict[str, jinja2.Template] = {}
+        for m in self.mailers.values():
+            if m.audience == "customer":
+                check_customer_mailer(m, self.text_env, self.tdirs)
+
+    def people(self, t: TenantRecord) -> TenantPeople:
+        """The tenant's FM, account team and contacts, named from the cells, the tracker's
+        name columns or ``[people]`` — never from the address itself."""
+        d = self.directory
+        return TenantPeople(
+            fm=d.name(t.fm, t.fm_name) if t.fm else None,
+            account_team=d.names(t.account_team),
+            customer_contacts=d.names(t.customer_contacts,
+                                      split_names(t.customer_contact_names)))
 
     # ---- per-tenant jobs -------------------------------------------------------------
     def compose_tenant(self, plan: TenantPlan) -> list[Job]:
         """Jobs for the tenant's due actions (ATU mails or notes, customer follow-ups, the
-        FM unassignment), each from the mailer of the action's kind."""
-        jobs: list[Job] = []
+        FM unassignment), each from the mailer of the action's kind. The workloads due for
+        one kind of message in one run share one message (same recipients, one Word file)."""
+        people = self.people(plan.tenant)
+        slots: dict[str, list[WorkloadRecord]] = {}
+        jobs: list[Job | str] = []
         for action in plan.actions:
             if action.kind == ActionKind.DISENGAGE:
                 continue  # queue moves are composed together, per queue
             m = self.mailers[str(action.kind)]
-            if m.sends:
-                jobs.append(self._mail_job(m, plan, action.workload))
-            else:
-                jobs.append(self._note_job(m, plan, action.workload, action.detail))
-        return jobs
+            if not m.sends:
+                jobs.append(self._note_job(m, plan, action.workload, action.detail, people))
+                continue
+            if m.kind not in slots:
+                slots[m.kind] = []
+                jobs.append(m.kind)  # the message takes the place of its first action
+            if action.workload is not None:
+                slots[m.kind].append(action.workload)
+        return [self._mail_job(self.mailers[j], plan, slots[j], people)
+                if isinstance(j, str) else j for j in jobs]
 
-    def _who(self, t: TenantRecord, w: WorkloadRecord | None) -> str:
-        return f"tenant {t.tenant_id} ({t.customer}{', ' + w.name if w else ''})"
+    def _who(self, t: TenantRecord, w: WorkloadRecord | Sequence[WorkloadRecord] | None
+             ) -> str:
+        names = [w.name] if isinstance(w, WorkloadRecord) else [x.name for x in w or ()]
+        return f"tenant {t.tenant_id} ({', '.join([t.customer, *names])})"
 
     def _render_text(self, name: str, ctx: dict[str, Any], who: str) -> str:
         return render(self.text_env, name, ctx, who)
@@ -106,39 +127,57 @@ class Composer:
             raise TemplateError(source, f"cannot render for {who}: {exc}",
                                 "fix the file-name template in the mailer") from None
 
-    def _mail_job(self, m: Mailer, plan: TenantPlan, w: WorkloadRecord | None) -> Job:
+    def _mail_job(self, m: Mailer, plan: TenantPlan, wls: list[WorkloadRecord],
+                  people: TenantPeople) -> Job:
+        """One message covering the workloads ``wls`` (none for a per-tenant mailer)."""
         t = plan.tenant
-        who = self._who(t, w)
-        fm = t.fm
-        ctx = message_context(plan, self.as_of, w, {"sender_name": person_name(fm.email)
-                                                 if fm else "FastTrack"})
-        to = self._recipients(m, m.to, t, "to")
-        cc = tuple(a for a in self._recipients(m, m.cc, t, "cc") if a not in to)
+        who = self._who(t, wls)
+        ctx = message_context(plan, self.as_of, wls, people, m.audience)
+        to = self._recipients(m, m.to, t, "to", people)
+        cc = tuple(a for a in self._recipients(m, m.cc, t, "cc", people) if a not in to)
         subject = self._subject(m, ctx, who)
         text = self._render_text(m.text, ctx, who)
         html = css_inline.inline(render(self.html_env, m.html, ctx, who))
         atts = tuple(self._attachment(spec, ctx, who, []) for spec in m.attachments)
-        key = mail_key(m.kind, t.tenant_id, w.name if w else None, to + cc)
+        key = mail_key(m.kind, t.tenant_id, workloads_part(wls), to + cc)
         msg = OutgoingMessage(key=key, kind=m.kind, audience=m.audience, to=to, cc=cc,
-                              sender=fm, subject=subject, text=text, html=html,
+                              sender=people.fm, subject=subject, text=text, html=html,
                               attachments=atts, tenant_ids=(t.tenant_id,),
-                              workloads=(w.name,) if w else (), origin=who)
-        self.check_audience(msg, t)
-        note = self._render_note(m.note, ctx, who) if m.note else ""
-        stamps = self._stamps(m.stamps, plan, w, note)
+                              workloads=tuple(w.name for w in wls), origin=who)
+        check_recipients(msg, t, self.internal)
+        stamps: list[Stamp] = []
+        notes: list[Note] = []
+        for w in wls or [None]:  # type: ignore[list-item]
+            wctx = message_context(plan, self.as_of, [w] if w else [], people)
+            note = self._render_note(m.note, wctx, who) if m.note else ""
+            stamps.extend(self._stamps(m.stamps, plan, w, note))
+            notes.append(Note(t.tenant_id, w.name if w else None, note))
         label = {"atu": "ATU", "customer_followup": "customer follow-up"}.get(m.kind, m.kind)
-        summary = (f"{label} for {w.name if w else 'all workloads'} to {len(to)} recipient(s)"
-                   f"{f' (+{len(cc)} cc)' if cc else ''}")
-        return Job(key, m.kind, (t.tenant_id,), msg, stamps,
-                   (Note(t.tenant_id, w.name if w else None, note),), summary)
+        names = ", ".join(w.name for w in wls) or "all workloads"
+        summary = (f"{label} for {names} to {', '.join(a.email for a in to)}"
+                   f"{' (cc ' + ', '.join(a.email for a in cc) + ')' if cc else ''}")
+        return Job(key, m.kind, (t.tenant_id,), msg, tuple(stamps), tuple(notes), summary,
+                   warnings=self._warnings(m, wls))
+
+    def _warnings(self, m: Mailer, wls: Sequence[WorkloadRecord]) -> tuple[str, ...]:
+        """What the FM should look at before this message goes: a follow-up for a
+        discussion held long ago."""
+        out = []
+        for w in wls:
+            d = w.discussion_date
+            if m.kind == JobKind.CUSTOMER_FOLLOWUP and d and (self.as_of - d).days > STALE_DAYS:
+                out.append(f"{w.name}: the completion discussion was on {d.isoformat()}, "
+                           f"{(self.as_of - d).days} days before {self.as_of.isoformat()}; "
+                           "check the follow-up still fits")
+        return tuple(out)
 
     def _note_job(self, m: Mailer, plan: TenantPlan, w: WorkloadRecord | None,
-                  detail: str) -> Job:
+                  detail: str, people: TenantPeople) -> Job:
         """A note-only step: the mailer's note rendered and its columns stamped."""
         t = plan.tenant
         who = self._who(t, w)
         values = self._stamp_values(plan, "", detail)
-        ctx = message_context(plan, self.as_of, w, {
+        ctx = message_context(plan, self.as_of, [w] if w else [], people, extra={
             "reason": detail, "service_status": values["service_status"],
             # the FTOP status this step writes, if it writes one
             "status": values[m.stamps["ftop_status"]] if "ftop_status" in m.stamps else ""})
@@ -155,11 +194,14 @@ class Composer:
         """Disengagement: one queue-move message per target queue (or per tenant)."""
         m = self.mailers["queue_move"]
         out = Composition()
-        groups: dict[str, list[TenantPlan]] = {}
+        groups: dict[tuple[str, str], list[TenantPlan]] = {}
         for p in plans:
             if any(a.kind == ActionKind.DISENGAGE for a in p.actions):
+                # without a configured sender each FM requests their own tenants' moves, so
+                # every request has a From: (its FM)
+                fm = "" if self.settings.mail.sender or not p.tenant.fm else p.tenant.fm.email
                 gk = p.tenant.tenant_id if per_tenant else (p.queue or "")
-                groups.setdefault(gk, []).append(p)
+                groups.setdefault((gk, fm), []).append(p)
         for members in groups.values():
             # one tenant that cannot be part of a request (e.g. an FM outside the internal
             # domains, a note that does not render) must not hold back the others
@@ -183,12 +225,13 @@ class Composer:
     def _check_queue_member(self, m: Mailer, p: TenantPlan) -> None:
         """What one tenant brings to a queue-move request: its cc and its note."""
         who = self._who(p.tenant, None)
-        cc = self._recipients(m, m.cc, p.tenant, "cc")
-        self._check_internal(cc, who)
+        people = self.people(p.tenant)
+        cc = self._recipients(m, m.cc, p.tenant, "cc", people)
+        check_internal(cc, self.internal, who)
         if m.note:
             status = self.settings.ftop.status_disengaged
-            self._render_note(m.note, message_context(p, self.as_of, None,
-                                                      {"status": status}), who)
+            self._render_note(m.note, message_context(p, self.as_of, [], people,
+                                                      extra={"status": status}), who)
 
     def _queue_job(self, m: Mailer, members: list[TenantPlan]) -> Job:
         queue = members[0].queue or ""
@@ -199,18 +242,16 @@ class Composer:
             "workloads": ", ".join(w.name for w in p.tenant.workloads),
             "disengaged": self.as_of, "next_action_date": plan_next_action_date(p, self.as_of),
         } for p in members]
-        fms = sorted({str(r["fm"]) for r in rows if r["fm"]})
-        sender_text = self.settings.mail.sender or (fms[0] if len(fms) == 1 else "")
-        sender = parse_address(sender_text) if sender_text else None
+        sender = self._queue_sender(members)
         ctx: dict[str, Any] = {"queue": queue, "rows": rows, "as_of": self.as_of,
                                "next_action_date": nad,
-                               "sender_name": person_name(sender.email) if sender else
-                               "the FastTrack team"}
+                               "sender_name": sender.name if sender else ""}
         who = f"queue move to {queue} ({len(rows)} tenant(s))"
-        to = self._recipients(m, m.to, members[0].tenant, "to")
+        people = [self.people(p.tenant) for p in members]
+        to = self._recipients(m, m.to, members[0].tenant, "to", people[0])
         cc_all: list[Address] = []
-        for p in members:
-            for a in self._recipients(m, m.cc, p.tenant, "cc"):
+        for p, pp in zip(members, people, strict=True):
+            for a in self._recipients(m, m.cc, p.tenant, "cc", pp):
                 if a not in cc_all and a not in to:
                     cc_all.append(a)
         subject = self._subject(m, ctx, who)
@@ -222,18 +263,32 @@ class Composer:
         msg = OutgoingMessage(key=key, kind=m.kind, audience=m.audience, to=to,
                               cc=tuple(cc_all), sender=sender, subject=subject, text=text,
                               html=html, attachments=atts, tenant_ids=ids, origin=who)
-        self.check_audience(msg, None)
+        check_recipients(msg, None, self.internal)
         stamps: list[Stamp] = []
         notes: list[Note] = []
         status = self.settings.ftop.status_disengaged
-        for p in members:
-            tctx = message_context(p, self.as_of, None, {"status": status})
+        for p, pp in zip(members, people, strict=True):
+            tctx = message_context(p, self.as_of, [], pp, extra={"status": status})
             note = self._render_note(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
             stamps.extend(self._stamps(m.stamps, p, None, note))
             notes.append(Note(p.tenant.tenant_id, None, note))
         summary = (f"queue-move request to {queue} for {len(ids)} tenant(s) "
                    f"(set Next Action Date = {nad.isoformat()})")
         return Job(key, m.kind, ids, msg, tuple(stamps), tuple(notes), summary)
+
+    def _queue_sender(self, members: list[TenantPlan]) -> Address | None:
+        """The request's From: the configured sender, else the FM of its tenants (the
+        groups are per FM then), named like every other address."""
+        text = self.settings.mail.sender
+        if text:
+            try:
+                return self.directory.name(parse_address(text))
+            except AddressError as exc:
+                where = str(self.settings.source or "config")
+                raise MessageError(f"{where}, key mail.sender", str(exc),
+                                   "set a valid sender address") from None
+        fm = members[0].tenant.fm
+        return self.people(members[0].tenant).fm if fm else None
 
     # ---- pieces ------------------------------------------------------------------------
     def _subject(self, m: Mailer, ctx: dict[str, Any], who: str) -> str:
@@ -243,21 +298,22 @@ class Composer:
                                 "keep the subject template on one line")
         return subject
 
-    def _recipients(self, m: Mailer, sources: tuple[str, ...], t: TenantRecord, role: str
-                    ) -> tuple[Address, ...]:
+    def _recipients(self, m: Mailer, sources: tuple[str, ...], t: TenantRecord, role: str,
+                    people: TenantPeople) -> tuple[Address, ...]:
         out: list[Address] = []
         for src in sources:
             if src == "account_team":
-                found = t.account_team
+                found = people.account_team
             elif src == "customer_contacts":
-                found = t.customer_contacts
+                found = people.customer_contacts
             elif src == "fm":
                 if not self.settings.mail.cc_fm and role == "cc":
                     continue
-                found = (t.fm,) if t.fm else ()
+                found = (people.fm,) if people.fm else ()
             else:
                 try:
-                    found = (parse_address(self.settings.mail.assignment_team),)
+                    found = (self.directory.name(
+                        parse_address(self.settings.mail.assignment_team)),)
                 except AddressError as exc:
                     where = str(self.settings.source or "config")
                     raise MessageError(f"{where}, key mail.assignment_team", str(exc),
@@ -301,34 +357,18 @@ class Composer:
         return tuple(Stamp(tracker, t.tenant_id, w.name if w else None, col, values[src])
                      for col, src in spec.items())
 
-    def _check_internal(self, addresses: Sequence[Address], where: str) -> None:
-        for a in addresses:
-            if not domain_allowed(a, self.internal):
-                raise MessageError(where, f"internal message addressed to {a.email}, "
-                                   "outside the internal domains",
-                                   "fix the address in the tracker, or add the domain to "
-                                   "mail.internal_domains in ftc-office.toml")
 
-    def check_audience(self, msg: OutgoingMessage, t: TenantRecord | None) -> None:
-        """Audiences are bound (docs/DOMAIN.md): internal mail only to internal domains; a customer
-        message only to that one tenant's own contacts, plus the FM."""
-        where = msg.origin or msg.key
-        if msg.audience == "internal":
-            self._check_internal(msg.recipients, where)
-            return
-        if t is None or len(msg.tenant_ids) != 1:
-            raise MessageError(where, "a customer message must belong to exactly one tenant",
-                               "report this as a bug")
-        allowed = set(t.customer_contacts)
-        fm = t.fm
-        for a in msg.to:
-            if a not in allowed:
-                raise MessageError(where, f"{a.email} is not one of this tenant's customer "
-                                   "contacts", "check the Customer Contacts column")
-        for a in msg.cc:
-            if a != fm and a not in allowed:
-                raise MessageError(where, f"{a.email} may not be copied on a customer message",
-                                   "only the FM is copied")
+#: a follow-up for a discussion held longer ago than this is flagged for the FM
+STALE_DAYS = 30
+
+
+def workloads_part(wls: Sequence[WorkloadRecord]) -> str | None:
+    """The workload part of a message key: the one workload's name, or for a message
+    covering several a digest of their names (a later workload still gets its own key)."""
+    if len(wls) <= 1:
+        return wls[0].name if wls else None
+    names = sorted(w.name.casefold() for w in wls)
+    return f"{len(names)}-workloads-{hashlib.sha256(chr(0).join(names).encode()).hexdigest()[:8]}"
 
 
 def compose_all(composer: Composer, plans: Sequence[TenantPlan], per_tenant: bool = False,

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ftc_office.backends.base import Backend
@@ -45,6 +45,7 @@ class RunRequest:
     yes: bool = False  # do not ask before the first real send
     per_tenant: bool = False
     outbox: Path | None = None  # folder for .eml files (outbox backend)
+    outbox_mode: str | None = None  # "drafts" | "pickup" (default: delivery.outbox_mode)
     report_path: Path | None = None  # write the JSON report here
     force: bool = False
     mail_only: bool = False  # `send`: only the kinds whose mailer sends a message
@@ -68,6 +69,9 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
     ``progress(done, total, what)`` is called before each job of a real run.
     """
     paths = expand_paths([str(t) for t in request.trackers])
+    if request.outbox_mode:
+        settings = replace(settings, delivery=replace(settings.delivery,
+                                                      outbox_mode=request.outbox_mode))
     data = request.data_dir or settings.data_folder()
     backend = make_backend(settings, request.backend, request.outbox, data)
     ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
@@ -82,6 +86,7 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
     require_tenant(request.tenant, bool(report.tenants))
     if backend.name == "outbox":
         report.outbox = str(getattr(backend, "folder", ""))
+        report.outbox_mode = settings.delivery.outbox_mode
     if request.report_path:
         request.report_path.write_text(json.dumps(report.to_json(), indent=2, default=str),
                                        encoding="utf-8")

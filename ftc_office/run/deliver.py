@@ -76,7 +76,8 @@ class Deliverer:
             return State.SENT
         elif result.status == Status.DRAFTED:
             self.ledger.transition(key, State.DRAFTED, provider_id=result.provider_id)
-            self.report.say(job, narrate.drafted(job))
+            self.report.drafted += 1
+            self.report.say(job, narrate.drafted(job, self.backend.name))
             return State.DRAFTED
         elif result.status == Status.UNKNOWN:
             self.ledger.transition(key, State.UNKNOWN, provider_id=result.provider_id,

@@ -34,9 +34,13 @@ def delivered(job: Job, backend: str) -> str:
     return ("wrote " if backend == "outbox" else "sent ") + job.summary
 
 
-def drafted(job: Job) -> str:
-    """A message left in Outlook's Drafts (delivery.o365.mode = "draft")."""
-    return f"drafted in Outlook (send it from Drafts): {job.summary}"
+def drafted(job: Job, backend: str) -> str:
+    """A message written as a draft for a person to send: in Outlook's Drafts
+    (delivery.o365.mode = "draft") or as an outbox .eml (delivery.outbox_mode = "drafts")."""
+    if backend == "outbox":
+        return f"draft written, not sent (open it in Outlook, send it, then run " \
+               f"'ftc-office mark-sent'): {job.summary}"
+    return f"drafted in Outlook, not sent (send it from Drafts): {job.summary}"
 
 
 def unknown(key: str, error: str | None) -> str:

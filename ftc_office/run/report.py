@@ -64,6 +64,7 @@ class RunReport:
     backend: str
     tenants: dict[str, TenantOutcome] = field(default_factory=dict)
     sent: int = 0
+    drafted: int = 0  # written as drafts for a person to send: not sent
     notes: int = 0
     unknown: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -72,6 +73,7 @@ class RunReport:
     limited: bool = False
     declined: bool = False  # the person said no at the confirmation: nothing was sent
     outbox: str | None = None  # the folder the outbox backend wrote to (not in the JSON)
+    outbox_mode: str | None = None  # "drafts" or "pickup" for an outbox run
 
     @property
     def failed(self) -> bool:
@@ -81,7 +83,8 @@ class RunReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "backend": self.backend,
-            "messages_sent": self.sent, "notes_recorded": self.notes,
+            "messages_sent": self.sent, "messages_drafted": self.drafted,
+            "notes_recorded": self.notes,
             "unknown": self.unknown, "refused": self.refused, "errors": self.errors,
             "limited": self.limited, "declined": self.declined,
             "writebacks": [dataclasses.asdict(w) | {"conflicts": [str(c) for c in w.conflicts]}

@@ -78,6 +78,7 @@ class WorkloadRecord:
     next_workloads: str | None = None
     rfa_demoed: bool | None = None
     next_steps: str | None = None
+    customer_next_steps: str | None = None
     atu_sent: Mark | None = None
     customer_email_sent: Mark | None = None
     engagement_note: str | None = None
@@ -113,6 +114,8 @@ class TenantRecord:
     account_team: tuple[Address, ...] = ()
     account_managed: bool | None = None
     customer_contacts: tuple[Address, ...] = ()
+    fm_name: str | None = None
+    customer_contact_names: str | None = None
     queue_confirmed: dt.date | None = None
     service_status_next: str | None = None
     task_4058: Mark | None = None
