@@ -10,7 +10,7 @@ import datetime as dt
 import html
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ class PreviewResult:
     notes: int  # note-only steps (no message)
     failures: list[str]
     invalid: int  # tenants skipped as invalid
+    warnings: list[str] = field(default_factory=list)  # what the FM should look at first
 
 
 def preview_trackers(paths: Sequence[Path], settings: Settings, as_of: dt.date, out: Path,
@@ -58,7 +59,8 @@ def preview_trackers(paths: Sequence[Path], settings: Settings, as_of: dt.date, 
     index = previewer.finish(failures, as_of)
     n_mail = sum(1 for e in previewer.entries if e.file)
     return PreviewResult(index, n_mail, len(previewer.entries) - n_mail, failures,
-                         sum(1 for p in plans if p.step == Step.INVALID))
+                         sum(1 for p in plans if p.step == Step.INVALID),
+                         [f"{e.tenants}: {w}" for e in previewer.entries for w in e.warnings])
 
 
 def eml_name(job: Job) -> str:
@@ -88,6 +90,7 @@ class IndexEntry:
     cc: str
     summary: str
     file: str | None
+    warnings: tuple[str, ...] = ()
 
 
 class Previewer:
@@ -106,7 +109,7 @@ class Previewer:
             job.kind, ", ".join(job.tenant_ids), m.subject if m else None,
             ", ".join(a.email for a in m.to) if m else "",
             ", ".join(a.email for a in m.cc) if m else "", job.summary,
-            path.name if path else None))
+            path.name if path else None, job.warnings))
         return path
 
     def finish(self, failures: Sequence[str], as_of: dt.date) -> Path:
@@ -124,7 +127,9 @@ def write_index(entries: Sequence[IndexEntry], folder: Path, failures: Sequence[
                 else "(note only)")
         rows.append(f"<tr><td>{esc(e.kind)}</td><td>{esc(e.tenants)}</td>"
                     f"<td>{link}</td><td>{esc(e.to)}</td><td>{esc(e.cc)}</td>"
-                    f"<td>{esc(e.summary)}</td></tr>")
+                    f"<td>{esc(e.summary)}"
+                    + "".join(f'<br><span class="bad">check: {esc(w)}</span>'
+                              for w in e.warnings) + "</td></tr>")
     problems = "".join(f"<li>{esc(f)}</li>" for f in failures)
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>ftc-office preview {as_of.isoformat()}</title>

@@ -115,6 +115,7 @@ def run_notices(report: RunReport, report_path: Path | None) -> Iterator[str]:
 def preview_notices(result: PreviewResult) -> Iterator[str]:
     """What `preview` tells on stderr: each failure, invalid tenants, where the index is."""
     yield from (f"error: {f}" for f in result.failures)
+    yield from (f"check: {w}" for w in result.warnings)
     if result.invalid:
         yield (f"{result.invalid} tenant(s) skipped as invalid: 'ftc-office check' lists every "
                "problem with its cell")

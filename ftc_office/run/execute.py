@@ -48,6 +48,8 @@ class Executor:
         for job in jobs:
             if self.report.declined:
                 return
+            for warning in job.warnings:
+                self.report.say(job, f"check: {warning}")
             if self.dry_run:
                 self._rehearse(job)
                 continue
