@@ -41,7 +41,7 @@ def parse(path: Path) -> EmailMessage:
 def body(msg: EmailMessage, kind: str = "plain") -> str:
     part = msg.get_body((kind,))
     assert part is not None
-    return cast(str, part.get_content())
+    return cast(str, part.get_content()).replace("\r\n", "\n")
 
 
 def preview(tmp_path: Path, tracker: Path, *extra: str) -> dict[str, EmailMessage]:
@@ -65,8 +65,8 @@ def test_names_come_from_cells_columns_and_people_never_from_the_address(tmp_pat
     tracker = make_tracker(tmp_path / "t.xlsx", [
         row("t-1", fm_email=FM, fm_name="Rosie Anderson",
             account_team="Eduardo Díaz <eduardod@microsoft.com>; v-mlopez@microsoft.com"),
-        row("t-2", fm_email=FM, account_team="eduardod@microsoft.com", **FOLLOWUP_DUE,
-            customer_contacts="Sam Lee <sam@contoso.com>"),
+        row("t-2", fm_email=FM, account_team="eduardod@microsoft.com"),
+        row("t-3", fm_email=FM, **FOLLOWUP_DUE, customer_contacts="Sam Lee <sam@contoso.com>"),
     ], columns=NAMED_COLUMNS)
     mails = preview(tmp_path, tracker)
     atu = next(m for n, m in mails.items() if n.startswith("atu.t-1"))
@@ -80,7 +80,7 @@ def test_names_come_from_cells_columns_and_people_never_from_the_address(tmp_pat
     assert atu["To"] == ('"Eduardo Díaz" <eduardod@microsoft.com>, '
                          '"María López" <v-mlopez@microsoft.com>').replace('"', "")
     # only an address, no name anywhere: "Hello," and no guessed signature
-    follow = next(m for n, m in mails.items() if n.startswith("customer_followup.t-2"))
+    follow = next(m for n, m in mails.items() if n.startswith("customer_followup.t-3"))
     assert body(follow).startswith("Hello Sam,")
     atu2 = body(next(m for n, m in mails.items() if n.startswith("atu.t-2")))
     assert atu2.startswith("Hello,\n") and "Eduardod" not in atu2 and "Rosiea" not in atu2
