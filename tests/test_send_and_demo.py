@@ -101,10 +101,11 @@ def test_send_writes_the_mail_steps_only_and_stamps_them(tracker: Path, tmp_path
 def test_send_dry_run_says_would_and_touches_nothing(tracker: Path, tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     before = tracker.read_bytes()
-    result = send(tracker, outbox)
+    result = send(tracker, outbox, "--outbox-mode", "pickup")
     assert result.exit_code == 0, result.output
-    # the queue move the follow-up unlocks is not planned yet: a dry run makes one pass
-    assert "4 tenant(s); would send 2 message(s); 0 note-only step(s)" in result.stdout
+    # the dry run is the run on copies: the queue move the follow-up unlocks is in it
+    assert "4 tenant(s); would send 3 message(s); 0 note-only step(s)" in result.stdout
+    assert "would send queue-move request" in result.stdout
     assert "would send ATU for Teams" in result.stdout
     assert "dry run: nothing was sent or written" in result.stderr
     assert emls(outbox) == {}

@@ -167,7 +167,8 @@ def demo(ctx: click.Context, out: str) -> None:
     outbox, report = folder / "outbox", folder / "report.json"
     result = perform(ctx, RunRequest(
         (str(tracker),), dt.date.fromisoformat(DEMO_DATE), backend="outbox", dry_run=False,
-        yes=True, outbox=outbox, outbox_mode="pickup", report_path=report, data_dir=(folder / "data").resolve()))
+        yes=True, outbox=outbox, outbox_mode="pickup", report_path=report,
+        data_dir=(folder / "data").resolve()))
     click.echo("\nThis demo simulated sending: nothing left this machine, and the outbox "
                "stood in for a mail server, so every message counts as sent.\n"
                "Your own runs write drafts you send from Outlook (then 'ftc-office "

@@ -71,13 +71,15 @@ class Deliverer:
             self.ledger.transition(key, State.SENT, provider_id=result.provider_id,
                                    refused=list(result.refused))
             self.report.sent += 1
-            self.report.say(job, narrate.delivered(job, self.backend.name))
+            self.report.say(job, narrate.delivered(job, self.backend.name,
+                                                   self.report.dry_run))
             self.report.mark_done(job)
             return State.SENT
         elif result.status == Status.DRAFTED:
             self.ledger.transition(key, State.DRAFTED, provider_id=result.provider_id)
             self.report.drafted += 1
-            self.report.say(job, narrate.drafted(job, self.backend.name))
+            self.report.say(job, narrate.drafted(job, self.backend.name,
+                                                 self.report.dry_run))
             return State.DRAFTED
         elif result.status == Status.UNKNOWN:
             self.ledger.transition(key, State.UNKNOWN, provider_id=result.provider_id,
