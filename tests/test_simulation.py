@@ -10,16 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from builders import make_tracker, row
-from runhelpers import ftc
+from runhelpers import ftc, smtp_config
 
 from ftc_office.config import load_settings
 from ftc_office.preview import preview_trackers
 from ftc_office.run.cells import changed_cells
 
+if TYPE_CHECKING:
+    from smtpserver import SmtpServer
+
+pytest_plugins = ["smtpserver"]
 AS_OF = "2026-11-26"
 DATE_LINE = re.compile(rb"^Date: [^\r\n]*\r\n", re.M)
 
@@ -95,3 +102,40 @@ def test_the_dry_run_says_what_the_run_then_does(tmp_path: Path,
     assert actions(dry.stdout) == actions(real.stdout)
     n = sum(1 for line in actions(real.stdout) if line.startswith("queue-move request"))
     assert n == 2
+
+
+# ---- a test send to yourself --------------------------------------------------------------
+
+def test_test_to_sends_every_due_message_to_you_only_and_records_nothing(
+        tmp_path: Path, smtp_plain: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    smtp_config(tmp_path, smtp_plain)
+    tracker = tracker_with_cascades(tmp_path / "tracker.xlsx")
+    before = tracker.read_bytes()
+    result = ftc("run", str(tracker), "--as-of", AS_OF, "--test-to", "me@microsoft.com")
+    assert result.exit_code == 0, result.output
+    got = smtp_plain.handler.received
+    # the real run would send 1 ATU (two workloads), 2 follow-ups and 2 queue moves (the
+    # cascade included)
+    assert len(got) == 5
+    for r in got:
+        assert r.rcpt_tos == ("me@microsoft.com",)
+        msg = BytesParser(policy=default_policy).parsebytes(r.data)
+        assert str(msg["Subject"]).startswith("[TEST] ") and msg["Cc"] is None
+        assert msg["To"] == "me@microsoft.com"
+    assert "5 test message(s) to me@microsoft.com; nothing was recorded" in result.stderr
+    assert tracker.read_bytes() == before
+    assert ftc("status").stdout.splitlines()[1:] == ["  (empty)"]
+    limited = ftc("send", str(tracker), "--as-of", AS_OF, "--test-to", "me@microsoft.com",
+                  "--limit", "2")
+    assert limited.exit_code == 0 and len(smtp_plain.handler.received) == 7
+
+
+def test_test_to_outside_the_internal_domains_is_refused(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    monkeypatch.chdir(tmp_path)
+    tracker = tracker_with_cascades(tmp_path / "tracker.xlsx")
+    result = ftc("run", str(tracker), "--as-of", AS_OF, "--test-to", "me@gmail.com")
+    assert result.exit_code == 2
+    assert "--test-to me@gmail.com: not in mail.internal_domains" in result.stderr

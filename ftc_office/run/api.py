@@ -31,6 +31,7 @@ from ftc_office.run.locks import locked_ledger
 from ftc_office.run.report import RunOptions, RunReport
 from ftc_office.run.runner import Runner
 from ftc_office.run.simulate import simulate
+from ftc_office.run.testsend import TestSendReport, check_test_address, send_test_copies
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,20 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
         request.report_path.write_text(json.dumps(report.to_json(), indent=2, default=str),
                                        encoding="utf-8")
     return report
+
+
+def run_test(request: RunRequest, address: str, settings: Settings) -> TestSendReport:
+    """``--test-to``: a test copy of each message the run would send, to ``address`` through
+    the configured backend; nothing recorded, nothing stamped (ftc_office.run.testsend)."""
+    paths = expand_paths([str(t) for t in request.trackers])
+    if request.outbox_mode:
+        settings = replace(settings, delivery=replace(settings.delivery,
+                                                      outbox_mode=request.outbox_mode))
+    data = request.data_dir or settings.data_folder()
+    check_test_address(address, settings)
+    backend = make_backend(settings, request.backend, request.outbox, data)
+    return send_test_copies(paths, settings, request.options(settings), backend, address,
+                            data=data, limit=request.limit)
 
 
 def _simulated(request: RunRequest, paths: Sequence[Path], settings: Settings, data: Path
