@@ -21,10 +21,11 @@ from ftc_office.config import Settings
 from ftc_office.errors import UsageError
 from ftc_office.filenames import safe_filename
 from ftc_office.jobs import Job
-from ftc_office.planning import require_tenant
+from ftc_office.planning import load_workspace, require_tenant
 from ftc_office.playbook import Step
+from ftc_office.review import build_review, render_review
 from ftc_office.run.cells import CellChange
-from ftc_office.run.report import Outcome, RunOptions
+from ftc_office.run.report import Outcome, RunOptions, RunReport
 from ftc_office.run.simulate import simulate
 
 
@@ -46,7 +47,8 @@ def preview_trackers(paths: Sequence[Path], settings: Settings, as_of: dt.date, 
                      backend: str | None = None) -> PreviewResult:
     """Carry out the run on copies (ftc_office.run.simulate) and keep what it would send in
     ``out``: each message as the .eml file the outbox would write (same name, same bytes),
-    plus index.html with every job, its warnings and the cells the run would change.
+    its attachments, and the review page ``index.html`` (ftc_office.review) with every job,
+    its warnings and the cells the run would change.
 
     Sends and records nothing; the steps the run unlocks (disengagement after a last
     follow-up) are in it, because it is the run.
@@ -55,21 +57,43 @@ def preview_trackers(paths: Sequence[Path], settings: Settings, as_of: dt.date, 
     name = (backend or settings.delivery.backend).strip().lower()
     options = RunOptions(as_of=as_of, dry_run=False, tenant=tenant, per_tenant=per_tenant)
     with simulate(paths, settings, options, name, outbox=out) as sim:
-        previewer = Previewer(out)
-        for job in sim.jobs:
-            previewer.entries.append(index_entry(job, out / eml_name(job)
-                                                 if job.message else None))
-        report = sim.report
-        changes = sim.changes
+        report, jobs, changes = sim.report, sim.jobs, sim.changes
     require_tenant(tenant, bool(report.tenants))
+    rows = tenant_rows(paths, settings, changes)
+    review = build_review(report, jobs, changes, rows, out)
+    index = render_review(review, out)
     failures = [f"{t.customer} ({t.tenant_id}): {p}" for t in report.tenants.values()
                 if t.status == Outcome.FAILED for p in t.problems] + list(report.errors)
     invalid = sum(1 for t in report.tenants.values() if t.step_before == str(Step.INVALID))
-    index = previewer.finish(failures, as_of, [str(c) for c in changes])
-    n_mail = sum(1 for e in previewer.entries if e.file)
-    return PreviewResult(index, n_mail, len(previewer.entries) - n_mail, failures, invalid,
-                         [f"{e.tenants}: {w}" for e in previewer.entries for w in e.warnings],
+    n_mail = sum(1 for j in jobs if j.message)
+    return PreviewResult(index, n_mail, len(jobs) - n_mail, failures, invalid,
+                         [f"{_who(report, j)}: {w}" for j in jobs for w in j.warnings],
                          changes)
+
+
+def _who(report: RunReport, job: Job) -> str:
+    """The customers a job is for, by name and ID."""
+    names = []
+    for tid in job.tenant_ids:
+        out = report.outcome(tid)
+        names.append(f"{out.customer} ({tid})" if out else tid)
+    return ", ".join(names)
+
+
+def tenant_rows(paths: Sequence[Path], settings: Settings, changes: Sequence[CellChange]
+                ) -> dict[tuple[str, int], str]:
+    """(sheet, row) → tenant ID: the trackers' rows, and the Notes rows the run adds (their
+    Tenant ID cell, column B)."""
+    out: dict[tuple[str, int], str] = {}
+    for tr in load_workspace(paths, settings).trackers:
+        for t in tr.tenants:
+            for w in t.workloads:
+                out[(tr.source.sheet, w.row)] = t.tenant_id
+    for c in changes:
+        if c.ref.startswith("B") and c.ref[1:].isdigit() and c.new and (c.sheet, int(c.ref[1:])) \
+                not in out:
+            out[(c.sheet, int(c.ref[1:]))] = str(c.new)
+    return out
 
 
 def require_files(paths: Sequence[Path]) -> None:

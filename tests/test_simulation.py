@@ -8,6 +8,7 @@ move, in the same run), `preview` must show exactly the messages the real run th
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import shutil
 from email.parser import BytesParser
@@ -81,9 +82,10 @@ def test_preview_equals_the_run_messages_and_cells(tmp_path: Path, mode: str,
     real = [(c.sheet, c.ref, c.old, c.new) for c in changed_cells(before, tracker)]
     shown = [(c.sheet, c.ref, c.old, c.new) for c in preview.changes]
     assert real and shown == real
-    # the review page lists the same cells
-    page = (tmp_path / "preview" / "index.html").read_text(encoding="utf-8")
-    assert f"Cells the run will change ({len(real)})" in page
+    # the review page lists the same cells, each one
+    page = html.unescape((tmp_path / "preview" / "index.html").read_text(encoding="utf-8"))
+    assert f'data-count="Cells to change" data-value="{len(real)}"' in page
+    assert all(f"<li>{c}</li>" in page for c in preview.changes)
 
 
 def test_the_dry_run_says_what_the_run_then_does(tmp_path: Path,

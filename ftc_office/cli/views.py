@@ -124,5 +124,6 @@ def preview_notices(result: PreviewResult) -> Iterator[str]:
     if result.invalid:
         yield (f"{result.invalid} tenant(s) skipped as invalid: 'ftc-office check' lists every "
                "problem with its cell")
+    attention = len(result.failures) + result.invalid + len(result.warnings)
     yield (f"{result.index}: {result.messages} message(s) and {result.notes} note-only step(s) "
-           f"previewed; {len(result.failures)} problem(s) — open the index to review")
+           f"previewed; {attention} need attention — open the page to review")

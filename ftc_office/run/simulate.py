@@ -103,9 +103,26 @@ def simulate(paths: Sequence[Path], settings: Settings, options: RunOptions, bac
         finally:
             ledger.close()
         report.dry_run = True
+        _name_originals(report, dict(zip(copies, paths, strict=True)))
         changes = [change for p, copy in zip(paths, copies, strict=True)
                    for change in changed_cells(p, copy)]
         yield Simulation(report, folder, jobs, changes)
+
+
+def _name_originals(report: RunReport, originals: dict[Path, Path]) -> None:
+    """Every place and message in the report names the real tracker, not its copy."""
+    def fix(text: str) -> str:
+        for copy, real in originals.items():
+            text = text.replace(str(copy), str(real))
+        return text
+
+    for out in report.tenants.values():
+        out.tracker = fix(out.tracker)
+        out.problems = [fix(p) for p in out.problems]
+        out.actions = [fix(a) for a in out.actions]
+    report.errors = [fix(e) for e in report.errors]
+    for wb in report.writebacks:
+        wb.tracker = fix(wb.tracker)
 
 
 def _copy_trackers(paths: Sequence[Path], folder: Path) -> list[Path]:
