@@ -50,7 +50,8 @@ class Runner:
         """The whole run; several passes so a step that unlocks the next runs it too."""
         if not self.opt.simulate:  # a simulation never asks the provider
             reconcile(self.ledger, self.backend, self.report)
-        self._record(paths)  # what a crashed run finished but never wrote
+        # what a crashed run finished but never wrote is written with this run's steps, at
+        # the end: the write-back projects every unwritten entry (one write, one backup)
         base = read(paths, self.settings, self.report)
         ws = base
         seen: set[str] = set()
