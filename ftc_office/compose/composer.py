@@ -147,7 +147,8 @@ class Composer:
         check_recipients(msg, t, self.internal)
         stamps: list[Stamp] = []
         notes: list[Note] = []
-        for w in wls or [None]:  # type: ignore[list-item]
+        targets: list[WorkloadRecord | None] = [*wls] or [None]  # None: a per-tenant mailer
+        for w in targets:
             wctx = message_context(plan, self.as_of, [w] if w else [], people)
             note = self._render_note(m.note, wctx, who) if m.note else ""
             stamps.extend(self._stamps(m.stamps, plan, w, note))
