@@ -44,7 +44,7 @@ class PreviewResult:
 
 def preview_trackers(paths: Sequence[Path], settings: Settings, as_of: dt.date, out: Path,
                      *, tenant: str | None = None, per_tenant: bool = False,
-                     backend: str | None = None) -> PreviewResult:
+                     backend: str | None = None, data: Path | None = None) -> PreviewResult:
     """Carry out the run on copies (ftc_office.run.simulate) and keep what it would send in
     ``out``: each message as the .eml file the outbox would write (same name, same bytes),
     its attachments, and the review page ``index.html`` (ftc_office.review) with every job,
@@ -56,7 +56,7 @@ def preview_trackers(paths: Sequence[Path], settings: Settings, as_of: dt.date, 
     require_files(paths)
     name = (backend or settings.delivery.backend).strip().lower()
     options = RunOptions(as_of=as_of, dry_run=False, tenant=tenant, per_tenant=per_tenant)
-    with simulate(paths, settings, options, name, outbox=out) as sim:
+    with simulate(paths, settings, options, name, outbox=out, data=data) as sim:
         report, jobs, changes = sim.report, sim.jobs, sim.changes
     require_tenant(tenant, bool(report.tenants))
     rows = tenant_rows(paths, settings, changes)

@@ -142,6 +142,10 @@ def test_demo_runs_the_sample_in_its_own_folder(tmp_path: Path, user_dirs: Path,
     # it says plainly that it simulated sending, and what a real run does instead
     assert "This demo simulated sending: nothing left this machine" in result.stderr
     assert "mark-sent" in result.stderr
+    # the review page of the run, written before it ran, counts what the run then did
+    page = (out / "review" / "index.html").read_text(encoding="utf-8")
+    assert 'data-count="Customer follow-ups" data-value="7"' in page
+    assert f"review:   {out / 'review' / 'index.html'}" in result.stderr
     tracker = out / "tracker.xlsx"
     assert f"copied the sample to {tracker}" in result.stderr
     assert f"messages: {out / 'outbox'}{os.sep}*.eml" in result.stderr

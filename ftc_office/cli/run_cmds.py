@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -182,6 +183,7 @@ def demo(ctx: click.Context, out: str) -> None:
       ftc-office demo --out C:\\Temp\\ftc-demo
     """
     from ftc_office.mailers import builtin_root
+    from ftc_office.preview import preview_trackers
 
     folder = Path(out)
     tracker = folder / "tracker.xlsx"
@@ -192,10 +194,14 @@ def demo(ctx: click.Context, out: str) -> None:
     shutil.copyfile(builtin_root() / "samples" / "tracker.xlsx", tracker)
     click.echo(f"copied the sample to {tracker}", err=True)
     outbox, report = folder / "outbox", folder / "report.json"
+    data = (folder / "data").resolve()
+    settings = settings_of(ctx)
+    review = preview_trackers([tracker], replace(settings, delivery=replace(
+        settings.delivery, outbox_mode="pickup")), dt.date.fromisoformat(DEMO_DATE),
+        folder / "review", data=data).index
     result = perform(ctx, RunRequest(
         (str(tracker),), dt.date.fromisoformat(DEMO_DATE), backend="outbox", dry_run=False,
-        yes=True, outbox=outbox, outbox_mode="pickup", report_path=report,
-        data_dir=(folder / "data").resolve()))
+        yes=True, outbox=outbox, outbox_mode="pickup", report_path=report, data_dir=data))
     click.echo("\nThis demo simulated sending: nothing left this machine, and the outbox "
                "stood in for a mail server, so every message counts as sent.\n"
                "Your own runs write drafts you send from Outlook (then 'ftc-office "
@@ -203,5 +209,6 @@ def demo(ctx: click.Context, out: str) -> None:
                f"messages: {outbox}{os.sep}*.eml (open them in Outlook)\n"
                f"workbook: {tracker} (open it in Excel: new columns at the right end)\n"
                f"report:   {report}\n"
-               f"preview:  ftc-office preview {tracker} --as-of {DEMO_DATE}", err=True)
+               f"review:   {review} (the review page of this run, written before it ran: "
+               "open it in a browser)", err=True)
     sys.exit(1 if result.failed else 0)
