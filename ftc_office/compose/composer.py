@@ -24,6 +24,7 @@ from ftc_office.addresses import (
     parse_address,
 )
 from ftc_office.compose.context import message_context, person_name, plan_next_action_date
+from ftc_office.compose.html_size import fit_listing
 from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
@@ -215,7 +216,9 @@ class Composer:
                     cc_all.append(a)
         subject = self._subject(m, ctx, who)
         text = self._render_text(m.text, ctx, who)
-        html = css_inline.inline(render(self.html_env, m.html, ctx, who))
+        # the body lists the tenants that fit under the size limit; the workbook has them all
+        html = fit_listing(lambda n: render(self.html_env, m.html, {**ctx, "listed": n}, who),
+                           len(rows), who)
         atts = tuple(self._attachment(spec, ctx, who, rows) for spec in m.attachments)
         ids = tuple(p.tenant.tenant_id for p in members)
         key = queue_move_key(queue, self.as_of, ids)
