@@ -52,18 +52,21 @@ def tool(*names: str) -> str:
 def run_demo(work: Path) -> Path:
     """The demo's outbox folder, after `ftc-office demo` on the bundled sample."""
     out = work / "demo"
-    subprocess.run([sys.executable, "-m", "ftc_office", "demo", "--out", str(out)],
-                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-m", "ftc_office", "demo", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    if not (out / "outbox").is_dir():
+        sys.exit(f"scripts/screenshots.py: the demo wrote no outbox (exit {done.returncode}):"
+                 f"\n{done.stderr}\nfix the demo and run again")
     return out / "outbox"
 
 
 def longest_of_each_kind(outbox: Path) -> dict[str, EmailMessage]:
     """Kind → its message with the longest HTML body (ties: the first file name)."""
     best: dict[str, tuple[int, EmailMessage]] = {}
-    for path in sorted(outbox.glob("*.eml")):
-        kind = path.name.split(".", 1)[0]
+    for path in sorted(outbox.rglob("*.eml")):
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
+        kind = str(msg.get("X-FTC-Message-Key") or path.name).split(".", 1)[0]
         size = len(html_of(msg))
         if kind in KINDS and (kind not in best or size > best[kind][0]):
             best[kind] = (size, msg)
