@@ -24,6 +24,7 @@ from ftc_office.addresses import (
     parse_address,
 )
 from ftc_office.compose.context import message_context, person_name, plan_next_action_date
+from ftc_office.compose.docx_finish import docx_finish
 from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
@@ -278,7 +279,8 @@ class Composer:
         if path is None:
             raise TemplateError(spec.template, "Word template not found",
                                 "check the mailer's attachments and the templates folders")
-        return Attachment(name, render_docx(path, ctx, who), DOCX_MIME)
+        return Attachment(name, render_docx(path, ctx, who, docx_finish(self.settings, ctx)),
+                          DOCX_MIME)
 
     def _stamp_values(self, plan: TenantPlan, note: str, detail: str
                       ) -> dict[str, StampValue]:
