@@ -257,3 +257,10 @@ def test_libreoffice_lays_the_brief_out_on_the_region_paper(tmp_path: Path) -> N
         assert box is not None
         boxes[pdf.stem.split(" - ")[1]] = (round(float(box[1])), round(float(box[2])))
     assert boxes == {"Customer t-1": (595, 842), "Customer t-2": (612, 792)}  # A4, Letter
+
+
+def test_a_long_title_is_cut_to_what_a_property_holds(tmp_path: Path) -> None:
+    found = attachments(tmp_path, [row("t-1", customer="Very Long Customer Name " * 13)])
+    title = Document(io.BytesIO(one(found, "ATU brief"))).core_properties.title
+    assert len(title) == 255 and title.startswith("ATU brief – Very Long") and \
+        title.endswith("…")
