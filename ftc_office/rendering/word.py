@@ -103,6 +103,12 @@ def _properties_environment() -> jinja2.Environment:
     return make_environment([], html=False)
 
 
+@functools.lru_cache(maxsize=64)
+def _property_template(source: str) -> jinja2.Template:
+    """A document property's tags, compiled once."""
+    return _properties_environment().from_string(source)
+
+
 @functools.cache
 def _docx_environment() -> jinja2.Environment:
     """The one sandboxed, autoescaping environment for Word templates, whose ``from_string``
@@ -138,10 +144,11 @@ class _DocxTemplate(DocxTemplate):
                           jinja_env: jinja2.Environment | None = None) -> None:
         """Render the tags of the text properties (title, subject, …) as plain text (see
         `_properties_environment`), cut to the 255 characters a property may hold."""
-        env = _properties_environment()
         props = self.docx.core_properties
         for name in TEXT_PROPERTIES:
-            value = env.from_string(getattr(props, name)).render(context)
+            value = getattr(props, name)
+            if "{" in value:
+                value = _property_template(value).render(context)
             setattr(props, name, value if len(value) <= 255 else value[:254] + "…")
 
     def patch_xml(self, src_xml: str) -> str:
