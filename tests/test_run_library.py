@@ -178,8 +178,9 @@ def test_demo_keeps_its_ledger_in_its_folder_and_leaves_the_environment(
     assert (here / "d" / "data" / "ledger.sqlite3").is_file()
     assert not (Path(os.environ["FTC_OFFICE_DATA_DIR"]) / "ledger.sqlite3").exists()
     assert result.stderr.count("cell(s) written") == 1  # one save for the whole run
-    assert result.stderr.endswith(f"preview:  ftc-office preview {Path('d') / 'tracker.xlsx'}"
-                                  " --as-of 2026-11-26\n")
+    assert result.stderr.endswith(f"review:   {Path('d') / 'review' / 'index.html'} (the review "
+                                  "page of this run, written before it ran: open it in a "
+                                  "browser)\n")
 
 
 def test_preview_trackers_as_a_library(here: Path) -> None:

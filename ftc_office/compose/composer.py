@@ -20,6 +20,7 @@ import jinja2
 from ftc_office.addresses import LINE_BREAKS, Address, AddressError, parse_address
 from ftc_office.compose.audience import check_customer_mailer, check_internal, check_recipients
 from ftc_office.compose.context import message_context, plan_next_action_date
+from ftc_office.compose.docx_finish import docx_finish
 from ftc_office.compose.html_size import fit_listing
 from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
@@ -339,7 +340,8 @@ class Composer:
         if path is None:
             raise TemplateError(spec.template, "Word template not found",
                                 "check the mailer's attachments and the templates folders")
-        return Attachment(name, render_docx(path, ctx, who), DOCX_MIME)
+        return Attachment(name, render_docx(path, ctx, who, docx_finish(self.settings, ctx)),
+                          DOCX_MIME)
 
     def _stamp_values(self, plan: TenantPlan, note: str, detail: str
                       ) -> dict[str, StampValue]:

@@ -19,7 +19,7 @@ from ftc_office.planning import apply_stamps
 from ftc_office.playbook import TenantPlan
 from ftc_office.run.compose import JobSource
 from ftc_office.run.execute import Confirm, Executor, Observe, Progress
-from ftc_office.run.plan import note_outcomes, note_steps_after, plan, read
+from ftc_office.run.plan import note_outcomes, note_steps_after, pending_stamps, plan, read
 from ftc_office.run.reconcile import reconcile
 from ftc_office.run.record import write_trackers
 from ftc_office.run.report import RunOptions, RunReport
@@ -50,9 +50,10 @@ class Runner:
         """The whole run; several passes so a step that unlocks the next runs it too."""
         if not self.opt.simulate:  # a simulation never asks the provider
             reconcile(self.ledger, self.backend, self.report)
-        # what a crashed run finished but never wrote is written with this run's steps, at
-        # the end: the write-back projects every unwritten entry (one write, one backup)
-        base = read(paths, self.settings, self.report)
+        # what was finished but never written (a crash, `resolve --sent`, `mark-sent`) is
+        # planned as written and written with this run's steps at the end: one write-back
+        base = apply_stamps(read(paths, self.settings, self.report),
+                            pending_stamps(self.ledger))
         ws = base
         seen: set[str] = set()
         # Tenant steps first, repeated while one unlocks the next (a last follow-up makes
