@@ -5,7 +5,7 @@ then *Moved On* (a validated date) and *Moved By* for them to fill, one Excel ta
 frozen header, wrapped text, widths that fit the content, a font name on every cell,
 landscape and one page wide when printed. The request's ledger key travels in the custom
 document property ``FtcRequestKey`` so a returned copy is recognised
-(:mod:`ftc_office.returned` reads it back).
+(:mod:`ftc_office.run.returned` reads it back).
 """
 
 from __future__ import annotations
