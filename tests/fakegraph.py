@@ -465,7 +465,7 @@ class FakeGraph:
             return 200, {}, {"value": [{k: v.get(k) for k in ["id", *keep]}
                                        for v in found[:top]]}
         att = re.fullmatch(r"/messages/([^/]+)/attachments", rest)
-        inbox = {m.id: m for m in self.inbox}
+        inbox = {m.id: m for m in [*self.inbox, *self.sent]}
         if att and att.group(1) in inbox:
             return 200, {}, {"value": list(inbox[att.group(1)].attachments)}
         return None

@@ -122,13 +122,16 @@ class ReplyReader:
         m = found[0]
         return SentCopy(key, str(m["conversationId"]), _parse_time(str(m["sentDateTime"])))
 
-    def replies(self, sent: SentCopy) -> list[Reply]:
-        """The thread's messages received since ours went out (oldest first)."""
+    def replies(self, sent: SentCopy, sender_address: str) -> list[Reply]:
+        """The thread's messages from ``sender_address`` received since ours went out
+        (oldest first); the others (our own copy, anyone else) are left out."""
         out = []
         for m in self._pages(f"{self.base}/messages",
                              reply_params(sent.conversation_id, sent.sent), TEXT_BODY):
             sender = str(((m.get("from") or {}).get("emailAddress") or {}).get("address")
                          or "")
+            if sender.casefold() != sender_address.casefold():
+                continue
             text = str((m.get("uniqueBody") or {}).get("content") or "")
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
             atts = self._attachments(str(m["id"])) if m.get("hasAttachments") else ()

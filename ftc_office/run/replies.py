@@ -79,9 +79,7 @@ def read_mailbox(reader: ReplyReader, ledger: Ledger, team: str, today: dt.date
         if sent is None:
             continue
         out.requests += 1
-        for reply in reader.replies(sent):
-            if reply.sender.casefold() != team.casefold():
-                continue  # our own copy, or someone else in the thread
+        for reply in reader.replies(sent, team):  # our own copy and anyone else left out
             out.replies += 1
             _from_reply(reply, entry, ledger, today, out, problems)
     if problems:
