@@ -60,12 +60,12 @@ _MAILBOX = re.compile(r"^/v1\.0/(?P<box>me|users/[^/]+)(?P<rest>/.*)$")
 # -- the OData query options Graph accepts on message lists (strictly, as documented) ----
 #: message properties a $select may name (graph/api/resources/message)
 MESSAGE_PROPERTIES = frozenset((
-    "id bccRecipients body bodyPreview categories ccRecipients changeKey conversationId "
-    "conversationIndex createdDateTime flag from hasAttachments importance "
-    "inferenceClassification internetMessageHeaders internetMessageId isDeliveryReceiptRequested "
-    "isDraft isRead isReadReceiptRequested lastModifiedDateTime parentFolderId "
-    "receivedDateTime replyTo sender sentDateTime subject toRecipients uniqueBody "
-    "webLink").split())
+    "id", "bccRecipients", "body", "bodyPreview", "categories", "ccRecipients", "changeKey",
+    "conversationId", "conversationIndex", "createdDateTime", "flag", "from",
+    "hasAttachments", "importance", "inferenceClassification", "internetMessageHeaders",
+    "internetMessageId", "isDeliveryReceiptRequested", "isDraft", "isRead",
+    "isReadReceiptRequested", "lastModifiedDateTime", "parentFolderId", "receivedDateTime",
+    "replyTo", "sender", "sentDateTime", "subject", "toRecipients", "uniqueBody", "webLink"))
 #: properties our filters may use, with their OData types
 FILTERABLE = {"conversationId": "string", "receivedDateTime": "datetime",
               "sentDateTime": "datetime", "from/emailAddress/address": "string",
@@ -133,6 +133,8 @@ def _matches(view: dict[str, Any], flt: str) -> bool:
     assert not isinstance(clauses, str)
     for prop, op, lit in clauses:
         value: Any = view
+        have: Any
+        want: Any
         for part in prop.split("/"):
             value = (value or {}).get(part)
         if lit.startswith("'"):

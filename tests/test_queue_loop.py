@@ -140,7 +140,7 @@ def test_problems_name_the_cell_and_nothing_is_half_applied(
                                                  "e-2": dt.date(2099, 1, 1)})
     foreign = tmp_path / "foreign.xlsx"
     wb = openpyxl.Workbook()
-    wb.active.append(HEADERS)  # type: ignore[union-attr]
+    wb.worksheets[0].append(HEADERS)
     wb.save(foreign)
     before = tracker.read_bytes()
     result = ftc("confirm-queue", str(tracker), "--from", str(good), "--from", str(early),
