@@ -202,3 +202,14 @@ def test_a_copy_saved_by_libreoffice_imports(sent: tuple[Path, Path], tmp_path: 
     cells = rows(tracker)
     assert cells[("e-1", "Teams")]["Queue Confirmed"] == at("2026-11-27")
     assert cells[("e-2", "Teams")]["Queue Confirmed"] == at("2026-11-28")
+
+
+def test_the_request_says_how_to_confirm(sent: tuple[Path, Path]) -> None:
+    _tracker, outbox = sent
+    for name, msg in emls(outbox).items():
+        if not name.startswith("queue_move."):
+            continue
+        html, text = msg.get_body(("html",)), msg.get_body(("plain",))
+        assert html is not None and text is not None
+        assert "<strong>How to confirm:</strong>" in html.get_content()
+        assert 'or reply "Done" as the first line to confirm every tenant' in text.get_content()
