@@ -75,6 +75,9 @@ def confirm_queue_cmd(ctx: click.Context, trackers: tuple[str, ...], tenant: str
     if sum((bool(tenant), bool(returned), from_mailbox)) != 1:
         raise UsageError("confirm-queue", "say what confirms the move",
                          "give exactly one of --tenant ID, --from FILE.xlsx, --from-mailbox")
+    if date and not tenant:
+        raise UsageError(f"--date {date}", "the date of a workbook or reply is its own",
+                         "leave out --date (it goes with --tenant)")
     settings = settings_of(ctx)
     paths, data = expand_paths(trackers), settings.data_folder()
     if not tenant:
