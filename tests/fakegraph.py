@@ -29,6 +29,7 @@ would hand to its recipients (see :func:`sent_as_mime`).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import itertools
 import json
 import mimetypes
@@ -55,6 +56,98 @@ if TYPE_CHECKING:
 
 _FILTER = re.compile(r"ep/id eq '(?P<id>(?:[^']|'')*)' and ep/value eq '(?P<value>(?:[^']|'')*)'")
 _MAILBOX = re.compile(r"^/v1\.0/(?P<box>me|users/[^/]+)(?P<rest>/.*)$")
+
+# -- the OData query options Graph accepts on message lists (strictly, as documented) ----
+#: message properties a $select may name (graph/api/resources/message)
+MESSAGE_PROPERTIES = frozenset((
+    "id", "bccRecipients", "body", "bodyPreview", "categories", "ccRecipients", "changeKey",
+    "conversationId", "conversationIndex", "createdDateTime", "flag", "from",
+    "hasAttachments", "importance", "inferenceClassification", "internetMessageHeaders",
+    "internetMessageId", "isDeliveryReceiptRequested", "isDraft", "isRead",
+    "isReadReceiptRequested", "lastModifiedDateTime", "parentFolderId", "receivedDateTime",
+    "replyTo", "sender", "sentDateTime", "subject", "toRecipients", "uniqueBody", "webLink"))
+#: properties our filters may use, with their OData types
+FILTERABLE = {"conversationId": "string", "receivedDateTime": "datetime",
+              "sentDateTime": "datetime", "from/emailAddress/address": "string",
+              "subject": "string", "isDraft": "bool", "hasAttachments": "bool"}
+_CLAUSE = re.compile(r"(?P<prop>[A-Za-z]+(?:/[A-Za-z]+)*) (?P<op>eq|ne|gt|ge|lt|le) "
+                     r"(?P<lit>'(?:[^']|'')*'|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
+                     r"|true|false)")
+_QUERY_OPTIONS = frozenset(("$filter", "$select", "$top", "$skip", "$orderby", "$count"))
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _selected(query: dict[str, str]) -> list[str]:
+    return [f.strip() for f in query.get("$select", "").split(",") if f.strip()]
+
+
+def _clauses(flt: str) -> list[tuple[str, str, str]] | str:
+    """``prop op literal`` clauses joined by ``and``, or why Graph refuses the filter."""
+    out = []
+    for part in re.split(r" and (?=(?:[^']*'[^']*')*[^']*$)", flt):
+        m = _CLAUSE.fullmatch(part.strip())
+        if not m:
+            return f"Invalid filter clause: {part.strip()!r}"
+        kind = FILTERABLE.get(m["prop"])
+        lit = m["lit"]
+        if kind is None:
+            return f"Could not find a property named '{m['prop']}' on type 'message'."
+        got = ("string" if lit.startswith("'") else "bool" if lit in ("true", "false")
+               else "datetime")
+        if got != kind:
+            return ("A binary operator with incompatible types was detected. Found operand "
+                    f"types '{kind}' and '{got}' for operator '{m['op']}'.")
+        out.append((m["prop"], m["op"], lit))
+    return out
+
+
+def check_query(rest: str, query: dict[str, str]) -> tuple[str, str] | None:
+    """(code, message) of Graph's 400 for a message list query it would refuse, else None."""
+    if not re.fullmatch(r"/messages|/mailFolders/\w+/messages", rest):
+        return None
+    unknown = [k for k in query if k not in _QUERY_OPTIONS]
+    if unknown:
+        return "BadRequest", f"Query option '{unknown[0]}' is not supported."
+    bad = [f for f in _selected(query) if f not in MESSAGE_PROPERTIES]
+    if bad:
+        return "RequestBroker--ParseUri", f"Could not find a property named '{bad[0]}'."
+    if "$top" in query and not (query["$top"].isdigit() and 1 <= int(query["$top"]) <= 1000):
+        return "BadRequest", "Invalid $top value."
+    flt = query.get("$filter", "")
+    if flt.startswith("singleValueExtendedProperties/"):
+        return None if _FILTER.search(flt) else ("BadRequest", "Invalid filter clause")
+    clauses = _clauses(flt) if flt else []
+    if isinstance(clauses, str):
+        return "BadRequest", clauses
+    order = [o.split()[0] for o in query.get("$orderby", "").split(",") if o.strip()]
+    if order and clauses and order[0] != clauses[0][0]:
+        return "InefficientFilter", "The restriction or sort order is too complex."
+    return None
+
+
+def _matches(view: dict[str, Any], flt: str) -> bool:
+    clauses = _clauses(flt) if flt else []
+    assert not isinstance(clauses, str)
+    for prop, op, lit in clauses:
+        value: Any = view
+        have: Any
+        want: Any
+        for part in prop.split("/"):
+            value = (value or {}).get(part)
+        if lit.startswith("'"):
+            have, want = str(value or "").casefold(), lit[1:-1].replace("''", "'").casefold()
+        elif lit in ("true", "false"):
+            have, want = bool(value), lit == "true"
+        else:
+            have, want = str(value), lit  # both ISO 8601 UTC: text order is time order
+        ok = {"eq": have == want, "ne": have != want, "gt": have > want, "ge": have >= want,
+              "lt": have < want, "le": have <= want}[op]
+        if not ok:
+            return False
+    return True
 
 
 @dataclass
@@ -100,6 +193,7 @@ class StoredMessage:
     is_draft: bool = True
     visible_at: float = 0.0
     draft_id: str = ""
+    conversation_id: str = ""
 
     def props(self) -> list[dict[str, str]]:
         return list(self.data.get("singleValueExtendedProperties") or [])
@@ -150,6 +244,7 @@ class FakeGraph:
         self.requests: list[Recorded] = []
         self.drafts: dict[str, StoredMessage] = {}
         self.sent: list[StoredMessage] = []
+        self.inbox: list[StoredMessage] = []  # received messages (see deliver_reply)
         self.faults: list[Fault] = []
         self.sessions: dict[str, dict[str, Any]] = {}
         self.sent_items_delay = 0.0
@@ -228,7 +323,10 @@ class FakeGraph:
         return None
 
     def _message_view(self, m: StoredMessage) -> dict[str, Any]:
-        return {**m.data, "id": m.id, "isDraft": m.is_draft,
+        if not m.conversation_id:  # Exchange assigns it when the draft is created
+            m.conversation_id = f"AAQkConv-{m.draft_id or m.id}"
+        return {**m.data, "id": m.id, "isDraft": m.is_draft, "conversationId": m.conversation_id,
+                "sentDateTime": m.data.get("sentDateTime") or "2026-01-01T00:00:00Z",
                 "parentFolderId": "drafts" if m.is_draft else "sentitems",
                 "hasAttachments": bool(m.attachments),
                 "createdDateTime": "2026-01-01T00:00:00Z",
@@ -257,6 +355,12 @@ class FakeGraph:
             return self._error(404, "ResourceNotFound", f"no route {path}")
         box, rest = m.group("box"), m.group("rest")
         with self._lock:
+            bad = check_query(rest, query)
+            if bad:
+                return self._error(400, *bad)
+            received = self._received_route(method, box, rest, query, headers)
+            if received is not None:
+                return received
             if method == "POST" and rest == "/sendMail":
                 msg = StoredMessage(self._new_id("sent"), box, dict(data["message"]),
                                     is_draft=False)
@@ -318,9 +422,65 @@ class FakeGraph:
                 draft.draft_id = mid
                 draft.id = self._new_id("sent")
                 draft.visible_at = self.clock() + self.sent_items_delay
+                draft.data["sentDateTime"] = _utc_now()
                 self.sent.append(draft)
                 return 202, {}, None
         return self._error(405, "ErrorInvalidRequest", f"{method} {rest}")
+
+    def deliver_reply(self, to: StoredMessage, sender: str, text: str, *,
+                      received: str | None = None,
+                      attachments: tuple[tuple[str, bytes], ...] = ()) -> StoredMessage:
+        """A message from ``sender`` arrives in the mailbox of ``to`` (a sent item), in its
+        conversation; ``text`` is its own text (Graph's ``uniqueBody``)."""
+        with self._lock:
+            self._message_view(to)  # its conversationId
+            m = StoredMessage(self._new_id("inbox"), to.mailbox, {
+                "subject": "RE: " + str(to.data.get("subject") or ""),
+                "from": {"emailAddress": {"address": sender, "name": sender}},
+                "receivedDateTime": received or _utc_now(),
+                "uniqueBody": {"contentType": "html",
+                               "content": "<div>" + text.replace("\n", "<br>") + "</div>",
+                               "text": text},
+                "body": {"contentType": "html", "content": f"<div>{text}</div><hr>quoted"}},
+                is_draft=False, conversation_id=to.conversation_id)
+            m.attachments = [{"@odata.type": "#microsoft.graph.fileAttachment", "id":
+                              self._new_id("att"), "name": name, "size": len(data),
+                              "contentBytes": base64.b64encode(data).decode()}
+                             for name, data in attachments]
+            self.inbox.append(m)
+            return m
+
+    def _received_route(self, method: str, box: str, rest: str, query: dict[str, str],
+                        headers: dict[str, str]) -> tuple[int, dict[str, str], Any] | None:
+        """``GET /messages`` (every folder; filtered) and a received message's
+        ``/attachments``; None for anything else."""
+        if method != "GET":
+            return None
+        if rest == "/messages":
+            text = 'outlook.body-content-type="text"' in headers.get("prefer", "")
+            pool = [m for m in [*self.inbox, *self.sent] if m.mailbox == box
+                    and m.visible_at <= self.clock()]
+            found = [self._received_view(m, text) for m in pool]
+            found = [v for v in found if _matches(v, query.get("$filter", ""))]
+            top = int(query.get("$top", "10"))
+            keep = _selected(query) or list(found[0]) if found else []
+            return 200, {}, {"value": [{k: v.get(k) for k in ["id", *keep]}
+                                       for v in found[:top]]}
+        att = re.fullmatch(r"/messages/([^/]+)/attachments", rest)
+        inbox = {m.id: m for m in [*self.inbox, *self.sent]}
+        if att and att.group(1) in inbox:
+            return 200, {}, {"value": list(inbox[att.group(1)].attachments)}
+        return None
+
+    def _received_view(self, m: StoredMessage, text: bool) -> dict[str, Any]:
+        view = self._message_view(m)
+        view["receivedDateTime"] = m.data.get("receivedDateTime") or view["sentDateTime"]
+        view["from"] = m.data.get("from") or {"emailAddress": {"address": m.mailbox}}
+        unique = dict(m.data.get("uniqueBody") or {"contentType": "html", "content": ""})
+        if text:
+            unique = {"contentType": "text", "content": unique.get("text", "")}
+        view["uniqueBody"] = {k: v for k, v in unique.items() if k != "text"}
+        return view
 
     def _search(self, box: str, folder: str, query: dict[str, str]) -> list[dict[str, Any]]:
         flt = query.get("$filter", "")
@@ -340,7 +500,9 @@ class FakeGraph:
                 continue
             if want and not any((p.get("id"), p.get("value")) == want for p in s.props()):
                 continue
-            out.append({"id": s.id, "isDraft": s.is_draft})
+            view = self._message_view(s)
+            out.append({"id": s.id, "isDraft": s.is_draft,
+                        **{k: view.get(k) for k in _selected(query) if k in view}})
         top = int(query.get("$top", "25"))
         return out[:top]
 

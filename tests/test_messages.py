@@ -407,7 +407,10 @@ def test_queue_moves_as_the_assignment_team_gets_them(sample: Sample) -> None:
         sheet = [[v.date().isoformat() if isinstance(v, dt.datetime) else str(v) for v in r]
                  for r in ws.iter_rows(values_only=True)]
         assert sheet[0][:3] == ["Tenant ID", "Customer", "Target Queue"]
-        assert sheet[1:] == body_rows
+        # sorted by customer, then Moved On / Moved By left for the assignment team
+        assert [r[:7] for r in sheet[1:]] == sorted(
+            body_rows, key=lambda r: (r[1].casefold(), r[0].casefold()))
+        assert all(r[7:] == ["None", "None"] for r in sheet[1:])
     assert len(requests) == len(jobs), "one message per target queue and FM"
 
 

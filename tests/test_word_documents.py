@@ -108,7 +108,7 @@ def test_a_wrong_page_size_in_the_config_names_the_key(tmp_path: Path) -> None:
 
 def test_properties_are_the_fm_the_as_of_date_and_a_title(tmp_path: Path) -> None:
     found = attachments(tmp_path, [row("t-1", customer="AT&T <Labs>",
-                                       fm_email="rosie.alvarez@microsoft.com")])
+                                       fm_email="Rosie Alvarez <rosie.alvarez@microsoft.com>")])
     data = one(found, "ATU brief")
     props = Document(io.BytesIO(data)).core_properties
     assert props.title == "ATU brief – AT&T <Labs> – Teams"  # plain text, escaped once

@@ -44,30 +44,51 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
 
 
 @click.command("confirm-queue")
-@click.argument("tracker", type=click.Path(dir_okay=False))
-@click.option("--tenant", metavar="ID", required=True, help="The tenant whose move is confirmed.")
+@click.argument("trackers", nargs=-1, required=True, metavar="TRACKER...")
+@click.option("--tenant", metavar="ID", help="The tenant whose move is confirmed.")
 @click.option("--date", "date", metavar="YYYY-MM-DD", help="Confirmation date (default: today).")
+@click.option("--from", "returned", multiple=True, type=click.Path(dir_okay=False),
+              metavar="FILE.xlsx", help="A queue-move workbook returned with Moved On filled "
+              "(repeat for several).")
+@click.option("--from-mailbox", is_flag=True,
+              help="Read the assignment team's replies in Outlook (o365; read-only).")
 @force_option
 @click.pass_context
 @boundary
-def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str | None,
+def confirm_queue_cmd(ctx: click.Context, trackers: tuple[str, ...], tenant: str | None,
+                      date: str | None, returned: tuple[str, ...], from_mailbox: bool,
                       force: bool) -> None:
-    """Record that the assignment team moved a tenant (fills Queue Confirmed).
+    """Record that the assignment team moved tenants (fills Queue Confirmed): one typed
+    tenant, returned workbooks, or their replies in the mailbox.
 
     \b
-    Example:
+    Examples:
       ftc-office confirm-queue tracker.xlsx --tenant 6f1c...-...
+      ftc-office confirm-queue tracker.xlsx --from queue-move-returned.xlsx
+      ftc-office confirm-queue "team/*.xlsx" --from-mailbox
     """
+    from ftc_office.cli.confirm_views import confirm_from_sources
+    from ftc_office.planning import expand_paths
     from ftc_office.run.confirm import confirm_queue
     from ftc_office.run.locks import locked_ledger
 
+    if sum((bool(tenant), bool(returned), from_mailbox)) != 1:
+        raise UsageError("confirm-queue", "say what confirms the move",
+                         "give exactly one of --tenant ID, --from FILE.xlsx, --from-mailbox")
+    if date and not tenant:
+        raise UsageError(f"--date {date}", "the date of a workbook or reply is its own",
+                         "leave out --date (it goes with --tenant)")
     settings = settings_of(ctx)
-    path, data, when = Path(tracker), settings.data_folder(), parse_as_of(date)
-    with locked_ledger([path], data) as ledger:
-        results = confirm_queue([path], settings, ledger, tenant, when, force, data=data)
+    paths, data = expand_paths(trackers), settings.data_folder()
+    if not tenant:
+        sys.exit(confirm_from_sources(settings, paths, [Path(r) for r in returned],
+                                      from_mailbox, force))
+    when = parse_as_of(date)
+    with locked_ledger(paths, data) as ledger:
+        results = confirm_queue(paths, settings, ledger, tenant, when, force, data=data)
     cells = sum(r.cells for r in results)
-    click.echo(f"{tracker}: queue move of {tenant} confirmed on {when.isoformat()} "
-               f"({cells} cell(s) written) — the next run unassigns the FM")
+    click.echo(f"{', '.join(trackers)}: queue move of {tenant} confirmed on "
+               f"{when.isoformat()} ({cells} cell(s) written) — the next run unassigns the FM")
 
 
 @click.command()

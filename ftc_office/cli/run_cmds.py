@@ -115,9 +115,11 @@ def _progress(done: int, total: int, what: str) -> None:
 
 @click.command()
 @run_options
+@click.option("--read-replies", is_flag=True, help="First record the confirmations in the "
+              "assignment team's replies (o365, read-only; with --no-dry-run).")
 @click.pass_context
 @boundary
-def run(ctx: click.Context, **kw: Any) -> None:
+def run(ctx: click.Context, read_replies: bool, **kw: Any) -> None:
     """Move every tenant along the playbook: the main job.
 
     In playbook order, for every due tenant: the ATU message (or the no-account-team
@@ -136,6 +138,12 @@ def run(ctx: click.Context, **kw: Any) -> None:
       ftc-office run tracker.xlsx --backend o365 --no-dry-run --limit 5
       ftc-office run tracker.xlsx --backend o365 --test-to me@microsoft.com --limit 3
     """
+    if read_replies and not kw["dry_run"]:
+        from ftc_office.cli.confirm_views import confirm_from_sources
+        from ftc_office.planning import expand_paths
+        if confirm_from_sources(settings_of(ctx), expand_paths(kw["trackers"]), [], True,
+                                kw["force"]):
+            sys.exit(1)
     request, test_to = request_of(**kw)
     if test_to:
         sys.exit(1 if perform_test(ctx, request, test_to) else 0)

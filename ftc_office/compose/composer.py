@@ -263,9 +263,9 @@ class Composer:
         # the body lists the tenants that fit under the size limit; the workbook has them all
         html = fit_listing(lambda n: render(self.html_env, m.html, {**ctx, "listed": n}, who),
                            len(rows), who)
-        atts = tuple(self._attachment(spec, ctx, who, rows) for spec in m.attachments)
         ids = tuple(p.tenant.tenant_id for p in members)
         key = queue_move_key(queue, self.as_of, ids)
+        atts = tuple(self._attachment(spec, ctx, who, rows, key) for spec in m.attachments)
         msg = OutgoingMessage(key=key, kind=m.kind, audience=m.audience, to=to,
                               cc=tuple(cc_all), sender=sender, subject=subject, text=text,
                               html=html, attachments=atts, tenant_ids=ids, origin=who)
@@ -332,10 +332,10 @@ class Composer:
         return tuple(out)
 
     def _attachment(self, spec: Any, ctx: dict[str, Any], who: str,
-                    rows: list[dict[str, Any]]) -> Attachment:
+                    rows: list[dict[str, Any]], key: str = "") -> Attachment:
         name = attachment_filename(self._render_string(spec.filename, ctx, who))
         if spec.builtin == "queue_rows_xlsx":
-            return Attachment(name, queue_rows_xlsx(rows, self.as_of), XLSX_MIME)
+            return Attachment(name, queue_rows_xlsx(rows, self.as_of, key), XLSX_MIME)
         path = find_template(spec.template, self.tdirs)
         if path is None:
             raise TemplateError(spec.template, "Word template not found",

@@ -172,6 +172,12 @@ def _link(paragraph: Paragraph, url: str, text: str) -> None:
     paragraph._p.append(link)
 
 
+#: the FM with their name when known ("Rosie Anderson (rosiea@…)"), else the address
+FM_LINE = "{{ tenant.fm_name ~ ' (' ~ tenant.fm ~ ')' if tenant.fm_name else tenant.fm }}"
+#: the workloads the message covers ("Teams and Intune")
+COVERED = "{{ covered | map(attribute='name') | join_and }}"
+
+
 def atu_brief() -> None:
     doc = _base("FastTrack enablement brief",
                 "ATU brief – {{ tenant.customer }}{% if covered %} – "
@@ -181,8 +187,8 @@ def atu_brief() -> None:
         ("Customer", "{{ tenant.customer }}"),
         ("Tenant ID", "{{ tenant.id }}"),
         ("Region", "{{ tenant.region }}"),
-        ("FastTrack Manager", "{{ tenant.fm_name ~ ' (' ~ tenant.fm ~ ')' if tenant.fm_name else tenant.fm }}"),
-        ("Workloads completed", "{{ covered | map(attribute='name') | join_and }}"),
+        ("FastTrack Manager", FM_LINE),
+        ("Workloads completed", COVERED),
         ("Seats", "{{ tenant.seats | thousands }}"),
         ("Active users", "{{ tenant.active_users | thousands "
                          "if tenant.active_users is not none else '—' }}"),
@@ -222,13 +228,13 @@ def engagement_summary() -> None:
     _facts(doc, [
         ("Customer", "{{ tenant.customer }}"),
         ("Tenant ID", "{{ tenant.id }}"),
-        ("Workloads", "{{ covered | map(attribute='name') | join_and }}"),
+        ("Workloads", COVERED),
         ("Completion discussion", "{{ workload.discussion_date | date }}"),
-        ("FastTrack Manager", "{{ tenant.fm_name ~ ' (' ~ tenant.fm ~ ')' if tenant.fm_name else tenant.fm }}"),
+        ("FastTrack Manager", FM_LINE),
         ("Date", "{{ as_of | date }}"),
     ])
     doc.add_heading("What we completed together", level=1)
-    doc.add_paragraph("Your organisation is now using {{ covered | map(attribute='name') | join_and }}, and "
+    doc.add_paragraph("Your organisation is now using " + COVERED + ", and "
                       "FastTrack's enablement {{ 'of it is' if covered | length == 1 "
                       "else 'of them is' }} complete.")
     _workload_table(doc, ["Workload", "Completion discussion", "Status"],
