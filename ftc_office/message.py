@@ -79,6 +79,7 @@ class OutgoingMessage:
     workloads: tuple[str, ...] = ()
     origin: str = ""
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
+    bcc: tuple[Address, ...] = ()  # envelope only: never in a header
 
     def __post_init__(self) -> None:
         where = self.origin or f"message {self.key}"
@@ -100,7 +101,7 @@ class OutgoingMessage:
                 raise MessageError(where, f"attachment name {att.filename!r} contains a line "
                                    "break or an encoded word (=?…?=)",
                                    "remove them from the attachment's file-name template")
-        for addr in (*self.to, *self.cc, *((self.sender,) if self.sender else ())):
+        for addr in (*self.to, *self.cc, *self.bcc, *((self.sender,) if self.sender else ())):
             if "=?" in addr.email or LINE_BREAKS.search(addr.email):
                 raise MessageError(where, f"address {addr.email!r} contains '=?' or a line break",
                                    "correct the address")
@@ -128,8 +129,8 @@ class OutgoingMessage:
 
     @property
     def recipients(self) -> tuple[Address, ...]:
-        """Everyone the message goes to: To, then Cc."""
-        return self.to + self.cc
+        """Everyone the message goes to: To, then Cc, then Bcc (the envelope)."""
+        return self.to + self.cc + self.bcc
 
     @property
     def content_hash(self) -> str:
@@ -141,6 +142,8 @@ class OutgoingMessage:
             "from": self.sender.email if self.sender else None,
             "subject": self.subject,
         }
+        if self.bcc:  # only when present: every hash made before Bcc existed is unchanged
+            head["bcc"] = [a.email for a in self.bcc]
         h.update(json.dumps(head, sort_keys=True).encode())
         for part in (self.text, self.html):
             h.update(b"\0" + part.encode("utf-8"))

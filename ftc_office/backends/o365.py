@@ -206,6 +206,8 @@ class O365Backend(Opening):
         draft.to.add([a.email for a in message.to])
         if message.cc:
             draft.cc.add([a.email for a in message.cc])
+        if message.bcc:
+            draft.bcc.add([a.email for a in message.bcc])
         draft.subject = message.subject
         draft.body = message.html
         draft.add_message_header(KEY_HEADER, message.key)
