@@ -88,10 +88,12 @@ def deliver(result: MergeResult, data: MergeData, settings: Settings, request: S
             _rehearse(jobs, ledger, report)
             return report
         backend.open()
+        todo: list[Job] = []
         try:
             _reconcile(ledger, backend, jobs, report)
-            _execute(jobs, ledger, backend, request, report, progress, ask)
+            todo = _execute(jobs, ledger, backend, request, report, progress, ask)
         finally:
+            _outcomes(todo, result, data, ledger, report)
             backend.close()
             report.status = _status(result, data, ledger, request, folder)
     return report
@@ -135,7 +137,8 @@ def _reconcile(ledger: Ledger, backend: Backend, jobs: list[Job], report: SendRe
 
 
 def _execute(jobs: list[Job], ledger: Ledger, backend: Backend, request: SendRequest,
-             report: SendReport, progress: Progress | None, ask: Confirm | None) -> None:
+             report: SendReport, progress: Progress | None, ask: Confirm | None) -> list[Job]:
+    """Hand the jobs not yet delivered to the run's Executor; return them."""
     before = {j.key: (e.state if (e := ledger.get(j.key)) else None) for j in jobs}
     done = (*FINISHED, State.DRAFTED)
     report.already = sum(1 for s in before.values() if s in done)
@@ -150,12 +153,28 @@ def _execute(jobs: list[Job], ledger: Ledger, backend: Backend, request: SendReq
         executor.execute(todo)
     finally:
         report.limited, report.declined = run_report.limited, run_report.declined
-        for job in todo:
-            entry = ledger.get(job.key)
-            state = entry.state if entry else None
-            report.sent += state == State.SENT
-            report.drafted += state == State.DRAFTED
         report.failed.extend(run_report.errors)
+        if executor.deliverer.stopped:
+            report.failed.append(f"delivery stopped: {executor.deliverer.stopped}")
+    return todo
+
+
+def _outcomes(todo: list[Job], result: MergeResult, data: MergeData, ledger: Ledger,
+              report: SendReport) -> None:
+    """Count what went out; name the row of every message that did not."""
+    for job in todo:
+        entry = ledger.get(job.key)
+        state = entry.state if entry else None
+        report.sent += state == State.SENT
+        report.drafted += state == State.DRAFTED
+        if entry is not None and state in (State.FAILED, State.REFUSED, *IN_DOUBT) \
+                and state != State.DRAFTED:
+            row = result.rows[job.key]
+            fix = ("fix the cause and run the merge again" if state == State.FAILED else
+                   f"check it, then 'ftc-office resolve {job.key} --sent/--resend/--skip'")
+            report.failed.append(str(Problem(
+                f"{data.path}, {data.sheet} row {row.number}",
+                f"{state}: {entry.error or 'outcome unknown'}", fix)))
 
 
 def _status(result: MergeResult, data: MergeData, ledger: Ledger, request: SendRequest,

@@ -105,6 +105,7 @@ def _replace(path: Path, patcher: XlsxPatcher, data: Path | None) -> Path:
         crashpoint("during_writeback")
 
     atomic_replace(path, save)
+    crashpoint("after_replace")  # replaced; a rerun projects the same statuses again
     return saved
 
 
