@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import Result
 from openpyxl import Workbook, load_workbook
+from fakegraph import FakeGraph, seed_token_cache
+from fakegraph import fake_graph_fixture as fake_graph_fixture  # the fixture
 from runhelpers import ftc, smtp_config
+
+from ftc_office.backends.o365_auth import SecureFileTokenBackend, token_cache_path
 
 if TYPE_CHECKING:
     from smtpserver import SmtpServer
@@ -256,6 +260,59 @@ def test_markdown_body_renders_both_parts(setup: Path) -> None:
     assert "<script>" not in html and "&lt;b&gt;Ann&lt;/b&gt;" in html
     assert "font-family: 'Segoe UI'" in html  # the playbook mails' layout, inlined
     assert "Your **renewal** is due." in str(text_part.get_content())
+
+
+def test_refused_recipient_is_written_to_the_status_column(
+        setup: Path, smtp_plain: SmtpServer) -> None:
+    rows = people(3)
+    rows[2][1] = "refused@contoso.com"  # row 4: no Cc, no Bcc
+    data = workbook(setup / "data.xlsx", rows)
+    smtp_setup(setup, smtp_plain)
+    result = merge(setup, "--no-dry-run", "--yes")
+    assert result.exit_code == 1 and "2 sent" in result.stdout
+    assert f"{data}, Mailing row 4: refused: " in result.stderr
+    status = statuses(data)
+    assert str(status["refused@contoso.com"]).startswith("Refused: ")
+    assert "mailbox unavailable" in str(status["refused@contoso.com"])
+    again = merge(setup, "--no-dry-run", "--yes")  # never retried by a rerun
+    assert again.exit_code == 1 and len(smtp_plain.handler.received) == 2
+
+
+def test_test_to_sends_only_to_me_and_leaves_the_rows_unsent(setup: Path) -> None:
+    data = workbook(setup / "data.xlsx", people(5))
+    outbox = setup / "outbox"
+    result = merge(setup, "--test-to", "me@contoso.com", "--limit", "2", "--outbox",
+                   str(outbox))
+    assert result.exit_code == 0, result.output
+    msgs = [parsed(p.read_bytes()) for p in outbox.glob("*.eml")]
+    assert len(msgs) == 2
+    assert {m["To"] for m in msgs} == {"me@contoso.com"} and all(
+        m["Cc"] is None and m["Subject"].startswith("[TEST] Reminder for") for m in msgs)
+    assert set(statuses(data).values()) == {None}  # no status column: nothing real went out
+    assert "would send 5 message(s); 0 already" in merge(setup).stdout
+
+
+def test_bcc_and_attachments_through_outlook_against_the_fake_graph(
+        setup: Path, fake_graph: FakeGraph) -> None:
+    client = "11111111-2222-3333-4444-555555555555"
+    (setup / "ftc-office.toml").write_text(
+        f'[delivery.o365]\nclient_id = "{client}"\ngraph_url = "{fake_graph.url}"\n'
+        "timeout = 5.0\nmax_per_minute = 10000\n", encoding="utf-8")
+    seed_token_cache(SecureFileTokenBackend(token_cache_path()), None, client_id=client,
+                     scopes=["Mail.ReadWrite", "Mail.Send", "User.Read"],
+                     expires_in=10 * 86400, access_token="seed-at", refresh_token="seed-rt")
+    data = workbook(setup / "data.xlsx", people(4))
+    result = merge(setup, "--no-dry-run", "--yes", "--backend", "o365")
+    assert result.exit_code == 0, result.output
+    sent = {m.data["toRecipients"][0]["emailAddress"]["address"]: m for m in fake_graph.sent}
+    assert len(sent) == 4
+    bcc = sent["p3@contoso.com"].data.get("bccRecipients")
+    assert [r["emailAddress"]["address"] for r in bcc] == ["audit3@fabrikam.com"]
+    assert not sent["p1@contoso.com"].data.get("bccRecipients")
+    assert [a["name"] for a in sent["p0@contoso.com"].attachments] == ["a0.txt", "big.bin"]
+    assert all(str(s).startswith("Sent ") for s in statuses(data).values())
+    assert merge(setup, "--no-dry-run", "--yes", "--backend", "o365").exit_code == 0
+    assert len(fake_graph.sent) == 4
 
 
 # ---- killed and rerun ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ only when the command runs, so either module may be imported first.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import sys
@@ -26,6 +27,7 @@ from ftc_office.merge import (
     MergeResult,
     SendReport,
     SendRequest,
+    as_test,
     deliver,
     load_template,
     parse_where,
@@ -74,6 +76,9 @@ _OPTIONS = [
     click.option("--yes", "-y", is_flag=True, help="Do not ask before the first real send."),
     click.option("--limit", type=click.IntRange(min=0), metavar="N",
                  help="Send at most N messages in this run (the next run goes on)."),
+    click.option("--test-to", "test_to", metavar="ADDRESS",
+                 help="Send the first message (or the first --limit N) to ADDRESS only, "
+                      "marked [TEST]; the rows count as not sent."),
     click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
                  help="Folder for .eml files (outbox backend)."),
     click.option("--status-column", default="Merge Status", show_default=True, metavar="NAME",
@@ -112,7 +117,7 @@ def merge(ctx: click.Context, **kw: Any) -> None:
       mailing/subject.txt   Your licences, {{ first_name }}
       mailing/body.md       Hello {{ first_name }}, you have **{{ seats }}** seats.
       ftc-office merge --template mailing --data contacts.xlsx --to-column Email
-      ftc-office merge --template mailing --data contacts.xlsx --no-dry-run --limit 1
+      ftc-office merge --template mailing --data contacts.xlsx --test-to me@contoso.com
       ftc-office merge --template mailing --data contacts.xlsx --backend smtp --no-dry-run
     """
     from ftc_office.cli.boundary import settings_of
@@ -127,7 +132,9 @@ def merge(ctx: click.Context, **kw: Any) -> None:
     request = SendRequest(backend=kw["backend"], dry_run=kw["dry_run"], yes=kw["yes"],
                           limit=kw["limit"], outbox=kw["outbox"],
                           status_column=kw["status_column"], force=kw["force"])
-    if kw["dry_run"]:
+    if kw["test_to"]:
+        result, request = _test_run(result, request, kw["test_to"], failures)
+    elif kw["dry_run"]:
         _preview(result, rows, kw["out"], failures)
     elif failures:
         raise MergeError(str(kw["data"]), f"{len(failures)} problem(s) listed above; "
@@ -136,6 +143,22 @@ def merge(ctx: click.Context, **kw: Any) -> None:
                      confirm=_confirm(request, settings))
     _summary(report, result, rows)
     sys.exit(0 if report.ok and not failures and not report.declined else 1)
+
+
+def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list[str]
+              ) -> tuple[MergeResult, SendRequest]:
+    """--test-to: the first messages to one address, never the rows' real messages."""
+    try:
+        address = parse_address(to)
+    except AddressError as exc:
+        raise UsageError(f"--test-to {to!r}", str(exc), "give one plain address") from None
+    if failures:
+        raise MergeError("--test-to", f"{len(failures)} problem(s) listed above; nothing was "
+                         "sent", "correct them and run the test again")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    test = as_test(result, address, request.limit or 1, stamp)
+    return test, dataclasses.replace(request, dry_run=False, yes=True, limit=None,
+                                     write_status=False)
 
 
 def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:

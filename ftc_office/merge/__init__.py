@@ -10,7 +10,7 @@ messages (dry run by default) and `status` projects each row's outcome back onto
 
 from __future__ import annotations
 
-from ftc_office.merge.compose import MergeOptions, MergeResult, merge, row_context
+from ftc_office.merge.compose import MergeOptions, MergeResult, as_test, merge, row_context
 from ftc_office.merge.data import DataRow, MergeData, MergeError, identifier, read_data
 from ftc_office.merge.send import SendReport, SendRequest, deliver
 from ftc_office.merge.template import MergeTemplate, load_template
@@ -19,6 +19,6 @@ from ftc_office.merge.where import Where, parse_where
 
 __all__ = [
     "DataRow", "MergeData", "MergeError", "MergeOptions", "MergeResult", "MergeTemplate",
-    "SendReport", "SendRequest", "Where", "deliver", "html_to_text", "identifier",
+    "SendReport", "SendRequest", "Where", "as_test", "deliver", "html_to_text", "identifier",
     "load_template", "merge", "parse_where", "read_data", "row_context", "text_to_html",
 ]

@@ -7,6 +7,7 @@ template error stops the whole merge (it would fail on every row).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import mimetypes
 from dataclasses import dataclass, field
@@ -228,3 +229,20 @@ def _render(template: MergeTemplate, ctx: dict[str, Any], who: str) -> tuple[str
     html_body = css_inline.inline(html_body if html_body is not None
                                   else text_to_html(text, subject))
     return subject, text, html_body
+
+
+def as_test(result: MergeResult, to: Address, count: int, stamp: str) -> MergeResult:
+    """The first ``count`` messages sent to ``to`` only (no Cc, no Bcc), "[TEST]" before the
+    subject, under their own ledger keys (``mergetest.STAMP.…``): a test never counts as the
+    row's real message."""
+    out = MergeResult(campaign=result.campaign, key_header=result.key_header)
+    for job in result.jobs[:count]:
+        msg = job.message
+        assert msg is not None
+        key = f"mergetest.{stamp}.{job.key.removeprefix('merge.')}"
+        test = dataclasses.replace(msg, key=key, to=(to,), cc=(), bcc=(),
+                                   subject=f"[TEST] {msg.subject}"[:255])
+        out.jobs.append(dataclasses.replace(job, key=key, message=test,
+                                            summary=f"test of {job.summary} → {to.email}"))
+        out.rows[key] = result.rows[job.key]
+    return out

@@ -48,6 +48,7 @@ class SendRequest:
     data_dir: Path | None = None
     status_column: str = DEFAULT_COLUMN
     force: bool = False  # write the status even if Excel's owner file exists
+    write_status: bool = True  # False for --test-to: the rows' status is not theirs
 
 
 @dataclass
@@ -186,7 +187,7 @@ def _status(result: MergeResult, data: MergeData, ledger: Ledger, request: SendR
         text = status_text(entry) if entry else None
         if text:
             texts[key] = text
-    if not texts:
+    if not texts or not request.write_status:
         return None
     return write_status(data.path, data.sheet, result.key_of, texts, request.status_column,
                         folder, request.force)
