@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import Result
-from openpyxl import Workbook, load_workbook
 from fakegraph import FakeGraph, seed_token_cache
 from fakegraph import fake_graph_fixture as fake_graph_fixture  # the fixture
+from openpyxl import Workbook, load_workbook
 from runhelpers import ftc, smtp_config
 
 from ftc_office.backends.o365_auth import SecureFileTokenBackend, token_cache_path
