@@ -4,11 +4,13 @@ SIGKILL in a child process at the named crash points."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
 import os
 import random
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -319,6 +321,13 @@ def test_bcc_and_attachments_through_outlook_against_the_fake_graph(
 
 def child(folder: Path, crash_at: str | None, *extra: str) -> int:
     """``python -m ftc_office merge ... --no-dry-run --yes`` in a child process."""
+    proc = start_child(folder, crash_at, *extra)
+    proc.wait(timeout=120)
+    return proc.returncode
+
+
+def start_child(folder: Path, crash_at: str | None, *extra: str) -> subprocess.Popen[bytes]:
+    """The child process of :func:`child`, started."""
     env = dict(os.environ)
     env.pop("FTC_OFFICE_CRASH_AT", None)
     if crash_at:
@@ -328,9 +337,8 @@ def child(folder: Path, crash_at: str | None, *extra: str) -> int:
     args = ["merge", "--template", str(folder / "reminder"), "--data",
             str(folder / "data.xlsx"), "--attach-column", "Files", "--cc-column", "Cc",
             "--bcc-column", "Bcc", "--no-dry-run", "--yes", *extra]
-    proc = subprocess.run([sys.executable, "-m", "ftc_office", *args], env=env, cwd=folder,
-                          capture_output=True, timeout=120)
-    return proc.returncode
+    return subprocess.Popen([sys.executable, "-m", "ftc_office", *args], env=env, cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.mark.parametrize("point", ["before_intent@4", "after_intent@4", "after_response@4",
@@ -365,4 +373,37 @@ def test_killed_and_rerun_through_the_outbox(setup: Path) -> None:
     assert child(setup, None, "--outbox", str(outbox)) == 0
     after = {p.name: p.stat().st_ino for p in outbox.glob("*.eml")}
     assert len(after) == 8 and all(after[n] == ino for n, ino in inodes.items())
+    assert all(str(s).startswith("Sent ") for s in statuses(data).values())
+
+
+def test_ctrl_c_then_rerun_sends_nothing_twice(setup: Path, smtp_plain: SmtpServer) -> None:
+    """Ctrl-C (SIGINT) while the 3rd message is at the server: exit 130; the rerun finds
+    that message in doubt (SMTP cannot be asked) and sends every other row once; after a
+    person's ``resolve --sent`` the merge is complete."""
+    data = workbook(setup / "data.xlsx", people(8))
+    smtp_setup(setup, smtp_plain)
+    handler = smtp_plain.handler
+    original = handler.handle_DATA
+    procs: list[subprocess.Popen[bytes]] = []
+
+    async def interrupting(server: Any, session: Any, envelope: Any) -> str:
+        reply = await original(server, session, envelope)
+        if len(handler.received) == 3:
+            procs[0].send_signal(signal.SIGINT)
+            await asyncio.sleep(1.0)  # the reply comes after the interrupt
+        return reply
+
+    handler.handle_DATA = interrupting  # type: ignore[method-assign]
+    procs.append(start_child(setup, None))
+    assert procs[0].wait(timeout=120) == 130
+    handler.handle_DATA = original  # type: ignore[method-assign]
+    assert len(handler.received) == 3
+    assert child(setup, None) == 1  # the 3rd message is in doubt; the others went out
+    tos = Counter(parsed(r.data)["To"] for r in handler.received)
+    assert len(tos) == 8 and set(tos.values()) == {1}
+    third = parsed(handler.received[2].data)["X-FTC-Message-Key"]
+    assert statuses(data)["p2@contoso.com"] == "In doubt: see 'ftc-office status'"
+    assert ftc("resolve", third, "--sent").exit_code == 0
+    assert child(setup, None) == 0
+    assert len(handler.received) == 8
     assert all(str(s).startswith("Sent ") for s in statuses(data).values())
