@@ -64,6 +64,7 @@ class MergeResult:
     filtered: int = 0  # rows left out by --where
     campaign: str = ""
     key_header: str = ""
+    files: dict[Path, Attachment] = field(default_factory=dict)  # read once, shared by rows
 
     def key_of(self, data: MergeData, row: DataRow) -> str | None:
         """The ledger key of a row of a fresh read of the data (None: no key)."""
@@ -124,7 +125,7 @@ def merge(template: MergeTemplate, data: MergeData, options: MergeOptions | str 
             out.rows.pop(key, None)
             continue
         first[key] = cell
-        job = _row_job(template, data, row, cols, opt, key, out.failures)
+        job = _row_job(template, data, row, cols, opt, key, out)
         if job is not None:
             out.jobs.append(job)
             out.rows[key] = row
@@ -156,7 +157,7 @@ def _addresses(data: MergeData, row: DataRow, header: str | None, opt: MergeOpti
 
 
 def _attachments(data: MergeData, row: DataRow, header: str | None, opt: MergeOptions,
-                 problems: list[Problem]) -> list[Attachment]:
+                 problems: list[Problem], cache: dict[Path, Attachment]) -> list[Attachment]:
     """The files named in the attachments cell, relative to the data file's folder."""
     if header is None or not str(row.values[header]).strip():
         return []
@@ -173,8 +174,10 @@ def _attachments(data: MergeData, row: DataRow, header: str | None, opt: MergeOp
             problems.append(Problem(cell, f"attachment {name!r} not found ({path})",
                                     "correct the path (relative to the data file's folder)"))
             continue
-        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        out.append(Attachment(path.name, path.read_bytes(), mime))
+        if path not in cache:  # the same file on many rows is read (and held) once
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            cache[path] = Attachment(path.name, path.read_bytes(), mime)
+        out.append(cache[path])
     total = sum(len(a.content) for a in out)
     if total > opt.max_attach_mb * 1024 * 1024:
         problems.append(Problem(cell, f"the attachments are {total / 1048576:.1f} MB, over "
@@ -184,13 +187,14 @@ def _attachments(data: MergeData, row: DataRow, header: str | None, opt: MergeOp
 
 
 def _row_job(template: MergeTemplate, data: MergeData, row: DataRow, cols: _Columns,
-             opt: MergeOptions, key: str, failures: list[Problem]) -> Job | None:
-    """The job for one row, or None with its problems added to ``failures``."""
+             opt: MergeOptions, key: str, out: MergeResult) -> Job | None:
+    """The job for one row, or None with its problems added to ``out.failures``."""
+    failures = out.failures
     problems: list[Problem] = []
     to = _addresses(data, row, cols.to, opt, problems, required=True)
     cc = _addresses(data, row, cols.cc, opt, problems, required=False)
     bcc = _addresses(data, row, cols.bcc, opt, problems, required=False)
-    files = _attachments(data, row, cols.attach, opt, problems)
+    files = _attachments(data, row, cols.attach, opt, problems, out.files)
     if problems:
         failures.extend(problems)
         return None
