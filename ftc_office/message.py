@@ -8,6 +8,7 @@ is not trusted with line breaks (CVE-2024-6923 on Python < 3.11.10).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class OutgoingMessage:
     origin: str = ""
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
     bcc: tuple[Address, ...] = ()  # envelope only: never in a header
+    deferred_until: dt.datetime | None = None  # held by the provider until then (o365)
 
     def __post_init__(self) -> None:
         where = self.origin or f"message {self.key}"
@@ -144,6 +146,8 @@ class OutgoingMessage:
         }
         if self.bcc:  # only when present: every hash made before Bcc existed is unchanged
             head["bcc"] = [a.email for a in self.bcc]
+        if self.deferred_until is not None:
+            head["deferred_until"] = self.deferred_until.isoformat()
         h.update(json.dumps(head, sort_keys=True).encode())
         for part in (self.text, self.html):
             h.update(b"\0" + part.encode("utf-8"))

@@ -294,15 +294,20 @@ def test_test_to_sends_only_to_me_and_leaves_the_rows_unsent(setup: Path) -> Non
     assert "would send 5 message(s); 0 already" in merge(setup).stdout
 
 
-def test_bcc_and_attachments_through_outlook_against_the_fake_graph(
-        setup: Path, fake_graph: FakeGraph) -> None:
+def o365_setup(folder: Path, graph: FakeGraph) -> None:
+    """ftc-office.toml for the fake Graph, and a signed-in token cache."""
     client = "11111111-2222-3333-4444-555555555555"
-    (setup / "ftc-office.toml").write_text(
-        f'[delivery.o365]\nclient_id = "{client}"\ngraph_url = "{fake_graph.url}"\n'
+    (folder / "ftc-office.toml").write_text(
+        f'[delivery.o365]\nclient_id = "{client}"\ngraph_url = "{graph.url}"\n'
         "timeout = 5.0\nmax_per_minute = 10000\n", encoding="utf-8")
     seed_token_cache(SecureFileTokenBackend(token_cache_path()), None, client_id=client,
                      scopes=["Mail.ReadWrite", "Mail.Send", "User.Read"],
                      expires_in=10 * 86400, access_token="seed-at", refresh_token="seed-rt")
+
+
+def test_bcc_and_attachments_through_outlook_against_the_fake_graph(
+        setup: Path, fake_graph: FakeGraph) -> None:
+    o365_setup(setup, fake_graph)
     data = workbook(setup / "data.xlsx", people(4))
     result = merge(setup, "--no-dry-run", "--yes", "--backend", "o365")
     assert result.exit_code == 0, result.output
@@ -315,6 +320,74 @@ def test_bcc_and_attachments_through_outlook_against_the_fake_graph(
     assert all(str(s).startswith("Sent ") for s in statuses(data).values())
     assert merge(setup, "--no-dry-run", "--yes", "--backend", "o365").exit_code == 0
     assert len(fake_graph.sent) == 4
+
+
+# ---- scheduled sending -----------------------------------------------------------------------
+
+def later(**delta: float) -> dt.datetime:
+    """A local time (whole minutes) that far from now."""
+    return (dt.datetime.now() + dt.timedelta(**delta)).replace(second=0, microsecond=0)
+
+
+def test_send_at_through_outlook_carries_the_deferred_send_time(
+        setup: Path, fake_graph: FakeGraph) -> None:
+    o365_setup(setup, fake_graph)
+    data = workbook(setup / "data.xlsx", people(2))
+    when = later(days=3)
+    result = merge(setup, "--no-dry-run", "--yes", "--backend", "o365", "--send-at",
+                   f"{when:%Y-%m-%d %H:%M}")
+    assert result.exit_code == 0, result.output
+    utc = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = [c.json for c in fake_graph.calls("POST") if isinstance(c.json, dict)
+               and "subject" in c.json]
+    assert len(created) == 2
+    for body in created:
+        props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
+        assert props["SystemTime 0x3FEF"] == utc
+    assert set(statuses(data).values()) == {f"Scheduled for {when:%Y-%m-%d %H:%M}"}
+    assert merge(setup, "--no-dry-run", "--yes", "--backend", "o365", "--send-at",
+                 f"{when:%Y-%m-%d %H:%M}").exit_code == 0
+    assert len(fake_graph.sent) == 2  # a rerun sends nothing twice
+
+
+def test_send_at_through_the_outbox_is_kept_in_the_ledger_until_due(setup: Path) -> None:
+    from ftc_office.config import load_settings
+    from ftc_office.merge import (
+        MergeOptions,
+        SendRequest,
+        deliver,
+        load_template,
+        read_data,
+    )
+    from ftc_office.merge import merge as merge_rows
+
+    data = workbook(setup / "data.xlsx", people(3))
+    outbox = setup / "outbox"
+    when = later(hours=2)
+    result = merge(setup, "--no-dry-run", "--outbox", str(outbox), "--send-at",
+                   f"{when:%Y-%m-%d %H:%M}")
+    assert result.exit_code == 0, result.output
+    assert "3 message(s) scheduled for" in result.stdout and not outbox.exists()
+    assert set(statuses(data).values()) == {f"Scheduled for {when:%Y-%m-%d %H:%M}"}
+    # the same merge, run when the time has come (the library's clock moved on)
+    rows = read_data(data)
+    merged = merge_rows(load_template(setup / "reminder"), rows, MergeOptions(
+        cc_column="Cc", bcc_column="Bcc", attach_column="Files"))
+    aware = when.astimezone()
+    report = deliver(merged, rows, load_settings(None), SendRequest(
+        dry_run=False, outbox=outbox, send_at=aware, now=aware + dt.timedelta(minutes=1)))
+    assert report.sent == 3 and len(list(outbox.glob("*.eml"))) == 3
+    assert all(str(s).startswith("Sent ") for s in statuses(data).values())
+
+
+def test_send_at_in_the_past_is_refused_before_anything_is_sent(setup: Path) -> None:
+    workbook(setup / "data.xlsx", people(2))
+    outbox = setup / "outbox"
+    result = merge(setup, "--no-dry-run", "--outbox", str(outbox), "--send-at",
+                   f"{later(hours=-1):%Y-%m-%d %H:%M}")
+    assert result.exit_code == 2
+    assert "the time is in the past" in result.stderr and "leave out --send-at" in result.stderr
+    assert not outbox.exists()
 
 
 # ---- killed and rerun ------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from ftc_office.merge import (
     read_data,
 )
 from ftc_office.merge import merge as merge_rows
+from ftc_office.merge.schedule import label, parse_send_at
 from ftc_office.preview import Previewer
 
 _OPTIONS = [
@@ -76,6 +77,10 @@ _OPTIONS = [
     click.option("--yes", "-y", is_flag=True, help="Do not ask before the first real send."),
     click.option("--limit", type=click.IntRange(min=0), metavar="N",
                  help="Send at most N messages in this run (the next run goes on)."),
+    click.option("--send-at", "send_at", metavar='"YYYY-MM-DD HH:MM"',
+                 help="Send at that time (your time zone): through o365 Exchange holds the "
+                      "messages till then; other backends keep them in the ledger and the "
+                      "first run of the same command at or after that time sends them."),
     click.option("--test-to", "test_to", metavar="ADDRESS",
                  help="Send the first message (or the first --limit N) to ADDRESS only, "
                       "marked [TEST]; the rows count as not sent."),
@@ -131,7 +136,8 @@ def merge(ctx: click.Context, **kw: Any) -> None:
         click.echo(f"error: {f}", err=True)
     request = SendRequest(backend=kw["backend"], dry_run=kw["dry_run"], yes=kw["yes"],
                           limit=kw["limit"], outbox=kw["outbox"],
-                          status_column=kw["status_column"], force=kw["force"])
+                          status_column=kw["status_column"], force=kw["force"],
+                          send_at=parse_send_at(kw["send_at"]) if kw["send_at"] else None)
     if kw["test_to"]:
         result, request = _test_run(result, request, kw["test_to"], failures)
     elif kw["dry_run"]:
@@ -216,6 +222,11 @@ def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
         click.echo(f"error: {p}", err=True)
     for f in report.failed:
         click.echo(f"error: {f}", err=True)
+    if report.scheduled and report.send_at:
+        click.echo(f"merge ({report.backend}): {report.scheduled} message(s) "
+                   f"{label(report.send_at).lower()}, kept in the ledger; run the same "
+                   "command at or after that time to send them")
+        return
     if report.dry_run:
         click.echo(f"dry run ({report.backend}): would send {report.due} message(s); "
                    f"{report.already} already delivered by an earlier run; "
@@ -226,5 +237,7 @@ def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
                f"problem(s), {len(report.refused)} refused (changed since sent)"
                + (" — stopped at --limit; run again to go on" if report.limited else "")
                + (" — declined: nothing sent" if report.declined else ""))
+    if report.send_at and report.backend == "o365" and report.sent:
+        click.echo(f"held by Exchange in the Outbox: {label(report.send_at).lower()}")
     if report.status:
         click.echo(f"status: {report.status.cells} row(s) updated in {report.status.path}")

@@ -21,6 +21,7 @@ from ftc_office.config import Settings
 from ftc_office.errors import Problem, UsageError
 from ftc_office.jobs import COMMITTED, FINISHED, IN_DOUBT, Job, State
 from ftc_office.ledger import Ledger
+from ftc_office.merge import schedule
 from ftc_office.merge.compose import MergeResult
 from ftc_office.merge.data import MergeData
 from ftc_office.merge.status import (
@@ -49,6 +50,8 @@ class SendRequest:
     status_column: str = DEFAULT_COLUMN
     force: bool = False  # write the status even if Excel's owner file exists
     write_status: bool = True  # False for --test-to: the rows' status is not theirs
+    send_at: dt.datetime | None = None  # --send-at (aware)
+    now: dt.datetime | None = None  # the clock (default: the system's)
 
 
 @dataclass
@@ -66,6 +69,8 @@ class SendReport:
     limited: bool = False
     declined: bool = False
     status: StatusWrite | None = None
+    scheduled: int = 0  # held in the ledger for --send-at (not sent yet)
+    send_at: dt.datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,14 +84,22 @@ def deliver(result: MergeResult, data: MergeData, settings: Settings, request: S
     """Send (or rehearse) the merge's messages through the ledger; write the status."""
     folder = request.data_dir or settings.data_folder()
     backend = make_backend(settings, request.backend, request.outbox, folder)
-    report = SendReport(backend.name, request.dry_run)
+    report = SendReport(backend.name, request.dry_run, send_at=request.send_at)
     if not request.dry_run:
         check_writable(data.path, request.force)
     ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
     with locked_ledger([data.path], folder) as ledger:
-        jobs = _unchanged(result, data, ledger, report)
+        jobs = _unchanged(result, data, ledger, report, request.send_at, backend.name)
+        now = request.now or dt.datetime.now(dt.UTC)
+        if request.send_at is not None:
+            schedule.check(request.send_at, now, jobs, ledger)
         if request.dry_run:
             _rehearse(jobs, ledger, report)
+            return report
+        if (request.send_at is not None and request.send_at > now
+                and backend.name not in schedule.HELD_BY_PROVIDER):
+            report.scheduled = schedule.hold(jobs, ledger, backend.name)
+            report.status = _status(result, data, ledger, request, folder)
             return report
         backend.open()
         todo: list[Job] = []
@@ -100,11 +113,15 @@ def deliver(result: MergeResult, data: MergeData, settings: Settings, request: S
     return report
 
 
-def _unchanged(result: MergeResult, data: MergeData, ledger: Ledger,
-               report: SendReport) -> list[Job]:
-    """The jobs whose row was not delivered with other content; the others are refused."""
+def _unchanged(result: MergeResult, data: MergeData, ledger: Ledger, report: SendReport,
+               send_at: dt.datetime | None, backend: str) -> list[Job]:
+    """The jobs whose row was not delivered with other content; the others are refused.
+    Through a provider that holds messages, ``send_at`` marks them for deferred delivery."""
     out = []
-    for job in result.jobs:
+    jobs = result.jobs
+    if send_at is not None and backend in schedule.HELD_BY_PROVIDER:
+        jobs = schedule.deferred(jobs, send_at)
+    for job in jobs:
         entry = ledger.get(job.key)
         if entry and entry.state in COMMITTED and entry.content_hash != job.content_hash:
             row = result.rows[job.key]
@@ -182,9 +199,13 @@ def _status(result: MergeResult, data: MergeData, ledger: Ledger, request: SendR
             folder: Path) -> StatusWrite | None:
     """Project this merge's ledger entries onto the status column."""
     texts = {}
+    now = request.now or dt.datetime.now(dt.UTC)
     for key in result.rows:
         entry = ledger.get(key)
         text = status_text(entry) if entry else None
+        if entry and request.send_at and request.send_at > now and entry.state in (
+                State.PLANNED, State.SENT):  # kept in the ledger, or held by Exchange
+            text = schedule.label(request.send_at)
         if text:
             texts[key] = text
     if not texts or not request.write_status:
