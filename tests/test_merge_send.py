@@ -156,6 +156,20 @@ def test_rows_inserted_and_resorted_between_runs_change_nothing(setup: Path) -> 
     assert all(str(s).startswith("Sent ") for s in statuses(data).values())
 
 
+def test_a_cleared_row_with_only_its_status_left_is_no_row(setup: Path) -> None:
+    outbox = setup / "outbox"
+    data = workbook(setup / "data.xlsx", people(3))
+    assert merge(setup, "--no-dry-run", "--outbox", str(outbox)).exit_code == 0
+    wb = load_workbook(data)
+    ws = wb["Mailing"]
+    for cell in ws[3][:len(HEADER)]:  # a person clears row 3, except the status
+        cell.value = None
+    wb.save(data)
+    result = merge(setup, "--no-dry-run", "--outbox", str(outbox))
+    assert result.exit_code == 0, result.output
+    assert "2 already delivered" in result.stdout
+
+
 def test_changed_message_for_a_sent_row_is_refused_naming_the_row(setup: Path) -> None:
     outbox = setup / "outbox"
     rows = people(3)

@@ -181,7 +181,8 @@ def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:
         key_column=kw["key_column"], attach_column=kw["attach_column"],
         campaign=kw["campaign"],
         internal=tuple(settings.mail.internal_domains) if kw["internal"] else None,
-        where=tuple(parse_where(w, today) for w in kw["where"]), sender=sender, today=today)
+        where=tuple(parse_where(w, today) for w in kw["where"]), sender=sender, today=today,
+        status_column=kw["status_column"])
 
 
 def _preview(result: MergeResult, rows: MergeData, out: Path, failures: list[str]) -> None:

@@ -52,6 +52,7 @@ class MergeOptions:
     sender: Address | None = None
     today: dt.date | None = None
     max_attach_mb: float = MAX_ATTACH_MB
+    status_column: str = "Merge Status"  # ours: a row holding nothing else is no row
 
 
 @dataclass
@@ -107,6 +108,8 @@ def merge(template: MergeTemplate, data: MergeData, options: MergeOptions | str 
     out = MergeResult(campaign=campaign, key_header=cols.key)
     first: dict[str, str] = {}  # key → cell of the first row with it
     for row in data.rows:
+        if all(v == "" for h, v in row.values.items() if h != opt.status_column):
+            continue  # only a status left from an earlier run: the row was cleared
         if not matches(filters, data, row):
             out.filtered += 1
             continue
