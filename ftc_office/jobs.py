@@ -136,6 +136,10 @@ def confirm_queue_key(tenant_id: str, date: dt.date) -> str:
     return f"confirm_queue.{tenant_id.casefold()}.{date.isoformat()}"
 
 
-def merge_key(template: str, row: int, recipients: Iterable[Address]) -> str:
-    """One ad-hoc merge message per template, data row and recipients."""
-    return f"merge.{slug(template)}.r{row}.{recipients_digest(recipients)}"
+def merge_key(campaign: str, identity: str) -> str:
+    """One ad-hoc merge message per campaign (the template folder's name by default) and
+    row identity (the key column's value, compared ignoring case and spacing): never the
+    row's position, so inserting or sorting rows changes no key."""
+    norm = " ".join(identity.split()).casefold()
+    digest = hashlib.sha256(norm.encode()).hexdigest()[:12]
+    return f"merge.{slug(campaign)}.{slug(norm)[:24]}.{digest}"

@@ -8,6 +8,7 @@ is not trusted with line breaks (CVE-2024-6923 on Python < 3.11.10).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -79,6 +80,8 @@ class OutgoingMessage:
     workloads: tuple[str, ...] = ()
     origin: str = ""
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
+    bcc: tuple[Address, ...] = ()  # envelope only: never in a header
+    deferred_until: dt.datetime | None = None  # held by the provider until then (o365)
 
     def __post_init__(self) -> None:
         where = self.origin or f"message {self.key}"
@@ -100,7 +103,7 @@ class OutgoingMessage:
                 raise MessageError(where, f"attachment name {att.filename!r} contains a line "
                                    "break or an encoded word (=?…?=)",
                                    "remove them from the attachment's file-name template")
-        for addr in (*self.to, *self.cc, *((self.sender,) if self.sender else ())):
+        for addr in (*self.to, *self.cc, *self.bcc, *((self.sender,) if self.sender else ())):
             if "=?" in addr.email or LINE_BREAKS.search(addr.email):
                 raise MessageError(where, f"address {addr.email!r} contains '=?' or a line break",
                                    "correct the address")
@@ -128,8 +131,8 @@ class OutgoingMessage:
 
     @property
     def recipients(self) -> tuple[Address, ...]:
-        """Everyone the message goes to: To, then Cc."""
-        return self.to + self.cc
+        """Everyone the message goes to: To, then Cc, then Bcc (the envelope)."""
+        return self.to + self.cc + self.bcc
 
     @property
     def content_hash(self) -> str:
@@ -143,6 +146,10 @@ class OutgoingMessage:
             "from": self.sender.header if self.sender else None,
             "subject": self.subject,
         }
+        if self.bcc:  # only when present: every hash made before Bcc existed is unchanged
+            head["bcc"] = [a.email for a in self.bcc]
+        if self.deferred_until is not None:
+            head["deferred_until"] = self.deferred_until.isoformat()
         h.update(json.dumps(head, sort_keys=True).encode())
         for part in (self.text, self.html):
             h.update(b"\0" + part.encode("utf-8"))

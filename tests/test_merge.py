@@ -100,7 +100,7 @@ def test_one_message_per_row(tmp_path: Path, data: Path) -> None:
     html = body(ann, "html")
     assert "&lt;b&gt;AT&amp;T&lt;/b&gt;" in html and "<b>" not in html
     assert "<strong>Ann</strong>" in html
-    assert ann["X-FTC-Message-Key"].startswith("merge.mailing.r4.")
+    assert ann["X-FTC-Message-Key"].startswith("merge.mailing.ann-contoso-com.")
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count(".eml\"") == 3 and "Contacts row 5" in index
 
@@ -208,7 +208,7 @@ def test_template_syntax_error_names_file_and_line(tmp_path: Path, data: Path) -
 @pytest.mark.parametrize(("files", "message"), [
     ({}, "template folder not found"),
     ({"body_txt": "x"}, "no subject.txt in the template folder"),
-    ({"subject_txt": "x"}, "no body.html or body.txt"),
+    ({"subject_txt": "x"}, "no body.html, body.txt or body.md"),
 ])
 def test_incomplete_template_folder(tmp_path: Path, data: Path, files: dict[str, str],
                                     message: str) -> None:

@@ -18,6 +18,7 @@ restarts.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import logging
 import math
@@ -51,7 +52,10 @@ from ftc_office.message import KEY_HEADER, OutgoingMessage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KEY_PROPERTY_ID", "SEND_LOG_FILE", "O365Backend", "SendLog"]
+#: PidTagDeferredSendTime: Exchange holds a message carrying it in the Outbox until then (UTC)
+DEFERRED_SEND_TIME = "SystemTime 0x3FEF"
+
+__all__ = ["DEFERRED_SEND_TIME", "KEY_PROPERTY_ID", "SEND_LOG_FILE", "O365Backend", "SendLog"]
 
 INLINE_LIMIT = 3 * 1024 * 1024  # attachments (raw bytes) sent inside the create request
 _RETRY_STATUSES = (429, 503)
@@ -207,6 +211,8 @@ class O365Backend(Opening):
         draft.to.add([(a.name, a.email) if a.name else a.email for a in message.to])
         if message.cc:
             draft.cc.add([(a.name, a.email) if a.name else a.email for a in message.cc])
+        if message.bcc:
+            draft.bcc.add([(a.name, a.email) if a.name else a.email for a in message.bcc])
         draft.subject = message.subject
         draft.body = message.html
         draft.add_message_header(KEY_HEADER, message.key)
@@ -215,6 +221,10 @@ class O365Backend(Opening):
                 draft.add_message_header(name, value)
         draft.single_value_extended_properties.append(
             {"id": KEY_PROPERTY_ID, "value": message.key})
+        if message.deferred_until is not None:  # Exchange holds it in the Outbox till then
+            draft.single_value_extended_properties.append(
+                {"id": DEFERRED_SEND_TIME, "value": message.deferred_until.astimezone(
+                    dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
         if message.sender is not None and (
                 message.sender.email.lower() != self.settings.mailbox.lower()):
             draft.sender = message.sender.email

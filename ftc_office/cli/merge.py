@@ -1,4 +1,5 @@
-"""The ``merge`` command: a general mail merge for ad-hoc mailings (renders, never sends).
+"""The ``merge`` command: a general mail merge for ad-hoc mailings, previewed and then sent
+through the same backends, ledger and write-back as ``run``.
 
 Defined here and attached by ``cli.py`` (``cli.add_command(merge)``). ``cli`` is imported
 only when the command runs, so either module may be imported first.
@@ -6,55 +7,171 @@ only when the command runs, so either module may be imported first.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ftc_office.addresses import AddressError, parse_address
 from ftc_office.cli.boundary import boundary
+from ftc_office.config import Settings
 from ftc_office.errors import UsageError
-from ftc_office.merge import load_template, read_data
+from ftc_office.merge import (
+    MergeData,
+    MergeError,
+    MergeOptions,
+    MergeResult,
+    SendReport,
+    SendRequest,
+    as_test,
+    deliver,
+    load_template,
+    parse_where,
+    read_data,
+)
 from ftc_office.merge import merge as merge_rows
+from ftc_office.merge.schedule import label, parse_send_at
 from ftc_office.preview import Previewer
+
+_OPTIONS = [
+    click.option("--template", "template", required=True, metavar="FOLDER",
+                 type=click.Path(path_type=Path),
+                 help="Folder with subject.txt and body.html, body.txt or body.md."),
+    click.option("--data", "data", required=True, metavar="FILE",
+                 type=click.Path(path_type=Path),
+                 help="Workbook (.xlsx, .xlsm, .xls, .ods) or .csv; header on the first row "
+                      "with any text, one message per row below it."),
+    click.option("--sheet", metavar="NAME", help="Sheet to read (default: the first)."),
+    click.option("--to-column", "to_column", metavar="COL",
+                 help="Column holding the recipients (default: Email, E-mail or To)."),
+    click.option("--cc-column", "cc_column", metavar="COL", help="Column holding Cc addresses."),
+    click.option("--bcc-column", "bcc_column", metavar="COL",
+                 help="Column holding Bcc addresses (never shown to the others)."),
+    click.option("--key-column", "key_column", metavar="COL",
+                 help="Column identifying each row across runs (default: the recipients "
+                      "column); sorting or inserting rows never re-sends or skips."),
+    click.option("--attach-column", "attach_column", metavar="COL",
+                 help="Column holding file paths to attach (';' or one per line), relative "
+                      "to the data file's folder."),
+    click.option("--word", "word", metavar="DOCX", type=click.Path(path_type=Path),
+                 help="Word template (.docx with {{ column }} tags) rendered per row."),
+    click.option("--where", "where", multiple=True, metavar="FILTER",
+                 help="Only rows where COL=VALUE, COL!=VALUE, COL= (empty), COL!= (not "
+                      "empty), COL<DATE or COL>DATE (repeatable: all must hold)."),
+    click.option("--internal", is_flag=True,
+                 help="Every recipient must be in mail.internal_domains."),
+    click.option("--campaign", metavar="NAME",
+                 help="Name of this mailing in the ledger (default: the template folder's "
+                      "name); a new name sends again to rows an earlier mailing reached."),
+    click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+                 default="ftc-office-out/merge", show_default=True,
+                 help="Folder for the dry run's .eml files and index.html."),
+    click.option("--backend", type=click.Choice(["outbox", "smtp", "o365"]),
+                 help="Delivery backend (default: delivery.backend, i.e. outbox)."),
+    click.option("--dry-run/--no-dry-run", default=True, show_default=True,
+                 help="Dry run previews and says what would be sent; --no-dry-run sends."),
+    click.option("--yes", "-y", is_flag=True, help="Do not ask before the first real send."),
+    click.option("--limit", type=click.IntRange(min=0), metavar="N",
+                 help="Send at most N messages in this run (the next run goes on)."),
+    click.option("--send-at", "send_at", metavar='"YYYY-MM-DD HH:MM"',
+                 help="Send at that time (your time zone): through o365 Exchange holds the "
+                      "messages till then; other backends keep them in the ledger and the "
+                      "first run of the same command at or after that time sends them."),
+    click.option("--test-to", "test_to", metavar="ADDRESS",
+                 help="Send the first message (or the first --limit N) to ADDRESS only, "
+                      "marked [TEST]; the rows count as not sent."),
+    click.option("--outbox", type=click.Path(file_okay=False, path_type=Path),
+                 help="Folder for .eml files (outbox backend)."),
+    click.option("--outbox-mode", type=click.Choice(["drafts", "pickup"]),
+                 help="Outbox: 'drafts' (default, status Drafted) or 'pickup' (a mail "
+                 "server's pickup folder: Sent)."),
+    click.option("--status-column", default="Merge Status", show_default=True, metavar="NAME",
+                 help="Column of the data workbook that receives each row's outcome."),
+    click.option("--force", is_flag=True,
+                 help="Write the status even if Excel's owner file (~$name.xlsx) exists."),
+]
+
+
+def _with_options(func: Any) -> Any:
+    for option in reversed(_OPTIONS):
+        func = option(func)
+    return func
 
 
 @click.command()
-@click.option("--template", "template", required=True, metavar="FOLDER",
-              type=click.Path(path_type=Path),
-              help="Folder with subject.txt and body.html and/or body.txt.")
-@click.option("--data", "data", required=True, metavar="FILE", type=click.Path(path_type=Path),
-              help="Workbook (.xlsx, .xlsm, .xls, .ods) or .csv; header on the first row "
-                   "with any text, one message per row below it.")
-@click.option("--sheet", metavar="NAME", help="Sheet to read (default: the first).")
-@click.option("--to-column", "to_column", metavar="COL",
-              help="Column holding the recipients (default: Email, E-mail or To).")
-@click.option("--word", "word", metavar="DOCX", type=click.Path(path_type=Path),
-              help="Word template (.docx with {{ column }} tags) attached to every message.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              default="ftc-office-out/merge", show_default=True,
-              help="Folder for the .eml files and index.html.")
+@_with_options
 @click.pass_context
 @boundary
-def merge(ctx: click.Context, template: Path, data: Path, sheet: str | None,
-          to_column: str | None, word: Path | None, out: Path) -> None:
-    """Mail merge: one message per row of a sheet, as .eml files plus an index.html.
+def merge(ctx: click.Context, **kw: Any) -> None:
+    """Mail merge: one message per row of a sheet, previewed, then sent.
 
-    Sends nothing. Column headers become template variables: "First Name" is
-    {{ first_name }} (and {{ row["First Name"] }}); dates format with {{ due | date }}.
-    An undefined variable or a subject on two lines stops the merge before anything is
-    written; a row without a valid address is listed and skipped (exit code 1).
+    Column headers become template variables: "First Name" is {{ first_name }} (and
+    {{ row["First Name"] }}); dates format with {{ due | date }}. Every problem (undefined
+    variable, bad address, missing attachment, duplicate key, workbook open in Excel) is
+    reported before anything is sent. Dry run by default: writes .eml files and an
+    index.html to --out. --no-dry-run sends through the backend; every message goes
+    through the ledger, so a rerun sends nothing twice, and each row's outcome goes into
+    the status column ("Merge Status"; NAME.status.csv beside a CSV file).
+
+    Exit code 0 all good, 1 a row has a problem or a message failed, 2 bad usage,
+    130 interrupted (run again to go on).
 
     \b
     Example:
       mailing/subject.txt   Your licences, {{ first_name }}
-      mailing/body.txt      Hello {{ first_name }}, you have {{ seats }} seats.
-      ftc-office merge --template mailing --data contacts.xlsx --to-column Email --out out
+      mailing/body.md       Hello {{ first_name }}, you have **{{ seats }}** seats.
+      ftc-office merge --template mailing --data contacts.xlsx --to-column Email
+      ftc-office merge --template mailing --data contacts.xlsx --test-to me@contoso.com
+      ftc-office merge --template mailing --data contacts.xlsx --backend smtp --no-dry-run
     """
     from ftc_office.cli.boundary import settings_of
 
     settings = settings_of(ctx)
+    rows = read_data(kw["data"], kw["sheet"])
+    result = merge_rows(load_template(kw["template"], kw["word"]), rows,
+                        _merge_options(settings, kw))
+    failures = [str(p) for p in result.failures]
+    for f in failures:
+        click.echo(f"error: {f}", err=True)
+    request = SendRequest(backend=kw["backend"], dry_run=kw["dry_run"], yes=kw["yes"],
+                          limit=kw["limit"], outbox=kw["outbox"],
+                          outbox_mode=kw["outbox_mode"],
+                          status_column=kw["status_column"], force=kw["force"],
+                          send_at=parse_send_at(kw["send_at"]) if kw["send_at"] else None)
+    if kw["test_to"]:
+        result, request = _test_run(result, request, kw["test_to"], failures)
+    elif kw["dry_run"]:
+        _preview(result, rows, kw["out"], failures)
+    elif failures:
+        raise MergeError(str(kw["data"]), f"{len(failures)} problem(s) listed above; "
+                         "nothing was sent", "correct them and run the merge again")
+    report = deliver(result, rows, settings, request, progress=_progress_for(request),
+                     confirm=_confirm(request, settings))
+    _summary(report, result, rows)
+    sys.exit(0 if report.ok and not failures and not report.declined else 1)
+
+
+def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list[str]
+              ) -> tuple[MergeResult, SendRequest]:
+    """--test-to: the first messages to one address, never the rows' real messages."""
+    try:
+        address = parse_address(to)
+    except AddressError as exc:
+        raise UsageError(f"--test-to {to!r}", str(exc), "give one plain address") from None
+    if failures:
+        raise MergeError("--test-to", f"{len(failures)} problem(s) listed above; nothing was "
+                         "sent", "correct them and run the test again")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    test = as_test(result, address, request.limit or 1, stamp)
+    return test, dataclasses.replace(request, dry_run=False, yes=True, limit=None,
+                                     write_status=False)
+
+
+def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:
     sender = None
     if settings.mail.sender:
         try:
@@ -62,17 +179,70 @@ def merge(ctx: click.Context, template: Path, data: Path, sheet: str | None,
         except AddressError as exc:
             raise UsageError("mail.sender", str(exc), "fix the sender in ftc-office.toml"
                              ) from None
-    tpl = load_template(template, word)
-    rows = read_data(data, sheet)
-    result = merge_rows(tpl, rows, to_column, sender)
+    today = dt.date.today()
+    return MergeOptions(
+        to_column=kw["to_column"], cc_column=kw["cc_column"], bcc_column=kw["bcc_column"],
+        key_column=kw["key_column"], attach_column=kw["attach_column"],
+        campaign=kw["campaign"],
+        internal=tuple(settings.mail.internal_domains) if kw["internal"] else None,
+        where=tuple(parse_where(w, today) for w in kw["where"]), sender=sender, today=today,
+        status_column=kw["status_column"])
+
+
+def _preview(result: MergeResult, rows: MergeData, out: Path, failures: list[str]) -> None:
     previewer = Previewer(out)
     for job in result.jobs:
         previewer.add(job)
-    failures = [str(p) for p in result.failures]
     index = previewer.finish(failures, dt.date.today())
-    for f in failures:
-        click.echo(f"error: {f}", err=True)
+    filtered = f", {result.filtered} left out by --where" if result.filtered else ""
     click.echo(f"{index}: {len(result.jobs)} message(s) from {len(rows.rows)} row(s) of "
-               f"{data} (sheet {rows.sheet}); {len(failures)} row(s) skipped — open the "
-               "index to review", err=True)
-    sys.exit(1 if failures else 0)
+               f"{rows.path} (sheet {rows.sheet}){filtered}; {len(failures)} row(s) skipped "
+               "— open the index to review", err=True)
+
+
+def _confirm(request: SendRequest, settings: Settings) -> Any:
+    if not sys.stdin.isatty():
+        return None
+    backend = request.backend or settings.delivery.backend
+
+    def confirm(n: int) -> bool:
+        return click.confirm(f"send {n} message(s) through {backend} now?", err=True)
+    return confirm
+
+
+def _progress_for(request: SendRequest) -> Any:
+    if request.dry_run or not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int, what: str) -> None:
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        line = f"[{done:>{len(str(total))}}/{total}] {what}"
+        click.echo("\r" + line[:width].ljust(width), err=True, nl=done == total)
+    return progress
+
+
+def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
+    """The outcome on stdout; problems on stderr."""
+    for p in report.refused:
+        click.echo(f"error: {p}", err=True)
+    for f in report.failed:
+        click.echo(f"error: {f}", err=True)
+    if report.scheduled and report.send_at:
+        click.echo(f"merge ({report.backend}): {report.scheduled} message(s) "
+                   f"{label(report.send_at).lower()}, kept in the ledger; run the same "
+                   "command at or after that time to send them")
+        return
+    if report.dry_run:
+        click.echo(f"dry run ({report.backend}): would send {report.due} message(s); "
+                   f"{report.already} already delivered by an earlier run; "
+                   f"{len(report.refused)} changed since sent. Add --no-dry-run to send.")
+        return
+    click.echo(f"merge ({report.backend}): {report.sent} sent, {report.drafted} drafted, "
+               f"{report.already} already delivered earlier, {len(report.failed)} "
+               f"problem(s), {len(report.refused)} refused (changed since sent)"
+               + (" — stopped at --limit; run again to go on" if report.limited else "")
+               + (" — declined: nothing sent" if report.declined else ""))
+    if report.send_at and report.backend == "o365" and report.sent:
+        click.echo(f"held by Exchange in the Outbox: {label(report.send_at).lower()}")
+    if report.status:
+        click.echo(f"status: {report.status.cells} row(s) updated in {report.status.path}")
