@@ -26,6 +26,7 @@ from ftc_office.errors import UsageError
 from ftc_office.mailers import load_mailers, mail_kinds
 from ftc_office.planning import expand_paths, require_tenant
 from ftc_office.run.execute import Confirm, Progress
+from ftc_office.run.files import check_trackers
 from ftc_office.run.locks import locked_ledger
 from ftc_office.run.report import RunOptions, RunReport
 from ftc_office.run.runner import Runner
@@ -75,6 +76,7 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
     data = request.data_dir or settings.data_folder()
     backend = make_backend(settings, request.backend, request.outbox, data)
     ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
+    files = check_trackers(paths, dry_run=request.dry_run, force=request.force)
     with ExitStack() as stack:
         ledger = stack.enter_context(locked_ledger(paths, data))
         if not request.dry_run:
@@ -82,8 +84,10 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
             stack.callback(backend.close)
         runner = Runner(settings, ledger, backend, request.options(settings), progress=progress,
                         confirm=ask, data=data)
-        report = runner.run(paths)
-    require_tenant(request.tenant, bool(report.tenants))
+        report = runner.run(files.usable)
+    report.errors[:0] = files.refused
+    report.notices[:0] = files.warnings
+    require_tenant(request.tenant, bool(report.tenants or files.refused))
     if backend.name == "outbox":
         report.outbox = str(getattr(backend, "folder", ""))
         report.outbox_mode = settings.delivery.outbox_mode

@@ -3,11 +3,11 @@
 column, made into a second one by write-back.
 
 Headers are compared normalised (`ftc_office.fields.normalise_header`) with difflib; a cell
-is a near miss of a field when their ratio reaches `CUTOFF` and the two do not differ by a
-negation only ("FM Assigned" is not "FM Unassigned") and the cell does not add a word to
-the whole header ("Customer Email Sent Date" is another column). Cells that already name a field, and
-output fields mapped in ``[tracker.headers]`` (the way to say "that is another column"), are
-never near misses.
+is a near miss of a field when their ratio reaches `CUTOFF`, unless the two differ by a
+negation only ("FM Assigned" is not "FM Unassigned") or the cell adds a word to the whole
+header ("Customer Email Sent Date" is another column). Cells that already name a field,
+and output fields mapped in ``[tracker.headers]`` (the way to say "that is another
+column"), are never near misses.
 """
 
 from __future__ import annotations
