@@ -132,6 +132,21 @@ class PathSettings:
     data_dir: str = ""
 
 
+PAGE_SIZES = ("A4", "Letter")
+
+
+@dataclass(frozen=True)
+class WordSettings:
+    """Word attachments: the page size per region (``page_sizes``), else ``page_size``."""
+
+    page_size: Literal["A4", "Letter"] = "A4"
+    page_sizes: dict[str, str] = field(default_factory=lambda: {"Americas": "Letter"})
+
+    def page_for(self, region: str) -> str:
+        """The page size for a tenant's region (A4 for EMEA and APJ by default)."""
+        return self.page_sizes.get(region, self.page_size)
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings. ``source`` is the config file they came from, if any."""
@@ -144,6 +159,7 @@ class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     # address → display name, for greetings and headers when the tracker gives no name
     people: dict[str, str] = field(default_factory=dict)
+    word: WordSettings = field(default_factory=WordSettings)
     source: Path | None = None
 
     def resolve_path(self, value: str) -> Path:
@@ -266,6 +282,10 @@ def _check_semantics(s: Settings, file: str) -> None:
                               f"did you mean '{near[0]}'?" if near else
                               "fields are listed in the README's column table")
     _check_people(s.people, file)
+    for region, size in s.word.page_sizes.items():
+        if size not in PAGE_SIZES:
+            raise ConfigError(f"{file}, key word.page_sizes.{region}",
+                              f"{size!r} is not a page size", 'use "A4" or "Letter"')
     for alias, region in s.routing.regions.items():
         if region not in s.routing.queues:
             raise ConfigError(f"{file}, key routing.regions.{alias}",

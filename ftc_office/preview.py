@@ -1,14 +1,15 @@
-"""Preview: every due message as an .eml file, and an index.html to review them.
+"""Preview: the run, simulated — every message it would send as an .eml file, and an
+index.html to review them with the cells it would change.
 
-Sends nothing and writes nothing but the output folder. The .eml files are the exact MIME
-bytes a backend would send, so Outlook opens them as they will arrive.
+Sends nothing and writes nothing but the output folder. The .eml files are the files the
+outbox would write in the real run (same names, same bytes but the Date), so Outlook opens
+them as they will arrive.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -16,12 +17,16 @@ from pathlib import Path
 
 from ftc_office.atomic import atomic_write_bytes
 from ftc_office.backends.wire import wire_bytes
-from ftc_office.compose.composer import Composer, queue_move_batch, tenant_batches
 from ftc_office.config import Settings
+from ftc_office.errors import UsageError
 from ftc_office.filenames import safe_filename
 from ftc_office.jobs import Job
-from ftc_office.planning import PlanFilter, load_workspace, plan_workspace, require_tenant
+from ftc_office.planning import load_workspace, require_tenant
 from ftc_office.playbook import Step
+from ftc_office.review import build_review, render_review
+from ftc_office.run.cells import CellChange
+from ftc_office.run.report import Outcome, RunOptions, RunReport
+from ftc_office.run.simulate import simulate
 
 
 @dataclass(frozen=True)
@@ -34,33 +39,68 @@ class PreviewResult:
     failures: list[str]
     invalid: int  # tenants skipped as invalid
     warnings: list[str] = field(default_factory=list)  # what the FM should look at first
+    changes: list[CellChange] = field(default_factory=list)  # the cells the run would change
 
 
 def preview_trackers(paths: Sequence[Path], settings: Settings, as_of: dt.date, out: Path,
-                     *, tenant: str | None = None, per_tenant: bool = False) -> PreviewResult:
-    """Render every due message of ``paths`` into ``out`` as .eml files plus index.html.
+                     *, tenant: str | None = None, per_tenant: bool = False,
+                     backend: str | None = None, data: Path | None = None) -> PreviewResult:
+    """Carry out the run on copies (ftc_office.run.simulate) and keep what it would send in
+    ``out``: each message as the .eml file the outbox would write (same name, same bytes),
+    its attachments, and the review page ``index.html`` (ftc_office.review) with every job,
+    its warnings and the cells the run would change.
 
-    Sends and records nothing. Queue moves are composed after the tenant steps, grouped
-    per queue unless ``per_tenant`` (or the config) says one message per tenant.
+    Sends and records nothing; the steps the run unlocks (disengagement after a last
+    follow-up) are in it, because it is the run.
     """
-    ws = load_workspace(paths, settings)
-    plans = plan_workspace(ws, as_of, PlanFilter(tenant=tenant))
-    require_tenant(tenant, bool(plans))
-    composer = Composer(settings, as_of)
-    previewer = Previewer(out)
-    problems: list[str] = []
-    moves = [queue_move_batch(composer, plans, per_tenant or
-                              settings.mail.queue_move_grouping == "per-tenant")]
-    for comp in itertools.chain(tenant_batches(composer, plans), moves):
-        problems.extend(str(prob) for _t, prob in comp.failures)
-        for job in comp.jobs:
-            previewer.add(job)
-    failures = problems + [str(p) for p in ws.file_problems]
-    index = previewer.finish(failures, as_of)
-    n_mail = sum(1 for e in previewer.entries if e.file)
-    return PreviewResult(index, n_mail, len(previewer.entries) - n_mail, failures,
-                         sum(1 for p in plans if p.step == Step.INVALID),
-                         [f"{e.tenants}: {w}" for e in previewer.entries for w in e.warnings])
+    require_files(paths)
+    name = (backend or settings.delivery.backend).strip().lower()
+    options = RunOptions(as_of=as_of, dry_run=False, tenant=tenant, per_tenant=per_tenant)
+    with simulate(paths, settings, options, name, outbox=out, data=data) as sim:
+        report, jobs, changes = sim.report, sim.jobs, sim.changes
+    require_tenant(tenant, bool(report.tenants))
+    rows = tenant_rows(paths, settings, changes)
+    review = build_review(report, jobs, changes, rows, out)
+    index = render_review(review, out)
+    failures = [f"{t.customer} ({t.tenant_id}): {p}" for t in report.tenants.values()
+                if t.status == Outcome.FAILED for p in t.problems] + list(report.errors)
+    invalid = sum(1 for t in report.tenants.values() if t.step_before == str(Step.INVALID))
+    n_mail = sum(1 for j in jobs if j.message)
+    return PreviewResult(index, n_mail, len(jobs) - n_mail, failures, invalid,
+                         [f"{_who(report, j)}: {w}" for j in jobs for w in j.warnings],
+                         changes)
+
+
+def _who(report: RunReport, job: Job) -> str:
+    """The customers a job is for, by name and ID."""
+    names = []
+    for tid in job.tenant_ids:
+        out = report.outcome(tid)
+        names.append(f"{out.customer} ({tid})" if out else tid)
+    return ", ".join(names)
+
+
+def tenant_rows(paths: Sequence[Path], settings: Settings, changes: Sequence[CellChange]
+                ) -> dict[tuple[str, int], str]:
+    """(sheet, row) → tenant ID: the trackers' rows, and the Notes rows the run adds (their
+    Tenant ID cell, column B)."""
+    out: dict[tuple[str, int], str] = {}
+    for tr in load_workspace(paths, settings).trackers:
+        for t in tr.tenants:
+            for w in t.workloads:
+                out[(tr.source.sheet, w.row)] = t.tenant_id
+    for c in changes:
+        if c.ref.startswith("B") and c.ref[1:].isdigit() and c.new and (c.sheet, int(c.ref[1:])) \
+                not in out:
+            out[(c.sheet, int(c.ref[1:]))] = str(c.new)
+    return out
+
+
+def require_files(paths: Sequence[Path]) -> None:
+    """Every tracker exists (a UsageError naming the first missing one)."""
+    for p in paths:
+        if not p.is_file():
+            raise UsageError(str(p), "file not found", "check the path")
 
 
 def eml_name(job: Job) -> str:
@@ -102,23 +142,28 @@ class Previewer:
         self.entries: list[IndexEntry] = []
 
     def add(self, job: Job) -> Path | None:
-        """Write the job's .eml (if it has a message) and note its index line."""
+        """Write the job's .eml (if it has one) and note its index line."""
         path = write_eml(job, self.folder, self.when)
-        m = job.message
-        self.entries.append(IndexEntry(
-            job.kind, ", ".join(job.tenant_ids), m.subject if m else None,
-            ", ".join(a.email for a in m.to) if m else "",
-            ", ".join(a.email for a in m.cc) if m else "", job.summary,
-            path.name if path else None, job.warnings))
+        self.entries.append(index_entry(job, path))
         return path
 
-    def finish(self, failures: Sequence[str], as_of: dt.date) -> Path:
+    def finish(self, failures: Sequence[str], as_of: dt.date,
+               changes: Sequence[str] = ()) -> Path:
         """Write index.html for every job added; returns its path."""
-        return write_index(self.entries, self.folder, failures, as_of)
+        return write_index(self.entries, self.folder, failures, as_of, changes)
+
+
+def index_entry(job: Job, path: Path | None) -> IndexEntry:
+    """The index line of one job (its message's file, if any)."""
+    m = job.message
+    return IndexEntry(job.kind, ", ".join(job.tenant_ids), m.subject if m else None,
+                      ", ".join(a.email for a in m.to) if m else "",
+                      ", ".join(a.email for a in m.cc) if m else "", job.summary,
+                      path.name if path else None, job.warnings)
 
 
 def write_index(entries: Sequence[IndexEntry], folder: Path, failures: Sequence[str],
-                as_of: dt.date) -> Path:
+                as_of: dt.date, changes: Sequence[str] = ()) -> Path:
     """index.html: one line per job with a link, recipients and subject; failures on top."""
     esc = html.escape
     rows = []
@@ -141,7 +186,10 @@ th{{background:#0f4a85;color:#fff}}.bad{{color:#a00}}</style></head><body>
  if failures else ''}
 <table><tr><th>Kind</th><th>Tenant</th><th>Message</th><th>To</th><th>Cc</th><th>What</th></tr>
 {''.join(rows)}
-</table></body></html>
+</table>
+<h2>Cells the run will change ({len(changes)})</h2>
+<ul>{''.join(f"<li>{esc(c)}</li>" for c in changes)}</ul>
+</body></html>
 """
     folder.mkdir(parents=True, exist_ok=True)
     index = folder / "index.html"

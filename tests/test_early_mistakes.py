@@ -202,13 +202,13 @@ def test_extra_columns_are_not_near_misses(here: Path) -> None:
 
 def test_invalid_tenants_are_problems_and_exit_1(here: Path) -> None:
     make_tracker(Path("tracker.xlsx"), [row("t-1"), row("t-2", seats="lots")])
-    result = ftc("run", "tracker.xlsx", *AS_OF)
+    result = ftc("run", "tracker.xlsx", *AS_OF, "--outbox-mode", "pickup")
     assert result.exit_code == 1
     assert ("2 tenant(s); would send 1 message(s); 0 note-only step(s); 0 unknown; "
             "1 invalid tenant(s); 0 error(s)\n") in result.stdout
     assert ("    problem: tracker.xlsx, Tracker!D3: 'lots' is not a whole number — type "
             "digits only, e.g. 1200\n") in result.stdout
-    clean = ftc("run", "tracker.xlsx", *AS_OF, "--tenant", "t-1")
+    clean = ftc("run", "tracker.xlsx", *AS_OF, "--outbox-mode", "pickup", "--tenant", "t-1")
     assert clean.exit_code == 0, clean.output
 
 

@@ -91,38 +91,70 @@ def parse_eml(path: Path) -> Parsed:
     return Parsed(raw, msg)
 
 
+@dataclass
+class HtmlTable:
+    """One <table>: its class names and its rows, each a list of cell texts."""
+
+    classes: list[str]
+    rows: list[list[str]]
+
+
 class HtmlDoc(HTMLParser):
-    """Start tags, visible text, and table rows (lists of cell texts) of an HTML body."""
+    """Start tags, visible text, and every table (rows of cell texts) of an HTML body.
+
+    Mail layouts nest tables (the frame, the 640 px page, the data): a cell's text is what
+    it holds outside its nested tables, one line per <p> or <br>, joined with newlines.
+    """
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
         self.tags: list[str] = []
         self.chunks: list[str] = []
-        self.rows: list[list[str]] = []
-        self._cell: list[str] | None = None
+        self.tables: list[HtmlTable] = []
+        self._open: list[tuple[HtmlTable, list[list[str]] | None]] = []  # table, its cell
         self._in_title = False
         self.feed(html)
         self.close()
 
+    def table(self, cls: str) -> list[list[str]]:
+        """The rows of the one table with class ``cls``."""
+        found = [t for t in self.tables if cls in t.classes]
+        assert len(found) == 1, f"{len(found)} tables of class {cls!r}"
+        return found[0].rows
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
-        if tag == "tr":
-            self.rows.append([])
-        elif tag in ("td", "th"):
-            self._cell = []
+        cell = self._open[-1][1] if self._open else None
+        if tag == "table":
+            t = HtmlTable((dict(attrs).get("class") or "").split(), [])
+            self.tables.append(t)
+            self._open.append((t, None))
+        elif tag == "tr" and self._open:
+            self._open[-1][0].rows.append([])
+        elif tag in ("td", "th") and self._open:
+            self._open[-1] = (self._open[-1][0], [[]])
+        elif tag in ("p", "br") and cell is not None:
+            cell.append([])
         elif tag == "title":
             self._in_title = True
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append("".join(self._cell).strip())
-            self._cell = None
+        if tag == "table" and self._open:
+            self._open.pop()
+        elif tag in ("td", "th") and self._open and self._open[-1][1] is not None:
+            t, cell = self._open[-1]
+            assert cell is not None
+            lines = ["".join(line).strip() for line in cell]
+            t.rows[-1].append("\n".join(line for line in lines if line))
+            self._open[-1] = (t, None)
         elif tag == "title":
             self._in_title = False
 
     def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
+        if self._open and self._open[-1][1] is not None:
+            cell = self._open[-1][1]
+            assert cell is not None
+            cell[-1].append(data)
         if not self._in_title:
             self.chunks.append(data)
 
@@ -346,17 +378,26 @@ def test_queue_moves_as_the_assignment_team_gets_them(sample: Sample) -> None:
         assert p.addresses("To") == [sample.settings.mail.assignment_team]
         fms = sorted({a for tid in job.tenant_ids for a in sample.cells[tid]["fm"]})
         assert sorted(p.addresses("Cc")) == fms
-        # HTML table: one row per tenant, same columns as the workbook
-        rows = HtmlDoc(p.html).rows
-        assert rows[0] == ["Tenant ID", "Customer", "Target queue", "FM", "Workloads",
-                           "Disengaged", "Next action"]
-        body_rows = rows[1:]
+        # HTML, as it reads on a phone: the values shared by all tenants once, then one
+        # block per tenant (customer, then label: value lines); no table wider than 3 columns
+        doc = HtmlDoc(p.html)
+        assert max(len(r) for t in doc.tables for r in t.rows) <= 3
+        assert dict(doc.table("facts")) == {
+            "Target queue": queue, "Tenants": str(n), "Disengaged": "2026-11-26",
+            "Next action": "2027-12-31"}
+        body_rows = []
+        for [block] in doc.table("tenants"):
+            customer, *lines = block.split("\n")
+            fields = dict(line.split(": ", 1) for line in lines)
+            assert list(fields) == ["Tenant ID", "FM", "Workloads"]
+            body_rows.append([fields["Tenant ID"], customer, queue, fields["FM"],
+                              fields["Workloads"], "2026-11-26", "2027-12-31"])
         assert [r[0] for r in body_rows] == list(job.tenant_ids)
         for r in body_rows:
             cells = sample.cells[r[0]]
-            assert r[1] == cells["customer"] and r[2] == queue and [r[3]] == cells["fm"]
+            assert r[1] == cells["customer"] and [r[3]] == cells["fm"]
             assert r[4] == ", ".join(cells["workloads"])
-            assert r[5:] == ["2026-11-26", "2027-12-31"]
+        assert "more — see the attached workbook" not in doc.text
         # the .xlsx attachment carries the same rows
         name, ctype, data = p.attachments()[0]
         assert name == f"Queue move - {queue} - 2026-11-26.xlsx"
@@ -437,7 +478,7 @@ def test_hard_names_arrive_literally(corpus: dict[str, Any], kind: str, i: int) 
         ws = load_workbook(io.BytesIO(data)).active
         assert ws is not None
         assert ws["B2"].value == visible(name)
-        assert HtmlDoc(p.html).rows[1][1] == name
+        assert HtmlDoc(p.html).table("tenants")[0][0].split("\n")[0] == name
     else:
         text, _tables = docx_text(data)
         assert visible(name) in text

@@ -228,9 +228,9 @@ def test_a_stale_discussion_is_flagged_in_preview_and_dry_run(tmp_path: Path) ->
         row("t-1", atu_sent=dt.date(2026, 3, 1), discussion_date=dt.date(2026, 4, 18))])
     out = tmp_path / "p"
     result = ftc("preview", str(tracker), "--as-of", AS_OF, "--out", str(out))
-    assert "check: t-1: Teams: the completion discussion was on 2026-04-18, 222 days" \
-        in result.stderr
-    assert "check: Teams: the completion discussion was on 2026-04-18" in \
+    assert ("check: Customer t-1 (t-1): Teams: the completion discussion was on 2026-04-18, "
+            "222 days") in result.stderr
+    assert "Check: Teams: the completion discussion was on 2026-04-18" in \
         (out / "index.html").read_text(encoding="utf-8")
     dry = ftc("run", str(tracker), "--as-of", AS_OF)
     assert "check: Teams: the completion discussion was on 2026-04-18" in dry.stdout

@@ -88,16 +88,20 @@ def test_a_cascading_run_reads_each_tracker_twice_and_saves_it_once(
     assert result.stderr.count("cell(s) written") == 1
 
 
-def test_a_dry_run_reads_once_and_saves_nothing(here: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dry_run_is_the_run_on_copies_cascade_included(here: Path) -> None:
     tracker = cascade(here / "tracker.xlsx")
-    before = tracker.read_bytes()
-    counts = counting(monkeypatch)
-    result = ftc("run", str(tracker), "--as-of", "2026-11-26")
+    before, mtime = tracker.read_bytes(), tracker.stat().st_mtime_ns
+    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--outbox-mode", "pickup")
     assert result.exit_code == 0, result.output
+    # the follow-up, and the queue move it unlocks in the same run
     assert "would send customer follow-up" in result.stdout
-    assert counts == {"read": 1, "save": 0}
-    assert tracker.read_bytes() == before
+    assert "would send queue-move request" in result.stdout
+    assert f"{tracker}: the run would change" in result.stderr
+    assert tracker.read_bytes() == before and tracker.stat().st_mtime_ns == mtime
+    # with drafts (the default outbox mode) nothing counts as sent: no cascade
+    drafts = ftc("run", str(tracker), "--as-of", "2026-11-26")
+    assert "would write a draft (not sent): customer follow-up" in drafts.stdout
+    assert "queue-move" not in drafts.stdout
 
 
 def test_declining_the_confirmation_sends_nothing_and_exits_0(
@@ -174,8 +178,9 @@ def test_demo_keeps_its_ledger_in_its_folder_and_leaves_the_environment(
     assert (here / "d" / "data" / "ledger.sqlite3").is_file()
     assert not (Path(os.environ["FTC_OFFICE_DATA_DIR"]) / "ledger.sqlite3").exists()
     assert result.stderr.count("cell(s) written") == 1  # one save for the whole run
-    assert result.stderr.endswith(f"preview:  ftc-office preview {Path('d') / 'tracker.xlsx'}"
-                                  " --as-of 2026-11-26\n")
+    assert result.stderr.endswith(f"review:   {Path('d') / 'review' / 'index.html'} (the review "
+                                  "page of this run, written before it ran: open it in a "
+                                  "browser)\n")
 
 
 def test_preview_trackers_as_a_library(here: Path) -> None:

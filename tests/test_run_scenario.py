@@ -328,7 +328,8 @@ def test_dry_run_writes_nothing_sends_nothing_and_says_would(tmp_path: Path,
         row("t-1", "Teams"), done_row("t-2", "EMEA"), row("t-3", "Teams", account_team=None)])
     before = tracker.read_bytes()
     outbox = tmp_path / "outbox"
-    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--outbox", str(outbox))
+    result = ftc("run", str(tracker), "--as-of", "2026-11-26", "--outbox", str(outbox),
+                 "--outbox-mode", "pickup")
     assert result.exit_code == 0, result.output
     assert "would send ATU for Teams to ann@microsoft.com (cc fm.one@microsoft.com)" in \
         result.stdout

@@ -101,10 +101,11 @@ def test_send_writes_the_mail_steps_only_and_stamps_them(tracker: Path, tmp_path
 def test_send_dry_run_says_would_and_touches_nothing(tracker: Path, tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     before = tracker.read_bytes()
-    result = send(tracker, outbox)
+    result = send(tracker, outbox, "--outbox-mode", "pickup")
     assert result.exit_code == 0, result.output
-    # the queue move the follow-up unlocks is not planned yet: a dry run makes one pass
-    assert "4 tenant(s); would send 2 message(s); 0 note-only step(s)" in result.stdout
+    # the dry run is the run on copies: the queue move the follow-up unlocks is in it
+    assert "4 tenant(s); would send 3 message(s); 0 note-only step(s)" in result.stdout
+    assert "would send queue-move request" in result.stdout
     assert "would send ATU for Teams" in result.stdout
     assert "dry run: nothing was sent or written" in result.stderr
     assert emls(outbox) == {}
@@ -141,6 +142,10 @@ def test_demo_runs_the_sample_in_its_own_folder(tmp_path: Path, user_dirs: Path,
     # it says plainly that it simulated sending, and what a real run does instead
     assert "This demo simulated sending: nothing left this machine" in result.stderr
     assert "mark-sent" in result.stderr
+    # the review page of the run, written before it ran, counts what the run then did
+    page = (out / "review" / "index.html").read_text(encoding="utf-8")
+    assert 'data-count="Customer follow-ups" data-value="7"' in page
+    assert f"review:   {out / 'review' / 'index.html'}" in result.stderr
     tracker = out / "tracker.xlsx"
     assert f"copied the sample to {tracker}" in result.stderr
     assert f"messages: {out / 'outbox'}{os.sep}*.eml" in result.stderr

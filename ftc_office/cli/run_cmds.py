@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,16 +49,36 @@ def run_options(func: F) -> F:
                      metavar="FILE.json", help="Write every tenant's outcome as JSON."),
         click.option("--force", is_flag=True,
                      help="Write even if Excel's owner file (~$name.xlsx) says it is open."),
+        click.option("--test-to", metavar="ADDRESS",
+                     help="Send a copy of every message the run would send (or --limit N "
+                     "of them) to ADDRESS only, subject '[TEST] …', no Cc; nothing is "
+                     "recorded or stamped. ADDRESS must be internal."),
     ]):
         func = option(func)
     return func
 
 
 def request_of(trackers: tuple[str, ...], as_of: str | None, outbox: str | None,
-               report_path: str | None, **kw: Any) -> RunRequest:
-    """The library request for the command line's options."""
+               report_path: str | None, test_to: str | None = None, **kw: Any
+               ) -> tuple[RunRequest, str | None]:
+    """The library request for the command line's options, and the --test-to address."""
     return RunRequest(trackers, parse_as_of(as_of), outbox=Path(outbox) if outbox else None,
-                      report_path=Path(report_path) if report_path else None, **kw)
+                      report_path=Path(report_path) if report_path else None, **kw), test_to
+
+
+def perform_test(ctx: click.Context, request: RunRequest, address: str) -> bool:
+    """``--test-to``: send the test copies, say so; True if any failed."""
+    from ftc_office.run.api import run_test
+
+    result = run_test(request, address, settings_of(ctx))
+    for line in result.lines:
+        click.echo(line)
+    for err in result.errors:
+        click.echo(f"error: {err}", err=True)
+    click.echo(f"{len(result.lines)} test message(s) to {result.address}; nothing was "
+               "recorded in the ledger and nothing was stamped — the real run still sends "
+               "everything", err=True)
+    return result.failed
 
 
 def perform(ctx: click.Context, request: RunRequest) -> RunReport:
@@ -123,8 +144,12 @@ def run(ctx: click.Context, **kw: Any) -> None:
       ftc-office run samples/tracker.xlsx --as-of 2026-11-26
       ftc-office run "team/*.xlsx" --no-dry-run --report run.json
       ftc-office run tracker.xlsx --backend o365 --no-dry-run --limit 5
+      ftc-office run tracker.xlsx --backend o365 --test-to me@microsoft.com --limit 3
     """
-    sys.exit(1 if perform(ctx, request_of(**kw)).failed else 0)
+    request, test_to = request_of(**kw)
+    if test_to:
+        sys.exit(1 if perform_test(ctx, request, test_to) else 0)
+    sys.exit(1 if perform(ctx, request).failed else 0)
 
 
 @click.command()
@@ -140,7 +165,10 @@ def send(ctx: click.Context, **kw: Any) -> None:
     Example:
       ftc-office send tracker.xlsx --backend smtp --no-dry-run --limit 1
     """
-    sys.exit(1 if perform(ctx, request_of(mail_only=True, **kw)).failed else 0)
+    request, test_to = request_of(mail_only=True, **kw)
+    if test_to:
+        sys.exit(1 if perform_test(ctx, request, test_to) else 0)
+    sys.exit(1 if perform(ctx, request).failed else 0)
 
 
 @click.command()
@@ -165,6 +193,7 @@ def demo(ctx: click.Context, out: str) -> None:
       ftc-office demo --out C:\\Temp\\ftc-demo
     """
     from ftc_office.mailers import builtin_root
+    from ftc_office.preview import preview_trackers
 
     folder = Path(out)
     tracker = folder / "tracker.xlsx"
@@ -175,9 +204,14 @@ def demo(ctx: click.Context, out: str) -> None:
     shutil.copyfile(builtin_root() / "samples" / "tracker.xlsx", tracker)
     click.echo(f"copied the sample to {tracker}", err=True)
     outbox, report = folder / "outbox", folder / "report.json"
+    data = (folder / "data").resolve()
+    settings = settings_of(ctx)
+    review = preview_trackers([tracker], replace(settings, delivery=replace(
+        settings.delivery, outbox_mode="pickup")), dt.date.fromisoformat(DEMO_DATE),
+        folder / "review", data=data).index
     result = perform(ctx, RunRequest(
         (str(tracker),), dt.date.fromisoformat(DEMO_DATE), backend="outbox", dry_run=False,
-        yes=True, outbox=outbox, outbox_mode="pickup", report_path=report, data_dir=(folder / "data").resolve()))
+        yes=True, outbox=outbox, outbox_mode="pickup", report_path=report, data_dir=data))
     click.echo("\nThis demo simulated sending: nothing left this machine, and the outbox "
                "stood in for a mail server, so every message counts as sent.\n"
                "Your own runs write drafts you send from Outlook (then 'ftc-office "
@@ -185,5 +219,6 @@ def demo(ctx: click.Context, out: str) -> None:
                f"messages: {outbox}{os.sep}*.eml (open them in Outlook)\n"
                f"workbook: {tracker} (open it in Excel: new columns at the right end)\n"
                f"report:   {report}\n"
-               f"preview:  ftc-office preview {tracker} --as-of {DEMO_DATE}", err=True)
+               f"review:   {review} (the review page of this run, written before it ran: "
+               "open it in a browser)", err=True)
     sys.exit(1 if result.went_wrong else 0)  # the sample's invalid rows are there to show

@@ -77,7 +77,8 @@ def run_summary(report: RunReport) -> str:
         lines.extend(group("region", lambda t: t.region))
         lines.extend(group("FM", lambda t: t.fm))
     verb = "would send" if report.dry_run else "sent"
-    drafts = (f"wrote {report.drafted} draft(s) (not sent); " if report.drafted else "")
+    drafts = (f"{'would write' if report.dry_run else 'wrote'} {report.drafted} draft(s) "
+              "(not sent); " if report.drafted else "")
     lines.append(f"{len(report.tenants)} tenant(s); {verb} {report.sent} message(s); {drafts}"
                  f"{report.notes} note-only step(s); {len(report.unknown)} unknown; "
                  + (f"{len(report.refused)} refused; " if report.refused else "")
@@ -109,9 +110,13 @@ def run_notices(report: RunReport, report_path: Path | None) -> Iterator[str]:
                + (f", columns added: {', '.join(wb.added_columns)}" if wb.added_columns
                   else "") + (f"; backup {wb.backup}" if wb.backup else ""))
     if report.dry_run:
-        yield ("dry run: nothing was sent or written — add --no-dry-run to do it (a step "
-               "these unlock, such as disengagement after a last follow-up, then runs in "
-               "the same run)")
+        per: dict[str, int] = {}
+        for c in report.changes:
+            per[c.tracker] = per.get(c.tracker, 0) + 1
+        for tracker, n in per.items():
+            yield f"{tracker}: the run would change {n} cell(s)"
+        yield ("dry run: nothing was sent or written; the lines above are what the run does "
+               "(steps it unlocks included) — add --no-dry-run to do it")
 
 
 def preview_notices(result: PreviewResult) -> Iterator[str]:
@@ -121,5 +126,6 @@ def preview_notices(result: PreviewResult) -> Iterator[str]:
     if result.invalid:
         yield (f"{result.invalid} tenant(s) skipped as invalid: 'ftc-office check' lists every "
                "problem with its cell")
+    attention = len(result.failures) + result.invalid + len(result.warnings)
     yield (f"{result.index}: {result.messages} message(s) and {result.notes} note-only step(s) "
-           f"previewed; {len(result.failures)} problem(s) — open the index to review")
+           f"previewed; {attention} need attention — open the page to review")

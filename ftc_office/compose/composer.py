@@ -20,6 +20,8 @@ import jinja2
 from ftc_office.addresses import LINE_BREAKS, Address, AddressError, parse_address
 from ftc_office.compose.audience import check_customer_mailer, check_internal, check_recipients
 from ftc_office.compose.context import message_context, plan_next_action_date
+from ftc_office.compose.docx_finish import docx_finish
+from ftc_office.compose.html_size import fit_listing
 from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
@@ -147,7 +149,8 @@ class Composer:
         check_recipients(msg, t, self.internal)
         stamps: list[Stamp] = []
         notes: list[Note] = []
-        for w in wls or [None]:  # type: ignore[list-item]
+        targets: list[WorkloadRecord | None] = [*wls] or [None]  # None: a per-tenant mailer
+        for w in targets:
             wctx = message_context(plan, self.as_of, [w] if w else [], people)
             note = self._render_note(m.note, wctx, who) if m.note else ""
             stamps.extend(self._stamps(m.stamps, plan, w, note))
@@ -245,7 +248,8 @@ class Composer:
         sender = self._queue_sender(members)
         ctx: dict[str, Any] = {"queue": queue, "rows": rows, "as_of": self.as_of,
                                "next_action_date": nad,
-                               "sender_name": sender.name if sender else ""}
+                               "sender_name": sender.name if sender else "",
+                               "sender": sender.email if sender else ""}
         who = f"queue move to {queue} ({len(rows)} tenant(s))"
         people = [self.people(p.tenant) for p in members]
         to = self._recipients(m, m.to, members[0].tenant, "to", people[0])
@@ -256,7 +260,9 @@ class Composer:
                     cc_all.append(a)
         subject = self._subject(m, ctx, who)
         text = self._render_text(m.text, ctx, who)
-        html = css_inline.inline(render(self.html_env, m.html, ctx, who))
+        # the body lists the tenants that fit under the size limit; the workbook has them all
+        html = fit_listing(lambda n: render(self.html_env, m.html, {**ctx, "listed": n}, who),
+                           len(rows), who)
         atts = tuple(self._attachment(spec, ctx, who, rows) for spec in m.attachments)
         ids = tuple(p.tenant.tenant_id for p in members)
         key = queue_move_key(queue, self.as_of, ids)
@@ -334,7 +340,8 @@ class Composer:
         if path is None:
             raise TemplateError(spec.template, "Word template not found",
                                 "check the mailer's attachments and the templates folders")
-        return Attachment(name, render_docx(path, ctx, who), DOCX_MIME)
+        return Attachment(name, render_docx(path, ctx, who, docx_finish(self.settings, ctx)),
+                          DOCX_MIME)
 
     def _stamp_values(self, plan: TenantPlan, note: str, detail: str
                       ) -> dict[str, StampValue]:

@@ -102,6 +102,7 @@ def message_context(plan: TenantPlan, as_of: dt.date, workloads: Sequence[Worklo
         "next_action_date": plan_next_action_date(plan, as_of),
         "greeting": greeting(recipients),
         "sender_name": fm.name if fm else "",
+        "sender": fm.email if fm else "",
     }
     if extra:
         ctx.update(extra)

@@ -24,6 +24,7 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from markupsafe import Markup
 
 from ftc_office.errors import TemplateError
 
@@ -45,6 +46,24 @@ def join_and(items: Iterable[Any]) -> str:
     if len(parts) <= 1:
         return "".join(parts)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+_WHOLE_NUMBER = re.compile(r"(?<![\w.,:/-])\d{4,}(?![\w.,:/-]?\d)")
+
+
+def thousands(value: Any) -> Any:
+    """``15000`` → ``15,000``: numbers grouped with a comma whatever the locale (a figure
+    reads the same to every recipient). In text, each whole number of four or more digits
+    standing alone is grouped (``2300 active users`` → ``2,300 active users``; not parts
+    of dates, IDs or decimals); anything else is returned unchanged."""
+    if isinstance(value, str):
+        grouped = _WHOLE_NUMBER.sub(lambda m: f"{int(m.group()):,}", value)
+        return Markup(grouped) if isinstance(value, Markup) else grouped
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"
 
 
 def yes_no(value: Any) -> str:
@@ -299,6 +318,7 @@ def make_environment(search_path: list[Path], html: bool,
     env.filters["date"] = human_date
     env.filters["join_and"] = join_and
     env.filters["yes_no"] = yes_no
+    env.filters["thousands"] = thousands
     return env
 
 

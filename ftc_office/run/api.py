@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from ftc_office.backends.base import Backend
 from ftc_office.backends.registry import make_backend
@@ -30,6 +31,8 @@ from ftc_office.run.files import check_trackers
 from ftc_office.run.locks import locked_ledger
 from ftc_office.run.report import RunOptions, RunReport
 from ftc_office.run.runner import Runner
+from ftc_office.run.simulate import simulate
+from ftc_office.run.testsend import TestSendReport, check_test_address, send_test_copies
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class RunRequest:
     yes: bool = False  # do not ask before the first real send
     per_tenant: bool = False
     outbox: Path | None = None  # folder for .eml files (outbox backend)
-    outbox_mode: str | None = None  # "drafts" | "pickup" (default: delivery.outbox_mode)
+    # "drafts" | "pickup" (default: delivery.outbox_mode)
+    outbox_mode: Literal["drafts", "pickup"] | None = None
     report_path: Path | None = None  # write the JSON report here
     force: bool = False
     mail_only: bool = False  # `send`: only the kinds whose mailer sends a message
@@ -74,26 +78,59 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
         settings = replace(settings, delivery=replace(settings.delivery,
                                                       outbox_mode=request.outbox_mode))
     data = request.data_dir or settings.data_folder()
-    backend = make_backend(settings, request.backend, request.outbox, data)
-    ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
+    # a tracker a real run could not write back is refused before anything is sent
     files = check_trackers(paths, dry_run=request.dry_run, force=request.force)
-    with ExitStack() as stack:
-        ledger = stack.enter_context(locked_ledger(paths, data))
-        if not request.dry_run:
-            backend.open()
-            stack.callback(backend.close)
-        runner = Runner(settings, ledger, backend, request.options(settings), progress=progress,
-                        confirm=ask, data=data)
-        report = runner.run(files.usable)
+    if request.dry_run:  # the very run, carried out on copies: what it says is what happens
+        report = _simulated(request, files.usable, settings, data)
+    else:
+        report = _real(request, files.usable, settings, data, progress, confirm)
     report.errors[:0] = files.refused
     report.notices[:0] = files.warnings
     require_tenant(request.tenant, bool(report.tenants or files.refused))
-    if backend.name == "outbox":
-        report.outbox = str(getattr(backend, "folder", ""))
-        report.outbox_mode = settings.delivery.outbox_mode
     if request.report_path:
         request.report_path.write_text(json.dumps(report.to_json(), indent=2, default=str),
                                        encoding="utf-8")
+    return report
+
+
+def run_test(request: RunRequest, address: str, settings: Settings) -> TestSendReport:
+    """``--test-to``: a test copy of each message the run would send, to ``address`` through
+    the configured backend; nothing recorded, nothing stamped (ftc_office.run.testsend)."""
+    paths = expand_paths([str(t) for t in request.trackers])
+    if request.outbox_mode:
+        settings = replace(settings, delivery=replace(settings.delivery,
+                                                      outbox_mode=request.outbox_mode))
+    data = request.data_dir or settings.data_folder()
+    check_test_address(address, settings)
+    backend = make_backend(settings, request.backend, request.outbox, data)
+    return send_test_copies(paths, settings, request.options(settings), backend, address,
+                            data=data, limit=request.limit)
+
+
+def _simulated(request: RunRequest, paths: Sequence[Path], settings: Settings, data: Path
+               ) -> RunReport:
+    """The dry run: the simulation of the run (ftc_office.run.simulate)."""
+    name = (request.backend or settings.delivery.backend).strip().lower()
+    with simulate(paths, settings, request.options(settings), name, data=data) as sim:
+        sim.report.changes = sim.changes
+        return sim.report
+
+
+def _real(request: RunRequest, paths: Sequence[Path], settings: Settings, data: Path,
+          progress: Progress | None, confirm: Confirm | None) -> RunReport:
+    """The real run: locks, the backend, the runner."""
+    backend = make_backend(settings, request.backend, request.outbox, data)
+    ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
+    with ExitStack() as stack:
+        ledger = stack.enter_context(locked_ledger(paths, data))
+        backend.open()
+        stack.callback(backend.close)
+        runner = Runner(settings, ledger, backend, request.options(settings), progress=progress,
+                        confirm=ask, data=data)
+        report = runner.run(paths)
+    if backend.name == "outbox":
+        report.outbox = str(getattr(backend, "folder", ""))
+        report.outbox_mode = settings.delivery.outbox_mode
     return report
 
 

@@ -71,19 +71,22 @@ class Deliverer:
             self.ledger.transition(key, State.SENT, provider_id=result.provider_id,
                                    refused=list(result.refused))
             self.report.sent += 1
-            self.report.say(job, narrate.delivered(job, self.backend.name))
+            self.report.say(job, narrate.delivered(job, self.backend.name,
+                                                   self.report.dry_run))
             self.report.mark_done(job)
             return State.SENT
         elif result.status == Status.DRAFTED:
             self.ledger.transition(key, State.DRAFTED, provider_id=result.provider_id)
             self.report.drafted += 1
-            self.report.say(job, narrate.drafted(job, self.backend.name))
+            self.report.say(job, narrate.drafted(job, self.backend.name,
+                                                 self.report.dry_run))
             return State.DRAFTED
         elif result.status == Status.UNKNOWN:
             self.ledger.transition(key, State.UNKNOWN, provider_id=result.provider_id,
                                    error=result.error)
             self.report.unknown.append(key)
-            self.report.fail(job.tenant_ids, narrate.unknown(job, result.error, self.backend.name))
+            self.report.fail(job.tenant_ids,
+                             narrate.unknown(job, result.error, self.backend.name))
             return State.UNKNOWN
         elif result.status == Status.FAILED_PERMANENT:
             self.ledger.transition(key, State.REFUSED, provider_id=result.provider_id,

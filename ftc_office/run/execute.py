@@ -1,6 +1,6 @@
 """Carry out jobs: the intent in the ledger, the confirmation, then delivery or the note.
 
-A dry run only says what would happen. A real run records each job's intent, skips what
+A run (or its simulation, for preview and the dry run) records each job's intent, skips what
 the ledger already finished, refuses what may have gone out already, asks once before the
 first real send, and hands messages to the Deliverer. The stamps of every finished job are
 kept, so the runner can re-plan from memory.
@@ -20,6 +20,7 @@ from ftc_office.run.report import RunOptions, RunReport
 
 Progress = Callable[[int, int, str], None]
 Confirm = Callable[[int], bool]
+Observe = Callable[[Job], None]
 FINISHED = (State.SENT, State.DONE)
 
 
@@ -28,10 +29,11 @@ class Executor:
 
     def __init__(self, ledger: Ledger, backend: Backend, report: RunReport,
                  options: RunOptions, progress: Progress | None = None,
-                 confirm: Confirm | None = None) -> None:
+                 confirm: Confirm | None = None, observe: Observe | None = None) -> None:
         self.ledger = ledger
+        # observe(job): each job about to be carried out (the simulation lists them)
+        self.observe = observe or (lambda _job: None)
         self.report = report
-        self.dry_run = options.dry_run
         self.deliverer = Deliverer(ledger, backend, report, options.limit)
         # progress(done, total, what): called before each job of a pass is carried out
         self.progress = progress or (lambda _done, _total, _what: None)
@@ -50,19 +52,9 @@ class Executor:
                 return
             for warning in job.warnings:
                 self.report.say(job, f"check: {warning}")
-            if self.dry_run:
-                self._rehearse(job)
-                continue
             self.done += 1
             self.progress(min(self.done, self.total), self.total, job.summary)
             self._carry_out(job)
-
-    def _rehearse(self, job: Job) -> None:
-        self.report.say(job, narrate.would(job))
-        if job.message is None:
-            self.report.notes += 1  # the summary says "would send N message(s)"
-        else:
-            self.report.sent += 1
 
     def _carry_out(self, job: Job) -> None:
         try:
@@ -81,11 +73,12 @@ class Executor:
             self.report.fail(job.tenant_ids, narrate.in_doubt(job, state,
                                                              self.deliverer.backend.name))
             return
+        self.observe(job)
         if job.message is None:
             self.ledger.transition(job.key, State.DONE)
             self.finished.extend(job.stamps)
             self.report.notes += 1
-            self.report.say(job, narrate.done(job))
+            self.report.say(job, narrate.done(job, self.report.dry_run))
             self.report.mark_done(job)
             return
         if not self.deliverer.can_send(job) or not self._confirmed(job):

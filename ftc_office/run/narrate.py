@@ -5,14 +5,9 @@ from __future__ import annotations
 from ftc_office.jobs import Job
 
 
-def would(job: Job) -> str:
-    """A dry run's line for one job."""
-    return ("would send " if job.message else "would ") + job.summary
-
-
-def done(job: Job) -> str:
+def done(job: Job, would: bool = False) -> str:
     """A note-only step carried out."""
-    return "done: " + job.summary
+    return ("would " if would else "done: ") + job.summary
 
 
 def declined(job: Job) -> str:
@@ -52,14 +47,18 @@ def in_doubt(job: Job, state: str, backend: str | None = None) -> str:
             f"{resolve}")
 
 
-def delivered(job: Job, backend: str) -> str:
+def delivered(job: Job, backend: str, would: bool = False) -> str:
     """A message the backend accepted (the outbox writes a file, the others send)."""
+    if would:
+        return "would send " + job.summary
     return ("wrote " if backend == "outbox" else "sent ") + job.summary
 
 
-def drafted(job: Job, backend: str) -> str:
+def drafted(job: Job, backend: str, would: bool = False) -> str:
     """A message written as a draft for a person to send: in Outlook's Drafts
     (delivery.o365.mode = "draft") or as an outbox .eml (delivery.outbox_mode = "drafts")."""
+    if would:
+        return f"would write a draft (not sent): {job.summary}"
     if backend == "outbox":
         return f"draft written, not sent (open it in Outlook, send it, then run " \
                f"'ftc-office mark-sent'): {job.summary}"

@@ -6,10 +6,13 @@ stamps the run recorded (`ftc_office.planning.apply_stamps`), never from a secon
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
 from ftc_office.config import Settings
+from ftc_office.jobs import Stamp
+from ftc_office.ledger import Ledger
 from ftc_office.planning import PlanFilter, Workspace, load_workspace, plan_workspace
 from ftc_office.playbook import Step, TenantPlan
 from ftc_office.run.report import Outcome, RunOptions, RunReport, TenantOutcome
@@ -22,6 +25,18 @@ def read(paths: Sequence[Path], settings: Settings, report: RunReport) -> Worksp
         if str(p) not in report.errors:
             report.errors.append(str(p))
     return ws
+
+
+def pending_stamps(ledger: Ledger) -> list[Stamp]:
+    """The stamps of finished jobs not yet written to their trackers (a crashed run's, or
+    steps a person finished: `resolve --sent`, `mark-sent`, `confirm-queue`): the run plans
+    as if they were written, and writes them with its own at the end."""
+    out = []
+    for e in ledger.unwritten():
+        for s in e.stamps:
+            value = dt.date.fromisoformat(s["value"]) if s.get("is_date") else s["value"]
+            out.append(Stamp(s["tracker"], s["tenant_id"], s["workload"], s["field"], value))
+    return out
 
 
 def plan(ws: Workspace, options: RunOptions) -> list[TenantPlan]:

@@ -53,6 +53,8 @@ class RunOptions:
     per_tenant: bool = False
     kinds: tuple[str, ...] | None = None  # None = every step; the mail kinds for `send`
     force: bool = False
+    # a simulated run (preview, dry run): carried out on copies, worded as "would"
+    simulate: bool = False
 
 
 @dataclass
@@ -75,6 +77,7 @@ class RunReport:
     outbox: str | None = None  # the folder the outbox backend wrote to (not in the JSON)
     outbox_mode: str | None = None  # "drafts" or "pickup" for an outbox run
     notices: list[str] = field(default_factory=list)  # warnings that change no exit code
+    changes: list[Any] = field(default_factory=list)  # a dry run's cell changes (CellChange)
 
     @property
     def invalid(self) -> int:
@@ -100,6 +103,8 @@ class RunReport:
             "notes_recorded": self.notes,
             "unknown": self.unknown, "refused": self.refused, "errors": self.errors,
             "limited": self.limited, "declined": self.declined, "notices": self.notices,
+            "cell_changes": [{"tracker": c.tracker, "cell": f"{c.sheet}!{c.ref}",
+                              "old": c.old, "new": c.new} for c in self.changes],
             "writebacks": [dataclasses.asdict(w) | {"conflicts": [str(c) for c in w.conflicts]}
                            for w in self.writebacks],
             "tenants": [dataclasses.asdict(t) for t in self.tenants.values()],

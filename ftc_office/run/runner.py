@@ -18,8 +18,8 @@ from ftc_office.ledger import Ledger
 from ftc_office.planning import apply_stamps
 from ftc_office.playbook import TenantPlan
 from ftc_office.run.compose import JobSource
-from ftc_office.run.execute import Confirm, Executor, Progress
-from ftc_office.run.plan import note_outcomes, note_steps_after, plan, read
+from ftc_office.run.execute import Confirm, Executor, Observe, Progress
+from ftc_office.run.plan import note_outcomes, note_steps_after, pending_stamps, plan, read
 from ftc_office.run.reconcile import reconcile
 from ftc_office.run.record import write_trackers
 from ftc_office.run.report import RunOptions, RunReport
@@ -32,22 +32,28 @@ class Runner:
 
     def __init__(self, settings: Settings, ledger: Ledger, backend: Backend,
                  options: RunOptions, progress: Progress | None = None,
-                 confirm: Confirm | None = None, data: Path | None = None) -> None:
+                 confirm: Confirm | None = None, data: Path | None = None,
+                 observe: Observe | None = None) -> None:
+        if options.dry_run:  # one way to rehearse: the run itself, on copies
+            raise ValueError("a dry run is a simulation: use ftc_office.run.simulate")
         self.settings = settings
         self.ledger = ledger
         self.opt = options
         self.data = data  # the data folder (workbook backups); None: the default one
-        self.report = RunReport(options.as_of, options.dry_run, backend.name)
+        self.report = RunReport(options.as_of, options.simulate, backend.name)
         self.jobs = JobSource(settings, options, ledger, self.report)
-        self.executor = Executor(ledger, backend, self.report, options, progress, confirm)
+        self.executor = Executor(ledger, backend, self.report, options, progress, confirm,
+                                 observe)
         self.backend = backend
 
     def run(self, paths: Sequence[Path]) -> RunReport:
         """The whole run; several passes so a step that unlocks the next runs it too."""
-        if not self.opt.dry_run:
+        if not self.opt.simulate:  # a simulation never asks the provider
             reconcile(self.ledger, self.backend, self.report)
-            self._record(paths)  # what a crashed run finished but never wrote
-        base = read(paths, self.settings, self.report)
+        # what was finished but never written (a crash, `resolve --sent`, `mark-sent`) is
+        # planned as written and written with this run's steps at the end: one write-back
+        base = apply_stamps(read(paths, self.settings, self.report),
+                            pending_stamps(self.ledger))
         ws = base
         seen: set[str] = set()
         # Tenant steps first, repeated while one unlocks the next (a last follow-up makes
@@ -59,12 +65,11 @@ class Runner:
                 if not self._pass(plans, moves, seen):
                     break
                 ws = apply_stamps(base, self.executor.finished)  # re-plan from memory
-                if self.opt.dry_run or self.report.limited or self.report.declined or moves:
+                if self.report.limited or self.report.declined or moves:
                     break
-        if not self.opt.dry_run:
-            note_steps_after(self.report, plan(apply_stamps(base, self.executor.finished),
-                                               self.opt))
-            self._record(paths)
+        note_steps_after(self.report, plan(apply_stamps(base, self.executor.finished),
+                                           self.opt))
+        self._record(paths)
         return self.report
 
     def _pass(self, plans: Sequence[TenantPlan], moves: bool, seen: set[str]) -> bool:
