@@ -239,3 +239,42 @@ def test_each_backend_says_where_a_person_can_look() -> None:
     assert where_to_look("o365") == "look for it in Outlook's Sent Items (and Drafts)"
     assert where_to_look("outbox") == "look for its .eml file in the outbox folder"
     assert "Sent Items" not in where_to_look("smtp")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal is POSIX")
+def test_the_progress_line_is_ended_before_anything_else_is_printed(here: Path) -> None:
+    """On a terminal the progress line is rewritten in place; a pass that ends before its
+    count (the sample's queue moves: [ 9/15]) used to leave it open, so the next line ran
+    into it ("…2027-1messages are in outbox")."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx",
+                    "tracker.xlsx")
+    main, child = os.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "ftc_office", "run", "tracker.xlsx",
+                               *AS_OF, *REAL], stdout=subprocess.DEVNULL, stderr=child,
+                              stdin=subprocess.DEVNULL, timeout=300, check=False)
+        os.close(child)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child side is closed and drained
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(main)
+    assert proc.returncode == 1  # the sample's invalid tenants
+    text = out.decode("utf-8", "replace")
+    assert "\r[" in text  # progress was shown
+    # each progress line is padded to the terminal's width: one that something ran into
+    # is longer; and every line after the run starts on a line of its own
+    widths = {len(p) for line in text.replace("\r\n", "\n").split("\n")
+              for p in line.split("\r") if p.startswith("[")}
+    assert len(widths) == 1, widths
+    assert "\nmessages are in outbox\r\n" in text
