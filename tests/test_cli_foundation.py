@@ -58,16 +58,15 @@ def test_check_clean_exits_0(here: Path) -> None:
 def test_check_lists_every_problem_and_exits_1(here: Path) -> None:
     good_tracker()
     bad_tracker()
-    result = run("check", "team.xlsx", "bad.xlsx", "nowhere.xlsx")
+    result = run("check", "team.xlsx", "bad.xlsx")
     assert result.exit_code == 1
     assert result.stdout == (
-        "nowhere.xlsx: file not found — check the path (quote it if it has spaces)\n"
         "bad.xlsx, Tracker!D2: 'lots' is not a whole number — type digits only, e.g. 1200\n"
         "bad.xlsx, Tracker!L3: '03/04/2026' is ambiguous (day/month or month/day?) — type it "
         "as 2026-11-26 or 26 Nov 2026, or enter a real Excel date\n"
         "bad.xlsx, Tracker!G3: region 'Mars' has no assignment queue — use one of Americas, "
         "APJ, EMEA, or add the spelling to [routing.regions] in ftc-office.toml\n")
-    assert result.stderr == "3 tracker(s), 5 tenant(s): 4 problem(s)\n"
+    assert result.stderr == "2 tracker(s), 5 tenant(s): 3 problem(s)\n"
 
 
 def test_check_a_file_that_is_not_a_workbook(here: Path) -> None:
@@ -192,16 +191,16 @@ def test_plan_expands_globs_itself(here: Path) -> None:
         ("t-1", str(Path("trackers/a.xlsx"))), ("t-2", str(Path("trackers/b.xlsx")))]
     none = run("plan", "elsewhere/*.xlsx")
     assert none.exit_code == 2
-    assert none.stderr == ("error: elsewhere/*.xlsx: no file matches this pattern — check the "
-                           "folder and the pattern, e.g. 'trackers/*.xlsx'\n")
+    assert none.stderr == ("error: elsewhere/*.xlsx: no file matches this pattern — there is "
+                           "no folder 'elsewhere'; check the path\n")
 
 
-def test_plan_with_a_missing_file_plans_the_others_and_exits_1(here: Path) -> None:
+def test_plan_with_a_missing_file_is_bad_usage_before_any_table(here: Path) -> None:
     good_tracker()
     result = run("plan", "nowhere.xlsx", "team.xlsx", "--as-of", "2026-11-26")
-    assert result.exit_code == 1
-    assert result.stdout == PLAN_TABLE
-    assert result.stderr.startswith(
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
         "error: nowhere.xlsx: file not found — check the path (quote it if it has spaces)\n")
 
 

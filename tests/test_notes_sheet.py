@@ -143,7 +143,8 @@ def test_run_appends_each_note_once_and_later_days_append_more(
     before = tmp_path / "before.xlsx"
     shutil.copyfile(tracker, before)
     day1 = run(tracker, "2026-11-26", tmp_path / "outbox")
-    assert day1.exit_code == 0, day1.output
+    assert day1.exit_code == 1, day1.output  # the sample's invalid tenants, nothing else
+    assert "4 invalid tenant(s); 0 error(s)" in day1.stdout
     assert CalamineWorkbook.from_path(str(tracker)).sheet_names == ["Tracker", "Summary", "Notes"]
     # fidelity: the tracker's own parts, the new sheet and the parts a new sheet needs
     assert_fidelity(before, tracker, TRACKER_PARTS | NEW_SHEET_PARTS,
@@ -170,7 +171,8 @@ def test_run_appends_each_note_once_and_later_days_append_more(
     # the same day again: nothing appended, the Notes part not even rewritten
     notes_part = members(tracker)["xl/worksheets/sheet3.xml"]
     again = run(tracker, "2026-11-26", tmp_path / "outbox")
-    assert again.exit_code == 0, again.output
+    assert again.exit_code == 1, again.output  # the sample's invalid tenants, nothing else
+    assert "4 invalid tenant(s); 0 error(s)" in again.stdout
     assert members(tracker)["xl/worksheets/sheet3.xml"] == notes_part
 
     # a write-back of the same jobs again (a crash after the replace, before the ledger
@@ -189,7 +191,8 @@ def test_run_appends_each_note_once_and_later_days_append_more(
     mid = tmp_path / "mid.xlsx"
     shutil.copyfile(tracker, mid)
     day2 = run(tracker, "2026-12-03", tmp_path / "outbox")
-    assert day2.exit_code == 0, day2.output
+    assert day2.exit_code == 1, day2.output  # the sample's invalid tenants, nothing else
+    assert "4 invalid tenant(s); 0 error(s)" in day2.stdout
     later = notes_rows(tracker)
     assert later[:len(found)] == found  # old rows unchanged, new ones below
     new = later[len(found):]
@@ -209,13 +212,15 @@ def test_users_own_notes_sheet_is_left_alone(tracker: Path, tmp_path: Path) -> N
     own = members(tracker)["xl/worksheets/sheet3.xml"]
 
     result = run(tracker, "2026-11-26", tmp_path / "outbox")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the sample's invalid tenants, nothing else
+    assert "4 invalid tenant(s); 0 error(s)" in result.stdout
     wb = CalamineWorkbook.from_path(str(tracker))
     assert wb.sheet_names == ["Tracker", "Summary", "Notes", "FTC Notes"]
     assert members(tracker)["xl/worksheets/sheet3.xml"] == own  # byte-identical
     assert same_notes(notes_rows(tracker, "FTC Notes"), expected_notes(tracker))
     rerun = run(tracker, "2026-11-26", tmp_path / "outbox")
-    assert rerun.exit_code == 0, rerun.output
+    assert rerun.exit_code == 1, rerun.output  # the sample's invalid tenants, nothing else
+    assert "4 invalid tenant(s); 0 error(s)" in rerun.stdout
     assert len(notes_rows(tracker, "FTC Notes")) == len(expected_notes(tracker))
 
 

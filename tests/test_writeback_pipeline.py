@@ -10,8 +10,10 @@ import os
 import shutil
 import stat
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import make_tracker, row
@@ -21,6 +23,7 @@ from runhelpers import Delegating, at, emls, ftc, header_map, rows, run, set_cel
 
 from ftc_office.backends.base import DeliveryResult, PreparedHook
 from ftc_office.backends.memory import MemoryBackend
+from ftc_office.backends.outbox import OutboxBackend
 from ftc_office.config import load_settings
 from ftc_office.ledger import Ledger
 from ftc_office.message import OutgoingMessage
@@ -72,7 +75,8 @@ def test_sample_run_changes_only_the_tracker_parts_and_stamps_what_the_ledger_sa
         sample: Path, tmp_path: Path) -> None:
     before = members(sample)
     result = run(sample, "2026-11-26", tmp_path / "outbox")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the sample's invalid tenants, nothing else
+    assert "4 invalid tenant(s); 0 error(s)" in result.stdout
     after = members(sample)
     assert list(after) == [*before, "xl/worksheets/sheet3.xml"]  # + Notes, order kept
     for name, data in before.items():
@@ -111,14 +115,24 @@ def test_rows_are_matched_by_tenant_id_after_a_colleague_sorted_them(tmp_path: P
                            [row(f"t-{i}", "Teams", account_team=f"ann{i}@microsoft.com")
                             for i in range(1, 6)])
     owner = tmp_path / "~$tracker.xlsx"
-    owner.write_bytes(bytes([11]) + b"Anna Keller" + b" " * 43)
     outbox = tmp_path / "outbox"
-    result = run(tracker, "2026-11-26", outbox)
-    # sent, but not written: the workbook is open in Excel
-    assert result.exit_code == 1
+    # a colleague opens the workbook in Excel while the run sends (a run refuses one that is
+    # open before its first send): sent, but not written
+    backend = Meanwhile(OutboxBackend(outbox, "pickup"),
+                        lambda: owner.write_bytes(bytes([11]) + b"Anna Keller" + b" " * 43))
+    ledger = Ledger.open()
+    try:
+        report = Runner(load_settings(None), ledger, backend,
+                        RunOptions(as_of=dt.date(2026, 11, 26), dry_run=False)).run([tracker])
+    finally:
+        ledger.close()
+    assert report.failed
     assert len(emls(outbox)) == 5
-    assert "the workbook is open in Excel by Anna Keller (~$tracker.xlsx exists)" in result.stdout
+    assert any("the workbook is open in Excel by Anna Keller (~$tracker.xlsx exists)" in e
+               for e in report.errors)
     assert not any(c["ATU Sent"] for c in rows(tracker).values())
+    refused = ftc("writeback", str(tracker))
+    assert refused.exit_code == 1 and "open in Excel by Anna Keller" in refused.stderr
     # meanwhile the colleague sorts the rows (Z→A), saves and closes Excel
     wb = load_workbook(tracker)
     ws = wb["Tracker"]
@@ -148,18 +162,20 @@ def test_owner_file_refuses_until_force(tmp_path: Path, monkeypatch: pytest.Monk
     first = run(tracker, "2026-11-26", outbox)
     assert first.exit_code == 1
     assert "open in Excel by Jo Bloggs" in first.stdout
+    assert "nothing was sent for its tenants" in first.stdout
     assert "--force if the owner file is stale" in first.stdout
+    assert emls(outbox) == {}  # refused before the first send
     assert tracker.read_bytes() == before
-    again = ftc("writeback", str(tracker))
-    assert again.exit_code == 1 and "open in Excel by Jo Bloggs" in again.stderr
     forced = run(tracker, "2026-11-26", outbox, "--force")
     assert forced.exit_code == 0, forced.output
-    assert len(emls(outbox)) == 1  # nothing sent twice
+    assert len(emls(outbox)) == 1
     assert rows(tracker)[("t-1", "Teams")]["ATU Sent"] == at("2026-11-26")
+    again = run(tracker, "2026-11-26", outbox, "--force")
+    assert again.exit_code == 0 and len(emls(outbox)) == 1  # nothing sent twice
 
 
-def test_read_only_tracker_clear_message_ledger_right_later_writeback_succeeds(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_tracker_is_refused_before_sending(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     tracker = make_tracker(tmp_path / "tracker.xlsx", [row("t-1", "Teams"), row("t-2", "Teams")])
     tracker.chmod(0o444)
@@ -167,18 +183,37 @@ def test_read_only_tracker_clear_message_ledger_right_later_writeback_succeeds(
     outbox = tmp_path / "outbox"
     result = run(tracker, "2026-11-26", outbox)
     assert result.exit_code == 1
-    assert "read-only" in result.stdout
-    assert "nothing was lost" in result.stdout
-    assert "Traceback" not in result.output
+    assert (f"error: {tracker}: the workbook is read-only — nothing was sent for its tenants; "
+            "make it writable (Properties → clear Read-only), then run the same command "
+            "again\n") in result.stdout
+    assert emls(outbox) == {}
     assert tracker.read_bytes() == before
     assert stat.S_IMODE(tracker.stat().st_mode) == 0o444
+    tracker.chmod(0o644)
+    assert run(tracker, "2026-11-26", outbox).exit_code == 0
+    assert len(emls(outbox)) == 2
+
+
+def test_read_only_mid_run_clear_message_ledger_right_later_writeback_succeeds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    tracker = make_tracker(tmp_path / "tracker.xlsx", [row("t-1", "Teams"), row("t-2", "Teams")])
+    outbox = tmp_path / "outbox"
+    before = tracker.read_bytes()
+    backend = Meanwhile(OutboxBackend(outbox, "pickup"), lambda: tracker.chmod(0o444))
     ledger = Ledger.open()
     try:
+        report = Runner(load_settings(None), ledger, backend,
+                        RunOptions(as_of=dt.date(2026, 11, 26), dry_run=False)).run([tracker])
+        assert report.failed and report.sent == 2
+        assert any("read-only" in e and "nothing was lost" in e for e in report.errors)
         assert [(e.state, e.written_at) for e in ledger.entries(None)] == [("sent", None)] * 2
     finally:
         ledger.close()
+    assert tracker.read_bytes() == before
+    assert stat.S_IMODE(tracker.stat().st_mode) == 0o444
     rerun = run(tracker, "2026-11-26", outbox)
-    assert rerun.exit_code == 1 and len(emls(outbox)) == 2  # nothing sent again
+    assert rerun.exit_code == 1 and len(emls(outbox)) == 2  # refused; nothing sent again
     tracker.chmod(0o644)
     wrote = ftc("writeback", str(tracker))
     assert wrote.exit_code == 0, wrote.output
@@ -208,6 +243,22 @@ def test_formula_in_an_output_cell_is_refused_and_the_other_rows_are_still_stamp
     assert wrote.exit_code == 0, wrote.output
     assert rows(tracker)[("t-1", "Teams")]["Engagement Note"].startswith("2026-11-26")
     assert len(emls(outbox)) == 2
+
+
+class Meanwhile(Delegating):
+    """A real backend; someone does ``action`` (opens the tracker in Excel, marks it
+    read-only) while the first message is being delivered."""
+
+    def __init__(self, inner: Any, action: Callable[[], object]) -> None:
+        self.inner, self.action, self.name = inner, action, inner.name
+        self.done = False
+
+    def deliver(self, message: OutgoingMessage, prepared: PreparedHook | None = None
+                ) -> DeliveryResult:
+        if not self.done:
+            self.done = True
+            self.action()
+        return self.inner.deliver(message, prepared)
 
 
 @dataclass

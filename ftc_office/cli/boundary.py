@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -50,6 +51,19 @@ def boundary(func: F) -> F:
         return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def tracker_paths(patterns: Sequence[str]) -> list[Path]:
+    """The trackers of a command that only reads (`check`, `plan`, `preview`): globs
+    expanded, a missing file refused as bad usage before anything is printed, and a
+    tracker a real run would refuse (open in Excel, read-only) warned about on stderr."""
+    from ftc_office.planning import expand_paths
+    from ftc_office.run.files import check_trackers
+
+    paths = expand_paths(patterns)
+    for warning in check_trackers(paths, dry_run=True).warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return paths
 
 
 def settings_of(ctx: click.Context) -> Settings:

@@ -118,9 +118,15 @@ def status(ctx: click.Context) -> None:
     for e in attention:
         click.echo(f"{e.state}: {e.key} to {', '.join(e.recipients)} at {e.updated_at}"
                    + (f" — {e.error}" if e.error else ""))
-    if any(e.state in (State.SENDING, State.UNKNOWN) for e in attention):
-        click.echo("ledger: an outcome is unknown — check Sent Items (or a recipient), then "
-                   "run: ftc-office resolve KEY --sent | --resend | --skip", err=True)
+    backends = sorted({e.backend or "" for e in attention
+                       if e.state in (State.SENDING, State.UNKNOWN)})
+    if backends:
+        from ftc_office.run.narrate import where_to_look
+
+        look = "; ".join((f"{b}: " if len(backends) > 1 else "") + where_to_look(b)
+                         for b in backends)
+        click.echo(f"ledger: an outcome is unknown — {look}; then run: ftc-office resolve "
+                   "KEY --sent | --resend | --skip", err=True)
     if any(e.state == State.REFUSED for e in attention):
         click.echo("ledger: the provider refused a message (reason above); it is never "
                    "retried by itself — fix the cause, then run: ftc-office resolve KEY "
@@ -136,7 +142,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 @boundary
 def resolve(ctx: click.Context, key: str, action: str | None) -> None:
-    """Decide about a message whose outcome is unknown (after checking Sent Items), or
+    """Decide about a message whose outcome is unknown (after looking where `status` says), or
     release one the provider refused (--resend after fixing the cause, or --skip).
 
     \b

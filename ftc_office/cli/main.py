@@ -15,7 +15,7 @@ import click
 
 from ftc_office import __version__
 from ftc_office.cli.auth import auth
-from ftc_office.cli.boundary import boundary, settings_of
+from ftc_office.cli.boundary import boundary, settings_of, tracker_paths
 from ftc_office.cli.ledger_cmds import (
     confirm_queue_cmd,
     history,
@@ -32,7 +32,6 @@ from ftc_office.config import CONFIG_NAME
 from ftc_office.errors import UsageError
 from ftc_office.planning import (
     PlanFilter,
-    expand_paths,
     load_workspace,
     plan_to_json,
     plan_workspace,
@@ -104,7 +103,7 @@ def check(ctx: click.Context, trackers: tuple[str, ...]) -> None:
       ftc-office check "trackers/*.xlsx"
     """
     settings = settings_of(ctx)
-    ws = load_workspace(expand_paths(trackers), settings)
+    ws = load_workspace(tracker_paths(trackers), settings)
     problems = ws.problems
     for p in problems:
         click.echo(str(p))
@@ -141,7 +140,7 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
     """
     settings = settings_of(ctx)
     date = parse_as_of(as_of)
-    ws = load_workspace(expand_paths(trackers), settings)
+    ws = load_workspace(tracker_paths(trackers), settings)
     flt = PlanFilter(tenant=tenant, step=Step(step) if step else None, fm=fm)
     plans = plan_workspace(ws, date, flt)
     for p in ws.file_problems:
@@ -182,7 +181,7 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
     """
     from ftc_office.preview import preview_trackers
 
-    result = preview_trackers(expand_paths(trackers), settings_of(ctx), parse_as_of(as_of),
+    result = preview_trackers(tracker_paths(trackers), settings_of(ctx), parse_as_of(as_of),
                               Path(out), tenant=tenant, per_tenant=per_tenant)
     for line in preview_notices(result):
         click.echo(line, err=True)

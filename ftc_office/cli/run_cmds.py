@@ -93,8 +93,18 @@ def perform(ctx: click.Context, request: RunRequest) -> RunReport:
                              f"{backend} now?", err=True)
 
     live = not request.dry_run and sys.stderr.isatty()
-    report = run(request, settings, progress=_progress if live else None,
-                 confirm=confirm if interactive() else None)
+    open_line = [False]  # a progress line not ended yet: end it before anything else
+
+    def progress(done: int, total: int, what: str) -> None:
+        _progress(done, total, what)
+        open_line[0] = done != total
+
+    try:
+        report = run(request, settings, progress=progress if live else None,
+                     confirm=confirm if interactive() else None)
+    finally:
+        if open_line[0]:
+            click.echo("", err=True)
     click.echo(run_summary(report))
     for line in run_notices(report, request.report_path):
         click.echo(line, err=True)
@@ -219,4 +229,4 @@ def demo(ctx: click.Context, out: str) -> None:
                f"report:   {report}\n"
                f"review:   {review} (the review page of this run, written before it ran: "
                "open it in a browser)", err=True)
-    sys.exit(1 if result.failed else 0)
+    sys.exit(1 if result.went_wrong else 0)  # the sample's invalid rows are there to show

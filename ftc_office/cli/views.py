@@ -82,6 +82,7 @@ def run_summary(report: RunReport) -> str:
     lines.append(f"{len(report.tenants)} tenant(s); {verb} {report.sent} message(s); {drafts}"
                  f"{report.notes} note-only step(s); {len(report.unknown)} unknown; "
                  + (f"{len(report.refused)} refused; " if report.refused else "")
+                 + (f"{report.invalid} invalid tenant(s); " if report.invalid else "")
                  + f"{len(report.errors)} error(s)"
                  + ("; --limit reached" if report.limited else ""))
     lines.extend(f"refused: {key} — not retried; fix the cause, then run 'ftc-office "
@@ -95,6 +96,7 @@ def run_summary(report: RunReport) -> str:
 
 def run_notices(report: RunReport, report_path: Path | None) -> Iterator[str]:
     """The lines for stderr after a run's summary: where things went, what was written."""
+    yield from (f"warning: {n}" for n in report.notices)
     if report_path:
         yield f"{report_path}: report written"
     if report.outbox is not None and not report.dry_run and report.drafted:

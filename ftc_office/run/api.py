@@ -27,6 +27,7 @@ from ftc_office.errors import UsageError
 from ftc_office.mailers import load_mailers, mail_kinds
 from ftc_office.planning import expand_paths, require_tenant
 from ftc_office.run.execute import Confirm, Progress
+from ftc_office.run.files import check_trackers
 from ftc_office.run.locks import locked_ledger
 from ftc_office.run.report import RunOptions, RunReport
 from ftc_office.run.runner import Runner
@@ -77,11 +78,15 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
         settings = replace(settings, delivery=replace(settings.delivery,
                                                       outbox_mode=request.outbox_mode))
     data = request.data_dir or settings.data_folder()
+    # a tracker a real run could not write back is refused before anything is sent
+    files = check_trackers(paths, dry_run=request.dry_run, force=request.force)
     if request.dry_run:  # the very run, carried out on copies: what it says is what happens
-        report = _simulated(request, paths, settings, data)
+        report = _simulated(request, files.usable, settings, data)
     else:
-        report = _real(request, paths, settings, data, progress, confirm)
-    require_tenant(request.tenant, bool(report.tenants))
+        report = _real(request, files.usable, settings, data, progress, confirm)
+    report.errors[:0] = files.refused
+    report.notices[:0] = files.warnings
+    require_tenant(request.tenant, bool(report.tenants or files.refused))
     if request.report_path:
         request.report_path.write_text(json.dumps(report.to_json(), indent=2, default=str),
                                        encoding="utf-8")

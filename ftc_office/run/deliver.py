@@ -85,7 +85,8 @@ class Deliverer:
             self.ledger.transition(key, State.UNKNOWN, provider_id=result.provider_id,
                                    error=result.error)
             self.report.unknown.append(key)
-            self.report.fail(job.tenant_ids, narrate.unknown(key, result.error))
+            self.report.fail(job.tenant_ids,
+                             narrate.unknown(job, result.error, self.backend.name))
             return State.UNKNOWN
         elif result.status == Status.FAILED_PERMANENT:
             self.ledger.transition(key, State.REFUSED, provider_id=result.provider_id,

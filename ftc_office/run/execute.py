@@ -70,7 +70,8 @@ class Executor:
             self._refused(job)
             return
         if state in (State.SENDING, State.UNKNOWN):
-            self.report.fail(job.tenant_ids, narrate.in_doubt(job, state))
+            self.report.fail(job.tenant_ids, narrate.in_doubt(job, state,
+                                                             self.deliverer.backend.name))
             return
         self.observe(job)
         if job.message is None:

@@ -15,13 +15,36 @@ def declined(job: Job) -> str:
     return f"not sent (you declined): {job.summary}"
 
 
-def in_doubt(job: Job, state: str) -> str:
+def where_to_look(backend: str | None, message_id: str | None = None) -> str:
+    """Where a person can see whether a message went out, for the backend that sent it:
+    SMTP keeps no copy we could ask for (a recipient or the server's log), Outlook has Sent
+    Items, the outbox is a folder."""
+    mid = f" (Message-ID {message_id})" if message_id else ""
+    if backend == "smtp":
+        return (f"ask a recipient whether it arrived, or look the message{mid} up in the SMTP "
+                "server's log")
+    if backend == "o365":
+        return f"look for it{mid} in Outlook's Sent Items (and Drafts)"
+    if backend == "outbox":
+        return f"look for its .eml file{mid} in the outbox folder"
+    return f"ask a recipient whether it arrived{mid}"
+
+
+def _message_id(job: Job) -> str | None:
+    return job.message.message_id() if job.message else None
+
+
+def in_doubt(job: Job, state: str, backend: str | None = None) -> str:
     """A message that may have gone out already: how to settle it."""
-    return (f"message {job.key} may have been sent (state "
-            f"{state}) — run again in a few minutes: each run asks the "
-            "provider again (Outlook's Sent Items copy can lag); if it "
-            "stays unknown (always for SMTP), check Sent Items and run "
-            f"'ftc-office resolve {job.key} --sent' or '--resend'")
+    resolve = f"then run 'ftc-office resolve {job.key} --sent' or '--resend'"
+    look = where_to_look(backend, _message_id(job))
+    if backend == "smtp":
+        return (f"message {job.key} may have been sent (state {state}) — an SMTP server "
+                f"cannot be asked afterwards: {look}, {resolve}")
+    lag = " (Outlook's Sent Items copy can lag)" if backend == "o365" else ""
+    return (f"message {job.key} may have been sent (state {state}) — run again in a few "
+            f"minutes: each run asks the provider again{lag}; if it stays unknown, {look}, "
+            f"{resolve}")
 
 
 def delivered(job: Job, backend: str, would: bool = False) -> str:
@@ -42,10 +65,15 @@ def drafted(job: Job, backend: str, would: bool = False) -> str:
     return f"drafted in Outlook, not sent (send it from Drafts): {job.summary}"
 
 
-def unknown(key: str, error: str | None) -> str:
-    """A message whose delivery outcome is not known."""
-    return (f"{key}: delivery outcome unknown ({error}) — it will be checked at the next run "
-            "before any resend")
+def unknown(job: Job, error: str | None, backend: str | None = None) -> str:
+    """A message whose delivery outcome is not known: what happens next, where to look."""
+    if backend == "smtp":
+        return (f"{job.key}: delivery outcome unknown ({error}) — it is not sent again by "
+                f"itself: {where_to_look(backend, _message_id(job))}, then run "
+                f"'ftc-office resolve {job.key} --sent' or '--resend'")
+    return (f"{job.key}: delivery outcome unknown ({error}) — it will be checked at the next "
+            f"run before any resend; if it stays unknown, "
+            f"{where_to_look(backend, _message_id(job))}")
 
 
 def refused(key: str, reason: str | None) -> str:

@@ -76,12 +76,25 @@ class RunReport:
     declined: bool = False  # the person said no at the confirmation: nothing was sent
     outbox: str | None = None  # the folder the outbox backend wrote to (not in the JSON)
     outbox_mode: str | None = None  # "drafts" or "pickup" for an outbox run
+    notices: list[str] = field(default_factory=list)  # warnings that change no exit code
     changes: list[Any] = field(default_factory=list)  # a dry run's cell changes (CellChange)
 
     @property
+    def invalid(self) -> int:
+        """Tenants skipped as invalid: each has a problem in the tracker to fix."""
+        return sum(1 for t in self.tenants.values() if t.status == Outcome.SKIPPED)
+
+    @property
+    def went_wrong(self) -> bool:
+        """An error, or a tenant that failed (invalid tenants aside)."""
+        return bool(self.errors) or any(t.status == Outcome.FAILED
+                                        for t in self.tenants.values())
+
+    @property
     def failed(self) -> bool:
-        """Whether the exit code is 1: an error, or a tenant that failed."""
-        return bool(self.errors) or any(t.status == Outcome.FAILED for t in self.tenants.values())
+        """Whether the exit code is 1: an error, an invalid tenant, or a tenant that failed
+        (the README's "1 when problems are found")."""
+        return self.went_wrong or bool(self.invalid)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,7 +102,7 @@ class RunReport:
             "messages_sent": self.sent, "messages_drafted": self.drafted,
             "notes_recorded": self.notes,
             "unknown": self.unknown, "refused": self.refused, "errors": self.errors,
-            "limited": self.limited, "declined": self.declined,
+            "limited": self.limited, "declined": self.declined, "notices": self.notices,
             "cell_changes": [{"tracker": c.tracker, "cell": f"{c.sheet}!{c.ref}",
                               "old": c.old, "new": c.new} for c in self.changes],
             "writebacks": [dataclasses.asdict(w) | {"conflicts": [str(c) for c in w.conflicts]}

@@ -19,6 +19,7 @@ from python_calamine import CalamineWorkbook
 
 from ftc_office.errors import TrackerError, exception_kind
 from ftc_office.fields import FIELDS, header_index, is_notes_header, normalise_header
+from ftc_office.tracker.near import near_miss_headers, rename_fix, unmapped_outputs
 from ftc_office.xlsx.cells import col_letter
 from ftc_office.xlsx.limits import check_extent, check_package
 
@@ -70,7 +71,7 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
                     continue  # our own note history (Tenant ID column too), never the tracker
                 found = _find_header(grid, index, max_header_row)
                 if found is not None:
-                    return _rows(path, name, grid, found, index)
+                    return _rows(path, name, grid, found, index, header_overrides or {})
                 if sheet:
                     break
         finally:
@@ -112,7 +113,7 @@ def _find_header(grid: list[list[Any]], index: dict[str, str], limit: int
 
 def _rows(path: Path, sheet: str, grid: list[list[Any]],
           found: tuple[int, dict[str, int], dict[str, str]],
-          index: dict[str, str]) -> SheetRead:
+          index: dict[str, str], overrides: dict[str, str]) -> SheetRead:
     header_r, columns, texts = found
     header = grid[header_r]
     missing = [FIELDS[n] for n in FIELDS if FIELDS[n].required and n not in columns]
@@ -121,12 +122,19 @@ def _rows(path: Path, sheet: str, grid: list[list[Any]],
     if dupes:
         raise TrackerError(where, "duplicate columns: " + "; ".join(dupes),
                            "rename or delete one of each pair")
+    near = near_miss_headers(header, header_r, index, overrides,
+                             [f.name for f in missing] or unmapped_outputs(columns, overrides))
     if missing:
         names = ", ".join(f"'{f.header}'" for f in missing)
         raise TrackerError(where, f"required column{'s' if len(missing) > 1 else ''} "
-                           f"missing: {names}",
-                           "add the column to the header row (aliases are listed in the "
-                           "README), or map it with [tracker.headers] in ftc-office.toml")
+                           f"missing: {names}" + "".join(f"; {n}" for n in near),
+                           rename_fix(near) if near else "add the column to the header row "
+                           "(aliases are listed in the README), or map it with "
+                           "[tracker.headers] in ftc-office.toml")
+    if near:
+        raise TrackerError(f"{path}, {sheet}!{near[0].ref}" if len(near) == 1 else where,
+                           "; ".join(map(str, near)) + ", an output column ftc-office writes "
+                           "(a run would add a second one)", rename_fix(near, output=True))
     letters = {name: col_letter(c + 1) for name, c in columns.items()}
     rows = list(_data_rows(grid, header_r, columns, letters))
     return SheetRead(path, sheet, header_r + 1, columns, texts, rows)
