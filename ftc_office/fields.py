@@ -53,6 +53,8 @@ FIELD_LIST: tuple[Field, ...] = (
     Field("next_steps", "Next Steps", ("Unique Scenarios",), "text", "workload"),
     # outputs
     Field("atu_sent", "ATU Sent", (), "mark", "workload", output=True),
+    # why no ATU message went out (the atu_note step): text, so ATU Sent holds only dates
+    Field("atu_status", "ATU Status", (), "text", "workload", output=True),
     Field("customer_email_sent", "Customer Email Sent", (), "mark", "workload", output=True),
     Field("task_4058", "Task 4058 Complete", (), "mark", "tenant", output=True),
     Field("queue_requested", "Queue Requested", (), "mark", "tenant", output=True),

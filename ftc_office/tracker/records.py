@@ -79,6 +79,7 @@ class WorkloadRecord:
     rfa_demoed: bool | None = None
     next_steps: str | None = None
     atu_sent: Mark | None = None
+    atu_status: str | None = None
     customer_email_sent: Mark | None = None
     engagement_note: str | None = None
 
