@@ -71,7 +71,7 @@ def stamped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path
 
 
 def test_new_columns_look_like_their_neighbours(stamped: tuple[Path, Path]) -> None:
-    before, tracker = stamped
+    _before, tracker = stamped
     ws = load(tracker)["Tracker"]
     cols = header_cols(ws, 4)
     assert list(cols)[-3:] == ADDED  # added at the right end of the table
