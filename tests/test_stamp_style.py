@@ -16,6 +16,7 @@ import datetime as dt
 import shutil
 import subprocess
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +258,8 @@ def test_patcher_new_columns_copy_looks_and_widen_ranges(tmp_path: Path) -> None
     assert sorted(str(cf.sqref) for cf in ws.conditional_formatting) == ["A2:E5", "B2:B5"]
     assert [str(dv.sqref) for dv in ws.data_validations.dataValidation] == ["A2:E5"]
     assert ws.auto_filter.ref == "A1:E5"
+    with zipfile.ZipFile(out) as z:  # and the name Excel keeps beside it
+        assert "'Tenants'!$A$1:$E$5</definedName>" in z.read("xl/workbook.xml").decode()
 
 
 def test_a_col_element_spanning_the_new_column_is_split(tmp_path: Path) -> None:
@@ -296,3 +299,37 @@ def test_libreoffice_opens_the_stamped_sample(stamped: tuple[Path, Path],
                for c in fm if c.value is not None)
     notes = wb["Notes"]
     assert notes["A2"].value == dt.datetime(2026, 11, 26) and notes["A1"].font.b
+
+
+X14_CF = (
+    '<extLst><ext uri="{78C0D931-6437-407d-A8EE-F0AAD7539E65}" '
+    'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+    '<x14:conditionalFormattings><x14:conditionalFormatting '
+    'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+    '<x14:cfRule type="dataBar" id="{00000000-0000-0000-0000-000000000001}"><x14:dataBar>'
+    '<x14:cfvo type="autoMin"/><x14:cfvo type="autoMax"/></x14:dataBar></x14:cfRule>'
+    '<xm:sqref>A2:C5</xm:sqref></x14:conditionalFormatting>'
+    '<x14:conditionalFormatting xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+    '<x14:cfRule type="dataBar" id="{00000000-0000-0000-0000-000000000002}"><x14:dataBar>'
+    '<x14:cfvo type="autoMin"/><x14:cfvo type="autoMax"/></x14:dataBar></x14:cfRule>'
+    '<xm:sqref>C2:C5</xm:sqref></x14:conditionalFormatting>'
+    '</x14:conditionalFormattings></ext></extLst>')
+
+
+def test_x14_ranges_at_the_old_edge_are_widened_too(tmp_path: Path) -> None:
+    src = plain_sheet(tmp_path / "plain.xlsx")
+    with_ext = tmp_path / "ext.xlsx"
+    with zipfile.ZipFile(src) as z, zipfile.ZipFile(with_ext, "w") as out:
+        for info in z.infolist():
+            data = z.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</worksheet>", X14_CF.encode() + b"</worksheet>")
+            out.writestr(info, data)
+    p = XlsxPatcher(with_ext)
+    p.add_columns("Tenants", 1, ["New"])
+    p.save(tmp_path / "o.xlsx")
+    with zipfile.ZipFile(tmp_path / "o.xlsx") as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<xm:sqref>A2:D5</xm:sqref>" in sheet  # row-wide: widened
+    assert "<xm:sqref>C2:C5</xm:sqref>" in sheet  # the last column's own rule: kept
+    assert 'sqref="A2:D5"' in sheet and 'sqref="B2:B5"' in sheet

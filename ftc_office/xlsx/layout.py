@@ -110,3 +110,29 @@ def _widen_splices(text: str, p: str, widen: dict[int, tuple[int, int, int]]
             if new != m.group(2):
                 out.append((ext + m.start(2), ext + m.end(2), new))
     return out
+
+
+_DEFINED_NAME = re.compile(r"(<(?:[A-Za-z_][\w.-]*:)?definedName\b([^>]*)>)([^<]*)(<)")
+
+
+def widen_filter_names(wb_text: str, sheet_index: int,
+                       widen: dict[int, tuple[int, int, int]]) -> str | None:
+    """workbook.xml with the sheet's ``_xlnm._FilterDatabase`` (the name Excel keeps beside
+    a sheet's autoFilter) widened like the autoFilter itself, or None when nothing changes."""
+    def repl(m: re.Match[str]) -> str:
+        attrs = X.parse_attrs(m.group(2))
+        if attrs.get("name") != "_xlnm._FilterDatabase" or \
+                attrs.get("localSheetId") != str(sheet_index):
+            return m.group(0)
+        where, bang, ref = m.group(3).rpartition("!")
+        rng = X.parse_range(ref)
+        if not bang or rng is None or rng[3] not in widen or rng[1] >= rng[3]:
+            return m.group(0)
+        first, _last, edge = widen[rng[3]]
+        if rng[0] > _last or rng[2] < first:
+            return m.group(0)
+        new = (f"${X.col_letter(rng[1])}${rng[0]}:${X.col_letter(edge)}${rng[2]}")
+        return f"{m.group(1)}{where}!{new}{m.group(4)}"
+
+    text = _DEFINED_NAME.sub(repl, wb_text)
+    return None if text == wb_text else text

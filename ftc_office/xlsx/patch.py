@@ -395,6 +395,7 @@ class XlsxPatcher(TableEditor):
 
     def save(self, dest: Path) -> None:
         """Write the patched package to `dest` (use `atomic_replace` to replace the original)."""
+        self._widen_filter_names()
         changed: dict[str, Iterable[bytes]] = {}
         added: dict[str, bytes] = {}
         formulas = self.has_calc_chain

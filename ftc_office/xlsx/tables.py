@@ -14,6 +14,7 @@ import re
 
 from ftc_office.errors import WritebackError
 from ftc_office.xlsx import cells as X
+from ftc_office.xlsx.layout import widen_filter_names
 from ftc_office.xlsx.parts import MAIN_NS, SheetPart, Table
 from ftc_office.xlsx.sheets import SheetAdder, _insert_before_close
 from ftc_office.xlsx.workbook import REL_NS
@@ -38,6 +39,19 @@ class TableEditor(SheetAdder):
                 raise WritebackError(where, f"table {table.name!r} cannot grow: merged cells "
                                      f"{X.format_range(r1, c1, r2, c2)} are in the way",
                                      "unmerge them in Excel")
+
+    def _widen_filter_names(self) -> None:
+        """Widen the hidden ``_xlnm._FilterDatabase`` names of sheets whose autoFilter
+        `add_columns` widened (a pending change of workbook.xml)."""
+        names = self._all_sheet_names()
+        for sh in {id(s): s for s in self._sheets.values()}.values():
+            if not sh.widen or sh.name not in names:
+                continue
+            wb_name = self.zip.find(self.wb_part)
+            assert wb_name is not None
+            text = widen_filter_names(self._text(wb_name), names.index(sh.name), sh.widen)
+            if text is not None:
+                self._parts_changed[wb_name] = text
 
     def _table_text(self, table: Table) -> tuple[str, str]:
         """(stored name, current text) of a table part."""
