@@ -200,6 +200,11 @@ def test_run_appends_each_note_once_and_later_days_append_more(
     assert same_notes(later, expected_notes(tracker))
     assert_fidelity(mid, tracker, TRACKER_PARTS | NEW_SHEET_PARTS | set(NOTES_PARTS[:2]), [])
     assert members(tracker)["xl/workbook.xml"].count(b'name="Notes"') == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ws = openpyxl.load_workbook(tracker)["Notes"]
+    (ref,) = ws.tables.values()  # the table grew with the rows appended below it
+    assert ref == f"A1:G{len(later) + 1}"
 
 
 def test_users_own_notes_sheet_is_left_alone(tracker: Path, tmp_path: Path) -> None:
