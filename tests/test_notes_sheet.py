@@ -203,8 +203,8 @@ def test_run_appends_each_note_once_and_later_days_append_more(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ws = openpyxl.load_workbook(tracker)["Notes"]
-    (ref,) = ws.tables.values()  # the table grew with the rows appended below it
-    assert ref == f"A1:G{len(later) + 1}"
+    (table,) = ws.tables.values()  # the table grew with the rows appended below it
+    assert table.ref == table.autoFilter.ref == f"A1:G{len(later) + 1}"
 
 
 def test_users_own_notes_sheet_is_left_alone(tracker: Path, tmp_path: Path) -> None:
