@@ -38,6 +38,7 @@ from ftc_office.xlsx.patch import XlsxPatcher
 
 OWNED_TEXT = ("engagement_note", "ftop_status", "service_status", "target_queue")
 DATE_WIDTH = 12.0  # a new date column shows yyyy-mm-dd in full (no ###)
+TEXT_WIDTH = 24.0  # a new text column (ATU Status, Engagement Note) shows a phrase
 
 
 @dataclass
@@ -176,8 +177,8 @@ def _output_columns(patcher: XlsxPatcher, sheet: SheetRead, pending: list[Entry]
         headers = [header_for(f, settings.tracker.headers) for f in missing]
         like = {h: col_letter(c + 1) for f, h in zip(missing, headers, strict=True)
                 if (c := _neighbour(sheet, f)) is not None}
-        widths = {h: DATE_WIDTH for f, h in zip(missing, headers, strict=True)
-                  if _is_date(f)}
+        widths = {h: DATE_WIDTH if _is_date(f) else TEXT_WIDTH
+                  for f, h in zip(missing, headers, strict=True)}
         added = patcher.add_columns(sheet.sheet, sheet.header_row, headers, like, widths)
         for f, h in zip(missing, headers, strict=True):
             columns[f] = added[h]

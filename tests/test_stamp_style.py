@@ -87,6 +87,9 @@ def test_new_columns_look_like_their_neighbours(stamped: tuple[Path, Path]) -> N
     assert ws.column_dimensions[fm].width >= 12  # yyyy-mm-dd in full: no ###
     # the width of the nearest output column of the same sort (Next Action Date, a date)
     assert ws.column_dimensions[fm].width == ws.column_dimensions["X"].width
+    for text in ("ATU Status", "Engagement Note"):  # the neighbour's 12, at least 24
+        assert ws.column_dimensions[ws.cell(row=4, column=cols[text]).column_letter
+                                    ].width == 24
     # FM Unassigned dates use the sheet's own date format, not the locale short date
     stamped_dates = [ws.cell(row=r, column=cols["FM Unassigned"]) for r in range(5, 112)
                      if ws.cell(row=r, column=cols["FM Unassigned"]).value is not None]
