@@ -96,7 +96,7 @@ def header_for(name: str, overrides: dict[str, str]) -> str:
 # The Notes sheet the toolkit appends every note to (the reader skips it): an Excel table
 # (NOTES_TABLE_STYLE) with a bold header, the date as yyyy-mm-dd, the note wrapped.
 NOTES_HEADERS = ["Date", "Tenant ID", "Customer", "Workload", "Step", "Note", "Ledger Key"]
-NOTES_WIDTHS = [12.0, 38.0, 28.0, 20.0, 26.0, 80.0, 48.0]
+NOTES_WIDTHS = [13.0, 38.0, 28.0, 20.0, 26.0, 80.0, 48.0]
 NOTES_TABLE_STYLE = "TableStyleMedium2"
 SHEET_NAMES = ("Notes", "FTC Notes")
 
