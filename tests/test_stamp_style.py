@@ -246,7 +246,7 @@ def test_patcher_new_columns_copy_looks_and_widen_ranges(tmp_path: Path) -> None
     assert cols == {"Sent on": "D", "A rather long header": "E"}
     p.set("Tenants", "D2", dt.date(2026, 11, 26))
     p.set("Tenants", "E2", "text")
-    p.set("Tenants", "D7", dt.date(2026, 11, 26))  # a row of its own: the fallback format
+    p.set("Tenants", "D7", dt.date(2026, 11, 26))  # a row of its own: the sheet's format
     out = tmp_path / "out.xlsx"
     p.save(out)
     ws = load(out)["Tenants"]
@@ -257,7 +257,7 @@ def test_patcher_new_columns_copy_looks_and_widen_ranges(tmp_path: Path) -> None
     assert ws.column_dimensions["E"].width >= len("A rather long header")  # header fits
     assert ws.column_dimensions["C"].width == 11  # neighbours keep theirs
     assert ws["D2"].number_format == "dd/mm/yyyy"  # the same row's date format
-    assert ws["D7"].number_format == "yyyy-mm-dd"
+    assert ws["D7"].number_format == "dd/mm/yyyy"
     assert sorted(str(cf.sqref) for cf in ws.conditional_formatting) == ["A2:E5", "B2:B5"]
     assert [str(dv.sqref) for dv in ws.data_validations.dataValidation] == ["A2:E5"]
     assert ws.auto_filter.ref == "A1:E5"
@@ -274,8 +274,10 @@ def test_a_col_element_spanning_the_new_column_is_split(tmp_path: Path) -> None:
     wb.save(tmp_path / "g.xlsx")
     p = XlsxPatcher(tmp_path / "g.xlsx")
     p.add_columns("Sheet", 1, ["c"], min_widths={"c": 30})
+    p.set("Sheet", "C2", dt.date(2026, 11, 26))  # no dates in the sheet: yyyy-mm-dd
     p.save(tmp_path / "o.xlsx")
     out = load(tmp_path / "o.xlsx").active
+    assert out["C2"].number_format == "yyyy-mm-dd"
     assert out.column_dimensions["C"].width == 30
     assert out.column_dimensions["A"].width == 15
 

@@ -128,6 +128,7 @@ class SheetPart:
         self.like: dict[int, int] = {}
         self.new_widths: dict[int, float] = {}
         self.widen: dict[int, tuple[int, int, int]] = {}
+        self.date_fmt: int | None = None  # the date format the sheet's dates use (patch)
 
     def _index_rows(self) -> None:
         text, p = self.text, re.escape(self.p)

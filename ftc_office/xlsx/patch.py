@@ -49,6 +49,8 @@ from ftc_office.xlsx.workbook import full_calc_on_load, rich_text
 
 __all__ = ["CellValue", "XlsxPatcher"]
 
+_S_ATTR = re.compile(r"""<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?\ss\s*=\s*["'](\d+)["']""")
+
 
 class XlsxPatcher(TableEditor):
     """Edit cells of an .xlsx/.xlsm package in place of an openpyxl round trip.
@@ -252,8 +254,8 @@ class XlsxPatcher(TableEditor):
     def _date_style(self, sh: SheetPart, pos: tuple[int, int], style: int,
                     has_time: bool) -> int:
         """A date cell's format: its own or its column's when they show dates; else `style`
-        with the date format the row's other dates use (the most common), else
-        ``yyyy-mm-dd`` (a date and time: built-in format 22)."""
+        with the date format the sheet's other dates use (`_sheet_date_fmt`, found once per
+        sheet), else ``yyyy-mm-dd`` (a date and time: built-in format 22)."""
         styles = self._styles_obj()
         if styles.is_date(style):
             return style
@@ -262,15 +264,26 @@ class XlsxPatcher(TableEditor):
             return cs
         if has_time:
             return styles.with_date_format(style, 22)
-        row = sh.row(pos[0])
-        used: Counter[int] = Counter()
-        for c in row.cols:
-            cell = sh.cell(row, c)
-            s = int(cell.attrs.get("s", "0")) if cell is not None else 0
-            if s and styles.is_date(s):
-                used[styles.num_fmt(s)] += 1
-        fmt = used.most_common(1)[0][0] if used else styles.fmt_id(ISO_DATE)
-        return styles.with_date_format(style, fmt)
+        if sh.date_fmt is None:  # found once per sheet
+            sh.date_fmt = self._sheet_date_fmt(sh, pos[0])
+        return styles.with_date_format(style, sh.date_fmt)
+
+    def _sheet_date_fmt(self, sh: SheetPart, row_num: int) -> int:
+        """The number format most dates use in row `row_num` or else in the sheet's first 50
+        rows; ``yyyy-mm-dd`` (added to styles.xml if needed) when they hold no dates."""
+        styles = self._styles_obj()
+        for nums in ([row_num], sh.row_nums[:50]):
+            used: Counter[int] = Counter()
+            for num in nums:
+                row = sh.row(num)
+                for i in range(len(row.cols)):
+                    m = _S_ATTR.match(sh.text, row.offsets[2 * i])
+                    s = int(m.group(1)) if m else 0
+                    if s and styles.is_date(s):
+                        used[styles.num_fmt(s)] += 1
+            if used:
+                return used.most_common(1)[0][0]
+        return styles.fmt_id(ISO_DATE)
 
     def add_columns(self, sheet: str, header_row: int, headers: list[str],
                     like: Mapping[str, str] | None = None,
