@@ -61,6 +61,8 @@ FIELD_LIST: tuple[Field, ...] = (
           ("Customer Contact Names", "Contact Name", "Contact Names"), "text", "tenant"),
     # outputs
     Field("atu_sent", "ATU Sent", (), "mark", "workload", output=True),
+    # why no ATU message went out (the atu_note step): text, so ATU Sent holds only dates
+    Field("atu_status", "ATU Status", (), "text", "workload", output=True),
     Field("customer_email_sent", "Customer Email Sent", (), "mark", "workload", output=True),
     Field("task_4058", "Task 4058 Complete", (), "mark", "tenant", output=True),
     Field("queue_requested", "Queue Requested", (), "mark", "tenant", output=True),
@@ -99,10 +101,30 @@ def header_for(name: str, overrides: dict[str, str]) -> str:
     return overrides.get(name, FIELDS[name].header)
 
 
-# The Notes sheet the toolkit appends every note to (the reader skips it).
+# The Notes sheet the toolkit appends every note to (the reader skips it): an Excel table
+# (NOTES_TABLE_STYLE) with a bold header, the date as yyyy-mm-dd, the note wrapped.
 NOTES_HEADERS = ["Date", "Tenant ID", "Customer", "Workload", "Step", "Note", "Ledger Key"]
-NOTES_WIDTHS = [12.0, 38.0, 28.0, 20.0, 18.0, 80.0, 48.0]
+NOTES_WIDTHS = [13.0, 38.0, 28.0, 20.0, 26.0, 80.0, 48.0]
+NOTES_TABLE_STYLE = "TableStyleMedium2"
 SHEET_NAMES = ("Notes", "FTC Notes")
+
+# What a person calls each step whose note is recorded (the job kinds: the mailers' kinds in
+# mailers/*.toml, plus the confirmation and ad-hoc merge), in the Notes sheet's Step column.
+STEP_NAMES = {
+    "atu": "ATU sent",
+    "atu_note": "No ATU (reason recorded)",
+    "customer_followup": "Customer follow-up sent",
+    "queue_move": "Queue move requested",
+    "unassign_fm": "FM unassigned",
+    "confirm_queue": "Queue move confirmed",
+    "merge": "Mail merge",
+}
+
+
+def step_name(kind: str) -> str:
+    """The human name of a step kind (``atu`` → ``ATU sent``); an unknown kind reads as its
+    words (``my_step`` → ``My step``)."""
+    return STEP_NAMES.get(kind) or kind.replace("_", " ").strip().capitalize()
 
 
 def is_notes_header(values: Sequence[Any]) -> bool:

@@ -14,22 +14,40 @@ only when its first row starts with exactly our headers; otherwise ``FTC Notes``
 created if missing). When both names are taken by other sheets, the notes are not written and
 a conflict says so; the ledger keeps them (``ftc-office history``).
 
-Date is the day the ledger last recorded the step (its local calendar date); Customer comes
+Looks: a new sheet is an Excel table (``NOTES_TABLE_STYLE``, autoFilter) with a bold header,
+and rows appended below it join the table. Every appended row has the date as a real date in
+``yyyy-mm-dd`` and the note wrapped, also on a sheet an older version created (which keeps its
+plain header: its headers are the same, so it is still recognised and appended to). Step is
+the step's human name (`ftc_office.fields.STEP_NAMES`: "ATU sent", "Queue move requested").
+
+Date is the as-of date of the run that recorded the step, the date every note starts with:
+the date the step stamped in a done column (ATU Sent, Customer Email Sent...), else the
+date the note text starts with, else the day the ledger last recorded the step. Customer comes
 from the tracker row of the tenant, empty when the tenant is no longer in the tracker.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ftc_office.errors import Problem, WritebackError
-from ftc_office.fields import NOTES_HEADERS, NOTES_WIDTHS, SHEET_NAMES, is_notes_header
+from ftc_office.fields import (
+    FIELDS,
+    NOTES_HEADERS,
+    NOTES_TABLE_STYLE,
+    NOTES_WIDTHS,
+    SHEET_NAMES,
+    is_notes_header,
+    step_name,
+)
 from ftc_office.ledger import Entry
 from ftc_office.values import to_text
 from ftc_office.xlsx.cells import UNSTORABLE_RE, CellValue, clip_cell_text, col_letter
 from ftc_office.xlsx.patch import XlsxPatcher
+from ftc_office.xlsx.styles import ISO_DATE
 
 
 def _header_row(patcher: XlsxPatcher, sheet: str) -> list[Any]:
@@ -57,7 +75,24 @@ def _key(ledger_key: Any, tenant: Any, workload: Any) -> tuple[str, str, str]:
     return _fold(ledger_key), _fold(tenant), _fold(workload)
 
 
-def _note_date(entry: Entry) -> dt.date:
+_LEADING_DATE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})\b")
+
+
+def _note_date(entry: Entry, text: str) -> dt.date:
+    """The as-of date of a note (see the module docstring)."""
+    for s in entry.stamps:
+        field = FIELDS.get(s.get("field", ""))
+        if s.get("is_date") and field is not None and field.kind == "mark":
+            try:
+                return dt.date.fromisoformat(s["value"])
+            except (TypeError, ValueError):
+                break
+    m = _LEADING_DATE.match(text)
+    if m:
+        try:
+            return dt.date.fromisoformat(m.group(1))
+        except ValueError:
+            pass
     try:
         return dt.datetime.fromisoformat(entry.updated_at).astimezone().date()
     except ValueError:
@@ -81,8 +116,9 @@ def append_notes(patcher: XlsxPatcher, tracker: str, entries: Sequence[Entry],
                 continue
             seen.add(key)
             note = clip_cell_text(UNSTORABLE_RE.sub("\ufffd", text))
-            rows.append([_note_date(entry), tenant, customers.get(tenant.casefold()) or None,
-                         workload, entry.kind, note, entry.key])
+            rows.append([_note_date(entry, text), tenant,
+                         customers.get(tenant.casefold()) or None, workload,
+                         step_name(entry.kind), note, entry.key])
     if not rows:
         return 0
     chosen = choose_sheet(patcher)
@@ -101,10 +137,13 @@ def append_notes(patcher: XlsxPatcher, tracker: str, entries: Sequence[Entry],
         rows = [r for r in rows if _key(r[6], r[1], r[3]) not in present]
         if not rows:
             return 0
-    else:
-        patcher.ensure_sheet(sheet, NOTES_HEADERS, NOTES_WIDTHS)
     try:
-        patcher.append_rows(sheet, rows)
+        date, wrap = patcher.cell_format(date=ISO_DATE), patcher.cell_format(wrap=True)
+        styles: list[int | None] = [date, None, None, None, None, wrap, None]
+        if not exists:
+            patcher.ensure_table_sheet(sheet, NOTES_HEADERS, NOTES_WIDTHS, styles,
+                                       patcher.cell_format(bold=True), NOTES_TABLE_STYLE)
+        patcher.append_rows(sheet, rows, styles)
     except WritebackError as exc:
         conflicts.append(exc.problem)
         return 0

@@ -149,6 +149,20 @@ def atu_note_reason(tenant: TenantRecord) -> str | None:
     return None
 
 
+#: how the atu_note step's stamp in ATU Status begins ("No ATU (2026-11-26): the Microsoft
+#: account team is not known"); compared ignoring case and edge spaces
+NO_ATU = "No ATU"
+NO_ATU_PREFIX = NO_ATU.casefold()
+
+
+def atu_done(w: WorkloadRecord) -> bool:
+    """Whether a workload's ATU step is done: ATU Sent has a value (a date; or text, as older
+    versions wrote the no-ATU reason there), or ATU Status holds a no-ATU reason."""
+    if w.atu_sent:
+        return True
+    return (w.atu_status or "").strip().casefold().startswith(NO_ATU_PREFIX)
+
+
 def plan_tenant(tenant: TenantRecord, as_of: dt.date,
                 routing: RoutingSettings | None = None) -> TenantPlan:
     """Exactly one next step for a tenant, and the actions due now (routing defaults to the
@@ -171,7 +185,7 @@ def _decide(tenant: TenantRecord, as_of: dt.date, queue: str | None
     """The next step of a valid tenant: step, milestone, due actions, next action date."""
     ms = milestone(tenant.seats, tenant.active_users, tenant.no_blockers)
     wls = tenant.workloads
-    if not ms.eligible and not any(w.atu_sent for w in wls):
+    if not ms.eligible and not any(atu_done(w) for w in wls):
         return Step.NOT_ELIGIBLE, ms, (), None
     if tenant.fm_unassigned:
         return Step.CLOSED, ms, (), None
@@ -182,13 +196,13 @@ def _decide(tenant: TenantRecord, as_of: dt.date, queue: str | None
     actions: list[Action] = []
     note_reason = atu_note_reason(tenant)
     for w in wls:
-        if not w.atu_sent:
+        if not atu_done(w):
             if note_reason:
                 actions.append(Action(ActionKind.ATU_NOTE, w, note_reason))
             else:
                 actions.append(Action(ActionKind.ATU, w))
     for w in wls:
-        if w.atu_sent and w.discussion_date and not w.customer_email_sent:
+        if atu_done(w) and w.discussion_date and not w.customer_email_sent:
             actions.append(Action(ActionKind.CUSTOMER_FOLLOWUP, w))
     if actions:
         step = (Step.SEND_ATU if actions[0].kind in (ActionKind.ATU, ActionKind.ATU_NOTE)

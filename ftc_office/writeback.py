@@ -37,6 +37,8 @@ from ftc_office.xlsx.cells import clip_cell_text, col_letter
 from ftc_office.xlsx.patch import XlsxPatcher
 
 OWNED_TEXT = ("engagement_note", "ftop_status", "service_status", "target_queue")
+DATE_WIDTH = 12.0  # a new date column shows yyyy-mm-dd in full (no ###)
+TEXT_WIDTH = 24.0  # a new text column (ATU Status, Engagement Note) shows a phrase
 
 
 @dataclass
@@ -173,11 +175,30 @@ def _output_columns(patcher: XlsxPatcher, sheet: SheetRead, pending: list[Entry]
     columns = {f: col_letter(c + 1) for f, c in sheet.columns.items()}
     if missing:
         headers = [header_for(f, settings.tracker.headers) for f in missing]
-        added = patcher.add_columns(sheet.sheet, sheet.header_row, headers)
+        like = {h: col_letter(c + 1) for f, h in zip(missing, headers, strict=True)
+                if (c := _neighbour(sheet, f)) is not None}
+        widths = {h: DATE_WIDTH if _is_date(f) else TEXT_WIDTH
+                  for f, h in zip(missing, headers, strict=True)}
+        added = patcher.add_columns(sheet.sheet, sheet.header_row, headers, like, widths)
         for f, h in zip(missing, headers, strict=True):
             columns[f] = added[h]
         result.added_columns = headers
     return columns
+
+
+def _is_date(name: str) -> bool:
+    return FIELDS[name].kind in ("date", "mark")
+
+
+def _neighbour(sheet: SheetRead, name: str) -> int | None:
+    """The column (0-based) a new output column copies its look from: the rightmost output
+    column of the same sort (dates or text), else the rightmost column of that sort."""
+    for outputs_only in (True, False):
+        found = [c for f, c in sheet.columns.items() if _is_date(f) == _is_date(name)
+                 and (FIELDS[f].output or not outputs_only)]
+        if found:
+            return max(found)
+    return None
 
 
 def _stamp_entry(patcher: XlsxPatcher, sheet: SheetRead, entry: Entry, key: str,

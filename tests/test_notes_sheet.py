@@ -26,6 +26,7 @@ from runhelpers import header_map, rows, run
 
 from ftc_office.config import load_settings
 from ftc_office.errors import WritebackError
+from ftc_office.fields import step_name
 from ftc_office.ledger import Ledger
 from ftc_office.notes_sheet import NOTES_HEADERS
 from ftc_office.writeback import write_back
@@ -41,6 +42,9 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 NEW_SHEET_PARTS = {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml",
                    "xl/styles.xml", "docProps/app.xml"}
 TRACKER_PARTS = {"xl/worksheets/sheet1.xml", "xl/tables/table1.xml"}  # the tracker's own
+# the new Notes sheet, its table (which grows as rows are appended) and its relationships
+NOTES_PARTS = ["xl/worksheets/sheet3.xml", "xl/tables/table2.xml",
+               "xl/worksheets/_rels/sheet3.xml.rels"]
 TRICKY = "=SUM(A1) & <b> \x01 _x0041_ done\nsecond line "
 
 
@@ -89,7 +93,7 @@ def expected_notes(tracker: Path) -> list[tuple[str, str, str | None, str, str]]
             for tenant, workload, text in e.notes:
                 if text and any(s["tracker"] == str(tracker) and s["tenant_id"] == tenant
                                 for s in e.stamps):
-                    out.append((e.key, tenant, workload, e.kind, text))
+                    out.append((e.key, tenant, workload, step_name(e.kind), text))
         return out
     finally:
         ledger.close()
@@ -147,8 +151,7 @@ def test_run_appends_each_note_once_and_later_days_append_more(
     assert "4 invalid tenant(s); 0 error(s)" in day1.stdout
     assert CalamineWorkbook.from_path(str(tracker)).sheet_names == ["Tracker", "Summary", "Notes"]
     # fidelity: the tracker's own parts, the new sheet and the parts a new sheet needs
-    assert_fidelity(before, tracker, TRACKER_PARTS | NEW_SHEET_PARTS,
-                    ["xl/worksheets/sheet3.xml"])
+    assert_fidelity(before, tracker, TRACKER_PARTS | NEW_SHEET_PARTS, NOTES_PARTS)
     assert members(tracker)["xl/worksheets/sheet2.xml"] == members(before)[
         "xl/worksheets/sheet2.xml"]  # the Summary sheet (with its charts) untouched
 
@@ -196,11 +199,15 @@ def test_run_appends_each_note_once_and_later_days_append_more(
     later = notes_rows(tracker)
     assert later[:len(found)] == found  # old rows unchanged, new ones below
     new = later[len(found):]
-    assert new and {r["Step"] for r in new} >= {"customer_followup"}
+    assert new and {r["Step"] for r in new} >= {"Customer follow-up sent"}
     assert same_notes(later, expected_notes(tracker))
-    assert_fidelity(mid, tracker, TRACKER_PARTS | NEW_SHEET_PARTS | {"xl/worksheets/sheet3.xml"},
-                    [])
+    assert_fidelity(mid, tracker, TRACKER_PARTS | NEW_SHEET_PARTS | set(NOTES_PARTS[:2]), [])
     assert members(tracker)["xl/workbook.xml"].count(b'name="Notes"') == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ws = openpyxl.load_workbook(tracker)["Notes"]
+    (table,) = ws.tables.values()  # the table grew with the rows appended below it
+    assert table.ref == table.autoFilter.ref == f"A1:G{len(later) + 1}"
 
 
 def test_users_own_notes_sheet_is_left_alone(tracker: Path, tmp_path: Path) -> None:

@@ -89,8 +89,9 @@ def test_four_days_from_atu_to_unassigned_fm(tracker: Path, tmp_path: Path) -> N
         assert w in cells[("t-multi", w)]["Engagement Note"]
     assert cells[("t-single", "Teams")]["ATU Sent"] == at("2026-11-02")
     noteam = cells[("t-noteam", "Intune")]
-    assert noteam["ATU Sent"] == ("No ATU (2026-11-02): the Microsoft account team is not "
-                                  "known")
+    assert noteam["ATU Status"] == ("No ATU (2026-11-02): the Microsoft account team is not "
+                                    "known")
+    assert noteam["ATU Sent"] is None  # a date column holds only dates
     assert "ATU email not sent" in noteam["Engagement Note"]
     assert "FAQ was reviewed" in noteam["Engagement Note"]
     assert cells[("t-small", "Teams")]["ATU Sent"] is None

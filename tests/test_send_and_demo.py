@@ -93,7 +93,8 @@ def test_send_writes_the_mail_steps_only_and_stamps_them(tracker: Path, tmp_path
     assert "sent 0 message(s); 2 note-only step(s)" in full.stdout
     assert len(emls(outbox)) == 3
     cells = rows(tracker)
-    assert str(cells[("t-noteam", "Intune")]["ATU Sent"]).startswith(
+    assert cells[("t-noteam", "Intune")]["ATU Sent"] is None
+    assert str(cells[("t-noteam", "Intune")]["ATU Status"]).startswith(
         "No ATU (2026-11-26): the Microsoft account team is not known")
     assert cells[("t-closing", "Teams")]["FM Unassigned"] == at(DAY)
 

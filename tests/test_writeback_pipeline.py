@@ -78,7 +78,9 @@ def test_sample_run_changes_only_the_tracker_parts_and_stamps_what_the_ledger_sa
     assert result.exit_code == 1, result.output  # the sample's invalid tenants, nothing else
     assert "4 invalid tenant(s); 0 error(s)" in result.stdout
     after = members(sample)
-    assert list(after) == [*before, "xl/worksheets/sheet3.xml"]  # + Notes, order kept
+    # + the Notes sheet, its table and relationships; order kept
+    assert list(after) == [*before, "xl/worksheets/sheet3.xml", "xl/tables/table2.xml",
+                           "xl/worksheets/_rels/sheet3.xml.rels"]
     for name, data in before.items():
         if name not in CHANGED_PARTS:
             assert after[name] == data, f"{name} changed"

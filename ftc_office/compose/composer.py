@@ -40,7 +40,7 @@ from ftc_office.mailers import Mailer, find_template, load_mailers, template_dir
 from ftc_office.message import Attachment, OutgoingMessage
 from ftc_office.names import Directory, TenantPeople, split_names
 from ftc_office.paths import tracker_id
-from ftc_office.playbook import ActionKind, Step, TenantPlan
+from ftc_office.playbook import NO_ATU, ActionKind, Step, TenantPlan
 from ftc_office.rendering.environment import make_environment, one_line, render
 from ftc_office.rendering.word import DOCX_MIME, render_docx
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
@@ -353,7 +353,7 @@ class Composer:
             "status_closed": self.settings.ftop.status_closed,
             "service_status": plan.tenant.service_status_next
             or self.settings.ftop.default_service_status,
-            "not_sent": f"No ATU ({self.as_of.isoformat()}): {detail}",
+            "not_sent": f"{NO_ATU} ({self.as_of.isoformat()}): {detail}",
         }
 
     def _stamps(self, spec: dict[str, str], plan: TenantPlan, w: WorkloadRecord | None,

@@ -80,6 +80,7 @@ class WorkloadRecord:
     next_steps: str | None = None
     customer_next_steps: str | None = None
     atu_sent: Mark | None = None
+    atu_status: str | None = None
     customer_email_sent: Mark | None = None
     engagement_note: str | None = None
 

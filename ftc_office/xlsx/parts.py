@@ -1,6 +1,7 @@
-"""The parts a surgical write-back edits: one worksheet (row index, pending edits, rendering)
-and styles.xml (date formats). Text-level edits only: every byte outside the edited rows is
-kept as it was. Used by `ftc_office.xlsx.patch`.
+"""The part a surgical write-back edits most: one worksheet (row index, pending edits,
+rendering). Text-level edits only: every byte outside the edited rows is kept as it was, except
+the few layout edits a new column brings (`ftc_office.xlsx.layout`). styles.xml is
+`ftc_office.xlsx.styles`. Used by `ftc_office.xlsx.patch`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ftc_office.errors import WritebackError
 from ftc_office.xlsx import cells as X
+from ftc_office.xlsx.layout import layout_splices
 
 CellValue = X.CellValue
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -108,15 +110,25 @@ class SheetPart:
                 if rng:
                     self.arrays.append(rng)
         self.col_styles: list[tuple[int, int, int]] = []
+        self.col_widths: list[tuple[int, int, float]] = []
         for m in re.finditer(rf"<{p}col\b([^>]*?)/?>", self.text):
             a = X.parse_attrs(m.group(1))
-            if "style" in a and "min" in a and "max" in a:
-                self.col_styles.append((int(a["min"]), int(a["max"]), int(a["style"])))
+            if "min" in a and "max" in a:
+                if "style" in a:
+                    self.col_styles.append((int(a["min"]), int(a["max"]), int(a["style"])))
+                if "width" in a:
+                    self.col_widths.append((int(a["min"]), int(a["max"]), float(a["width"])))
         self.tables: list[Table] = []
         self.parsed: dict[int, Row] = {}
         self.edits: dict[int, dict[int, str]] = {}
         self.values: dict[tuple[int, int], CellValue] = {}
         self.own_headers: set[tuple[int, int]] = set()
+        # columns added by add_columns: the column each copies its formats from, its width,
+        # and how the table's right edge moved (original edge -> (first row, last row, edge))
+        self.like: dict[int, int] = {}
+        self.new_widths: dict[int, float] = {}
+        self.widen: dict[int, tuple[int, int, int]] = {}
+        self.date_fmt: int | None = None  # the date format the sheet's dates use (patch)
 
     def _index_rows(self) -> None:
         text, p = self.text, re.escape(self.p)
@@ -200,6 +212,24 @@ class SheetPart:
                 return style
         return None
 
+    def col_width(self, col: int) -> float | None:
+        """The width a <col> element gives column `col` (pending widths included), if any."""
+        if col in self.new_widths:
+            return self.new_widths[col]
+        for lo, hi, width in self.col_widths:
+            if lo <= col <= hi:
+                return width
+        return None
+
+    def grow_edge(self, old: int, new: int, r1: int, r2: int) -> None:
+        """Record that the table (rows r1..r2) whose right edge was column `old` now ends at
+        `new`: ranges that ended at the original edge are widened when rendering."""
+        for orig, (a, b, edge) in self.widen.items():
+            if edge == old:
+                self.widen[orig] = (min(a, r1), max(b, r2), new)
+                return
+        self.widen[old] = (r1, r2, new)
+
     def has_formulas(self) -> bool:
         """Whether any cell of this sheet holds a formula."""
         return self.re_f.search(self.text) is not None
@@ -222,14 +252,16 @@ class SheetPart:
                 pos = self.row_spans[self.row_nums[i]][0] if i < len(self.row_nums) \
                     else self.sd_end
                 splices.append((pos, 0, num, pos, new))
-        if not splices:
+        layout = layout_splices(text, p, self.new_widths, self.widen)
+        if not splices and not layout:
             yield from _chunks(text, 0, len(text))
             return
-        if self.sd_open.group(1):  # <sheetData/>
+        if self.sd_open.group(1) and splices:  # <sheetData/>
             inner = "".join(s[4] for s in sorted(splices))
             tag = self.sd_open.group(0)
             splices = [(self.sd_open.start(), 1, 0, self.sd_open.end(),
                         f"{tag[:-2].rstrip()}>{inner}</{p}sheetData>")]
+        splices += [(start, 1, 0, end, new) for start, end, new in layout]
         dim = re.search(rf"<{re.escape(p)}dimension\b[^>]*?\bref=[\"']([^\"']*)[\"']", text)
         if dim:
             old = X.parse_range(dim.group(1))
@@ -289,72 +321,3 @@ def _chunks(text: str, start: int, end: int, size: int = 1 << 20) -> Iterator[by
         yield text[i:min(end, i + size)].encode("utf-8")
 
 
-class Styles:
-    """styles.xml: which cell formats show dates, and cloning a format with a date numFmt."""
-
-    def __init__(self, text: str, where: str) -> None:
-        self.text = text
-        self.where = where
-        root = re.search(r"<(?:([A-Za-z_][\w.-]*):)?styleSheet\b", text)
-        self.p = f"{root.group(1)}:" if root and root.group(1) else ""
-        p = re.escape(self.p)
-        self.formats: dict[int, str] = {}
-        for m in re.finditer(rf"<{p}numFmt\b([^>]*?)/?>", text):
-            a = X.parse_attrs(m.group(1))
-            if "numFmtId" in a:
-                self.formats[int(a["numFmtId"])] = a.get("formatCode", "")
-        xfs = re.search(rf"<{p}cellXfs\b([^>]*)>(.*?)</{p}cellXfs>", text, re.S)
-        if xfs is None:
-            raise WritebackError(where, "styles.xml has no cell formats (cellXfs)", FIX_RESAVE)
-        self.xfs_match = xfs
-        self.xfs = [m.group(0) for m in re.finditer(
-            rf"<{p}xf\b[^>]*?(?:/>|>.*?</{p}xf>)", xfs.group(2), re.S)]
-        self.added: list[str] = []
-        self.clones: dict[tuple[int, int], int] = {}
-        self.changed = False
-
-    def num_fmt(self, s: int) -> int:
-        """The numFmtId of cell format `s` (0 if unknown)."""
-        xfs = self.xfs + self.added
-        if 0 <= s < len(xfs):
-            m = re.search(r"""\bnumFmtId\s*=\s*["'](\d+)""", xfs[s])
-            if m:
-                return int(m.group(1))
-        return 0
-
-    def is_date(self, s: int) -> bool:
-        """Whether cell format `s` shows a date."""
-        fid = self.num_fmt(s)
-        return X.is_date_format(fid, self.formats.get(fid))
-
-    def with_date_format(self, s: int, fmt_id: int) -> int:
-        """Index of a copy of cell format `s` whose number format is built-in `fmt_id`."""
-        key = (s, fmt_id)
-        if key in self.clones:
-            return self.clones[key]
-        xfs = self.xfs + self.added
-        base = xfs[s] if 0 <= s < len(xfs) else f"<{self.p}xf/>"
-        tag_end = base.index(">") + 1
-        tag = base[:tag_end]
-        closing = "/>" if tag.endswith("/>") else ">"
-        attrs = X.parse_attrs(tag[len(self.p) + 3:])
-        attrs["numFmtId"] = str(fmt_id)
-        attrs["applyNumberFormat"] = "1"
-        attrs.setdefault("fontId", "0")
-        attrs.setdefault("fillId", "0")
-        attrs.setdefault("borderId", "0")
-        attrs.setdefault("xfId", "0")
-        self.added.append(f"<{self.p}xf{X.render_attrs(attrs)}{closing}{base[tag_end:]}")
-        index = len(xfs)
-        self.clones[key] = index
-        self.changed = True
-        return index
-
-    def render(self) -> bytes:
-        """styles.xml with the added cell formats and the updated count."""
-        m = self.xfs_match
-        attrs = X.parse_attrs(m.group(1))
-        attrs["count"] = str(len(self.xfs) + len(self.added))
-        new = (f"<{self.p}cellXfs{X.render_attrs(attrs)}>{m.group(2)}{''.join(self.added)}"
-               f"</{self.p}cellXfs>")
-        return (self.text[:m.start()] + new + self.text[m.end():]).encode("utf-8")

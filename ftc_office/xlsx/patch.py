@@ -36,19 +36,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ftc_office.errors import WritebackError
 from ftc_office.xlsx import cells as X
 from ftc_office.xlsx.parts import Cell, CellValue, SheetPart, Table
-from ftc_office.xlsx.sheets import SheetAdder
-from ftc_office.xlsx.workbook import rich_text
+from ftc_office.xlsx.styles import ISO_DATE
+from ftc_office.xlsx.tables import TableEditor
+from ftc_office.xlsx.workbook import full_calc_on_load, rich_text
 
 __all__ = ["CellValue", "XlsxPatcher"]
 
+_S_ATTR = re.compile(r"""<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?\ss\s*=\s*["'](\d+)["']""")
 
-class XlsxPatcher(SheetAdder):
+
+class XlsxPatcher(TableEditor):
     """Edit cells of an .xlsx/.xlsm package in place of an openpyxl round trip.
 
     Opening reads and checks the whole package; nothing is written until `save`.
@@ -133,8 +137,10 @@ class XlsxPatcher(SheetAdder):
                                  "give a reference like B7")
         return pos
 
-    def set(self, sheet: str, ref: str, value: CellValue) -> None:
-        """Write `value` into one cell (None clears it, keeping its style)."""
+    def set(self, sheet: str, ref: str, value: CellValue, style: int | None = None) -> None:
+        """Write `value` into one cell (None clears it, keeping its style); `style` gives the
+        cell that cell format. A new cell in a column `add_columns` added takes the format
+        of the same row's cell in the column it copies."""
         sh = self._sheet(sheet)
         row, col = self._parse_ref(sheet, ref)
         ref = X.format_range(row, col, row, col)
@@ -145,15 +151,27 @@ class XlsxPatcher(SheetAdder):
         if cell is not None:
             attrs.update((k, v) for k, v in cell.attrs.items() if k not in ("r", "t", "vm", "cm"))
         else:
-            r = sh.row(row)
-            style = r.attrs.get("s") if r.attrs.get("customFormat") in ("1", "true") else None
-            if style is None:
-                cs = sh.col_style(col)
-                style = str(cs) if cs else None
-            if style:
-                attrs["s"] = style
+            inherited = self._new_cell_style(sh, row, col)
+            if inherited:
+                attrs["s"] = inherited
+        if style is not None:
+            attrs["s"] = str(style)
         sh.edits.setdefault(row, {})[col] = self._render_cell(sh, col, attrs, value, where)
         sh.values[(row, col)] = value
+
+    def _new_cell_style(self, sh: SheetPart, row: int, col: int) -> str | None:
+        """The cell format a new cell takes: its column's template cell in the same row (for
+        an added column), the row's format, or the column's."""
+        r = sh.row(row)
+        if col in sh.like:
+            template = sh.cell(r, sh.like[col])
+            if template is not None and template.attrs.get("s"):
+                return template.attrs["s"]
+        style = r.attrs.get("s") if r.attrs.get("customFormat") in ("1", "true") else None
+        if style is None:
+            cs = sh.col_style(col)
+            style = str(cs) if cs else None
+        return style
 
     def _check_writable(self, sh: SheetPart, row: int, col: int, cell: Cell | None,
                         where: str) -> None:
@@ -226,75 +244,142 @@ class XlsxPatcher(SheetAdder):
                 raise WritebackError(where, f"{value} is before the workbook's first date "
                                      f"({'1904' if self.date1904 else '1900'}-01-01)",
                                      "write it as text instead")
-            attrs["s"] = str(self._date_style(sh, col, int(attrs.get("s", "0")),
+            attrs["s"] = str(self._date_style(sh, X.parse_ref(attrs["r"]) or (0, col),
+                                              int(attrs.get("s", "0")),
                                               isinstance(serial, float)))
             return f"<{p}c{X.render_attrs(attrs)}><{p}v>{serial!r}</{p}v></{p}c>"
         raise WritebackError(where, f"cannot write a {type(value).__name__} value",
                              "write text, a number, a date or nothing")
 
-    def _date_style(self, sh: SheetPart, col: int, style: int, has_time: bool) -> int:
+    def _date_style(self, sh: SheetPart, pos: tuple[int, int], style: int,
+                    has_time: bool) -> int:
+        """A date cell's format: its own or its column's when they show dates; else `style`
+        with the date format the sheet's other dates use (`_sheet_date_fmt`, found once per
+        sheet), else ``yyyy-mm-dd`` (a date and time: built-in format 22)."""
         styles = self._styles_obj()
         if styles.is_date(style):
             return style
-        cs = sh.col_style(col)
+        cs = sh.col_style(pos[1])
         if cs is not None and styles.is_date(cs):
             return cs
-        return styles.with_date_format(style, 22 if has_time else 14)
+        if has_time:
+            return styles.with_date_format(style, 22)
+        if sh.date_fmt is None:  # found once per sheet
+            sh.date_fmt = self._sheet_date_fmt(sh, pos[0])
+        return styles.with_date_format(style, sh.date_fmt)
 
-    def add_columns(self, sheet: str, header_row: int, headers: list[str]) -> dict[str, str]:
+    def _sheet_date_fmt(self, sh: SheetPart, row_num: int) -> int:
+        """The number format most dates use in row `row_num` or else in the sheet's first 50
+        rows; ``yyyy-mm-dd`` (added to styles.xml if needed) when they hold no dates."""
+        styles = self._styles_obj()
+        for nums in ([row_num], sh.row_nums[:50]):
+            used: Counter[int] = Counter()
+            for num in nums:
+                row = sh.row(num)
+                for i in range(len(row.cols)):
+                    m = _S_ATTR.match(sh.text, row.offsets[2 * i])
+                    s = int(m.group(1)) if m else 0
+                    if s and styles.is_date(s):
+                        used[styles.num_fmt(s)] += 1
+            if used:
+                return used.most_common(1)[0][0]
+        return styles.fmt_id(ISO_DATE)
+
+    def add_columns(self, sheet: str, header_row: int, headers: list[str],
+                    like: Mapping[str, str] | None = None,
+                    min_widths: Mapping[str, float] | None = None) -> dict[str, str]:
         """Make sure each header exists on `header_row`; return header -> column letter.
 
         Existing headers are reused (re-runs add nothing). New ones are appended right of the
         last used header cell, or right of the Excel table whose header is on that row, in
         which case the table's range, autoFilter and tableColumns grow to cover them.
+
+        A new column looks like its neighbours: it copies the header cell's format, the width
+        and each row's cell format from the column `like` names for its header (a letter;
+        default: the last column before the new ones), at least `min_widths` of its header
+        (and the header's length when the header format does not wrap). Ranges that ended at
+        the old right edge are widened to the new one (see `ftc_office.xlsx.layout`).
         """
         sh = self._sheet(sheet)
-        table = next((t for t in sh.tables if t.header_rows and t.r1 == header_row), None)
+        table, known, next_col = self._header_columns(sh, header_row)
+        old_edge = next_col - 1
         result: dict[str, str] = {}
+        for header in headers:
+            if header.lower() in known:
+                result[header] = X.col_letter(known[header.lower()])
+                continue
+            ref = f"{X.col_letter(next_col)}{header_row}"
+            self._check_new_header(sh, table, header, next_col, ref)
+            template = X.col_number(like[header]) if like and header in like else old_edge
+            if template >= 1:
+                sh.like[next_col] = template
+            sh.own_headers.add((header_row, next_col))
+            self.set(sh.name, ref, header)
+            if table is not None:
+                self._extend_table(table, header)
+            sh.new_widths[next_col] = self._new_width(sh, header_row, template, header,
+                                                      (min_widths or {}).get(header, 0.0))
+            known[header.lower()] = next_col
+            result[header] = X.col_letter(next_col)
+            next_col += 1
+        if old_edge >= 1 and next_col - 1 > old_edge:
+            r1, r2 = (table.r1, table.r2) if table is not None else (
+                header_row, max([header_row, *sh.row_nums]))
+            sh.grow_edge(old_edge, next_col - 1, r1, r2)
+        return result
+
+    def _header_columns(self, sh: SheetPart, header_row: int
+                        ) -> tuple[Table | None, dict[str, int], int]:
+        """The table whose header is on `header_row` (if any), the known headers (folded) ->
+        column, and the first free column right of them."""
+        table = next((t for t in sh.tables if t.header_rows and t.r1 == header_row), None)
         if table is not None:
             if table.query:
                 raise WritebackError(self._where(sh.name, f"{header_row}:{header_row}"),
                                      f"table {table.name!r} is filled by an external query",
                                      "add the columns in Excel or use another sheet")
             known = {n.lower(): table.c1 + i for i, n in enumerate(table.columns)}
-            next_col = table.c2 + 1
-        else:
-            values = self.row_values(sh.name, header_row)
-            known = {}
-            for letter, v in values.items():
-                if isinstance(v, str):
-                    known.setdefault(v.strip().lower(), X.col_number(letter))
-            next_col = max((X.col_number(c) for c in values), default=0) + 1
-        for header in headers:
-            if header.lower() in known:
-                result[header] = X.col_letter(known[header.lower()])
-                continue
-            ref = f"{X.col_letter(next_col)}{header_row}"
-            where = self._where(sh.name, ref)
-            if not header or header != header.strip() or re.search(r"[\x00-\x1f]", header) \
-                    or len(header) > 255:
-                raise WritebackError(where, f"{header!r} is not a usable column header",
-                                     "use 1-255 characters without line breaks or edge spaces")
-            if next_col > X.MAX_COL:
-                raise WritebackError(where, "the sheet has no columns left", "use another sheet")
-            if self.get(sh.name, ref) not in (None, ""):
-                raise WritebackError(where, "the cell where the new header would go is not "
-                                     "empty", "make room right of the header row, or add the "
-                                     "column in Excel")
-            if table is not None:
-                self._check_table_room(sh, table, next_col, where)
-            sh.own_headers.add((header_row, next_col))
-            self.set(sh.name, ref, header)
-            if table is not None:
-                self._extend_table(table, header)
-            known[header.lower()] = next_col
-            result[header] = X.col_letter(next_col)
-            next_col += 1
-        return result
+            return table, known, table.c2 + 1
+        values = self.row_values(sh.name, header_row)
+        known = {}
+        for letter, v in values.items():
+            if isinstance(v, str):
+                known.setdefault(v.strip().lower(), X.col_number(letter))
+        return None, known, max((X.col_number(c) for c in values), default=0) + 1
 
-    def append_rows(self, sheet: str, rows: list[list[CellValue]]) -> int:
+    def _check_new_header(self, sh: SheetPart, table: Table | None, header: str, col: int,
+                          ref: str) -> None:
+        where = self._where(sh.name, ref)
+        if not header or header != header.strip() or re.search(r"[\x00-\x1f]", header) \
+                or len(header) > 255:
+            raise WritebackError(where, f"{header!r} is not a usable column header",
+                                 "use 1-255 characters without line breaks or edge spaces")
+        if col > X.MAX_COL:
+            raise WritebackError(where, "the sheet has no columns left", "use another sheet")
+        if self.get(sh.name, ref) not in (None, ""):
+            raise WritebackError(where, "the cell where the new header would go is not "
+                                 "empty", "make room right of the header row, or add the "
+                                 "column in Excel")
+        if table is not None:
+            self._check_table_room(sh, table, col, where)
+
+    def _new_width(self, sh: SheetPart, header_row: int, template: int, header: str,
+                   minimum: float) -> float:
+        """The width of a new column: its template's (Excel's default 8.43 when unset), at
+        least `minimum`, and wide enough for the header unless the header cell wraps."""
+        width = max((sh.col_width(template) if template >= 1 else None) or 8.43, minimum)
+        cell = sh.cell(sh.row(header_row), template) if template >= 1 else None
+        style = int(cell.attrs.get("s", "0")) if cell is not None else 0
+        if not (style and self.styles_part and self._styles_obj().wraps(style)):
+            width = max(width, round(len(header) * 1.1 + 2, 1))
+        return width
+
+    def append_rows(self, sheet: str, rows: list[list[CellValue]],
+                    styles: Sequence[int | None] = ()) -> int:
         """Append `rows` (values from column A) after the sheet's last used row; return the
-        number of the first appended row. None leaves a cell empty."""
+        number of the first appended row. None leaves a cell empty; `styles` gives the cell
+        format of each column (None: the usual one). A table ending at the last used row
+        grows to cover the new rows."""
         sh = self._sheet(sheet)
         first = self.last_row(sh.name) + 1
         if first + len(rows) - 1 > X.MAX_ROW:
@@ -307,59 +392,23 @@ class XlsxPatcher(SheetAdder):
                                      "a row has more than 16,384 values", "write fewer values")
             for c, value in enumerate(values, start=1):
                 if value is not None:
-                    self.set(sh.name, f"{X.col_letter(c)}{first + i}", value)
+                    style = styles[c - 1] if c <= len(styles) else None
+                    self.set(sh.name, f"{X.col_letter(c)}{first + i}", value, style)
+        if rows:
+            self._grow_table_rows(sh, first, first + len(rows) - 1)
         return first
 
-    def _check_table_room(self, sh: SheetPart, table: Table, col: int, where: str) -> None:
-        for other in sh.tables:
-            if other is not table and other.c1 <= col <= other.c2 and not (
-                    other.r2 < table.r1 or other.r1 > table.r2):
-                raise WritebackError(where, f"table {table.name!r} cannot grow: table "
-                                     f"{other.name!r} is in the way", "move one of the tables")
-        for r1, c1, r2, c2 in sh.merges:
-            if c1 <= col <= c2 and not (r2 < table.r1 or r1 > table.r2):
-                raise WritebackError(where, f"table {table.name!r} cannot grow: merged cells "
-                                     f"{X.format_range(r1, c1, r2, c2)} are in the way",
-                                     "unmerge them in Excel")
-
-    def _extend_table(self, table: Table, header: str) -> None:
-        name = self.zip.find(table.part)
-        assert name is not None
-        text = self._tables_changed.get(name) or self.zip.read(name).decode("utf-8")
-        new_c2 = table.c2 + 1
-        root = re.search(r"<(?:([A-Za-z_][\w.-]*):)?table\b[^>]*>", text)
-        assert root is not None
-        p = f"{root.group(1)}:" if root.group(1) else ""
-        ep = re.escape(p)
-
-        def widen(m: re.Match[str]) -> str:
-            rng = X.parse_range(m.group(2))
-            assert rng is not None
-            return f"{m.group(1)}{X.format_range(rng[0], rng[1], rng[2], new_c2)}{m.group(3)}"
-
-        ref_re = r"""(\bref\s*=\s*["'])([^"']*)(["'])"""
-        head = re.sub(ref_re, widen, root.group(0), count=1)
-        text = text[:root.start()] + head + text[root.end():]
-        af = re.search(rf"<{ep}autoFilter\b[^>]*>", text)
-        if af is not None:
-            tag = re.sub(ref_re, widen, af.group(0), count=1)
-            text = text[:af.start()] + tag + text[af.end():]
-        cols = re.search(rf"<{ep}tableColumns\b([^>]*)>(.*?)</{ep}tableColumns>", text, re.S)
-        if cols is None:
-            raise self._fail(f"table part {table.part} has no tableColumns")
-        ids = [int(i) for i in re.findall(r"""\bid\s*=\s*["'](\d+)""", cols.group(2))]
-        attrs = X.parse_attrs(cols.group(1))
-        attrs["count"] = str(len(table.columns) + 1)
-        new = (f"<{p}tableColumns{X.render_attrs(attrs)}>{cols.group(2)}"
-               f'<{p}tableColumn id="{max(ids, default=0) + 1}" name="{X.escape_attr(header)}"/>'
-               f"</{p}tableColumns>")
-        text = text[:cols.start()] + new + text[cols.end():]
-        self._tables_changed[name] = text
-        table.c2 = new_c2
-        table.columns.append(header)
+    def cell_format(self, *, date: str | None = None, bold: bool = False,
+                    wrap: bool = False) -> int:
+        """The index of a cell format (derived from the workbook's default one) showing dates
+        as `date` (a format code such as ``yyyy-mm-dd``), bold and/or wrapped."""
+        styles = self._styles_obj()
+        return styles.derived(0, fmt_id=styles.fmt_id(date) if date else None, bold=bold,
+                              wrap=wrap)
 
     def save(self, dest: Path) -> None:
         """Write the patched package to `dest` (use `atomic_replace` to replace the original)."""
+        self._widen_filter_names()
         changed: dict[str, Iterable[bytes]] = {}
         added: dict[str, bytes] = {}
         formulas = self.has_calc_chain
@@ -381,32 +430,14 @@ class XlsxPatcher(SheetAdder):
             changed[name] = [text.encode("utf-8")]
         for name, text in self._parts_changed.items():
             changed[name] = [text.encode("utf-8")]
+        for name, data in self._parts_added.items():
+            added.setdefault(name, data)
         if formulas and (changed or added):
             wb_name = self.zip.find(self.wb_part)
             assert wb_name is not None
-            wb = _full_calc_on_load(self._text(wb_name))
+            wb = full_calc_on_load(self._text(wb_name))
             if wb is not None:
                 changed[wb_name] = [wb]
         with open(dest, "wb") as out:
             self.zip.write(out, changed, added)
 
-
-def _full_calc_on_load(text: str) -> bytes | None:
-    """workbook.xml with ``fullCalcOnLoad="1"`` on calcPr, or None if it is already set."""
-    root = re.search(r"<(?:([A-Za-z_][\w.-]*):)?workbook\b", text)
-    p = f"{root.group(1)}:" if root and root.group(1) else ""
-    ep = re.escape(p)
-    calc = re.search(rf"<{ep}calcPr\b([^>]*?)(/?)>", text)
-    if calc is not None:
-        attrs = X.parse_attrs(calc.group(1))
-        if attrs.get("fullCalcOnLoad") in ("1", "true"):
-            return None
-        attrs["fullCalcOnLoad"] = "1"
-        new = f"<{p}calcPr{X.render_attrs(attrs)}{calc.group(2)}>"
-        return (text[:calc.start()] + new + text[calc.end():]).encode("utf-8")
-    after = ("oleSize", "customWorkbookViews", "pivotCaches", "smartTagPr", "smartTagTypes",
-             "webPublishing", "fileRecoveryPr", "webPublishObjects", "extLst")
-    m = re.search(rf"<{ep}(?:{'|'.join(after)})\b|</{ep}workbook>", text)
-    assert m is not None
-    return (text[:m.start()] + f'<{p}calcPr fullCalcOnLoad="1"/>' + text[m.start():]).encode(
-        "utf-8")

@@ -33,15 +33,18 @@ class SheetAdder(WorkbookPackage):
         """Whether any sheet (worksheet, chart sheet...) has this name, ignoring case."""
         return name.casefold() in (n.casefold() for n in self._all_sheet_names())
 
-    def ensure_sheet(self, name: str, headers: list[str],
-                     widths: list[float] | None = None) -> None:
+    def ensure_sheet(self, name: str, headers: list[str], widths: list[float] | None = None,
+                     styles: list[int | None] | None = None,
+                     header_style: int | None = None) -> bool:
         """Add worksheet `name` as the last sheet, its first row holding `headers` (frozen),
         unless the workbook already has a sheet of that name (any case): then nothing changes.
+        Return whether the sheet was added.
 
-        `widths` optionally gives the column widths (in characters) of the new sheet.
+        `widths` optionally gives the column widths (in characters) of the new sheet,
+        `styles` the cell format of each column, `header_style` that of the header cells.
         """
         if self.has_sheet(name):
-            return
+            return False
         self._check_new_sheet(name, headers)
         wb_name, rels_name, ct_name = self._sheet_list_parts()
         part = self._free_sheet_part()
@@ -57,11 +60,12 @@ class SheetAdder(WorkbookPackage):
         app = self._worksheet_titles_added(name)
         if app is not None:
             self._parts_changed[app[0]] = app[1]
-        xml = _new_sheet_xml(headers, widths)
+        xml = _new_sheet_xml(headers, widths, styles, header_style)
         self._parts_added[part] = b""  # rendered at save
         self.wb_rels[rid] = (WORKSHEET_REL, part)
         self.sheet_parts[name] = part
         self._sheets[name] = SheetPart(name, part, xml, self.where)
+        return True
 
     def _check_new_sheet(self, name: str, headers: list[str]) -> None:
         """Refuse a name Excel does not allow for a sheet, or no / too many headers."""
@@ -183,15 +187,21 @@ def _insert_before_close(text: str, root: str, element: str,
     return text[:close] + element.replace("{p}", p) + text[close:]
 
 
-def _new_sheet_xml(headers: list[str], widths: list[float] | None) -> bytes:
+def _new_sheet_xml(headers: list[str], widths: list[float] | None,
+                   styles: list[int | None] | None, header_style: int | None) -> bytes:
     """A worksheet part with `headers` as inline strings in row 1, frozen below it."""
     last = X.col_letter(len(headers))
     space = ' xml:space="preserve"'
+    hs = f' s="{header_style}"' if header_style else ""
     cells = "".join(
-        f'<c r="{X.col_letter(i)}1" t="inlineStr"><is><t{space if X.needs_preserve(h) else ""}>'
-        f"{X.encode_cell_text(h)}</t></is></c>" for i, h in enumerate(headers, start=1))
-    cols = "".join(f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
-                   for i, w in enumerate(widths or [], start=1))
+        f'<c r="{X.col_letter(i)}1"{hs} t="inlineStr"><is><t'
+        f'{space if X.needs_preserve(h) else ""}>{X.encode_cell_text(h)}</t></is></c>'
+        for i, h in enumerate(headers, start=1))
+    col_styles = list(styles or [])
+    cols = "".join(
+        f'<col min="{i}" max="{i}" width="{w:g}"'
+        f'{_style_attr(col_styles[i - 1] if i <= len(col_styles) else None)} customWidth="1"/>'
+        for i, w in enumerate(widths or [], start=1))
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
@@ -204,3 +214,7 @@ def _new_sheet_xml(headers: list[str], widths: list[float] | None) -> bytes:
         f'<sheetData><row r="1" spans="1:{len(headers)}">{cells}</row></sheetData>'
         '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
         'footer="0.3"/></worksheet>').encode()
+
+
+def _style_attr(style: int | None) -> str:
+    return f' style="{style}"' if style else ""

@@ -20,7 +20,8 @@ from defusedxml import DefusedXmlException
 from ftc_office.errors import WritebackError
 from ftc_office.xlsx import cells as X
 from ftc_office.xlsx.package import ZipPackage
-from ftc_office.xlsx.parts import FIX_RESAVE, MAIN_NS, STRICT_MARK, SheetPart, Styles, Table
+from ftc_office.xlsx.parts import FIX_RESAVE, MAIN_NS, STRICT_MARK, SheetPart, Table
+from ftc_office.xlsx.styles import Styles
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
@@ -197,3 +198,24 @@ def rich_text(fragment: str) -> str:
     fragment = re.sub(r"<(\w+:)?rPh\b.*?</(\w+:)?rPh>", "", fragment, flags=re.S)
     return "".join(X.decode_cell_text(m.group(1) or "") for m in re.finditer(
         r"<(?:\w+:)?t\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?t>)", fragment, re.S))
+
+
+def full_calc_on_load(text: str) -> bytes | None:
+    """workbook.xml with ``fullCalcOnLoad="1"`` on calcPr, or None if it is already set."""
+    root = re.search(r"<(?:([A-Za-z_][\w.-]*):)?workbook\b", text)
+    p = f"{root.group(1)}:" if root and root.group(1) else ""
+    ep = re.escape(p)
+    calc = re.search(rf"<{ep}calcPr\b([^>]*?)(/?)>", text)
+    if calc is not None:
+        attrs = X.parse_attrs(calc.group(1))
+        if attrs.get("fullCalcOnLoad") in ("1", "true"):
+            return None
+        attrs["fullCalcOnLoad"] = "1"
+        new = f"<{p}calcPr{X.render_attrs(attrs)}{calc.group(2)}>"
+        return (text[:calc.start()] + new + text[calc.end():]).encode("utf-8")
+    after = ("oleSize", "customWorkbookViews", "pivotCaches", "smartTagPr", "smartTagTypes",
+             "webPublishing", "fileRecoveryPr", "webPublishObjects", "extLst")
+    m = re.search(rf"<{ep}(?:{'|'.join(after)})\b|</{ep}workbook>", text)
+    assert m is not None
+    return (text[:m.start()] + f'<{p}calcPr fullCalcOnLoad="1"/>' + text[m.start():]).encode(
+        "utf-8")
