@@ -44,37 +44,41 @@ STEP_LABELS = {
 TEXT = "#222222"
 #: an id, or a reference to one, in matplotlib's SVG (prefixed per chart: ids are page-wide)
 _ID_REF = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
-_PLT: Any = None
+_MPL: Any = None
 
 
-def _pyplot() -> Any:
-    """matplotlib's pyplot with the SVG backend and our style (imported once, lazily)."""
-    global _PLT
-    if _PLT is None:
+def _figure(width: float, height: float) -> Any:
+    """A new matplotlib figure in our style (matplotlib imported once, lazily, without
+    pyplot: no GUI backend is looked for, and the import is a third shorter)."""
+    global _MPL
+    if _MPL is None:
         import matplotlib
-
-        matplotlib.use("svg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         matplotlib.rcParams.update({
-            "svg.fonttype": "none", "font.family": "sans-serif", "font.size": 10,
+            "svg.fonttype": "none", "font.family": "sans-serif", "font.size": 11,
             "font.sans-serif": ["Segoe UI", "Helvetica", "Arial", "DejaVu Sans"],
             "axes.spines.top": False, "axes.spines.right": False,
             "axes.edgecolor": "#888888", "text.color": TEXT, "axes.labelcolor": TEXT,
             "xtick.color": TEXT, "ytick.color": TEXT,
         })
-        _PLT = plt
-    return _PLT
+        _MPL = (matplotlib, Figure)
+    return _MPL[1](figsize=(width, height), layout="constrained")
+
+
+def _whole(axis: Any) -> None:
+    """Ticks at whole numbers only (tenants are counted, never 2.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _svg(fig: Any, name: str, label: str) -> str:
     """The figure as an inline ``<svg>`` with its text alternative; ids made unique per
     chart (several charts share one page) and stable (the same data gives the same bytes)."""
-    plt = _pyplot()
     buf = io.StringIO()
-    with plt.rc_context({"svg.hashsalt": name}):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
+    with _MPL[0].rc_context({"svg.hashsalt": name}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     text = text[text.index("<svg"):]
     text = re.sub(r"<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
@@ -90,16 +94,17 @@ def _svg(fig: Any, name: str, label: str) -> str:
 
 def funnel_chart(team: Counter[str], steps: Sequence[Step]) -> str:
     """One bar per step, playbook order top to bottom, the count at the end of each bar."""
-    plt = _pyplot()
     values = [team[s] for s in steps]
-    fig, ax = plt.subplots(figsize=(5.2, 0.3 * len(steps) + 0.6))
+    fig = _figure(4.8, 0.32 * len(steps) + 1.0)
+    ax = fig.subplots()
     ys = range(len(steps))
     ax.barh(ys, values, color=[GROUP_COLOURS[STEP_GROUP[s]] for s in steps], height=0.7)
     ax.set_yticks(list(ys), [STEP_LABELS[s] for s in steps])
     ax.invert_yaxis()
     for y, v in zip(ys, values, strict=True):
-        ax.text(v, y, f" {v}", va="center", fontsize=9)
+        ax.text(v, y, f" {v}", va="center", fontsize=10)
     ax.set_xlabel("tenants")
+    _whole(ax.xaxis)
     ax.margins(x=0.08)
     _legend(ax, {STEP_GROUP[s] for s in steps})
     label = "Tenants per step: " + ", ".join(
@@ -109,20 +114,23 @@ def funnel_chart(team: Counter[str], steps: Sequence[Step]) -> str:
 
 def stacked_chart(name: str, rows: dict[str, Counter[str]], what: str) -> str:
     """One stacked bar per row (FM or region): its tenants by kind of step."""
-    plt = _pyplot()
     labels = list(rows)
     groups = list(GROUP_COLOURS)
     sums = {g: [sum(n for s, n in rows[r].items() if STEP_GROUP[Step(s)] == g)
                 for r in labels] for g in groups}
-    fig, ax = plt.subplots(figsize=(5.2, 0.36 * len(labels) + 0.8))
+    fig = _figure(4.8, 0.4 * len(labels) + 1.1)
+    ax = fig.subplots()
     left = [0] * len(labels)
+    short = [r.split("@")[0] for r in labels]  # an FM's name; the table has the address
+    shown = short if len(set(short)) == len(short) else labels
     for g in groups:
-        ax.barh(labels, sums[g], left=left, color=GROUP_COLOURS[g], height=0.65, label=g)
+        ax.barh(shown, sums[g], left=left, color=GROUP_COLOURS[g], height=0.65, label=g)
         left = [a + b for a, b in zip(left, sums[g], strict=True)]
     for y, total in enumerate(left):
-        ax.text(total, y, f" {total}", va="center", fontsize=9)
+        ax.text(total, y, f" {total}", va="center", fontsize=10)
     ax.invert_yaxis()
     ax.set_xlabel("tenants")
+    _whole(ax.xaxis)
     ax.margins(x=0.08)
     _legend(ax, {g for g in groups if any(sums[g])})
     label = f"Tenants per {what} by kind of step: " + "; ".join(
@@ -133,14 +141,15 @@ def stacked_chart(name: str, rows: dict[str, Counter[str]], what: str) -> str:
 
 def months_chart(months: Sequence[tuple[str, int]]) -> str:
     """Tenants per month of their Next Action Date."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 2.2))
+    fig = _figure(4.8, 2.4)
+    ax = fig.subplots()
     xs = [m for m, _ in months]
     values = [n for _, n in months]
     ax.bar(xs, values, color="#56B4E9", edgecolor="#0072B2", width=0.6)
     for x, v in zip(xs, values, strict=True):
-        ax.text(x, v, str(v), ha="center", va="bottom", fontsize=9)
+        ax.text(x, v, str(v), ha="center", va="bottom", fontsize=10)
     ax.set_ylabel("tenants")
+    _whole(ax.yaxis)
     ax.margins(y=0.15)
     if len(xs) > 8:
         ax.tick_params(axis="x", labelrotation=45)
@@ -149,10 +158,9 @@ def months_chart(months: Sequence[tuple[str, int]]) -> str:
 
 
 def _legend(ax: Any, shown: set[str]) -> None:
-    """The kinds of step shown, in a fixed order, above the axes."""
+    """The kinds of step shown, in a fixed order, above the axes (in the figure's layout)."""
     from matplotlib.patches import Patch
 
     handles = [Patch(color=c, label=g) for g, c in GROUP_COLOURS.items() if g in shown]
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=len(handles),
-              frameon=False, fontsize=9, handlelength=1.0, columnspacing=1.0,
-              borderaxespad=0.2)
+    ax.figure.legend(handles=handles, loc="outside upper left", ncol=min(3, len(handles)),
+                     frameon=False, fontsize=10, handlelength=1.0, columnspacing=1.0)
