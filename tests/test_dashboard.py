@@ -159,7 +159,9 @@ def test_every_chart_has_a_text_alternative(sample: Path, tmp_path: Path) -> Non
 
 def test_the_ledger_section_counts_a_real_run_per_fm(sample: Path, tmp_path: Path,
                                                      user_dirs: Path) -> None:
-    assert run(sample, AS_OF, tmp_path / "outbox").exit_code == 0
+    after = tmp_path / "after-run.html"
+    assert run(sample, AS_OF, tmp_path / "outbox", "--dashboard", str(after)).exit_code == 0
+    assert "data-ledger" in after.read_text("utf-8")
     with Ledger.open(user_dirs / "data") as ledger:
         entries = ledger.entries()
         ledger.transition(entries[0].key, "refused", error="550 no such user")
@@ -201,3 +203,9 @@ def test_plan_and_check_do_not_import_the_chart_library(sample: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_run_refuses_a_dashboard_name_before_it_sends(sample: Path, tmp_path: Path) -> None:
+    result = run(sample, AS_OF, tmp_path / "outbox", "--dashboard", str(tmp_path / "d.pdf"))
+    assert result.exit_code == 2 and "give a file name ending in .html" in result.output
+    assert not (tmp_path / "outbox").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -39,3 +40,28 @@ def report(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, htm
     click.echo(f"{out}: dashboard of {board.counts.total} tenant(s) as of "
                f"{board.as_of.isoformat()} written — open it in a browser", err=True)
     sys.exit(1 if board.file_problems else 0)
+
+
+def _html_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a dashboard name that is not .html before the run starts, not after it."""
+    if value and Path(value).suffix.lower() not in (".html", ".htm"):
+        raise click.BadParameter(f"{value}: the dashboard is an HTML file — give a file name "
+                                 "ending in .html, e.g. --dashboard team.html")
+    return value
+
+
+dashboard_option = click.option(
+    "--dashboard", "dashboard", type=click.Path(dir_okay=False), metavar="FILE.html",
+    callback=_html_name, help="After the run, write the HTML dashboard (as `report --html`).")
+
+
+def dashboard_after_run(ctx: click.Context, dashboard: str | None,
+                        options: dict[str, Any]) -> None:
+    """`run --dashboard FILE`: the dashboard of the trackers as the run left them."""
+    if not dashboard:
+        return
+    from ftc_office.dashboard.render import write_dashboard
+
+    board = write_dashboard(expand_paths(options["trackers"]), settings_of(ctx),
+                            parse_as_of(options["as_of"]), Path(dashboard))
+    click.echo(f"{dashboard}: dashboard of {board.counts.total} tenant(s) written", err=True)

@@ -14,6 +14,7 @@ import click
 
 from ftc_office.cli.boundary import boundary, settings_of
 from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
+from ftc_office.cli.report_cmd import dashboard_after_run, dashboard_option
 from ftc_office.cli.views import run_notices, run_summary
 from ftc_office.errors import UsageError
 from ftc_office.run.api import RunRequest
@@ -90,9 +91,10 @@ def _progress(done: int, total: int, what: str) -> None:
 
 @click.command()
 @run_options
+@dashboard_option
 @click.pass_context
 @boundary
-def run(ctx: click.Context, **kw: Any) -> None:
+def run(ctx: click.Context, dashboard: str | None, **kw: Any) -> None:
     """Move every tenant along the playbook: the main job.
 
     In playbook order, for every due tenant: the ATU message (or the no-account-team
@@ -110,7 +112,9 @@ def run(ctx: click.Context, **kw: Any) -> None:
       ftc-office run "team/*.xlsx" --no-dry-run --report run.json
       ftc-office run tracker.xlsx --backend o365 --no-dry-run --limit 5
     """
-    sys.exit(1 if perform(ctx, request_of(**kw)).failed else 0)
+    report = perform(ctx, request_of(**kw))
+    dashboard_after_run(ctx, dashboard, kw)
+    sys.exit(1 if report.failed else 0)
 
 
 @click.command()
