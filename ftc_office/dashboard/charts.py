@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -64,6 +65,20 @@ def _figure(width: float, height: float) -> Any:
         })
         _MPL = (matplotlib, Figure)
     return _MPL[1](figsize=(width, height), layout="constrained")
+
+
+def preload() -> threading.Thread:
+    """Start importing matplotlib in a background thread (it takes a second or two) while
+    the caller reads the trackers; joining the thread is optional (imports are locked)."""
+    thread = threading.Thread(target=_figure_class, name="preload-matplotlib", daemon=True)
+    thread.start()
+    return thread
+
+
+def _figure_class() -> None:
+    """Import matplotlib's figure and SVG backend modules (what the charts need)."""
+    import matplotlib.backends.backend_svg
+    import matplotlib.figure  # noqa: F401
 
 
 def _whole(axis: Any) -> None:

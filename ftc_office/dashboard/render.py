@@ -83,7 +83,11 @@ def write_dashboard(paths: Sequence[Path], settings: Settings, as_of: dt.date, o
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(str(out), "the dashboard is an HTML file",
                          "give a file name ending in .html, e.g. --html team.html")
+    from ftc_office.dashboard import charts
+
+    loading = charts.preload()  # overlaps the import with reading the trackers
     board = dashboard_for(paths, settings, as_of, ledger_dir)
+    loading.join()
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = render_html(board, stamp).encode("utf-8")
     try:
