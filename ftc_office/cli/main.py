@@ -26,6 +26,7 @@ from ftc_office.cli.ledger_cmds import (
 from ftc_office.cli.marksent import mark_sent_cmd
 from ftc_office.cli.merge import merge
 from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
+from ftc_office.cli.report_cmd import report
 from ftc_office.cli.run_cmds import demo, run, send
 from ftc_office.cli.views import plan_table, preview_notices, step_counts
 from ftc_office.config import CONFIG_NAME
@@ -189,7 +190,7 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
 
 
 for command in (run, send, demo, writeback, confirm_queue_cmd, status, resolve, history, auth,
-                merge, mark_sent_cmd):
+                merge, mark_sent_cmd, report):
     cli.add_command(command)
 
 

@@ -15,6 +15,7 @@ import click
 
 from ftc_office.cli.boundary import boundary, settings_of
 from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
+from ftc_office.cli.report_cmd import dashboard_after_run, dashboard_option
 from ftc_office.cli.views import run_notices, run_summary
 from ftc_office.errors import UsageError
 from ftc_office.run.api import RunRequest
@@ -127,9 +128,10 @@ def _progress(done: int, total: int, what: str) -> None:
 @run_options
 @click.option("--read-replies", is_flag=True, help="First record the confirmations in the "
               "assignment team's replies (o365, read-only; with --no-dry-run).")
+@dashboard_option
 @click.pass_context
 @boundary
-def run(ctx: click.Context, read_replies: bool, **kw: Any) -> None:
+def run(ctx: click.Context, read_replies: bool, dashboard: str | None, **kw: Any) -> None:
     """Move every tenant along the playbook: the main job.
 
     In playbook order, for every due tenant: the ATU message (or the no-account-team
@@ -157,7 +159,9 @@ def run(ctx: click.Context, read_replies: bool, **kw: Any) -> None:
     request, test_to = request_of(**kw)
     if test_to:
         sys.exit(1 if perform_test(ctx, request, test_to) else 0)
-    sys.exit(1 if perform(ctx, request).failed else 0)
+    report = perform(ctx, request)
+    dashboard_after_run(ctx, dashboard, kw)
+    sys.exit(1 if report.failed else 0)
 
 
 @click.command()

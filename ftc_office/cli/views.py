@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ftc_office.playbook import Step, TenantPlan
+from ftc_office.playbook import TenantPlan
 from ftc_office.run.report import Outcome
+from ftc_office.tally import ordered_steps, plan_counts, tally
 
 if TYPE_CHECKING:
     from ftc_office.preview import PreviewResult
@@ -46,8 +46,7 @@ def plan_table(plans: Sequence[TenantPlan]) -> str:
 
 def step_counts(plans: Sequence[TenantPlan]) -> str:
     """``send_atu 12 · await_discussion 3 …`` in playbook order."""
-    counts = Counter(p.step for p in plans)
-    return " · ".join(f"{s} {counts[s]}" for s in Step if counts[s])
+    return " · ".join(f"{s} {n}" for s, n in ordered_steps(plan_counts(plans).team))
 
 
 def run_summary(report: RunReport) -> str:
@@ -62,9 +61,7 @@ def run_summary(report: RunReport) -> str:
     order = tuple(Outcome)
 
     def group(label: str, keyf: Callable[[TenantOutcome], str]) -> list[str]:
-        buckets: dict[str, Counter[str]] = {}
-        for t in report.tenants.values():
-            buckets.setdefault(keyf(t) or "-", Counter())[t.status] += 1
+        buckets = tally(report.tenants.values(), keyf, lambda t: t.status)
         out = [f"by {label}:"]
         for name in sorted(buckets):
             c = buckets[name]
