@@ -130,6 +130,18 @@ class PathSettings:
 
 
 @dataclass(frozen=True)
+class LedgerSettings:
+    """The ledger: personal SQLite in the data folder (``url`` empty, the default) or a
+    team's PostgreSQL (``url = "postgresql://USER@HOST/DB"``; ``FTC_OFFICE_LEDGER_URL``
+    wins). The password comes from PGPASSWORD or ~/.pgpass, never from here. ``user`` names
+    you in claims and history (default: the login name; ``FTC_OFFICE_USER`` wins)."""
+
+    url: str = ""
+    user: str = ""
+    lease_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings. ``source`` is the config file they came from, if any."""
 
@@ -139,6 +151,7 @@ class Settings:
     ftop: FtopSettings = field(default_factory=FtopSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     paths: PathSettings = field(default_factory=PathSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
     source: Path | None = None
 
     def resolve_path(self, value: str) -> Path:

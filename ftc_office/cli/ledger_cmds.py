@@ -34,7 +34,7 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
 
     settings = settings_of(ctx)
     path, data = Path(tracker), settings.data_folder()
-    with locked_ledger([path], data) as ledger:
+    with locked_ledger([path], data, settings) as ledger:
         wb = write_back(path, ledger, settings, force=force, data=data)
     for c in wb.conflicts:
         click.echo(f"conflict: {c}", err=True)
@@ -63,7 +63,7 @@ def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str |
 
     settings = settings_of(ctx)
     path, data, when = Path(tracker), settings.data_folder(), parse_as_of(date)
-    with locked_ledger([path], data) as ledger:
+    with locked_ledger([path], data, settings) as ledger:
         results = confirm_queue([path], settings, ledger, tenant, when, force, data=data)
     cells = sum(r.cells for r in results)
     click.echo(f"{tracker}: queue move of {tenant} confirmed on {when.isoformat()} "
@@ -84,7 +84,7 @@ def status(ctx: click.Context) -> None:
     from ftc_office.jobs import NEEDS_PERSON, State
     from ftc_office.ledger import Ledger
 
-    with Ledger.open(settings_of(ctx).data_folder()) as ledger:
+    with Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx)) as ledger:
         counts = ledger.counts()
         click.echo(f"ledger {ledger.path}")
         for state in (State.PLANNED, State.SENDING, State.SENT, State.DRAFTED, State.DONE,
@@ -126,7 +126,7 @@ def resolve(ctx: click.Context, key: str, action: str | None) -> None:
 
     if not action:
         raise UsageError("resolve", "say what happened", "add --sent, --resend or --skip")
-    with Ledger.open(settings_of(ctx).data_folder()) as ledger:
+    with Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx)) as ledger:
         before = ledger.resolve(key, action)
     click.echo(f"{key}: {before.state} → {action}")
 
@@ -145,7 +145,7 @@ def history(ctx: click.Context, tenant: str | None, as_json: bool) -> None:
     """
     from ftc_office.ledger import Ledger
 
-    ledger = Ledger.open(settings_of(ctx).data_folder())
+    ledger = Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx))
     try:
         events = ledger.events(tenant)
     finally:

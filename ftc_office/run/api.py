@@ -72,7 +72,7 @@ def run(request: RunRequest, settings: Settings, *, progress: Progress | None = 
     backend = make_backend(settings, request.backend, request.outbox, data)
     ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
     with ExitStack() as stack:
-        ledger = stack.enter_context(locked_ledger(paths, data))
+        ledger = stack.enter_context(locked_ledger(paths, data, settings))
         if not request.dry_run:
             backend.open()
             stack.callback(backend.close)
