@@ -51,6 +51,7 @@ class PgServer:
 
     port: int
     folder: Path
+    password: str = PG_PASSWORD
 
     def url(self, db: str = "postgres", user: str = PG_USER) -> str:
         """A URL without password (it comes from PGPASSWORD)."""

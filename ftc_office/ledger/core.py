@@ -126,7 +126,7 @@ class Ledger:
 
     def events(self, tenant: str | None = None) -> list[dict[str, Any]]:
         """The event log (oldest first), only ``tenant``'s events when given."""
-        rows = self._read("SELECT e.*, j.tenant_ids FROM events e LEFT JOIN jobs j "
+        rows = self._read("SELECT e.*, j.tenant_ids, j.trackers FROM events e LEFT JOIN jobs j "
                           "ON j.key = e.key ORDER BY e.id")
         out = []
         for r in rows:
@@ -135,6 +135,7 @@ class Ledger:
                 continue
             out.append({"at": r["at"], "key": r["key"], "event": r["event"],
                         "detail": json.loads(r["detail"]), "tenants": ids,
+                        "trackers": json.loads(r["trackers"]) if r["trackers"] else [],
                         "user": r["user_name"], "host": r["host"]})
         return out
 

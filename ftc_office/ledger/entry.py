@@ -20,6 +20,7 @@ from ftc_office.backends.base import Sought
 from ftc_office.message import message_id_for
 
 USER_ENV = "FTC_OFFICE_USER"
+HOST_ENV = "FTC_OFFICE_HOST"
 
 
 def now(offset: float = 0.0) -> str:
@@ -31,7 +32,8 @@ def now(offset: float = 0.0) -> str:
 @dataclass(frozen=True)
 class Claimant:
     """Who works on the ledger: a user (``FTC_OFFICE_USER``, else ``ledger.user`` in the
-    config, else the login name), the host, this process and this opening's session."""
+    config, else the login name), the host (``FTC_OFFICE_HOST``, else the host name), this
+    process and this opening's session."""
 
     user: str
     host: str
@@ -47,7 +49,8 @@ class Claimant:
                 user = getpass.getuser()
             except Exception:  # no login name (a service account without one)
                 user = "unknown"
-        return cls(user, socket.gethostname(), os.getpid(), uuid.uuid4().hex)
+        return cls(user, os.environ.get(HOST_ENV) or socket.gethostname(), os.getpid(),
+                   uuid.uuid4().hex)
 
 
 @dataclass(frozen=True)
