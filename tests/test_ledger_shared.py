@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from builders import make_tracker, row
 from runhelpers import Delegating, emls, ftc, run, set_cells
+from test_ledger import AS_OF, Crash, due_keys
 
 from ftc_office.backends.base import DeliveryResult, PreparedHook
 from ftc_office.backends.memory import MemoryBackend
@@ -27,7 +28,6 @@ from ftc_office.ledger.postgres import PostgresLedger
 from ftc_office.message import OutgoingMessage
 from ftc_office.run.report import RunOptions
 from ftc_office.run.runner import Runner
-from test_ledger import AS_OF, Crash, due_keys
 
 if TYPE_CHECKING:
     from pgserver import PgServer
