@@ -22,6 +22,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,18 +78,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PgServer]:
-    """A PostgreSQL server for the session (see the module's docstring)."""
+@contextmanager
+def running_postgres(fsync: bool = False) -> Iterator[PgServer]:
+    """Start a server in a temporary folder, stop and remove it afterwards. Raises
+    FileNotFoundError when the binaries are absent. ``fsync=False`` suits tests only."""
     bindir = pg_bin()
     if bindir is None or not (bindir / "pg_ctl").exists():
-        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql, or set "
-                    "FTC_TEST_PG_BIN): the shared-ledger tests need a real server")
+        raise FileNotFoundError("PostgreSQL binaries not found (apt-get install postgresql, "
+                                "or set FTC_TEST_PG_BIN)")
     as_user: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="ftc-pg-"))
     if os.geteuid() == 0:  # initdb refuses root: run the server as nobody
         if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
+            raise FileNotFoundError("running as root without runuser")
         as_user = ["runuser", "-u", "nobody", "--"]
         shutil.chown(folder, "nobody")
     (folder / "pw").write_text(PG_PASSWORD)
@@ -98,8 +100,8 @@ def postgres() -> Iterator[PgServer]:
                     "--pwfile", str(folder / "pw"), "--auth-local=trust",
                     "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
                    check=True, capture_output=True)
-    opts = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
-            "-c full_page_writes=off -c max_connections=100")
+    opts = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c max_connections=100"
+            + ("" if fsync else " -c fsync=off -c full_page_writes=off"))
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
                     str(folder / "log"), "-w", "-t", "60", "start"], check=True,
                    capture_output=True)
@@ -109,6 +111,20 @@ def postgres() -> Iterator[PgServer]:
         subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                         "-w", "stop"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgServer]:
+    """A PostgreSQL server for the session (see the module's docstring)."""
+    server = running_postgres()
+    try:
+        started = server.__enter__()
+    except FileNotFoundError as exc:
+        pytest.skip(f"{exc}: the shared-ledger tests need a real PostgreSQL server")
+    try:
+        yield started
+    finally:
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture

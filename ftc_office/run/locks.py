@@ -14,6 +14,7 @@ from filelock import FileLock, Timeout
 from ftc_office.errors import LedgerError
 from ftc_office.ledger import Ledger
 from ftc_office.paths import data_dir
+from ftc_office.run.identity import tracker_identity
 
 
 def _busy(where: str) -> LedgerError:
@@ -24,12 +25,15 @@ def _busy(where: str) -> LedgerError:
 def lock_trackers(paths: Sequence[Path], stack: ExitStack, data: Path | None = None,
                   ledger: Ledger | None = None) -> None:
     """One lock per tracker, taken in a fixed order: in the shared ``ledger`` when it is
-    one (held until it closes), else a file in the data folder ``data``."""
+    one (held until it closes; keyed by the workbook's identity, see `identity`), else a
+    file in the data folder ``data``."""
     names = sorted({str(x.resolve()) for x in paths})
     try_lock = getattr(ledger, "try_lock_tracker", None)
     if ledger is not None and ledger.shared and try_lock is not None:
-        for p in names:
-            if not try_lock(p.casefold()):
+        # one lock per workbook identity (its copies on other machines share it), in order
+        ids = sorted((tracker_identity(Path(p)) or p.casefold(), p) for p in names)
+        for identity, p in ids:
+            if not try_lock(identity):
                 raise _busy(p)
         return
     folder = (data or data_dir()) / "locks"
