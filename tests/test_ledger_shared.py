@@ -287,3 +287,31 @@ def test_import_a_personal_ledger_is_idempotent_and_lists_conflicts(
     # the same run does not send again: the shared ledger knows both
     assert run(tracker, "2026-11-26", tmp_path / "out").exit_code == 0
     assert len(emls(tmp_path / "out")) == 2
+
+
+def test_the_sender_renews_its_lease_and_it_lapses_once_the_sender_is_gone(
+        pg_url: str, tracker: Path) -> None:
+    from ftc_office.compose.composer import Composer, compose_all
+    from ftc_office.planning import load_workspace, plan_workspace
+    settings = load_settings(None)
+    (job,) = compose_all(Composer(settings, AS_OF), plan_workspace(
+        load_workspace([tracker], settings), AS_OF)).jobs
+    a = PostgresLedger(pg_url, Claimant("alice", "laptop-a", 1, "a"), lease_seconds=0.6)
+    b = PostgresLedger(pg_url, Claimant("bob", "laptop-b", 2, "b"))
+    try:
+        a.plan(job, "outbox")
+        a.transition(job.key, "sending")
+        time.sleep(1.5)  # longer than the lease: alice's run renews it while it sends
+        entry = b.get(job.key)
+        assert entry is not None and b.live(entry)
+        with pytest.raises(LedgerError, match="being sent by alice on laptop-a"):
+            b.transition(job.key, "sending")
+        a.close()  # alice's run is gone: nobody renews
+        time.sleep(1.0)
+        entry = b.get(job.key)
+        assert entry is not None and not b.live(entry)
+        assert [e.key for e in b.reconcilable()] == []  # bob never looks it up...
+        entry = b.get(job.key)
+        assert entry is not None and entry.state == "unknown"  # ...it waits for alice
+    finally:
+        b.close()

@@ -58,6 +58,14 @@ class Ledger:
     path: Path | str = ""
     shared = False  # a team's ledger on a server (claims cross machines)
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Ledger:
+        """``Ledger(path)`` is the SQLite ledger in that file (as before there were two)."""
+        if cls is Ledger:
+            from ftc_office.ledger.sqlite import SqliteLedger
+
+            return super().__new__(SqliteLedger)
+        return super().__new__(cls)
+
     def __init__(self, me: Claimant) -> None:
         self.me = me
 
@@ -78,9 +86,9 @@ class Ledger:
         """Rows of a read outside any transaction."""
         raise NotImplementedError
 
-    def now(self, offset: float = 0.0) -> str:
+    def now(self, offset: float = 0.0, precise: bool = False) -> str:
         """The ledger's clock (the server's, for a shared ledger)."""
-        return now(offset)
+        return now(offset, precise)
 
     def close(self) -> None:
         """Close the connection (every change is already committed)."""
@@ -156,7 +164,7 @@ class Ledger:
 
     def live(self, entry: Entry) -> bool:
         """Whether another run is sending ``entry`` right now (a live claim)."""
-        return claim_live(entry, self.me, self.now())
+        return claim_live(entry, self.me, self.now(precise=True))
 
     def reconcilable(self) -> Iterator[Entry]:
         """The entries in doubt this run's backend should look up: its user's own, never one
@@ -274,7 +282,7 @@ class Ledger:
 
     def lease_end(self) -> str:
         """When a claim made now expires unless renewed."""
-        return self.now(self.lease_seconds)
+        return self.now(self.lease_seconds, precise=True)
 
     lease_seconds = 60.0
 

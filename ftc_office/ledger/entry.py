@@ -23,10 +23,11 @@ USER_ENV = "FTC_OFFICE_USER"
 HOST_ENV = "FTC_OFFICE_HOST"
 
 
-def now(offset: float = 0.0) -> str:
-    """The current UTC time as ISO text (seconds), ``offset`` seconds later."""
+def now(offset: float = 0.0, precise: bool = False) -> str:
+    """The current UTC time as ISO text (seconds; milliseconds when ``precise``, as leases
+    are kept), ``offset`` seconds later."""
     t = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset)
-    return t.isoformat(timespec="seconds")
+    return t.isoformat(timespec="milliseconds" if precise else "seconds")
 
 
 @dataclass(frozen=True)

@@ -144,9 +144,9 @@ class PostgresLedger(Ledger):
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
-    def now(self, offset: float = 0.0) -> str:
+    def now(self, offset: float = 0.0, precise: bool = False) -> str:
         """The server's clock (measured at opening), ``offset`` seconds later."""
-        return now(self.offset + offset)
+        return now(self.offset + offset, precise)
 
     @contextmanager
     def _tx(self, key: str | None = None) -> Iterator[Any]:

@@ -38,8 +38,8 @@ V2 = [f"ALTER TABLE jobs ADD COLUMN {c}" for c in CLAIM_COLUMNS] + [
 class SqliteLedger(Ledger):
     """The ledger in one SQLite file."""
 
-    def __init__(self, path: Path, me: Claimant) -> None:
-        super().__init__(me)
+    def __init__(self, path: Path, me: Claimant | None = None) -> None:
+        super().__init__(me or Claimant.here())
         self.path = path
         self.where = str(path)
         path.parent.mkdir(parents=True, exist_ok=True)
