@@ -80,8 +80,9 @@ def confirm_queue_cmd(ctx: click.Context, tracker: str, tenant: str, date: str |
 @boundary
 def status(ctx: click.Context, fm: str | None, tracker: str | None) -> None:
     """Counts of ledger entries per state, and every message a person has to decide about:
-    unknown outcomes, failures, and messages the provider refused (with its reason), each
-    with who sent it from where; messages another run is sending right now are shown too.
+    unknown outcomes, failures, and messages the provider refused (with its reason).
+
+    Each names who sent it from where; messages another run is sending now are listed too.
 
     \b
     Example:
