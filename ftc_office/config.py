@@ -148,6 +148,18 @@ class WordSettings:
 
 
 @dataclass(frozen=True)
+class LedgerSettings:
+    """The ledger: personal SQLite in the data folder (``url`` empty, the default) or a
+    team's PostgreSQL (``url = "postgresql://USER@HOST/DB"``; ``FTC_OFFICE_LEDGER_URL``
+    wins). The password comes from PGPASSWORD or ~/.pgpass, never from here. ``user`` names
+    you in claims and history (default: the login name; ``FTC_OFFICE_USER`` wins)."""
+
+    url: str = ""
+    user: str = ""
+    lease_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings. ``source`` is the config file they came from, if any."""
 
@@ -160,6 +172,7 @@ class Settings:
     # address → display name, for greetings and headers when the tracker gives no name
     people: dict[str, str] = field(default_factory=dict)
     word: WordSettings = field(default_factory=WordSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
     source: Path | None = None
 
     def resolve_path(self, value: str) -> Path:

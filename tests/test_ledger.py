@@ -38,7 +38,7 @@ from ftc_office.run.runner import Runner
 if TYPE_CHECKING:
     from smtpserver import SmtpServer
 
-pytest_plugins = ["smtpserver"]
+pytest_plugins = ["smtpserver", "pgserver"]
 
 AS_OF = dt.date(2026, 11, 26)
 
@@ -76,6 +76,15 @@ class Probe(Delegating):
         if self.crash_after:
             raise Crash
         return result
+
+
+@pytest.fixture(autouse=True, params=["sqlite", "postgres"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Every test runs against both ledgers: the personal SQLite one, and a shared one on a
+    real PostgreSQL server (a fresh database per test, chosen through the environment)."""
+    if request.param == "postgres":
+        request.getfixturevalue("pg_url")
+    return str(request.param)
 
 
 @pytest.fixture
@@ -262,14 +271,16 @@ def test_a_second_run_on_the_same_tracker_is_refused_while_the_first_holds_it(
 
     def second_run() -> None:
         with ExitStack() as stack, pytest.raises(LedgerError) as exc:
-            lock_trackers([tracker], stack)
+            other = stack.enter_context(Ledger.open())
+            lock_trackers([tracker], stack, ledger=other)
         refused.append(str(exc.value))
         cli = run(tracker, "2026-11-26", tmp_path / "other-outbox")
         refused.append(f"exit {cli.exit_code}: {cli.stderr}")
 
     probe = Probe(MemoryBackend(), during=[second_run])
     with ExitStack() as stack:
-        lock_trackers([tracker], stack)  # what `ftc-office run` holds for its whole run
+        holder = stack.enter_context(Ledger.open())
+        lock_trackers([tracker], stack, ledger=holder)  # what `ftc-office run` holds
         r, ledger = runner(probe)
         try:
             r.run([tracker])
@@ -284,7 +295,7 @@ def test_a_second_run_on_the_same_tracker_is_refused_while_the_first_holds_it(
     assert not (tmp_path / "other-outbox").exists()
     # released afterwards: a later run works
     with ExitStack() as stack:
-        lock_trackers([tracker], stack)
+        lock_trackers([tracker], stack, ledger=stack.enter_context(Ledger.open()))
 
 
 def test_reconcile_sending_with_the_outbox_file_present_marks_it_sent_and_stamps(
@@ -476,7 +487,9 @@ def test_smtp_reconcile_resends_without_the_data_mark_and_asks_with_it(
         ledger.close()
 
 
-def test_ledger_survives_in_wal_with_full_sync(tracker: Path) -> None:
+def test_ledger_survives_in_wal_with_full_sync(tracker: Path, kind: str) -> None:
+    if kind == "postgres":
+        pytest.skip("SQLite's own storage settings")
     ledger = Ledger.open()
     try:
         assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -20,7 +20,7 @@ def _read(settings: Settings, paths: list[Path], returned: list[Path], mailbox: 
     from ftc_office.run.returned import read_returned_files
 
     data, today = settings.data_folder(), dt.date.today()
-    with locked_ledger(paths, data) as ledger:
+    with locked_ledger(paths, data, settings) as ledger:
         unanswered: list[str] = []
         if mailbox:
             found, unanswered = _mailbox(settings, ledger, today)

@@ -1,7 +1,9 @@
-"""Commands over the ledger: `writeback`, `confirm-queue`, `status`, `resolve`, `history`.
+"""Commands over the ledger: `writeback`, `confirm-queue`, `status`, `resolve`, `history`,
+and `ledger init` / `ledger import`.
 
-Each opens the ledger in the data folder (``FTC_OFFICE_DATA_DIR``, else ``paths.data_dir``
-from the config, else the per-user folder).
+Each opens the configured ledger: the shared PostgreSQL one when ``FTC_OFFICE_LEDGER_URL`` or
+``ledger.url`` names it, else SQLite in the data folder (``FTC_OFFICE_DATA_DIR``, else
+``paths.data_dir`` from the config, else the per-user folder).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -34,7 +37,7 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
 
     settings = settings_of(ctx)
     path, data = Path(tracker), settings.data_folder()
-    with locked_ledger([path], data) as ledger:
+    with locked_ledger([path], data, settings) as ledger:
         wb = write_back(path, ledger, settings, force=force, data=data)
     for c in wb.conflicts:
         click.echo(f"conflict: {c}", err=True)
@@ -84,7 +87,7 @@ def confirm_queue_cmd(ctx: click.Context, trackers: tuple[str, ...], tenant: str
         sys.exit(confirm_from_sources(settings, paths, [Path(r) for r in returned],
                                       from_mailbox, force))
     when = parse_as_of(date)
-    with locked_ledger(paths, data) as ledger:
+    with locked_ledger(paths, data, settings) as ledger:
         results = confirm_queue(paths, settings, ledger, tenant, when, force, data=data)
     cells = sum(r.cells for r in results)
     click.echo(f"{', '.join(trackers)}: queue move of {tenant} confirmed on "
@@ -92,32 +95,42 @@ def confirm_queue_cmd(ctx: click.Context, trackers: tuple[str, ...], tenant: str
 
 
 @click.command()
+@click.option("--fm", metavar="USER", help="Only entries this user claimed (sent).")
+@click.option("--tracker", metavar="PATH", help="Only entries of this tracker.")
 @click.pass_context
 @boundary
-def status(ctx: click.Context) -> None:
+def status(ctx: click.Context, fm: str | None, tracker: str | None) -> None:
     """Counts of ledger entries per state, and every message a person has to decide about:
     unknown outcomes, failures, and messages the provider refused (with its reason).
 
+    Each names who sent it from where; messages another run is sending now are listed too.
+
     \b
     Example:
-      ftc-office status
+      ftc-office status --fm alice
     """
     from ftc_office.jobs import NEEDS_PERSON, State
     from ftc_office.ledger import Ledger
 
-    with Ledger.open(settings_of(ctx).data_folder()) as ledger:
+    with Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx)) as ledger:
         counts = ledger.counts()
-        click.echo(f"ledger {ledger.path}")
+        click.echo(f"ledger {ledger.where}")
         for state in (State.PLANNED, State.SENDING, State.SENT, State.DRAFTED, State.DONE,
                       State.FAILED, State.REFUSED, State.UNKNOWN, State.SKIPPED):
             if counts.get(state):
                 click.echo(f"  {state:8} {counts[state]}")
         if not counts:
             click.echo("  (empty)")
-        attention = ledger.entries(tuple(NEEDS_PERSON))
+        shown = [e for e in ledger.entries(tuple(NEEDS_PERSON)) if _matches(e, fm, tracker)]
+        busy = {e.key for e in shown if ledger.live(e)}
+    attention = [e for e in shown if e.key not in busy]
+    for e in shown:
+        if e.key in busy:
+            click.echo(f"sending: {e.key} being sent by {e.by()} since {e.claimed_at}")
     for e in attention:
         click.echo(f"{e.state}: {e.key} to {', '.join(e.recipients)} at {e.updated_at}"
-                   + (f" — {e.error}" if e.error else ""))
+                   + (f" — {e.error}" if e.error else "")
+                   + (f" [by {e.by()}]" if e.claimed_by else ""))
     backends = sorted({e.backend or "" for e in attention
                        if e.state in (State.SENDING, State.UNKNOWN)})
     if backends:
@@ -131,6 +144,15 @@ def status(ctx: click.Context) -> None:
         click.echo("ledger: the provider refused a message (reason above); it is never "
                    "retried by itself — fix the cause, then run: ftc-office resolve KEY "
                    "--resend (or --skip)", err=True)
+
+
+def _matches(entry: Any, fm: str | None, tracker: str | None) -> bool:
+    """Whether a ledger entry passes the --fm / --tracker filters."""
+    from ftc_office.paths import tracker_id
+
+    if fm and (entry.claimed_by or "").casefold() != fm.casefold():
+        return False
+    return not tracker or tracker_id(tracker) in entry.trackers
 
 
 @click.command()
@@ -153,34 +175,109 @@ def resolve(ctx: click.Context, key: str, action: str | None) -> None:
 
     if not action:
         raise UsageError("resolve", "say what happened", "add --sent, --resend or --skip")
-    with Ledger.open(settings_of(ctx).data_folder()) as ledger:
+    with Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx)) as ledger:
         before = ledger.resolve(key, action)
     click.echo(f"{key}: {before.state} → {action}")
 
 
 @click.command()
 @click.option("--tenant", metavar="ID", help="Only this tenant's events.")
+@click.option("--fm", metavar="USER", help="Only events recorded by this user.")
+@click.option("--tracker", metavar="PATH", help="Only events about this tracker.")
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @click.pass_context
 @boundary
-def history(ctx: click.Context, tenant: str | None, as_json: bool) -> None:
-    """The ledger's event log: every transition and every workbook write.
+def history(ctx: click.Context, tenant: str | None, fm: str | None, tracker: str | None,
+            as_json: bool) -> None:
+    """The ledger's event log: every transition and every workbook write, with who recorded
+    it and on which host.
 
     \b
     Example:
       ftc-office history --tenant 6f1c...
     """
     from ftc_office.ledger import Ledger
+    from ftc_office.paths import tracker_id
 
-    ledger = Ledger.open(settings_of(ctx).data_folder())
-    try:
+    with Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx)) as ledger:
         events = ledger.events(tenant)
-    finally:
-        ledger.close()
+    if fm:
+        events = [e for e in events if (e["user"] or "").casefold() == fm.casefold()]
+    if tracker:
+        tid = tracker_id(tracker)
+        events = [e for e in events if tid in e["trackers"] or e["detail"].get("tracker") == tid]
     if as_json:
         click.echo(json.dumps(events, indent=2, default=str))
         return
     for e in events:
         detail = {k: v for k, v in e["detail"].items() if v not in (None, [], "")}
-        click.echo(f"{e['at']}  {e['event']:20} {e['key'] or ''}  "
+        who = f"{e['user']}@{e['host']}" if e["user"] else "-"
+        click.echo(f"{e['at']}  {e['event']:20} {who}  {e['key'] or ''}  "
                    + " ".join(f"{k}={v}" for k, v in detail.items()))
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """The ledger itself: create or migrate its schema, import a personal ledger.
+
+    \b
+    Examples:
+      ftc-office ledger init
+      ftc-office ledger import ~/.local/share/ftc-office/ledger.sqlite3
+    """
+
+
+@ledger_group.command("init")
+@click.pass_context
+@boundary
+def ledger_init(ctx: click.Context) -> None:
+    """Create the ledger's schema, or migrate it to this version (safe to re-run). For a
+    shared ledger run it once, before the team's first run; a newer schema is refused.
+
+    \b
+    Example:
+      FTC_OFFICE_LEDGER_URL=postgresql://lead@db.contoso.com/ftc ftc-office ledger init
+    """
+    from ftc_office.ledger import Ledger
+    from ftc_office.ledger.select import ledger_url
+
+    settings = settings_of(ctx)
+    url = ledger_url(settings)
+    if url:
+        from ftc_office.ledger.postgres import describe, init_schema
+
+        before, after = init_schema(url)
+        what = ("already at" if before == after else
+                "created at" if before == 0 else f"migrated from version {before} to")
+        click.echo(f"ledger {describe(url)}: schema {what} version {after}")
+        return
+    with Ledger.open(settings.data_folder(), settings) as ledger:
+        click.echo(f"ledger {ledger.where}: ready (SQLite, migrated on every opening)")
+
+
+@ledger_group.command("import")
+@click.argument("sqlite_file", type=click.Path(dir_okay=False))
+@click.pass_context
+@boundary
+def ledger_import(ctx: click.Context, sqlite_file: str) -> None:
+    """Copy a personal ledger (a ledger.sqlite3 file) into the configured shared one.
+    Idempotent; keys that differ are listed as conflicts and left as they are.
+
+    \b
+    Example:
+      ftc-office ledger import ~/.local/share/ftc-office/ledger.sqlite3
+    """
+    from ftc_office.ledger import Ledger
+    from ftc_office.ledger.transfer import describe_result, import_sqlite
+
+    settings = settings_of(ctx)
+    src = Path(sqlite_file)
+    with Ledger.open(settings.data_folder(), settings) as ledger:
+        if not ledger.shared and Path(ledger.where).resolve() == src.resolve():
+            raise UsageError(sqlite_file, "this is the ledger in use itself",
+                             "set ledger.url (or FTC_OFFICE_LEDGER_URL) to the shared ledger")
+        result = import_sqlite(ledger, src)
+    for c in result.conflicts:
+        click.echo(f"conflict: {c}", err=True)
+    click.echo(f"{sqlite_file} → {ledger.where}: {describe_result(result)}")
+    sys.exit(1 if result.conflicts else 0)

@@ -19,6 +19,7 @@ from ftc_office.cli.boundary import boundary, settings_of, tracker_paths
 from ftc_office.cli.ledger_cmds import (
     confirm_queue_cmd,
     history,
+    ledger_group,
     resolve,
     status,
     writeback,
@@ -190,7 +191,7 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
 
 
 for command in (run, send, demo, writeback, confirm_queue_cmd, status, resolve, history, auth,
-                merge, mark_sent_cmd, report):
+                merge, mark_sent_cmd, report, ledger_group):
     cli.add_command(command)
 
 

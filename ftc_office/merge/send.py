@@ -93,7 +93,7 @@ def deliver(result: MergeResult, data: MergeData, settings: Settings, request: S
     if not request.dry_run:
         check_writable(data.path, request.force)
     ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
-    with locked_ledger([data.path], folder) as ledger:
+    with locked_ledger([data.path], folder, settings) as ledger:
         jobs = _unchanged(result, data, ledger, report, request.send_at, backend.name)
         now = request.now or dt.datetime.now(dt.UTC)
         if request.send_at is not None:

@@ -122,7 +122,7 @@ def _real(request: RunRequest, paths: Sequence[Path], settings: Settings, data: 
     backend = make_backend(settings, request.backend, request.outbox, data)
     ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
     with ExitStack() as stack:
-        ledger = stack.enter_context(locked_ledger(paths, data))
+        ledger = stack.enter_context(locked_ledger(paths, data, settings))
         backend.open()
         stack.callback(backend.close)
         runner = Runner(settings, ledger, backend, request.options(settings), progress=progress,

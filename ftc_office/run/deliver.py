@@ -8,7 +8,7 @@ A temporary failure becomes ``failed`` and is retried by the next run."""
 from __future__ import annotations
 
 from ftc_office.backends.base import Backend, DeliveryResult, Status
-from ftc_office.errors import DeliveryError, FtcError
+from ftc_office.errors import DeliveryError, FtcError, LedgerError
 from ftc_office.faults import crashpoint
 from ftc_office.jobs import Job, State
 from ftc_office.ledger import Ledger
@@ -44,7 +44,11 @@ class Deliverer:
         assert job.message is not None
         key = job.key
         crashpoint("before_intent")
-        self.ledger.transition(key, State.SENDING)  # the intent, durable before the call
+        try:
+            self.ledger.transition(key, State.SENDING)  # the intent (a claim), durable first
+        except LedgerError as exc:  # another run holds or finished the key: not sent here
+            self.report.fail(job.tenant_ids, str(exc))
+            return State.SENDING
         crashpoint("after_intent")
         try:
             result = self.backend.deliver(job.message, lambda pid: self._prepared(key, pid))

@@ -52,7 +52,7 @@ def mark_sent(paths: Sequence[Path], settings: Settings, *, tenant: str | None =
     data = data or settings.data_folder()
     ids = {tracker_id(p) for p in paths}
     result = MarkSentResult()
-    with locked_ledger(paths, data) as ledger:
+    with locked_ledger(paths, data, settings) as ledger:
         chosen = select_drafts(ledger.entries((State.DRAFTED,)), ids, tenant, key)
         if not chosen and (key or tenant):
             what = f"key {key}" if key else f"tenant {tenant}"

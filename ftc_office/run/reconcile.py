@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from ftc_office.backends.base import Backend, Status, Withdrawing
 from ftc_office.errors import FtcError
-from ftc_office.jobs import IN_DOUBT, State
+from ftc_office.jobs import State
 from ftc_office.ledger import Entry, Ledger
 from ftc_office.run.report import RunReport
 
 
 def reconcile(ledger: Ledger, backend: Backend, report: RunReport) -> None:
-    """Resolve every ``sending``/``unknown``/``drafted`` entry before sending anything."""
-    for entry in ledger.entries(IN_DOUBT):
+    """Resolve every ``sending``/``unknown``/``drafted`` entry of this user before sending
+    anything (never one another run is sending now; see `Ledger.reconcilable`)."""
+    for entry in ledger.reconcilable():
         try:
             found = find(backend, entry)
         except FtcError as exc:

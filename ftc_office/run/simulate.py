@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,8 @@ from ftc_office.backends.wire import wire_date
 from ftc_office.config import Settings
 from ftc_office.jobs import Job
 from ftc_office.ledger import Ledger
+from ftc_office.ledger.entry import FIELDS
+from ftc_office.ledger.sqlite import SqliteLedger
 from ftc_office.message import OutgoingMessage
 from ftc_office.paths import tracker_id
 from ftc_office.run.cells import CellChange, changed_cells
@@ -88,7 +89,7 @@ def simulate(paths: Sequence[Path], settings: Settings, options: RunOptions, bac
     with tempfile.TemporaryDirectory(prefix="ftc-sim-") as tmp:
         root = Path(tmp)
         copies = _copy_trackers(paths, root / "trackers")
-        ledger = _ledger_snapshot(data or settings.data_folder(), root / "data",
+        ledger = _ledger_snapshot(data or settings.data_folder(), settings, root / "data",
                                   dict(zip(paths, copies, strict=True)))
         folder = outbox or root / "outbox"
         sim = SimulatedBackend(folder, settings.delivery.outbox_mode, backend,
@@ -137,25 +138,23 @@ def _copy_trackers(paths: Sequence[Path], folder: Path) -> list[Path]:
     return out
 
 
-def _ledger_snapshot(data: Path, folder: Path, renamed: dict[Path, Path]) -> Ledger:
-    """A copy of the real ledger (read-only snapshot, empty if there is none yet) whose
-    tracker names point at the copies."""
-    with Ledger.open(data) as real:  # creates (and migrates) the ledger like a run would
-        source = real.path
-    target = folder / source.name
+def _ledger_snapshot(data: Path, settings: Settings, folder: Path,
+                     renamed: dict[Path, Path]) -> Ledger:
+    """A private SQLite copy of the configured ledger (personal or shared), taken now, whose
+    tracker names point at the copies: the simulation skips exactly what the run skips."""
+    with Ledger.open(data, settings) as real:  # opens (and migrates) it like a run would
+        rows = [dict(r) for r in real._read("SELECT * FROM jobs")]
+    names = [(json.dumps(tracker_id(old))[1:-1], json.dumps(tracker_id(new))[1:-1])
+             for old, new in renamed.items()]
     folder.mkdir(parents=True, exist_ok=True)
-    if source.is_file():
-        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
-        dst = sqlite3.connect(str(target))
-        try:
-            src.backup(dst)
-            for old, new in renamed.items():
-                a, b = json.dumps(tracker_id(old))[1:-1], json.dumps(tracker_id(new))[1:-1]
-                dst.execute("UPDATE jobs SET trackers = replace(trackers, ?, ?), "
-                            "stamps = replace(stamps, ?, ?)", (a, b, a, b))
-            dst.commit()
-        finally:
-            src.close()
-            dst.close()
-    return Ledger(target)
-
+    copy = SqliteLedger(folder / "ledger.sqlite3")
+    with copy._tx() as db:
+        for row in rows:
+            job = {k: v for k, v in row.items() if k in FIELDS}
+            for old, new in names:
+                for k in ("trackers", "stamps"):
+                    job[k] = str(job[k]).replace(old, new)
+            cols = list(job)
+            db.execute(f"INSERT INTO jobs({', '.join(cols)}) VALUES "
+                       f"({','.join('?' * len(cols))})", [job[c] for c in cols])
+    return copy

@@ -1,0 +1,61 @@
+"""Schema versions of the ledger. Both databases hold the same tables; the version reached is
+recorded in ``schema_migrations``. A database at a newer version than this ftc-office knows
+is refused (never written by an older program). States are text, so a new state needs no
+migration.
+"""
+
+from __future__ import annotations
+
+from ftc_office.errors import LedgerError
+
+LATEST = 2
+
+JOBS = """
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    tenant_ids TEXT NOT NULL,
+    trackers TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    backend TEXT,
+    provider_id TEXT,
+    error TEXT,
+    summary TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    subject TEXT,
+    stamps TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    written_at TEXT,
+    prepared_at TEXT{extra}
+);
+"""
+
+#: version 2: who claimed a message for sending, and until when
+CLAIM_COLUMNS = ("claimed_by TEXT", "claimed_host TEXT", "claimed_pid INTEGER",
+                 "claim_session TEXT", "claimed_at TEXT", "lease_until TEXT")
+
+#: PostgreSQL: each version's statements, applied in one transaction by `ledger init`
+POSTGRES: dict[int, list[str]] = {
+    1: [
+        JOBS.format(extra=",\n    seq BIGINT GENERATED ALWAYS AS IDENTITY"),
+        "CREATE TABLE IF NOT EXISTS events (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " at TEXT NOT NULL, key TEXT, event TEXT NOT NULL, detail TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state)",
+        "CREATE INDEX IF NOT EXISTS events_key ON events(key)",
+    ],
+    2: [f"ALTER TABLE jobs ADD COLUMN {c}" for c in CLAIM_COLUMNS] + [
+        "ALTER TABLE events ADD COLUMN user_name TEXT", "ALTER TABLE events ADD COLUMN host TEXT",
+    ],
+}
+assert max(POSTGRES) == LATEST
+
+
+def newer_schema(where: str, version: int) -> LedgerError:
+    """The refusal of a ledger written by a newer ftc-office."""
+    return LedgerError(where, f"the ledger's schema is version {version}, newer than this "
+                       f"ftc-office knows (version {LATEST}); nothing was sent",
+                       "upgrade ftc-office on this machine (pip install -U ftc-office)")
