@@ -315,3 +315,24 @@ def test_the_sender_renews_its_lease_and_it_lapses_once_the_sender_is_gone(
         assert entry is not None and entry.state == "unknown"  # ...it waits for alice
     finally:
         b.close()
+
+
+def test_preview_snapshots_the_shared_ledger(pg_url: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a teammate sent through the shared ledger is not in my preview or dry run."""
+    monkeypatch.chdir(tmp_path)
+    tracker = make_tracker(tmp_path / "tracker.xlsx", [row("t-1"), row("t-2")])
+    mine = tmp_path / "mine.xlsx"
+    shutil.copyfile(tracker, mine)
+    first = ftc("run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes",
+                "--outbox-mode", "pickup", "--outbox", str(tmp_path / "out"))
+    assert "sent 2 message(s)" in first.stdout, first.output
+    # the same tenants in another copy, other data folder: the shared ledger has them sent
+    monkeypatch.setenv("FTC_OFFICE_DATA_DIR", str(tmp_path / "other-data"))
+    again = ftc("preview", str(mine), "--as-of", "2026-11-26", "--out", str(tmp_path / "p"))
+    assert again.exit_code == 0, again.output
+    assert not list((tmp_path / "p").glob("atu*.eml"))  # sent already, by the first run
+    # the same preview against an empty personal ledger would show both ATUs
+    monkeypatch.delenv("FTC_OFFICE_LEDGER_URL")
+    alone = ftc("preview", str(mine), "--as-of", "2026-11-26", "--out", str(tmp_path / "q"))
+    assert alone.exit_code == 0 and len(list((tmp_path / "q").glob("atu*.eml"))) == 2
