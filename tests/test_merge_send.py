@@ -427,8 +427,11 @@ def start_child(folder: Path, crash_at: str | None, *extra: str) -> subprocess.P
     args = ["merge", "--template", str(folder / "reminder"), "--data",
             str(folder / "data.xlsx"), "--attach-column", "Files", "--cc-column", "Cc",
             "--bcc-column", "Bcc", "--no-dry-run", "--yes", "--outbox-mode", "pickup", *extra]
+    # a child of a background job inherits SIGINT ignored (bash does that): restore it, so
+    # Ctrl-C is a KeyboardInterrupt in the child however the test run was started
     return subprocess.Popen([sys.executable, "-m", "ftc_office", *args], env=env, cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.parametrize("point", ["before_intent@4", "after_intent@4", "after_response@4",
