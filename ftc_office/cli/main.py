@@ -166,16 +166,19 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
 @as_of_option
 @click.option("--tenant", metavar="ID", help="Only this tenant.")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="ftc-office-out/preview",
-              show_default=True, help="Folder for the .eml files and index.html.")
+              show_default=True, help="Folder for the .eml files and the review page index.html.")
 @click.option("--per-tenant", is_flag=True, help="One queue-move message per tenant.")
 @click.pass_context
 @boundary
 def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
             tenant: str | None, out: str, per_tenant: bool) -> None:
-    """Render every message that is due, as .eml files plus an index.html (sends nothing).
+    """Show exactly what the run would do: its messages and a review page (sends nothing).
 
-    Open index.html in a browser, or the .eml files in Outlook, to review exactly what
-    would be sent. Exit code 1 when some tenant could not be composed (listed).
+    The run is carried out on copies (steps it unlocks included): every message it would
+    send is written as the .eml file the outbox would write, with its attachments, and
+    index.html shows them per FM and customer with the cells the run would change and what
+    needs attention. Open index.html in a browser, or an .eml in Outlook. Exit code 1 when
+    some tenant could not be composed (listed).
 
     \b
     Example:
