@@ -206,9 +206,6 @@ def _renew(settings: Settings, who: str) -> Check:
 def check_scopes(settings: Settings, token: dict[str, Any], account: str | None) -> list[Check]:
     """The scopes granted to the cached token, and ``Mail.Send.Shared`` when another
     mailbox sends (``delivery.o365.mailbox`` or a ``mail.sender`` not the signed-in user)."""
-    if settings.delivery.o365.auth == "credentials":
-        return [Check(True, "app-only sign-in: application permissions are checked by the "
-                      "mailbox requests below")]
     scopes = granted_scopes(str(token.get("target", "")))
     checks = []
     missing = [s for s in NEEDED_SCOPES if s not in scopes]
@@ -261,10 +258,12 @@ def check_mailbox(settings: Settings, *, verify: bool | str = True) -> list[Chec
         return [_from_error(exc)]
     checks: list[Check] = []
     try:
-        if o.auth != "credentials":
+        if o.auth == "credentials":
+            checks.append(Check(True, f"app-only token for {o.mailbox} acquired"))
+        else:
             me = _graph(lambda: account.con.get(f"{account.protocol.service_url}me").json())
             if isinstance(me, Check):
-                return [me]
+                return [me._replace(what=f"GET /me: {me.what}")]
             name = me.get("userPrincipalName") or me.get("mail") or "?"
             checks.append(Check(True, f"GET /me: {name}"))
         folder = account.mailbox(resource=o.mailbox or None).sent_folder()
@@ -305,6 +304,8 @@ def check_o365(settings: Settings, *, verify: bool | str = True) -> list[Check]:
     if not settings.delivery.o365.client_id:
         return [Check(False, "delivery.o365.client_id: no app registration (client id) is set",
                       "set it to the Application (client) ID of your Entra app registration")]
+    if settings.delivery.o365.auth == "credentials":  # app-only: a token is fetched now
+        return [*check_mailbox(settings, verify=verify), check_cloud(settings)]
     checks = [check_cloud(settings)]
     token_check, token = cached_token(settings)
     checks.insert(0, token_check)

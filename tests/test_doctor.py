@@ -222,6 +222,39 @@ def test_a_sender_with_mail_send_shared_granted(here: Path, user_dirs: Path,
     assert result.exit_code == 0
 
 
+def test_a_mailbox_without_rights(here: Path, user_dirs: Path, graph: GraphWithMe) -> None:
+    o365_config(here, graph, 'mailbox = "team@contoso.com"\n')
+    seed(10 * 86400, scopes=[*SCOPES, "Mail.Send.Shared"])
+    graph.fail("GET", "SentItems", "error", status=403, code="ErrorAccessDenied")
+    result = ftc("doctor")
+    assert result.output.splitlines()[8:] == [
+        "✗ Sent Items of team@contoso.com: Graph answered 403 ErrorAccessDenied — check "
+        "delivery.o365.mailbox and your rights on it (403/404), or run 'ftc-office auth "
+        "login' again (401)",
+        "✓ cloud 127.0.0.1: large attachments by upload session",
+        "10 check(s): 1 failed"]
+    assert result.exit_code == 1
+
+
+def test_app_only_sign_in(here: Path, user_dirs: Path, fake_graph: FakeGraph,
+                          fake_authority: FakeAuthority, monkeypatch: pytest.MonkeyPatch
+                          ) -> None:
+    """auth = "credentials": no cached sign-in needed; an app token is fetched."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake_authority.ca_path))
+    monkeypatch.setenv("FTC_O365_CLIENT_SECRET", "s3cret")
+    o365_config(here, fake_graph, f'auth = "credentials"\nmailbox = "team@contoso.com"\n'
+                f'tenant_id = "{fake_authority.tenant}"\nauthority = "{fake_authority.url}"\n')
+    result = ftc("doctor")
+    assert result.output.splitlines() == [
+        *head(user_dirs, here, "o365"),
+        "✓ app-only token for team@contoso.com acquired",
+        "✓ Sent Items of team@contoso.com: readable",
+        "✓ cloud 127.0.0.1: large attachments by upload session",
+        "7 check(s): all good"]
+    assert result.exit_code == 0
+    assert "client_credentials" in fake_authority.grants()
+
+
 def test_us_government_cloud_has_no_upload_sessions() -> None:
     from ftc_office.config import DeliverySettings, O365Settings, Settings
     from ftc_office.doctor import check_cloud
