@@ -42,9 +42,10 @@ def doctor(ctx: click.Context, backend: str | None) -> None:
 
     checks = run_checks(ctx.ensure_object(dict).get("config"), backend)
     good, bad = marks(getattr(sys.stdout, "encoding", None))
+    dash = "—" if good == "✓" else "-"
     for check in checks:
         line = f"{good if check.ok else bad} {check.what}"
-        click.echo(line + (f" — {check.fix}" if check.fix and not check.ok else ""))
+        click.echo(line + (f" {dash} {check.fix}" if check.fix and not check.ok else ""))
     failed = sum(not c.ok for c in checks)
     click.echo(f"{len(checks)} check(s): " + (f"{failed} failed" if failed else "all good"))
     sys.exit(1 if failed else 0)
