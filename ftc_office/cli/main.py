@@ -196,6 +196,7 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
 for command in (run, send, demo, writeback, confirm_queue_cmd, status, resolve, history, auth,
                 merge, mark_sent_cmd, report, ledger_group):
     cli.add_command(command)
+cli.add_command(__import__("ftc_office.cli.doctor_cmd", fromlist=["doctor"]).doctor)
 
 
 def main() -> None:
