@@ -16,6 +16,7 @@ import click
 from ftc_office import __version__
 from ftc_office.cli.auth import auth
 from ftc_office.cli.boundary import boundary, settings_of, tracker_paths
+from ftc_office.cli.doctor_cmd import doctor
 from ftc_office.cli.ledger_cmds import (
     confirm_queue_cmd,
     history,
@@ -194,9 +195,8 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
 
 
 for command in (run, send, demo, writeback, confirm_queue_cmd, status, resolve, history, auth,
-                merge, mark_sent_cmd, report, ledger_group):
+                merge, mark_sent_cmd, report, ledger_group, doctor):
     cli.add_command(command)
-cli.add_command(__import__("ftc_office.cli.doctor_cmd", fromlist=["doctor"]).doctor)
 
 
 def main() -> None:
