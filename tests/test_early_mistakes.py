@@ -206,8 +206,8 @@ def test_invalid_tenants_are_problems_and_exit_1(here: Path) -> None:
     assert result.exit_code == 1
     assert ("2 tenant(s); would send 1 message(s); 0 note-only step(s); 0 unknown; "
             "1 invalid tenant(s); 0 error(s)\n") in result.stdout
-    assert ("    problem: tracker.xlsx, Tracker!D3: 'lots' is not a whole number — type "
-            "digits only, e.g. 1200\n") in result.stdout
+    assert ("Needs attention (1)\n  Customer t-2: invalid — tracker.xlsx, Tracker!D3: 'lots' "
+            "is not a whole number — type digits only, e.g. 1200\n") in result.stdout
     clean = ftc("run", "tracker.xlsx", *AS_OF, "--outbox-mode", "pickup", "--tenant", "t-1")
     assert clean.exit_code == 0, clean.output
 

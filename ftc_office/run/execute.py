@@ -51,7 +51,7 @@ class Executor:
             if self.report.declined:
                 return
             for warning in job.warnings:
-                self.report.say(job, f"check: {warning}")
+                self.report.say(job, warning, check=True)
             self.done += 1
             self.progress(min(self.done, self.total), self.total, job.summary)
             self._carry_out(job)
