@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ftc_office.playbook import TenantPlan
+from ftc_office.playbook import Step, TenantPlan
 from ftc_office.run.report import Outcome
 from ftc_office.tally import ordered_steps, plan_counts, tally
 
@@ -30,18 +30,66 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequenc
     return "\n".join(lines)
 
 
-def plan_table(plans: Sequence[TenantPlan]) -> str:
-    """The readable `plan` output: one line per tenant."""
-    rows = []
-    for p in plans:
-        t = p.tenant
-        rows.append([
-            t.tenant_id, t.customer, ", ".join(w.name for w in t.workloads),
-            str(p.step), p.queue or "-",
-            p.milestone.reason if p.milestone else f"{len(p.problems)} problem(s)",
-        ])
-    return table(["TENANT ID", "CUSTOMER", "WORKLOADS", "NEXT STEP", "QUEUE", "MILESTONE"],
-                 rows, [36, 28, 34, 24, 22, 60])
+ACTION_LABELS = {"atu": "ATU", "atu_note": "note (no ATU)", "customer_followup": "follow-up",
+                 "disengage": "queue move", "unassign_fm": "unassign the FM"}
+
+
+def _next(p: TenantPlan) -> str:
+    """What happens next for a tenant, in a few words (the plan table's last column)."""
+    if p.step == Step.INVALID:
+        first = p.problems[0] if p.problems else None  # where and what: `check` has the fix
+        return f"{first.where.rsplit('!', 1)[-1]}: {first.what}" if first else "invalid"
+    if p.actions:
+        by_kind: dict[str, list[str]] = {}
+        for a in p.actions:
+            by_kind.setdefault(ACTION_LABELS.get(str(a.kind), str(a.kind)), []).append(
+                a.workload.name if a.workload else "")
+        parts = [f"{k}: {', '.join(w for w in ws if w)}".rstrip(": ")
+                 for k, ws in by_kind.items()]
+        text = "; ".join(parts)
+        return f"{text} to {p.queue}" if p.step == Step.REQUEST_QUEUE_MOVE and p.queue \
+            else text
+    if p.step == Step.AWAIT_QUEUE_CONFIRMATION:
+        return f"waiting for the move to {p.queue or 'its queue'}"
+    return p.milestone.reason if p.milestone else "-"
+
+
+def plan_table(plans: Sequence[TenantPlan], width: int = 100, wide: bool = False) -> str:
+    """The readable `plan` output: a section per step in playbook order, fitted to
+    ``width`` columns (Tenant ID and Queue with ``wide``); plain text, no colour."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False,
+                      highlight=False, markup=False, emoji=False)
+    for step in Step:
+        rows = [p for p in plans if p.step == step]
+        if not rows:
+            continue
+        tbl = Table(title=f"{step} ({len(rows)})", title_justify="left", box=None,
+                    pad_edge=False, header_style="", title_style="")
+        if wide:
+            tbl.add_column("Tenant ID", no_wrap=True)
+        tbl.add_column("Customer", ratio=2)
+        tbl.add_column("Workloads", ratio=2)
+        tbl.add_column("FM", no_wrap=True)
+        tbl.add_column("Region", no_wrap=True)
+        if wide:
+            tbl.add_column("Queue")
+        tbl.add_column("Next", ratio=3)
+        for p in rows:
+            t = p.tenant
+            cells = [t.customer, ", ".join(w.name for w in t.workloads),
+                     t.fm.email.split("@")[0] if t.fm else "-", p.region or "-"]
+            if wide:
+                cells = [t.tenant_id, *cells, p.queue or "-"]
+            tbl.add_row(*cells, _next(p))
+        console.print(tbl)
+        console.print()
+    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
 
 
 def step_counts(plans: Sequence[TenantPlan]) -> str:
