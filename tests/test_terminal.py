@@ -4,6 +4,9 @@ a fixed width) on a real .xlsx tracker."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -107,7 +110,7 @@ Emails to account teams (1)
 Queue moves: 1 message(s), 2 tenant(s)
   {verb} queue-move request to FTCQ Inactive APJ for 2 tenant(s) (set Next Action Date = 2027-12-31)
       Customer t-3, Customer t-4
-""" + COUNTS + ATTENTION)  # noqa: E501
+""" + COUNTS + ATTENTION)
 
 
 def test_dry_run_real_run_and_rerun_transcripts(here: Path) -> None:
@@ -127,6 +130,7 @@ def test_dry_run_real_run_and_rerun_transcripts(here: Path) -> None:
     assert real.stdout == summary("wrote") + (
         "5 tenant(s); sent 2 message(s); 0 note-only step(s); 0 unknown; "
         "1 invalid tenant(s); 0 error(s)\n")
+    assert "\x1b[" not in real.output  # piped: plain text, no bar, no colour
     lines = real.stderr.splitlines()
     assert lines[0] == "messages are in outbox"
     assert lines[1].startswith("tracker.xlsx: 16 cell(s) written; backup ") and len(lines) == 2
@@ -137,3 +141,68 @@ def test_dry_run_real_run_and_rerun_transcripts(here: Path) -> None:
                             + "5 tenant(s); sent 0 message(s); 0 note-only step(s); 0 unknown; "
                             "1 invalid tenant(s); 0 error(s)\n")
     assert again.stderr == ""
+
+
+# ---- a real terminal: the progress bar ----------------------------------------------------
+
+def on_a_terminal(columns: int, *args: str) -> tuple[int, str]:
+    """Run ``ftc-office ARGS`` with stderr on a pseudo-terminal ``columns`` wide; its exit
+    code and everything the terminal received."""
+    import fcntl
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    main, child = os.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "ftc_office", *args],
+                              stdout=subprocess.DEVNULL, stderr=child,
+                              stdin=subprocess.DEVNULL, timeout=300, check=False,
+                              env=env | {"TERM": "xterm-256color"})
+        os.close(child)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child side is closed and drained
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(main)
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal is POSIX")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_progress_bar_counts_tenants_fits_and_leaves_no_debris(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx",
+                    "tracker.xlsx")
+    code, text = on_a_terminal(columns, "run", "tracker.xlsx", *AS_OF, *REAL)
+    assert code == 1  # the sample's invalid tenants
+    frames = [ANSI.sub("", f) for f in text.split("\r") if "/" in ANSI.sub("", f)[:40]]
+    counts = [re.search(r"(\d+)/(\d+)", f) for f in frames]
+    assert frames and all(counts), text
+    # one unit: tenants; the first pass has 27 tenants with something due (14 ATU steps, 7
+    # follow-ups, 6 unassignments), the queue moves' pass 15 tenants (3 + 2 + ... messages)
+    totals = {int(m.group(2)) for m in counts if m}
+    assert {27, 15} <= totals, totals
+    assert all(int(m.group(1)) <= int(m.group(2)) for m in counts if m)
+    assert all(len(f.rstrip("\n")) <= columns for f in frames), max(map(len, frames))
+    # transient: the bar's line is erased before the first line after the run, which
+    # starts at the left edge, and every line ends with a newline
+    assert "\x1b[2Kmessages are in outbox\r\n" in text
+    assert text.endswith("\r\n")
+    after = ANSI.sub("", text[text.index("messages are in outbox"):])
+    assert "/27" not in after and "/15" not in after and "━" not in after
+    # colour only on a terminal: piped, the same run prints no escape codes
+    assert "\x1b[" in text
