@@ -81,12 +81,18 @@ def test_check_a_file_that_is_not_a_workbook(here: Path) -> None:
 # --- plan -------------------------------------------------------------------------------
 
 PLAN_TABLE = """\
-TENANT ID  CUSTOMER      WORKLOADS               NEXT STEP           QUEUE               MILESTONE
----------  ------------  ----------------------  ------------------  ------------------  -----------------------------------------------
-t-1        Customer t-1  Teams, Exchange Online  send_atu            FTCQ Inactive EMEA  150 active users ≥ 100 with 1200 seats (≥ 1000)
-t-2        Customer t-2  Teams                   not_eligible        FTCQ Inactive EMEA  49 active users < 10% of 500 seats (needs 50)
-t-3        Customer t-3  Teams                   request_queue_move  FTCQ Inactive APJ   150 active users ≥ 100 with 1200 seats (≥ 1000)
-"""  # noqa: E501
+not_eligible (1)
+Customer      Workloads  FM      Region  Next
+Customer t-2  Teams      fm.two  EMEA    49 active users < 10% of 500 seats (needs 50)
+
+send_atu (1)
+Customer      Workloads               FM      Region  Next
+Customer t-1  Teams, Exchange Online  fm.one  EMEA    ATU: Teams, Exchange Online
+
+request_queue_move (1)
+Customer      Workloads  FM      Region  Next
+Customer t-3  Teams      fm.one  APJ     queue move to FTCQ Inactive APJ
+"""
 
 
 def test_plan_table(here: Path) -> None:

@@ -127,10 +127,11 @@ def check(ctx: click.Context, trackers: tuple[str, ...]) -> None:
 @click.option("--step", type=click.Choice([s.value for s in Step]),
               help="Only tenants at this step.")
 @click.option("--fm", metavar="EMAIL", help="Only this FM's tenants.")
+@click.option("--wide", is_flag=True, help="Add the Tenant ID and Queue columns.")
 @click.pass_context
 @boundary
 def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_json: bool,
-         tenant: str | None, step: str | None, fm: str | None) -> None:
+         tenant: str | None, step: str | None, fm: str | None, wide: bool) -> None:
     """Show each tenant's one next playbook step (nothing is sent or written).
 
     Steps: not_eligible, send_atu, await_discussion, send_customer_followup,
@@ -151,7 +152,10 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
     if as_json:
         click.echo(json.dumps([plan_to_json(p) for p in plans], indent=2, ensure_ascii=False))
     else:
-        click.echo(plan_table(plans))
+        import shutil  # the terminal's width; COLUMNS or 100 when piped
+
+        if plans:
+            click.echo(plan_table(plans, shutil.get_terminal_size((100, 20)).columns, wide))
         click.echo(f"{len(plans)} tenant(s) as of {date.isoformat()}: {step_counts(plans)}",
                    err=True)
         invalid = sum(1 for p in plans if p.step == Step.INVALID)

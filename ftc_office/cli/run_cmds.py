@@ -83,29 +83,28 @@ def perform_test(ctx: click.Context, request: RunRequest, address: str) -> bool:
 
 
 def perform(ctx: click.Context, request: RunRequest) -> RunReport:
-    """Run the request with a terminal's progress line and confirmation; print the outcome."""
+    """Run the request with a terminal's progress bar and confirmation; print the outcome."""
     from ftc_office.run.api import run
 
     settings = settings_of(ctx)
     backend = request.backend or settings.delivery.backend
+    bar = _progress() if not request.dry_run and sys.stderr.isatty() else None
 
     def confirm(n: int) -> bool:
-        return click.confirm(f"{n} due step(s) in this pass: send their messages through "
-                             f"{backend} now?", err=True)
-
-    live = not request.dry_run and sys.stderr.isatty()
-    open_line = [False]  # a progress line not ended yet: end it before anything else
-
-    def progress(done: int, total: int, what: str) -> None:
-        _progress(done, total, what)
-        open_line[0] = done != total
+        if bar:
+            bar.pause()  # the question on a line of its own, not under the bar
+        answer = click.confirm(f"{n} tenant(s) due in this pass: send their messages "
+                               f"through {backend} now?", err=True)
+        if bar:
+            bar.resume()
+        return answer
 
     try:
-        report = run(request, settings, progress=progress if live else None,
+        report = run(request, settings, progress=bar.update if bar else None,
                      confirm=confirm if interactive() else None)
     finally:
-        if open_line[0]:
-            click.echo("", err=True)
+        if bar:
+            bar.pause()  # transient: the bar leaves no line behind
     click.echo(run_summary(report))
     for line in run_notices(report, request.report_path):
         click.echo(line, err=True)
@@ -117,11 +116,51 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _progress(done: int, total: int, what: str) -> None:
-    """One updating line on a terminal; the summary at the end says it all otherwise."""
-    width = shutil.get_terminal_size((100, 20)).columns - 1
-    line = f"[{done:>{len(str(total))}}/{total}] {what}"
-    click.echo("\r" + line[:width].ljust(width), err=True, nl=done == total)
+class _Bar:
+    """A rich progress bar on stderr counting tenants done of the pass's tenants; started
+    on the first update, a new bar for each pass, and gone without a trace when paused."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.table import Column
+
+        self.progress = Progress(
+            BarColumn(bar_width=20, table_column=Column(width=20, no_wrap=True)),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TextColumn("{task.description}", markup=False,
+                       table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            console=Console(stderr=True, highlight=False), transient=True, expand=True)
+        self.task: Any = None
+        self.total = self.last = -1
+        self.live = False
+
+    def update(self, done: int, total: int, what: str) -> None:
+        """Before each job: ``done`` of ``total`` tenants in this pass, ``what`` it is."""
+        if self.task is None or total != self.total or done < self.last:
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.task, self.total = self.progress.add_task("", total=total), total
+        self.last = done
+        self.progress.update(self.task, completed=done, description=what)
+        self.resume()
+
+    def pause(self) -> None:
+        """Take the bar off the screen (before a question, and at the end)."""
+        if self.live:
+            self.progress.stop()
+            self.live = False
+
+    def resume(self) -> None:
+        """Show the bar again."""
+        if not self.live and self.task is not None:
+            self.progress.start()
+            self.live = True
+
+
+def _progress() -> _Bar:
+    """The run's progress bar (only on a terminal: piped, nothing is drawn)."""
+    return _Bar()
 
 
 @click.command()

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ftc_office.playbook import TenantPlan
+from ftc_office.playbook import Step, TenantPlan
 from ftc_office.run.report import Outcome
 from ftc_office.tally import ordered_steps, plan_counts, tally
 
 if TYPE_CHECKING:
     from ftc_office.preview import PreviewResult
-    from ftc_office.run.report import RunReport, TenantOutcome
+    from ftc_office.run.report import Event, RunReport, TenantOutcome
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> str:
@@ -30,18 +30,66 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequenc
     return "\n".join(lines)
 
 
-def plan_table(plans: Sequence[TenantPlan]) -> str:
-    """The readable `plan` output: one line per tenant."""
-    rows = []
-    for p in plans:
-        t = p.tenant
-        rows.append([
-            t.tenant_id, t.customer, ", ".join(w.name for w in t.workloads),
-            str(p.step), p.queue or "-",
-            p.milestone.reason if p.milestone else f"{len(p.problems)} problem(s)",
-        ])
-    return table(["TENANT ID", "CUSTOMER", "WORKLOADS", "NEXT STEP", "QUEUE", "MILESTONE"],
-                 rows, [36, 28, 34, 24, 22, 60])
+ACTION_LABELS = {"atu": "ATU", "atu_note": "note (no ATU)", "customer_followup": "follow-up",
+                 "disengage": "queue move", "unassign_fm": "unassign the FM"}
+
+
+def _next(p: TenantPlan) -> str:
+    """What happens next for a tenant, in a few words (the plan table's last column)."""
+    if p.step == Step.INVALID:
+        first = p.problems[0] if p.problems else None  # where and what: `check` has the fix
+        return f"{first.where.rsplit('!', 1)[-1]}: {first.what}" if first else "invalid"
+    if p.actions:
+        by_kind: dict[str, list[str]] = {}
+        for a in p.actions:
+            by_kind.setdefault(ACTION_LABELS.get(str(a.kind), str(a.kind)), []).append(
+                a.workload.name if a.workload else "")
+        parts = [f"{k}: {', '.join(w for w in ws if w)}".rstrip(": ")
+                 for k, ws in by_kind.items()]
+        text = "; ".join(parts)
+        return f"{text} to {p.queue}" if p.step == Step.REQUEST_QUEUE_MOVE and p.queue \
+            else text
+    if p.step == Step.AWAIT_QUEUE_CONFIRMATION:
+        return f"waiting for the move to {p.queue or 'its queue'}"
+    return p.milestone.reason if p.milestone else "-"
+
+
+def plan_table(plans: Sequence[TenantPlan], width: int = 100, wide: bool = False) -> str:
+    """The readable `plan` output: a section per step in playbook order, fitted to
+    ``width`` columns (Tenant ID and Queue with ``wide``); plain text, no colour."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False,
+                      highlight=False, markup=False, emoji=False)
+    for step in Step:
+        rows = [p for p in plans if p.step == step]
+        if not rows:
+            continue
+        tbl = Table(title=f"{step} ({len(rows)})", title_justify="left", box=None,
+                    pad_edge=False, header_style="", title_style="")
+        if wide:
+            tbl.add_column("Tenant ID", no_wrap=True)
+        tbl.add_column("Customer", ratio=2)
+        tbl.add_column("Workloads", ratio=2)
+        tbl.add_column("FM", no_wrap=True)
+        tbl.add_column("Region", no_wrap=True)
+        if wide:
+            tbl.add_column("Queue")
+        tbl.add_column("Next", ratio=3)
+        for p in rows:
+            t = p.tenant
+            cells = [t.customer, ", ".join(w.name for w in t.workloads),
+                     t.fm.email.split("@")[0] if t.fm else "-", p.region or "-"]
+            if wide:
+                cells = [t.tenant_id, *cells, p.queue or "-"]
+            tbl.add_row(*cells, _next(p))
+        console.print(tbl)
+        console.print()
+    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
 
 
 def step_counts(plans: Sequence[TenantPlan]) -> str:
@@ -49,30 +97,86 @@ def step_counts(plans: Sequence[TenantPlan]) -> str:
     return " · ".join(f"{s} {n}" for s, n in ordered_steps(plan_counts(plans).team))
 
 
-def run_summary(report: RunReport) -> str:
-    """Per tenant what happened, then counts per step, per region and per FM."""
-    lines = []
-    for t in report.tenants.values():
-        if not t.actions and not t.problems and t.status != Outcome.FAILED:
-            continue
-        lines.append(f"{t.customer} ({t.tenant_id}) [{t.step_before}]")
-        lines.extend(f"    {a}" for a in t.actions)
-        lines.extend(f"    problem: {p}" for p in t.problems)
-    order = tuple(Outcome)
+SECTIONS = (("atu", "Emails to account teams"), ("customer_followup", "Customer follow-ups"),
+            ("queue_move", "Queue moves"))
 
-    def group(label: str, keyf: Callable[[TenantOutcome], str]) -> list[str]:
-        buckets = tally(report.tenants.values(), keyf, lambda t: t.status)
-        out = [f"by {label}:"]
+
+def _section(report: RunReport, kind: str | None) -> list[Event]:
+    """The events of one kind (None: the note-only steps), warnings aside."""
+    mail = {k for k, _ in SECTIONS}
+    return [e for e in report.events if not e.check
+            and (e.kind == kind if kind else e.kind not in mail)]
+
+
+def action_lines(report: RunReport) -> list[str]:
+    """What the run did, grouped by action: each message and note once, with its customers."""
+    lines: list[str] = []
+    for kind, title in (*SECTIONS, (None, "Notes only")):
+        events = _section(report, kind)
+        if not events:
+            continue
+        if kind == "queue_move":
+            tenants = len({t.casefold() for e in events for t in e.tenant_ids})
+            lines.append(f"{title}: {len(events)} message(s), {tenants} tenant(s)")
+            for e in events:
+                lines.append(f"  {e.text}")
+                lines.append(f"      {', '.join(e.customers)}")
+        else:
+            lines.append(f"{title} ({len(events)})")
+            lines.extend(f"  {', '.join(e.customers)}: {e.text}" for e in events)
+    return lines
+
+
+def attention_lines(report: RunReport) -> list[str]:
+    """Needs attention: invalid tenants (first problem), failures, unknowns, warnings."""
+    items = [f"  {t.customer}: invalid — {t.problems[0]}" for t in report.tenants.values()
+             if t.status == Outcome.SKIPPED and t.problems]
+    items += [f"  {t.customer}: failed — {p}" for t in report.tenants.values()
+              if t.status == Outcome.FAILED for p in t.problems]
+    items += [f"  unknown: {u}" for u in report.unknown]
+    items += [f"  {', '.join(e.customers)}: check: {e.text}" for e in report.events if e.check]
+    return [f"Needs attention ({len(items)})", *items] if items else []
+
+
+def _status(t: TenantOutcome) -> str:
+    """A tenant's label in the counts: closed before the run is "closed", not "done"."""
+    return "closed" if t.step_before == "closed" else str(t.status)
+
+
+def _counts(report: RunReport) -> list[str]:
+    """Tenants per step, region and FM, by what the run did for them."""
+    order = ("done", "waiting", "closed", "skipped", "failed")
+    lines = []
+    for label, keyf in (("step", lambda t: t.step_before), ("region", lambda t: t.region),
+                        ("FM", lambda t: t.fm)):
+        buckets = tally(report.tenants.values(), keyf, _status)
+        lines.append(f"by {label}:")
         for name in sorted(buckets):
             c = buckets[name]
-            out.append(f"  {name:32} " + "  ".join(f"{s} {c[s]}" for s in order if c[s]))
-        return out
+            lines.append(f"  {name:32} " + "  ".join(f"{s} {c[s]}" for s in order if c[s]))
+    return lines
 
-    if report.tenants:
-        lines.append("")
-        lines.extend(group("step", lambda t: t.step_before))
-        lines.extend(group("region", lambda t: t.region))
-        lines.extend(group("FM", lambda t: t.fm))
+
+def nothing_due(report: RunReport) -> str | None:
+    """"Nothing due on DATE: N waiting, M closed" when the run had nothing to do."""
+    if report.events or report.errors or any(t.status in (Outcome.DONE, Outcome.FAILED)
+                                             and t.step_before != "closed"
+                                             for t in report.tenants.values()):
+        return None
+    ts = report.tenants.values()
+    waiting = sum(1 for t in ts if t.status == Outcome.WAITING)
+    closed = sum(1 for t in ts if t.step_before == "closed")
+    return f"Nothing due on {report.as_of.isoformat()}: {waiting} waiting, {closed} closed"
+
+
+def run_summary(report: RunReport) -> str:
+    """What was done grouped by action, the counts, what needs attention, then the totals
+    (or one line when nothing was due)."""
+    idle = nothing_due(report)
+    lines = [idle] if idle else action_lines(report)
+    if report.tenants and not idle:
+        lines.extend(_counts(report))
+    lines.extend(attention_lines(report))
     verb = "would send" if report.dry_run else "sent"
     drafts = (f"{'would write' if report.dry_run else 'wrote'} {report.drafted} draft(s) "
               "(not sent); " if report.drafted else "")
@@ -102,7 +206,7 @@ def run_notices(report: RunReport, report_path: Path | None) -> Iterator[str]:
                "the sent dates")
     if report.outbox is not None and not report.dry_run and report.sent:
         yield f"messages are in {report.outbox}"
-    for wb in report.writebacks:
+    for wb in [] if report.dry_run else report.writebacks:  # one line per tracker
         yield (f"{wb.tracker}: {wb.cells} cell(s) written"
                + (f", columns added: {', '.join(wb.added_columns)}" if wb.added_columns
                   else "") + (f"; backup {wb.backup}" if wb.backup else ""))
@@ -110,8 +214,11 @@ def run_notices(report: RunReport, report_path: Path | None) -> Iterator[str]:
         per: dict[str, int] = {}
         for c in report.changes:
             per[c.tracker] = per.get(c.tracker, 0) + 1
+        added = {wb.tracker: wb.added_columns for wb in report.writebacks}
         for tracker, n in per.items():
-            yield f"{tracker}: the run would change {n} cell(s)"
+            cols = added.get(tracker)
+            yield (f"{tracker}: the run would change {n} cell(s)"
+                   + (f", columns added: {', '.join(cols)}" if cols else ""))
         yield ("dry run: nothing was sent or written; the lines above are what the run does "
                "(steps it unlocks included) — add --no-dry-run to do it")
 

@@ -137,7 +137,7 @@ def _real(request: RunRequest, paths: Sequence[Path], settings: Settings, data: 
 def _nobody(backend: Backend) -> Confirm:
     """The answer when nobody can be asked: refuse, and say how to confirm in a script."""
     def refuse(n: int) -> bool:
-        raise UsageError("--no-dry-run", f"{n} due step(s) would send messages through "
+        raise UsageError("--no-dry-run", f"{n} due tenant(s) would send messages through "
                          f"{backend.name} and nobody can confirm",
                          "add --yes to confirm in scripts")
     return refuse

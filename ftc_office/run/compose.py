@@ -31,10 +31,11 @@ class JobSource:
         self.composer = Composer(settings, options.as_of)
 
     def due(self, plans: Sequence[TenantPlan], moves: bool) -> tuple[int, Iterator[list[Job]]]:
-        """(how many actions the pass holds, its job batches): tenant steps or queue moves."""
+        """(how many tenants the pass has something due for, its job batches): tenant steps
+        or queue moves. Progress counts tenants, whatever the number of their messages."""
         eligible = [p for p in plans if p.step != Step.INVALID]
-        total = sum(len(p.actions) for p in eligible
-                    if (p.step == Step.REQUEST_QUEUE_MOVE) == moves)
+        total = sum(1 for p in eligible
+                    if p.actions and (p.step == Step.REQUEST_QUEUE_MOVE) == moves)
         return total, self._batches(eligible, moves)
 
     def _batches(self, eligible: list[TenantPlan], moves: bool) -> Iterator[list[Job]]:

@@ -39,11 +39,13 @@ class Executor:
         self.progress = progress or (lambda _done, _total, _what: None)
         self.confirm = confirm  # None: no question (confirmed already, or nothing to ask)
         self.finished: list[Stamp] = []  # stamps of every job finished during this run
-        self.total = self.done = 0
+        self.total = 0
+        self.units: set[str] = set()  # what progress counts: tenants (a merge's messages)
 
     def start_pass(self, total: int) -> None:
-        """A new pass of ``total`` due actions begins (for progress)."""
-        self.total, self.done = total, 0
+        """A new pass of ``total`` due tenants begins (for progress; a merge counts its
+        messages, which name no tenant)."""
+        self.total, self.units = total, set()
 
     def execute(self, jobs: Sequence[Job]) -> None:
         """Carry out ``jobs`` in order; stops at once when the person declined."""
@@ -51,9 +53,9 @@ class Executor:
             if self.report.declined:
                 return
             for warning in job.warnings:
-                self.report.say(job, f"check: {warning}")
-            self.done += 1
-            self.progress(min(self.done, self.total), self.total, job.summary)
+                self.report.say(job, warning, check=True)
+            self.units.update(t.casefold() for t in job.tenant_ids or (job.key,))
+            self.progress(min(len(self.units), self.total), self.total, job.summary)
             self._carry_out(job)
 
     def _carry_out(self, job: Job) -> None:

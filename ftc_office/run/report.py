@@ -41,6 +41,19 @@ class TenantOutcome:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One thing a run did (or would do) for one job, said once however many tenants it
+    covers: the summary groups these by kind (a queue move is one line, not one per tenant).
+    ``check`` marks a warning the FM should look at."""
+
+    kind: str
+    tenant_ids: tuple[str, ...]
+    customers: tuple[str, ...]
+    text: str
+    check: bool = False
+
+
 @dataclass
 class RunOptions:
     """What the person asked for."""
@@ -78,6 +91,7 @@ class RunReport:
     outbox_mode: str | None = None  # "drafts" or "pickup" for an outbox run
     notices: list[str] = field(default_factory=list)  # warnings that change no exit code
     changes: list[Any] = field(default_factory=list)  # a dry run's cell changes (CellChange)
+    events: list[Event] = field(default_factory=list)  # what was done, once per job
 
     @property
     def invalid(self) -> int:
@@ -126,12 +140,16 @@ class RunReport:
             elif problem not in self.errors:
                 self.errors.append(problem)
 
-    def say(self, job: Job, text: str) -> None:
-        """Add a line to what the summary says was done for each of the job's tenants."""
+    def say(self, job: Job, text: str, check: bool = False) -> None:
+        """Record what was done for a job: once as an event (the summary's line) and as an
+        action of each of its tenants (the JSON report); ``check`` for a warning."""
+        customers = []
         for tid in job.tenant_ids:
             out = self.outcome(tid)
             if out:
-                out.actions.append(text)
+                out.actions.append(f"check: {text}" if check else text)
+                customers.append(out.customer)
+        self.events.append(Event(str(job.kind), job.tenant_ids, tuple(customers), text, check))
 
     def mark_done(self, job: Job) -> None:
         """The job's tenants that were still waiting are done."""
