@@ -251,6 +251,7 @@ class FakeGraph:
         self.invalid_recipients: set[str] = set()
         self.valid_tokens: set[str] | None = None  # None: any bearer token is accepted
         self.max_body = 4 * 1024 * 1024
+        self.ca_path: Path | None = None
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -263,8 +264,33 @@ class FakeGraph:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT/``."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        """``http://127.0.0.1:PORT/`` (``https`` after :meth:`use_tls`)."""
+        scheme = "https" if self.ca_path else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}/"
+
+    def use_tls(self, tmp: Path) -> Path:
+        """Serve https (before :meth:`start`); returns the CA bundle a client must trust."""
+        import trustme
+
+        ca = trustme.CA()
+        self.ca_path = tmp / "fake-graph-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_path))
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(ctx)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True,
+                                             do_handshake_on_connect=False)
+        return self.ca_path
+
+    def break_tls(self) -> None:
+        """From now on new connections present a certificate of an unknown CA: the
+        client's TLS handshake fails before any request is written."""
+        import trustme
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        trustme.CA().issue_cert("127.0.0.1").configure_cert(ctx)
+        # a listening SSLSocket wraps what it accepts with its _context (the public
+        # setter needs a connected socket)
+        self.server.socket._context = ctx  # type: ignore[attr-defined]
 
     def start(self) -> FakeGraph:
         self.thread.start()
@@ -283,7 +309,10 @@ class FakeGraph:
         and Graph code, nothing done), ``error_after`` (done, then status, default 500),
         ``hang_before`` / ``hang_after`` (sleep ``hang`` s before / after doing it, then
         drop the connection / answer normally), ``drop_before`` / ``drop_after`` (close the
-        connection without an answer, before / after doing it).
+        connection without an answer, before / after doing it), ``reply_close`` (answer
+        normally, then close the connection: the client's next request connects afresh),
+        ``tls_garbage_after`` (done, then plain bytes inside the TLS connection: the
+        client's read fails with an SSLError after its request went out; :meth:`use_tls`).
         """
         fault = Fault(method.upper(), path, kind, times, status, code, retry_after, hang)
         with self._lock:
@@ -593,6 +622,19 @@ class FakeGraph:
                                            "message": "error"}})
                     return
                 if kind == "drop_after":
+                    self.close_connection = True
+                    return
+                if kind == "tls_garbage_after":  # done; then bytes that are not TLS
+                    import os
+                    import socket
+
+                    raw = socket.socket(fileno=os.dup(self.connection.fileno()))
+                    raw.sendall(b"HTTP/1.1 202 Accepted\r\n\r\n")
+                    raw.close()
+                    self.close_connection = True
+                    return
+                if kind == "reply_close":
+                    self._reply(status, {**hdrs, "Connection": "close"}, payload)
                     self.close_connection = True
                     return
                 if kind == "hang_after":

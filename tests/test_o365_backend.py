@@ -246,9 +246,9 @@ def test_503_retries_exhausted_is_retryable_and_nothing_sent(fake_graph: FakeGra
     assert not fake_graph.sent and not fake_graph.drafts
 
 
-def test_503_on_send_exhausted_deletes_the_draft(fake_graph: FakeGraph,
+def test_429_on_send_exhausted_deletes_the_draft(fake_graph: FakeGraph,
                                                  make_backend: Any) -> None:
-    fake_graph.fail("POST", r"/send$", "unavailable", times=99)
+    fake_graph.fail("POST", r"/send$", "throttle", times=99, retry_after=0)
     backend = make_backend(max_retries=1)
     result = backend.deliver(msg())
     assert result.status is Status.FAILED_RETRYABLE

@@ -43,6 +43,7 @@ from ftc_office.backends.o365_graph import (
     describe,
     graph_code,
     http_status,
+    may_have_arrived,
     never_connected,
 )
 from ftc_office.backends.o365_lookup import delete_stray_drafts, lookup, withdraw
@@ -185,8 +186,10 @@ class O365Backend(Opening):
             wait = float(2 ** attempt)
         return max(0.0, min(wait, self.settings.max_retry_wait))
 
-    def _retrying(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Call ``fn``; retry 429/503 and refused connections (nothing reached Graph)."""
+    def _retrying(self, what: str, fn: Callable[[], Any],
+                  seen: list[BaseException] | None = None) -> Any:
+        """Call ``fn``; retry 429/503 and refused connections (nothing reached Graph).
+        Every failure that was retried is appended to ``seen``."""
         attempt = 0
         while True:
             try:
@@ -195,6 +198,8 @@ class O365Backend(Opening):
                 retryable = http_status(exc) in _RETRY_STATUSES or never_connected(exc)
                 if not retryable:
                     raise
+                if seen is not None:
+                    seen.append(exc)
                 if attempt >= self.settings.max_retries:
                     raise Throttled(f"{what}: {describe(exc)} after {attempt} retries"
                                      ) from exc
@@ -332,38 +337,49 @@ class O365Backend(Opening):
 
     def _send_draft(self, draft: Message, message: OutgoingMessage, draft_id: str
                     ) -> DeliveryResult:
-        """Send the saved draft, the attempt counted in the send log first."""
+        """Send the saved draft, the attempt counted in the send log first.
+
+        Only a failure that provably happened before anything reached Graph (429, refused
+        connection, DNS, TLS handshake) on every attempt is ``failed-retryable``; once an
+        attempt may have reached Graph (a 5xx, a timeout, a reset), any later failure —
+        a 404 for a draft that already moved to Sent Items included — is ``unknown`` and
+        the Sent Items lookup settles it."""
         row = self.send_log.record(self.mailbox_key, self._clock(),
                                    len(message.recipients), message.key)
+        seen: list[BaseException] = []
         try:
-            result = self._retrying("send", draft.send)
+            result = self._retrying("send", draft.send, seen)
             if result is not True:
                 raise RuntimeError("O365 did not send the draft")
-        except Throttled as exc:
-            self.send_log.settle(row, "not-sent")
-            self._delete_quietly(draft)
-            return self._fail(message, Status.FAILED_RETRYABLE, str(exc))
-        except requests.RequestException as exc:
-            status = http_status(exc)
-            if status is not None and 400 <= status < 500:
-                self.send_log.settle(row, "not-sent")
-                self._raise_if_auth(exc)
-                if status == 404:  # the draft vanished before it was sent
-                    return self._fail(message, Status.FAILED_RETRYABLE,
-                                      "the draft disappeared before sending", exc, draft_id)
-                self._delete_quietly(draft)
-                return self._fail(message, Status.FAILED_PERMANENT, "Graph refused to send",
-                                  exc)
-            self.send_log.settle(row, "unknown")
-            return self._fail(message, Status.UNKNOWN,
-                              "the send request had no clear answer; look it up before "
-                              "sending again", exc, draft_id)
+        except (Throttled, requests.RequestException) as exc:
+            if any(may_have_arrived(e) for e in seen) or (
+                    not isinstance(exc, Throttled) and may_have_arrived(exc)):
+                self.send_log.settle(row, "unknown")
+                return self._fail(message, Status.UNKNOWN,
+                                  "the send request had no clear answer; look it up before "
+                                  "sending again", exc, draft_id)
+            return self._not_sent(draft, message, row, exc, draft_id)
         except RuntimeError as exc:
             self.send_log.settle(row, "unknown")
             return self._fail(message, Status.UNKNOWN, str(exc), None, draft_id)
         self.send_log.settle(row, "sent")
         log.info("message %s: sent", message.key)
         return DeliveryResult(message.key, Status.SENT, provider_id=draft_id)
+
+    def _not_sent(self, draft: Message, message: OutgoingMessage, row: int,
+                  exc: BaseException, draft_id: str) -> DeliveryResult:
+        """The send certainly did not happen (Graph refused it, or it never left)."""
+        self.send_log.settle(row, "not-sent")
+        if isinstance(exc, Throttled):
+            self._delete_quietly(draft)
+            return self._fail(message, Status.FAILED_RETRYABLE, str(exc))
+        self._raise_if_auth(exc)
+        status = http_status(exc)
+        if status == 404:  # the draft vanished before it was ever sent
+            return self._fail(message, Status.FAILED_RETRYABLE,
+                              "the draft disappeared before sending", exc, draft_id)
+        self._delete_quietly(draft)
+        return self._fail(message, Status.FAILED_PERMANENT, "Graph refused to send", exc)
 
     def within_grace(self, key: str) -> bool:
         """A send of ``key`` was requested less than ``sent_items_grace`` ago (Exchange may

@@ -31,6 +31,7 @@ from O365.connection import Connection, MSGraphProtocol
 from O365.utils import BaseTokenBackend, FileSystemTokenBackend
 
 from ftc_office.atomic import atomic_write_bytes
+from ftc_office.backends.o365_graph import no_blind_retries
 from ftc_office.config import O365Settings
 from ftc_office.errors import DeliveryError
 from ftc_office.paths import config_dir
@@ -154,6 +155,14 @@ class FtcConnection(Connection):
 
     ftc_authority: str = ""
     ftc_instance_discovery: bool | None = None
+
+    def get_session(self, load_token: bool = False) -> requests.Session:
+        """O365's session, without urllib3's blind retries (see :func:`no_blind_retries`)."""
+        return no_blind_retries(super().get_session(load_token=load_token))
+
+    def get_naive_session(self) -> requests.Session:
+        """O365's session for upload URLs, without urllib3's blind retries."""
+        return no_blind_retries(super().get_naive_session())
 
     @property
     def msal_client(self) -> PublicClientApplication | ConfidentialClientApplication:

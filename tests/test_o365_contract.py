@@ -1,0 +1,160 @@
+"""The o365 backend where Graph is ambiguous or strict (issues 18 and 20), against the fake
+Graph with the real O365 library: a retried send never turns a sent message into "failed",
+the inline-or-upload decision on the encoded request size, the refusals before the first
+request (shared mailbox + delegated sign-in + large file; US Government clouds), immutable
+ids, and the fake's own strictness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakegraph import FakeGraph, fake_graph_fixture, seed_token_cache  # noqa: F401
+from O365.utils.token import MemoryTokenBackend
+from test_o365_backend import (  # noqa: F401  (fixtures "clock", "make_backend")
+    CLIENT_ID,
+    SCOPES,
+    SEED_TOKEN,
+    clock,
+    make_backend,
+    msg,
+    settings_for,
+)
+
+from ftc_office.backends.base import Sought, Status
+from ftc_office.backends.o365 import O365Backend, SendLog
+from ftc_office.message import OutgoingMessage
+
+
+def rerun(backend: O365Backend, m: OutgoingMessage, provider_id: str | None) -> Status:
+    """What the next start does with an entry in doubt (run/reconcile.py): look it up,
+    withdraw an unsent draft, and send afresh what is certainly not sent."""
+    found = backend.lookup(Sought.of(m, provider_id))
+    if found is Status.DRAFTED:
+        found = backend.withdraw(Sought.of(m, provider_id))
+    if found is None:
+        return backend.deliver(m).status
+    assert found is not None
+    return found
+
+
+# -- #20.3: a retry can never turn a sent message into "failed" ------------------------
+
+
+def test_503_then_404_is_unknown_and_one_message_in_the_end(fake_graph: FakeGraph,
+                                                           make_backend: Any) -> None:
+    # the first send went through (the draft moved to Sent Items) but answered 503; the
+    # retry finds no draft: 404 ErrorItemNotFound
+    fake_graph.fail("POST", r"/send$", "error_after", status=503)
+    m = msg()
+    result = make_backend().deliver(m)
+    assert result.status is Status.UNKNOWN, result.error
+    assert [r.method for r in fake_graph.calls("POST", "/send")] == ["POST", "POST"]
+    assert len(fake_graph.sent_with_key(m.key)) == 1
+    assert rerun(make_backend(), m, result.provider_id) is Status.SENT
+    assert len(fake_graph.sent_with_key(m.key)) == 1  # exactly one across run and rerun
+    assert len(fake_graph.calls("POST", "/send")) == 2
+
+
+def test_503_exhausted_on_send_is_unknown_and_the_rerun_sends_once(fake_graph: FakeGraph,
+                                                                   make_backend: Any,
+                                                                   clock: Any) -> None:
+    fake_graph.fail("POST", r"/send$", "unavailable", times=2, retry_after=0)
+    m = msg()
+    result = make_backend(max_retries=1).deliver(m)
+    assert result.status is Status.UNKNOWN  # a 503 may come after Exchange acted
+    assert result.provider_id in fake_graph.drafts  # kept for the lookup
+    clock.now += 10_000  # past the Sent Items grace period
+    assert rerun(make_backend(), m, result.provider_id) is Status.SENT
+    assert len(fake_graph.sent_with_key(m.key)) == 1
+    assert not fake_graph.drafts
+
+
+def test_5xx_on_send_is_unknown_and_the_rerun_does_not_send_again(fake_graph: FakeGraph,
+                                                                  make_backend: Any) -> None:
+    fake_graph.fail("POST", r"/send$", "error_after", status=502)
+    m = msg()
+    result = make_backend().deliver(m)
+    assert result.status is Status.UNKNOWN
+    assert rerun(make_backend(), m, result.provider_id) is Status.SENT
+    assert len(fake_graph.sent_with_key(m.key)) == 1
+
+
+def test_timeout_on_send_is_unknown_and_the_rerun_does_not_send_again(
+        fake_graph: FakeGraph, make_backend: Any) -> None:
+    fake_graph.fail("POST", r"/send$", "hang_after", hang=3600)
+    m = msg()
+    result = make_backend(timeout=0.5).deliver(m)
+    assert result.status is Status.UNKNOWN
+    assert rerun(make_backend(), m, result.provider_id) is Status.SENT
+    assert len(fake_graph.sent_with_key(m.key)) == 1
+
+
+def test_reset_after_the_request_is_unknown_and_the_rerun_does_not_send_again(
+        fake_graph: FakeGraph, make_backend: Any) -> None:
+    fake_graph.fail("POST", r"/send$", "drop_after")
+    m = msg()
+    result = make_backend().deliver(m)
+    assert result.status is Status.UNKNOWN
+    assert rerun(make_backend(), m, result.provider_id) is Status.SENT
+    assert len(fake_graph.sent_with_key(m.key)) == 1
+
+
+def test_connection_refused_on_send_stays_failed_retryable(fake_graph: FakeGraph,
+                                                           make_backend: Any) -> None:
+    fake_graph.fail("POST", r"Drafts/messages$", "reply_close")  # no keep-alive to reuse
+    m = msg()
+    result = make_backend(max_retries=1).deliver(m, lambda _id: fake_graph.stop())
+    assert result.status is Status.FAILED_RETRYABLE, result.error  # nothing left the machine
+    assert not fake_graph.sent
+    assert len(fake_graph.calls("POST", "/send")) == 0
+
+
+@pytest.fixture
+def tls_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph]:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would replace `verify`
+        monkeypatch.delenv(name, raising=False)
+    graph = FakeGraph()
+    graph.use_tls(tmp_path)
+    graph.start()
+    try:
+        yield graph
+    finally:
+        graph.stop()
+
+
+def tls_backend(graph: FakeGraph, tmp_path: Path, clock: Any) -> O365Backend:
+    tb = MemoryTokenBackend()
+    seed_token_cache(tb, None, client_id=CLIENT_ID, scopes=SCOPES, expires_in=10 * 86400,
+                     access_token=SEED_TOKEN, refresh_token="seed-rt")
+    return O365Backend(settings_for(graph, max_retries=1), clock=clock.time,
+                       sleep=clock.sleep, token_backend=tb, requests_delay_ms=0,
+                       verify=str(graph.ca_path), send_log=SendLog(tmp_path / "s.sqlite"))
+
+
+def test_ssl_error_after_the_request_went_out_is_unknown(tls_graph: FakeGraph,
+                                                        tmp_path: Path, clock: Any) -> None:
+    tls_graph.fail("POST", r"/send$", "tls_garbage_after")
+    m = msg()
+    result = tls_backend(tls_graph, tmp_path, clock).deliver(m)
+    assert result.status is Status.UNKNOWN, result.error
+    assert "SSLError" in (result.error or "")
+    assert len(tls_graph.calls("POST", "/send")) == 1  # not retried blindly
+    assert rerun(tls_backend(tls_graph, tmp_path, clock), m, result.provider_id
+                 ) is Status.SENT
+    assert len(tls_graph.sent_with_key(m.key)) == 1
+
+
+def test_tls_handshake_failure_on_send_stays_failed_retryable(tls_graph: FakeGraph,
+                                                              tmp_path: Path,
+                                                              clock: Any) -> None:
+    tls_graph.fail("POST", r"Drafts/messages$", "reply_close")  # the send connects afresh
+
+    def prepared(_id: str) -> None:
+        tls_graph.break_tls()
+
+    result = tls_backend(tls_graph, tmp_path, clock).deliver(msg(), prepared)
+    assert result.status is Status.FAILED_RETRYABLE, result.error
+    assert not tls_graph.sent and not tls_graph.calls("POST", "/send")
