@@ -11,21 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_o365_backend
 from fakegraph import FakeGraph, fake_graph_fixture, seed_token_cache  # noqa: F401
 from O365.utils.token import MemoryTokenBackend
-from test_o365_backend import (  # noqa: F401  (fixtures "clock", "make_backend")
-    CLIENT_ID,
-    SCOPES,
-    SEED_TOKEN,
-    clock,
-    make_backend,
-    msg,
-    settings_for,
-)
+from test_o365_backend import CLIENT_ID, SCOPES, SEED_TOKEN, msg, settings_for
 
 from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.o365 import O365Backend, SendLog
 from ftc_office.message import OutgoingMessage
+
+clock = test_o365_backend.clock  # the fixtures of the backend tests
+make_backend = test_o365_backend.make_backend
 
 
 def rerun(backend: O365Backend, m: OutgoingMessage, provider_id: str | None) -> Status:
