@@ -6,6 +6,7 @@ ids, and the fake's own strictness."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from test_o365_backend import CLIENT_ID, SCOPES, SEED_TOKEN, msg, settings_for
 
 from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.o365 import O365Backend, SendLog
-from ftc_office.message import OutgoingMessage
+from ftc_office.backends.o365_graph import create_request_size
+from ftc_office.message import Attachment, OutgoingMessage
 
 clock = test_o365_backend.clock  # the fixtures of the backend tests
 make_backend = test_o365_backend.make_backend
@@ -154,3 +156,32 @@ def test_tls_handshake_failure_on_send_stays_failed_retryable(tls_graph: FakeGra
     result = tls_backend(tls_graph, tmp_path, clock).deliver(msg(), prepared)
     assert result.status is Status.FAILED_RETRYABLE, result.error
     assert not tls_graph.sent and not tls_graph.calls("POST", "/send")
+
+
+# -- #18.1 case 3: embed or upload on the encoded request size -------------------------
+
+
+@pytest.mark.parametrize("sizes", [(3_142_000,), (3_144_000,), (3_145_728,),
+                                   (1_572_864, 1_572_864), (3_100_000, 45_728)])
+def test_just_under_3_mib_takes_the_upload_path(fake_graph: FakeGraph, make_backend: Any,
+                                                sizes: tuple[int, ...]) -> None:
+    files = tuple(Attachment(f"f{i}.bin", bytes([i + 1]) * n, "application/octet-stream")
+                  for i, n in enumerate(sizes))
+    m = msg(attachments=files)
+    result = make_backend().deliver(m)
+    assert result.status is Status.SENT, result.error
+    assert "attachments" not in fake_graph.requests[0].json  # not embedded
+    assert max(len(r.body) for r in fake_graph.requests) <= 4 * 1024 * 1024  # no 413
+    sent = fake_graph.sent_with_key(m.key)[0]
+    got = {a["name"]: len(base64.b64decode(a["contentBytes"])) for a in sent.attachments}
+    assert got == {f.filename: len(f.content) for f in files}
+
+
+def test_the_estimate_covers_the_real_create_request(fake_graph: FakeGraph,
+                                                     make_backend: Any) -> None:
+    files = (Attachment("ä-report.pdf", b"\xff" * 3_000_000, "application/pdf"),)
+    m = msg(attachments=files, html="<p>" + "é" * 5000 + "</p>")
+    assert make_backend().deliver(m).status is Status.SENT
+    create = fake_graph.requests[0]
+    assert "attachments" in create.json  # embedded: well inside the limit
+    assert len(create.body) <= create_request_size(m) <= 4 * 1024 * 1024

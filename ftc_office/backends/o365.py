@@ -31,6 +31,7 @@ from typing import Any
 import requests
 from O365.message import Message
 from O365.utils import BaseTokenBackend
+from O365.utils import attachment as o365_attachment
 
 from ftc_office.backends.base import DeliveryResult, Opening, PreparedHook, Sought, Status
 from ftc_office.backends.o365_auth import FtcAccount, build_account, ensure_token
@@ -38,9 +39,11 @@ from ftc_office.backends.o365_graph import (
     DAY,
     KEY_PROPERTY_ID,
     SEND_LOG_FILE,
+    SIMPLE_POST_LIMIT,
     SendLog,
     Throttled,
     describe,
+    embeds,
     graph_code,
     http_status,
     may_have_arrived,
@@ -60,6 +63,10 @@ __all__ = ["DEFERRED_SEND_TIME", "KEY_PROPERTY_ID", "SEND_LOG_FILE", "O365Backen
 
 INLINE_LIMIT = 3 * 1024 * 1024  # attachments (raw bytes) sent inside the create request
 _RETRY_STATUSES = (429, 503)
+# O365 POSTs an attachment up to 3 MiB as JSON: base64 makes that 4 MiB and more, over
+# Graph's request limit (413). Larger ones take an upload session.
+o365_attachment.UPLOAD_SIZE_LIMIT_SIMPLE = min(o365_attachment.UPLOAD_SIZE_LIMIT_SIMPLE,
+                                               SIMPLE_POST_LIMIT)
 _AMBIGUOUS_STATUSES = (500, 502, 504)
 
 
@@ -279,7 +286,7 @@ class O365Backend(Opening):
         if sending:
             self._check_daily(message)
             self._pace()
-        inline = sum(len(a.content) for a in message.attachments) <= INLINE_LIMIT
+        inline = embeds(message, INLINE_LIMIT)
         draft = self._build(message, inline)
         failed = self._create(draft, message, sending)
         if failed is not None:

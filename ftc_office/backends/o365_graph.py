@@ -4,10 +4,11 @@ the classification of request failures (throttled, never connected, HTTP status)
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -15,6 +16,9 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from urllib3.util.retry import Retry
 
 from ftc_office.paths import data_dir
+
+if TYPE_CHECKING:
+    from ftc_office.message import OutgoingMessage
 
 # A fixed, made-up property set GUID for our named property; never change it: Sent Items
 # searches for old messages depend on it.
@@ -86,6 +90,41 @@ class SendLog:
         row = self._db.execute("SELECT MAX(ts) FROM sends WHERE mailbox = ? AND key = ?",
                                (mailbox, key)).fetchone()
         return float(row[0]) if row and row[0] is not None else None
+
+
+#: Graph refuses a larger request (HTTP 413); base64 makes attachments a third larger
+REQUEST_LIMIT = 4 * 1024 * 1024
+REQUEST_MARGIN = 64 * 1024
+#: raw bytes of one attachment that still fit a JSON POST (larger: an upload session)
+SIMPLE_POST_LIMIT = (REQUEST_LIMIT - REQUEST_MARGIN) * 3 // 4
+
+
+def create_request_size(message: OutgoingMessage) -> int:
+    """Bytes of the draft's create request with every attachment inside it (an upper
+    estimate: base64 grows by 4/3, JSON escapes the text)."""
+    def js(text: str | None) -> int:
+        return len(json.dumps(text or ""))
+
+    size = 2048 + js(message.html) + js(message.subject) + js(message.key) * 2
+    size += sum(js(a.email) + js(a.name) + 64 for a in message.recipients)
+    size += sum(js(n) + js(v) + 32 for n, v in message.extra_headers)
+    for a in message.attachments:
+        size += 4 * -(-len(a.content) // 3) + js(a.filename) + 200
+    return size
+
+
+def embeds(message: OutgoingMessage, inline_limit: int) -> bool:
+    """The attachments travel inside the create request: at most ``inline_limit`` raw
+    bytes and the encoded request under Graph's limit with a margin."""
+    raw = sum(len(a.content) for a in message.attachments)
+    return raw <= inline_limit and (
+        create_request_size(message) <= REQUEST_LIMIT - REQUEST_MARGIN)
+
+
+def needs_upload_session(message: OutgoingMessage, inline_limit: int) -> bool:
+    """Some attachment must go through ``createUploadSession``."""
+    return not embeds(message, inline_limit) and any(
+        len(a.content) > SIMPLE_POST_LIMIT for a in message.attachments)
 
 
 class KeyQuery:
