@@ -252,6 +252,8 @@ class FakeGraph:
         self.valid_tokens: set[str] | None = None  # None: any bearer token is accepted
         self.max_body = 4 * 1024 * 1024
         self.ca_path: Path | None = None
+        self.cloud = "global"  # "usgov": no attachment upload sessions (GCC High, DoD)
+        self.app_tokens: set[str] = set()  # app-only tokens (client credentials)
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -434,6 +436,9 @@ class FakeGraph:
                 draft.attachments.append(att)
                 return 201, {}, {k: v for k, v in att.items() if k != "contentBytes"}
             if method == "POST" and sub == "/attachments/createUploadSession":
+                refused = self._upload_refused(box, headers)
+                if refused:
+                    return refused
                 sid = self._new_id("upl")
                 item = data.get("attachmentItem") or data["AttachmentItem"]
                 self.sessions[sid] = {"draft": mid, "name": item["name"],
@@ -455,6 +460,19 @@ class FakeGraph:
                 self.sent.append(draft)
                 return 202, {}, None
         return self._error(405, "ErrorInvalidRequest", f"{method} {rest}")
+
+    def _upload_refused(self, box: str, headers: dict[str, str]
+                        ) -> tuple[int, dict[str, str], Any] | None:
+        """createUploadSession is not available on US Gov L4/L5; with a delegated token it
+        is refused in a shared or delegated mailbox (Microsoft known issue: 403)."""
+        if self.cloud == "usgov":
+            return self._error(400, "BadRequest", "Resource not found for the segment "
+                               "'createUploadSession'.")
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        if box.startswith("users/") and token not in self.app_tokens:
+            return self._error(403, "ErrorAccessDenied", "Access is denied. Check "
+                               "credentials and try again.")
+        return None
 
     def deliver_reply(self, to: StoredMessage, sender: str, text: str, *,
                       received: str | None = None,
@@ -747,6 +765,8 @@ class FakeAuthority:
             self.issued.append(at)
         if self.graph is not None and self.graph.valid_tokens is not None:
             self.graph.valid_tokens.add(at)
+        if self.graph is not None and not user:
+            self.graph.app_tokens.add(at)
         resp: dict[str, Any] = {"token_type": "Bearer", "access_token": at,
                                 "expires_in": self.expires_in, "scope": scope}
         if user:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import test_o365_backend
 from fakegraph import FakeGraph, fake_graph_fixture, seed_token_cache  # noqa: F401
 from O365.utils.token import MemoryTokenBackend
@@ -20,6 +22,7 @@ from test_o365_backend import CLIENT_ID, SCOPES, SEED_TOKEN, msg, settings_for
 from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.o365 import O365Backend, SendLog
 from ftc_office.backends.o365_graph import create_request_size
+from ftc_office.errors import MessageError
 from ftc_office.message import Attachment, OutgoingMessage
 
 clock = test_o365_backend.clock  # the fixtures of the backend tests
@@ -185,3 +188,52 @@ def test_the_estimate_covers_the_real_create_request(fake_graph: FakeGraph,
     create = fake_graph.requests[0]
     assert "attachments" in create.json  # embedded: well inside the limit
     assert len(create.body) <= create_request_size(m) <= 4 * 1024 * 1024
+
+
+# -- #18.1 cases 1-2: refused before the first request ---------------------------------
+
+
+BIG = Attachment("deck.pptx", b"\x01" * (3_500_000), "application/x-deck")
+
+
+def test_shared_mailbox_delegated_large_file_is_refused_before_any_request(
+        fake_graph: FakeGraph, make_backend: Any) -> None:
+    backend = make_backend(mailbox="team@contoso.com")
+    with pytest.raises(MessageError) as err:
+        backend.deliver(msg(attachments=(BIG,)))
+    text = str(err.value)
+    assert "team@contoso.com" in text and "403" in text
+    assert 'auth = "credentials"' in text  # what works instead
+    assert fake_graph.requests == []
+    small = Attachment("notes.txt", b"x" * 1000, "text/plain")  # small files still go
+    assert backend.deliver(msg(attachments=(small,))).status is Status.SENT
+
+
+def test_the_fake_refuses_a_delegated_upload_session_in_a_shared_mailbox(
+        fake_graph: FakeGraph, make_backend: Any) -> None:
+    backend = make_backend(mailbox="team@contoso.com")
+    draft = backend.account.new_message(resource="team@contoso.com")
+    draft.to.add("ann@microsoft.com")
+    draft.save_draft()
+    draft.attachments.add([(BytesIO(BIG.content), BIG.filename)])
+    with pytest.raises(requests.HTTPError) as err:
+        draft.save_draft()
+    assert err.value.response.status_code == 403
+
+
+def test_us_government_cloud_large_file_is_refused_before_any_request(
+        fake_graph: FakeGraph, make_backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTC_O365_GRAPH_URL", fake_graph.url)  # the fake stands in for it
+    backend = make_backend(graph_url="https://graph.microsoft.us/")
+    with pytest.raises(MessageError, match=r"US Government.*links"):
+        backend.deliver(msg(attachments=(BIG,)))
+    assert fake_graph.requests == []
+    assert backend.deliver(msg()).status is Status.SENT  # no large file: fine
+    fake_graph.cloud = "usgov"  # and the fake has no upload sessions there
+    draft = backend.account.new_message()
+    draft.to.add("ann@microsoft.com")
+    draft.save_draft()
+    draft.attachments.add([(BytesIO(BIG.content), BIG.filename)])
+    with pytest.raises(requests.HTTPError) as err:
+        draft.save_draft()
+    assert err.value.response.status_code == 400

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 from O365.message import Message
@@ -34,7 +35,7 @@ from O365.utils import BaseTokenBackend
 from O365.utils import attachment as o365_attachment
 
 from ftc_office.backends.base import DeliveryResult, Opening, PreparedHook, Sought, Status
-from ftc_office.backends.o365_auth import FtcAccount, build_account, ensure_token
+from ftc_office.backends.o365_auth import FtcAccount, build_account, ensure_token, graph_url
 from ftc_office.backends.o365_graph import (
     DAY,
     KEY_PROPERTY_ID,
@@ -47,6 +48,7 @@ from ftc_office.backends.o365_graph import (
     graph_code,
     http_status,
     may_have_arrived,
+    needs_upload_session,
     never_connected,
 )
 from ftc_office.backends.o365_lookup import delete_stray_drafts, lookup, withdraw
@@ -61,6 +63,8 @@ DEFERRED_SEND_TIME = "SystemTime 0x3FEF"
 
 __all__ = ["DEFERRED_SEND_TIME", "KEY_PROPERTY_ID", "SEND_LOG_FILE", "O365Backend", "SendLog"]
 
+#: Graph hosts of US Gov L4 (GCC High) and L5 (DoD): no attachment upload sessions
+US_GOV_GRAPH_HOSTS = frozenset(("graph.microsoft.us", "dod-graph.microsoft.us"))
 INLINE_LIMIT = 3 * 1024 * 1024  # attachments (raw bytes) sent inside the create request
 _RETRY_STATUSES = (429, 503)
 # O365 POSTs an attachment up to 3 MiB as JSON: base64 makes that 4 MiB and more, over
@@ -151,6 +155,30 @@ class O365Backend(Opening):
                 f"{self.settings.max_message_mb:g} MB limit of delivery.o365.max_message_mb",
                 "send the large files as links, or split them over several messages",
             )
+        self._check_upload(message)
+
+    def _check_upload(self, message: OutgoingMessage) -> None:
+        """Refuse a message that needs an upload session where Graph has none for it."""
+        if not needs_upload_session(message, INLINE_LIMIT):
+            return
+        where = message.origin or f"message {message.key}"
+        hosts = {urlparse(u).hostname or "" for u in (self.settings.graph_url,
+                                                      graph_url(self.settings))}
+        if hosts & US_GOV_GRAPH_HOSTS:
+            raise MessageError(
+                where, "an attachment over about 3 MB needs an upload session, which "
+                "Microsoft Graph does not offer on US Government clouds "
+                f"({', '.join(sorted(hosts & US_GOV_GRAPH_HOSTS))})",
+                "send the large files as links (OneDrive or SharePoint), or keep each "
+                "attachment under about 3 MB")
+        if self.settings.mailbox and self.settings.auth == "public":
+            raise MessageError(
+                where, "an attachment over about 3 MB from the shared mailbox "
+                f"{self.settings.mailbox} with delegated sign-in: Graph refuses its upload "
+                "session (HTTP 403, a Microsoft known issue)",
+                'use app-only sign-in (delivery.o365.auth = "credentials") for large files '
+                "from a shared mailbox, send from your own mailbox, or send the large files "
+                "as links")
 
     def _check_daily(self, message: OutgoingMessage) -> None:
         limit = self.settings.daily_recipient_limit
