@@ -194,6 +194,7 @@ class StoredMessage:
     visible_at: float = 0.0
     draft_id: str = ""
     conversation_id: str = ""
+    immutable: bool = False  # created with Prefer: IdType="ImmutableId" (keeps its id)
 
     def props(self) -> list[dict[str, str]]:
         return list(self.data.get("singleValueExtendedProperties") or [])
@@ -404,6 +405,7 @@ class FakeGraph:
                 return 202, {}, None
             if method == "POST" and rest == "/mailFolders/Drafts/messages":
                 msg = StoredMessage(self._new_id("draft"), box, dict(data))
+                msg.immutable = 'idtype="immutableid"' in headers.get("prefer", "").lower()
                 msg.attachments = [dict(a, source="inline")
                                    for a in (msg.data.pop("attachments", []) or [])]
                 self.drafts[msg.id] = msg
@@ -454,7 +456,8 @@ class FakeGraph:
                 del self.drafts[mid]
                 draft.is_draft = False
                 draft.draft_id = mid
-                draft.id = self._new_id("sent")
+                if not draft.immutable:  # a regular id changes when the item moves
+                    draft.id = self._new_id("sent")
                 draft.visible_at = self.clock() + self.sent_items_delay
                 draft.data["sentDateTime"] = _utc_now()
                 self.sent.append(draft)

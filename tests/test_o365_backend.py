@@ -206,10 +206,10 @@ def test_lookup_finds_the_sent_copy_by_key(fake_graph: FakeGraph, make_backend: 
         "and ep/value eq 'atu.t1.it''s-ok.1')")
 
     fake_graph.reset_requests()
-    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.SENT  # draft id is gone: 404
+    # an immutable id: the draft id names the sent item, no search needed
+    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.SENT
     assert [(r.method, r.path) for r in fake_graph.requests] == [
-        ("GET", f"/v1.0/me/messages/{result.provider_id}"),
-        ("GET", "/v1.0/me/mailFolders/SentItems/messages")]
+        ("GET", f"/v1.0/me/messages/{result.provider_id}")]
 
 
 def test_lookup_of_a_message_never_sent_is_none(fake_graph: FakeGraph,

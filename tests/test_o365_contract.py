@@ -237,3 +237,31 @@ def test_us_government_cloud_large_file_is_refused_before_any_request(
     with pytest.raises(requests.HTTPError) as err:
         draft.save_draft()
     assert err.value.response.status_code == 400
+
+
+# -- #18.2: immutable ids ----------------------------------------------------------------
+
+
+def test_immutable_ids_keep_the_draft_id_valid_after_the_send(fake_graph: FakeGraph,
+                                                              make_backend: Any) -> None:
+    backend = make_backend()
+    m = msg()
+    result = backend.deliver(m)
+    assert result.status is Status.SENT
+    for r in fake_graph.requests:
+        assert 'IdType="ImmutableId"' in r.headers.get("prefer", ""), r.path
+    (sent,) = fake_graph.sent_with_key(m.key)
+    assert sent.id == result.provider_id  # the recorded id names the Sent Items copy
+    fake_graph.reset_requests()
+    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.SENT
+    assert 'IdType="ImmutableId"' in fake_graph.requests[0].headers["prefer"]
+
+
+def test_the_fake_changes_a_regular_id_on_move(fake_graph: FakeGraph,
+                                               make_backend: Any) -> None:
+    backend = make_backend()
+    backend.account.con.default_headers = {}  # a client that does not ask
+    m = msg()
+    result = backend.deliver(m)
+    (sent,) = fake_graph.sent_with_key(m.key)
+    assert sent.id != result.provider_id

@@ -149,6 +149,9 @@ class SecureFileTokenBackend(FileSystemTokenBackend):
         return True
 
 
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
+
+
 class FtcConnection(Connection):
     """O365's connection with the MSAL app built for our authority (national clouds, a
     test authority): O365 hard-codes login.microsoftonline.com."""
@@ -249,6 +252,9 @@ def build_account(settings: O365Settings, *, token_backend: BaseTokenBackend | N
         raise_http_errors=True,
     )
     con: FtcConnection = account.con
+    # immutable ids: the draft id recorded in the ledger still names the message after
+    # the send moved it to Sent Items (O365 adds default_headers to every request)
+    con.default_headers = {**con.default_headers, "Prefer": IMMUTABLE_IDS}
     con.ftc_authority = authority_url(settings)
     con.ftc_instance_discovery = None if host in WELL_KNOWN_AUTHORITY_HOSTS else False
     con.oauth_redirect_url = f"{base}/common/oauth2/nativeclient"
