@@ -404,6 +404,12 @@ class FakeGraph:
                 self.sent.append(msg)
                 return 202, {}, None
             if method == "POST" and rest == "/mailFolders/Drafts/messages":
+                bad_header = [h.get("name", "") for h in data.get("internetMessageHeaders")
+                              or [] if not str(h.get("name", "")).lower().startswith("x-")]
+                if bad_header:
+                    return self._error(400, "InvalidInternetMessageHeader", "The internet "
+                                       f"message header name '{bad_header[0]}' should start "
+                                       "with 'x-' or 'X-'.")
                 msg = StoredMessage(self._new_id("draft"), box, dict(data))
                 msg.immutable = 'idtype="immutableid"' in headers.get("prefer", "").lower()
                 msg.attachments = [dict(a, source="inline")
@@ -427,6 +433,9 @@ class FakeGraph:
                 return self._error(404, "ErrorItemNotFound", "not found")
             if draft is None:
                 return self._error(404, "ErrorItemNotFound", "not found")
+            if method == "PATCH" and sub == "" and "internetMessageHeaders" in data:
+                return self._error(400, "ErrorInvalidRequest", "internetMessageHeaders can "
+                                   "only be set when the message is created.")
             if method == "PATCH" and sub == "":
                 draft.data.update({k: v for k, v in data.items() if k != "attachments"})
                 return 200, {}, self._message_view(draft)
@@ -548,9 +557,13 @@ class FakeGraph:
         for s in pool:
             if s.mailbox != box:
                 continue
-            if want and not any((p.get("id"), p.get("value")) == want for p in s.props()):
+            if want and not any(  # Graph compares the values case-insensitively
+                    (str(p.get("id")).casefold(), str(p.get("value")).casefold())
+                    == (want[0].casefold(), want[1].casefold()) for p in s.props()):
                 continue
             view = self._message_view(s)
+            if flt and not m and not _matches(view, flt):  # never "everything" by mistake
+                continue
             out.append({"id": s.id, "isDraft": s.is_draft,
                         **{k: view.get(k) for k in _selected(query) if k in view}})
         top = int(query.get("$top", "25"))

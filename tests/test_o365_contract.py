@@ -265,3 +265,51 @@ def test_the_fake_changes_a_regular_id_on_move(fake_graph: FakeGraph,
     result = backend.deliver(m)
     (sent,) = fake_graph.sent_with_key(m.key)
     assert sent.id != result.provider_id
+
+
+# -- #18.3: the fake as strict as Graph (filters) ---------------------------------------
+
+
+def test_the_fake_refuses_a_filter_it_cannot_parse(fake_graph: FakeGraph,
+                                                   make_backend: Any) -> None:
+    backend = make_backend()
+    backend.deliver(msg())
+    con, url = backend.account.con, fake_graph.url + "v1.0/me/mailFolders/SentItems/messages"
+    with pytest.raises(requests.HTTPError) as err:
+        con.get(url, params={"$filter": "singleValueExtendedProperties/any(ep: ep/id eq)"})
+    assert err.value.response.status_code == 400
+    assert err.value.response.json()["error"]["code"] == "BadRequest"
+    found = con.get(url, params={"$filter": "isDraft eq true"}).json()["value"]
+    assert found == []  # a filter that matches nothing returns nothing, not everything
+
+
+def test_the_fake_matches_filter_values_case_insensitively(fake_graph: FakeGraph,
+                                                           make_backend: Any) -> None:
+    backend = make_backend()
+    backend.deliver(msg(key="atu.t1.Teams.ABC"))
+    assert backend.lookup(Sought.of(msg(key="ATU.T1.TEAMS.abc"))) is Status.SENT
+
+
+def test_the_fake_takes_only_x_headers_and_only_on_create(fake_graph: FakeGraph,
+                                                          make_backend: Any) -> None:
+    con = make_backend().account.con
+    url = fake_graph.url + "v1.0/me/mailFolders/Drafts/messages"
+    with pytest.raises(requests.HTTPError) as err:
+        con.post(url, data={"subject": "s", "internetMessageHeaders": [
+            {"name": "Reply-To", "value": "a@b.c"}]})
+    assert err.value.response.json()["error"]["code"] == "InvalidInternetMessageHeader"
+    made = con.post(url, data={"subject": "s", "internetMessageHeaders": [
+        {"name": "X-Ok", "value": "1"}]}).json()
+    with pytest.raises(requests.HTTPError) as err:
+        con.patch(fake_graph.url + f"v1.0/me/messages/{made['id']}", data={
+            "internetMessageHeaders": [{"name": "X-Ok", "value": "2"}]})
+    assert err.value.response.status_code == 400
+
+
+def test_the_fake_answers_413_over_the_request_limit(fake_graph: FakeGraph,
+                                                     make_backend: Any) -> None:
+    con = make_backend().account.con
+    with pytest.raises(requests.HTTPError) as err:
+        con.post(fake_graph.url + "v1.0/me/mailFolders/Drafts/messages",
+                 data={"subject": "x" * (4 * 1024 * 1024)})
+    assert err.value.response.status_code == 413
