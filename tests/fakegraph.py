@@ -194,6 +194,7 @@ class StoredMessage:
     visible_at: float = 0.0
     draft_id: str = ""
     conversation_id: str = ""
+    immutable: bool = False  # created with Prefer: IdType="ImmutableId" (keeps its id)
 
     def props(self) -> list[dict[str, str]]:
         return list(self.data.get("singleValueExtendedProperties") or [])
@@ -251,6 +252,9 @@ class FakeGraph:
         self.invalid_recipients: set[str] = set()
         self.valid_tokens: set[str] | None = None  # None: any bearer token is accepted
         self.max_body = 4 * 1024 * 1024
+        self.ca_path: Path | None = None
+        self.cloud = "global"  # "usgov": no attachment upload sessions (GCC High, DoD)
+        self.app_tokens: set[str] = set()  # app-only tokens (client credentials)
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -263,8 +267,33 @@ class FakeGraph:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT/``."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        """``http://127.0.0.1:PORT/`` (``https`` after :meth:`use_tls`)."""
+        scheme = "https" if self.ca_path else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}/"
+
+    def use_tls(self, tmp: Path) -> Path:
+        """Serve https (before :meth:`start`); returns the CA bundle a client must trust."""
+        import trustme
+
+        ca = trustme.CA()
+        self.ca_path = tmp / "fake-graph-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_path))
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(ctx)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True,
+                                             do_handshake_on_connect=False)
+        return self.ca_path
+
+    def break_tls(self) -> None:
+        """From now on new connections present a certificate of an unknown CA: the
+        client's TLS handshake fails before any request is written."""
+        import trustme
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        trustme.CA().issue_cert("127.0.0.1").configure_cert(ctx)
+        # a listening SSLSocket wraps what it accepts with its _context (the public
+        # setter needs a connected socket)
+        self.server.socket._context = ctx  # type: ignore[attr-defined]
 
     def start(self) -> FakeGraph:
         self.thread.start()
@@ -283,7 +312,10 @@ class FakeGraph:
         and Graph code, nothing done), ``error_after`` (done, then status, default 500),
         ``hang_before`` / ``hang_after`` (sleep ``hang`` s before / after doing it, then
         drop the connection / answer normally), ``drop_before`` / ``drop_after`` (close the
-        connection without an answer, before / after doing it).
+        connection without an answer, before / after doing it), ``reply_close`` (answer
+        normally, then close the connection: the client's next request connects afresh),
+        ``tls_garbage_after`` (done, then plain bytes inside the TLS connection: the
+        client's read fails with an SSLError after its request went out; :meth:`use_tls`).
         """
         fault = Fault(method.upper(), path, kind, times, status, code, retry_after, hang)
         with self._lock:
@@ -372,7 +404,14 @@ class FakeGraph:
                 self.sent.append(msg)
                 return 202, {}, None
             if method == "POST" and rest == "/mailFolders/Drafts/messages":
+                bad_header = [h.get("name", "") for h in data.get("internetMessageHeaders")
+                              or [] if not str(h.get("name", "")).lower().startswith("x-")]
+                if bad_header:
+                    return self._error(400, "InvalidInternetMessageHeader", "The internet "
+                                       f"message header name '{bad_header[0]}' should start "
+                                       "with 'x-' or 'X-'.")
                 msg = StoredMessage(self._new_id("draft"), box, dict(data))
+                msg.immutable = 'idtype="immutableid"' in headers.get("prefer", "").lower()
                 msg.attachments = [dict(a, source="inline")
                                    for a in (msg.data.pop("attachments", []) or [])]
                 self.drafts[msg.id] = msg
@@ -394,6 +433,9 @@ class FakeGraph:
                 return self._error(404, "ErrorItemNotFound", "not found")
             if draft is None:
                 return self._error(404, "ErrorItemNotFound", "not found")
+            if method == "PATCH" and sub == "" and "internetMessageHeaders" in data:
+                return self._error(400, "ErrorInvalidRequest", "internetMessageHeaders can "
+                                   "only be set when the message is created.")
             if method == "PATCH" and sub == "":
                 draft.data.update({k: v for k, v in data.items() if k != "attachments"})
                 return 200, {}, self._message_view(draft)
@@ -405,6 +447,9 @@ class FakeGraph:
                 draft.attachments.append(att)
                 return 201, {}, {k: v for k, v in att.items() if k != "contentBytes"}
             if method == "POST" and sub == "/attachments/createUploadSession":
+                refused = self._upload_refused(box, headers)
+                if refused:
+                    return refused
                 sid = self._new_id("upl")
                 item = data.get("attachmentItem") or data["AttachmentItem"]
                 self.sessions[sid] = {"draft": mid, "name": item["name"],
@@ -420,12 +465,26 @@ class FakeGraph:
                 del self.drafts[mid]
                 draft.is_draft = False
                 draft.draft_id = mid
-                draft.id = self._new_id("sent")
+                if not draft.immutable:  # a regular id changes when the item moves
+                    draft.id = self._new_id("sent")
                 draft.visible_at = self.clock() + self.sent_items_delay
                 draft.data["sentDateTime"] = _utc_now()
                 self.sent.append(draft)
                 return 202, {}, None
         return self._error(405, "ErrorInvalidRequest", f"{method} {rest}")
+
+    def _upload_refused(self, box: str, headers: dict[str, str]
+                        ) -> tuple[int, dict[str, str], Any] | None:
+        """createUploadSession is not available on US Gov L4/L5; with a delegated token it
+        is refused in a shared or delegated mailbox (Microsoft known issue: 403)."""
+        if self.cloud == "usgov":
+            return self._error(400, "BadRequest", "Resource not found for the segment "
+                               "'createUploadSession'.")
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        if box.startswith("users/") and token not in self.app_tokens:
+            return self._error(403, "ErrorAccessDenied", "Access is denied. Check "
+                               "credentials and try again.")
+        return None
 
     def deliver_reply(self, to: StoredMessage, sender: str, text: str, *,
                       received: str | None = None,
@@ -498,9 +557,13 @@ class FakeGraph:
         for s in pool:
             if s.mailbox != box:
                 continue
-            if want and not any((p.get("id"), p.get("value")) == want for p in s.props()):
+            if want and not any(  # Graph compares the values case-insensitively
+                    (str(p.get("id")).casefold(), str(p.get("value")).casefold())
+                    == (want[0].casefold(), want[1].casefold()) for p in s.props()):
                 continue
             view = self._message_view(s)
+            if flt and not m and not _matches(view, flt):  # never "everything" by mistake
+                continue
             out.append({"id": s.id, "isDraft": s.is_draft,
                         **{k: view.get(k) for k in _selected(query) if k in view}})
         top = int(query.get("$top", "25"))
@@ -593,6 +656,19 @@ class FakeGraph:
                                            "message": "error"}})
                     return
                 if kind == "drop_after":
+                    self.close_connection = True
+                    return
+                if kind == "tls_garbage_after":  # done; then bytes that are not TLS
+                    import os
+                    import socket
+
+                    raw = socket.socket(fileno=os.dup(self.connection.fileno()))
+                    raw.sendall(b"HTTP/1.1 202 Accepted\r\n\r\n")
+                    raw.close()
+                    self.close_connection = True
+                    return
+                if kind == "reply_close":
+                    self._reply(status, {**hdrs, "Connection": "close"}, payload)
                     self.close_connection = True
                     return
                 if kind == "hang_after":
@@ -705,6 +781,8 @@ class FakeAuthority:
             self.issued.append(at)
         if self.graph is not None and self.graph.valid_tokens is not None:
             self.graph.valid_tokens.add(at)
+        if self.graph is not None and not user:
+            self.graph.app_tokens.add(at)
         resp: dict[str, Any] = {"token_type": "Bearer", "access_token": at,
                                 "expires_in": self.expires_in, "scope": scope}
         if user:

@@ -206,10 +206,10 @@ def test_lookup_finds_the_sent_copy_by_key(fake_graph: FakeGraph, make_backend: 
         "and ep/value eq 'atu.t1.it''s-ok.1')")
 
     fake_graph.reset_requests()
-    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.SENT  # draft id is gone: 404
+    # an immutable id: the draft id names the sent item, no search needed
+    assert backend.lookup(Sought.of(m, result.provider_id)) is Status.SENT
     assert [(r.method, r.path) for r in fake_graph.requests] == [
-        ("GET", f"/v1.0/me/messages/{result.provider_id}"),
-        ("GET", "/v1.0/me/mailFolders/SentItems/messages")]
+        ("GET", f"/v1.0/me/messages/{result.provider_id}")]
 
 
 def test_lookup_of_a_message_never_sent_is_none(fake_graph: FakeGraph,
@@ -246,9 +246,9 @@ def test_503_retries_exhausted_is_retryable_and_nothing_sent(fake_graph: FakeGra
     assert not fake_graph.sent and not fake_graph.drafts
 
 
-def test_503_on_send_exhausted_deletes_the_draft(fake_graph: FakeGraph,
+def test_429_on_send_exhausted_deletes_the_draft(fake_graph: FakeGraph,
                                                  make_backend: Any) -> None:
-    fake_graph.fail("POST", r"/send$", "unavailable", times=99)
+    fake_graph.fail("POST", r"/send$", "throttle", times=99, retry_after=0)
     backend = make_backend(max_retries=1)
     result = backend.deliver(msg())
     assert result.status is Status.FAILED_RETRYABLE

@@ -27,22 +27,28 @@ from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 from O365.message import Message
 from O365.utils import BaseTokenBackend
+from O365.utils import attachment as o365_attachment
 
 from ftc_office.backends.base import DeliveryResult, Opening, PreparedHook, Sought, Status
-from ftc_office.backends.o365_auth import FtcAccount, build_account, ensure_token
+from ftc_office.backends.o365_auth import FtcAccount, build_account, ensure_token, graph_url
 from ftc_office.backends.o365_graph import (
     DAY,
     KEY_PROPERTY_ID,
     SEND_LOG_FILE,
+    SIMPLE_POST_LIMIT,
     SendLog,
     Throttled,
     describe,
+    embeds,
     graph_code,
     http_status,
+    may_have_arrived,
+    needs_upload_session,
     never_connected,
 )
 from ftc_office.backends.o365_lookup import delete_stray_drafts, lookup, withdraw
@@ -57,8 +63,14 @@ DEFERRED_SEND_TIME = "SystemTime 0x3FEF"
 
 __all__ = ["DEFERRED_SEND_TIME", "KEY_PROPERTY_ID", "SEND_LOG_FILE", "O365Backend", "SendLog"]
 
+#: Graph hosts of US Gov L4 (GCC High) and L5 (DoD): no attachment upload sessions
+US_GOV_GRAPH_HOSTS = frozenset(("graph.microsoft.us", "dod-graph.microsoft.us"))
 INLINE_LIMIT = 3 * 1024 * 1024  # attachments (raw bytes) sent inside the create request
 _RETRY_STATUSES = (429, 503)
+# O365 POSTs an attachment up to 3 MiB as JSON: base64 makes that 4 MiB and more, over
+# Graph's request limit (413). Larger ones take an upload session.
+o365_attachment.UPLOAD_SIZE_LIMIT_SIMPLE = min(o365_attachment.UPLOAD_SIZE_LIMIT_SIMPLE,
+                                               SIMPLE_POST_LIMIT)
 _AMBIGUOUS_STATUSES = (500, 502, 504)
 
 
@@ -143,6 +155,30 @@ class O365Backend(Opening):
                 f"{self.settings.max_message_mb:g} MB limit of delivery.o365.max_message_mb",
                 "send the large files as links, or split them over several messages",
             )
+        self._check_upload(message)
+
+    def _check_upload(self, message: OutgoingMessage) -> None:
+        """Refuse a message that needs an upload session where Graph has none for it."""
+        if not needs_upload_session(message, INLINE_LIMIT):
+            return
+        where = message.origin or f"message {message.key}"
+        hosts = {urlparse(u).hostname or "" for u in (self.settings.graph_url,
+                                                      graph_url(self.settings))}
+        if hosts & US_GOV_GRAPH_HOSTS:
+            raise MessageError(
+                where, "an attachment over about 3 MB needs an upload session, which "
+                "Microsoft Graph does not offer on US Government clouds "
+                f"({', '.join(sorted(hosts & US_GOV_GRAPH_HOSTS))})",
+                "send the large files as links (OneDrive or SharePoint), or keep each "
+                "attachment under about 3 MB")
+        if self.settings.mailbox and self.settings.auth == "public":
+            raise MessageError(
+                where, "an attachment over about 3 MB from the shared mailbox "
+                f"{self.settings.mailbox} with delegated sign-in: Graph refuses its upload "
+                "session (HTTP 403, a Microsoft known issue)",
+                'use app-only sign-in (delivery.o365.auth = "credentials") for large files '
+                "from a shared mailbox, send from your own mailbox, or send the large files "
+                "as links")
 
     def _check_daily(self, message: OutgoingMessage) -> None:
         limit = self.settings.daily_recipient_limit
@@ -185,8 +221,10 @@ class O365Backend(Opening):
             wait = float(2 ** attempt)
         return max(0.0, min(wait, self.settings.max_retry_wait))
 
-    def _retrying(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Call ``fn``; retry 429/503 and refused connections (nothing reached Graph)."""
+    def _retrying(self, what: str, fn: Callable[[], Any],
+                  seen: list[BaseException] | None = None) -> Any:
+        """Call ``fn``; retry 429/503 and refused connections (nothing reached Graph).
+        Every failure that was retried is appended to ``seen``."""
         attempt = 0
         while True:
             try:
@@ -195,6 +233,8 @@ class O365Backend(Opening):
                 retryable = http_status(exc) in _RETRY_STATUSES or never_connected(exc)
                 if not retryable:
                     raise
+                if seen is not None:
+                    seen.append(exc)
                 if attempt >= self.settings.max_retries:
                     raise Throttled(f"{what}: {describe(exc)} after {attempt} retries"
                                      ) from exc
@@ -274,7 +314,7 @@ class O365Backend(Opening):
         if sending:
             self._check_daily(message)
             self._pace()
-        inline = sum(len(a.content) for a in message.attachments) <= INLINE_LIMIT
+        inline = embeds(message, INLINE_LIMIT)
         draft = self._build(message, inline)
         failed = self._create(draft, message, sending)
         if failed is not None:
@@ -332,38 +372,49 @@ class O365Backend(Opening):
 
     def _send_draft(self, draft: Message, message: OutgoingMessage, draft_id: str
                     ) -> DeliveryResult:
-        """Send the saved draft, the attempt counted in the send log first."""
+        """Send the saved draft, the attempt counted in the send log first.
+
+        Only a failure that provably happened before anything reached Graph (429, refused
+        connection, DNS, TLS handshake) on every attempt is ``failed-retryable``; once an
+        attempt may have reached Graph (a 5xx, a timeout, a reset), any later failure —
+        a 404 for a draft that already moved to Sent Items included — is ``unknown`` and
+        the Sent Items lookup settles it."""
         row = self.send_log.record(self.mailbox_key, self._clock(),
                                    len(message.recipients), message.key)
+        seen: list[BaseException] = []
         try:
-            result = self._retrying("send", draft.send)
+            result = self._retrying("send", draft.send, seen)
             if result is not True:
                 raise RuntimeError("O365 did not send the draft")
-        except Throttled as exc:
-            self.send_log.settle(row, "not-sent")
-            self._delete_quietly(draft)
-            return self._fail(message, Status.FAILED_RETRYABLE, str(exc))
-        except requests.RequestException as exc:
-            status = http_status(exc)
-            if status is not None and 400 <= status < 500:
-                self.send_log.settle(row, "not-sent")
-                self._raise_if_auth(exc)
-                if status == 404:  # the draft vanished before it was sent
-                    return self._fail(message, Status.FAILED_RETRYABLE,
-                                      "the draft disappeared before sending", exc, draft_id)
-                self._delete_quietly(draft)
-                return self._fail(message, Status.FAILED_PERMANENT, "Graph refused to send",
-                                  exc)
-            self.send_log.settle(row, "unknown")
-            return self._fail(message, Status.UNKNOWN,
-                              "the send request had no clear answer; look it up before "
-                              "sending again", exc, draft_id)
+        except (Throttled, requests.RequestException) as exc:
+            if any(may_have_arrived(e) for e in seen) or (
+                    not isinstance(exc, Throttled) and may_have_arrived(exc)):
+                self.send_log.settle(row, "unknown")
+                return self._fail(message, Status.UNKNOWN,
+                                  "the send request had no clear answer; look it up before "
+                                  "sending again", exc, draft_id)
+            return self._not_sent(draft, message, row, exc, draft_id)
         except RuntimeError as exc:
             self.send_log.settle(row, "unknown")
             return self._fail(message, Status.UNKNOWN, str(exc), None, draft_id)
         self.send_log.settle(row, "sent")
         log.info("message %s: sent", message.key)
         return DeliveryResult(message.key, Status.SENT, provider_id=draft_id)
+
+    def _not_sent(self, draft: Message, message: OutgoingMessage, row: int,
+                  exc: BaseException, draft_id: str) -> DeliveryResult:
+        """The send certainly did not happen (Graph refused it, or it never left)."""
+        self.send_log.settle(row, "not-sent")
+        if isinstance(exc, Throttled):
+            self._delete_quietly(draft)
+            return self._fail(message, Status.FAILED_RETRYABLE, str(exc))
+        self._raise_if_auth(exc)
+        status = http_status(exc)
+        if status == 404:  # the draft vanished before it was ever sent
+            return self._fail(message, Status.FAILED_RETRYABLE,
+                              "the draft disappeared before sending", exc, draft_id)
+        self._delete_quietly(draft)
+        return self._fail(message, Status.FAILED_PERMANENT, "Graph refused to send", exc)
 
     def within_grace(self, key: str) -> bool:
         """A send of ``key`` was requested less than ``sent_items_grace`` ago (Exchange may

@@ -31,6 +31,7 @@ from O365.connection import Connection, MSGraphProtocol
 from O365.utils import BaseTokenBackend, FileSystemTokenBackend
 
 from ftc_office.atomic import atomic_write_bytes
+from ftc_office.backends.o365_graph import no_blind_retries
 from ftc_office.config import O365Settings
 from ftc_office.errors import DeliveryError
 from ftc_office.paths import config_dir
@@ -148,12 +149,23 @@ class SecureFileTokenBackend(FileSystemTokenBackend):
         return True
 
 
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
+
+
 class FtcConnection(Connection):
     """O365's connection with the MSAL app built for our authority (national clouds, a
     test authority): O365 hard-codes login.microsoftonline.com."""
 
     ftc_authority: str = ""
     ftc_instance_discovery: bool | None = None
+
+    def get_session(self, load_token: bool = False) -> requests.Session:
+        """O365's session, without urllib3's blind retries (see :func:`no_blind_retries`)."""
+        return no_blind_retries(super().get_session(load_token=load_token))
+
+    def get_naive_session(self) -> requests.Session:
+        """O365's session for upload URLs, without urllib3's blind retries."""
+        return no_blind_retries(super().get_naive_session())
 
     @property
     def msal_client(self) -> PublicClientApplication | ConfidentialClientApplication:
@@ -240,6 +252,9 @@ def build_account(settings: O365Settings, *, token_backend: BaseTokenBackend | N
         raise_http_errors=True,
     )
     con: FtcConnection = account.con
+    # immutable ids: the draft id recorded in the ledger still names the message after
+    # the send moved it to Sent Items (O365 adds default_headers to every request)
+    con.default_headers = {**con.default_headers, "Prefer": IMMUTABLE_IDS}
     con.ftc_authority = authority_url(settings)
     con.ftc_instance_discovery = None if host in WELL_KNOWN_AUTHORITY_HOSTS else False
     con.oauth_redirect_url = f"{base}/common/oauth2/nativeclient"
