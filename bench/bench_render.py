@@ -177,12 +177,17 @@ def child(mode: str, tracker: Path, out: Path) -> dict[str, Any]:
             "write_s": t3 - t2, "total_s": t3 - t0, "vmhwm_mb": _vmhwm_mb()}
 
 
+def person_name(email: str) -> str:
+    """A display name from an address ("jane.doe@x" -> "Jane Doe"), for the CSV only."""
+    return " ".join(p.capitalize() for p in email.partition("@")[0].replace("_", ".").split(".")
+                    if p)
+
+
 def export_csv(tracker: Path, csv_path: Path) -> dict[str, Any]:
     """One CSV row per due ATU / follow-up message, with the values the template needs."""
     import csv
     import datetime as dt
 
-    from ftc_office.compose.context import person_name
     from ftc_office.config import Settings
     from ftc_office.planning import load_workspace, plan_workspace
     from ftc_office.playbook import ActionKind

@@ -6,6 +6,7 @@ or to one workload row. Outputs are written by the toolkit; inputs are filled by
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ OUTPUT_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELD_LIST if f.output)
 _NORMALISE = re.compile(r"[\W_]+", re.UNICODE)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_header(text: str) -> str:
     """Header matching ignores case, spaces and punctuation."""
     return _NORMALISE.sub("", text).casefold()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from dataclasses import dataclass
 
 from ftc_office.config import RoutingSettings
@@ -119,10 +120,19 @@ def route(region: str | None, routing: RoutingSettings) -> Route | None:
     region name) → its region and queue; None when empty or unknown (never a default)."""
     if not region:
         return None
-    index = {_norm(k): v for k, v in routing.regions.items()}
-    index.update({_norm(k): k for k in routing.queues})
+    index = _route_index(tuple(routing.regions.items()), tuple(routing.queues))
     name = index.get(_norm(str(region)))
     return None if name is None else Route(name, routing.queues[name])
+
+
+@functools.lru_cache(maxsize=16)
+def _route_index(regions: tuple[tuple[str, str], ...], queues: tuple[str, ...]
+                 ) -> dict[str, str]:
+    """Normalised spelling → region name, built once per routing table (keyed by its content,
+    so a changed table gets its own index), not once per tenant."""
+    index = {_norm(k): v for k, v in regions}
+    index.update({_norm(k): k for k in queues})
+    return index
 
 
 def routing_problem(tenant: TenantRecord, routing: RoutingSettings) -> Problem | None:

@@ -33,13 +33,6 @@ from ftc_office.cli.run_cmds import demo, run, send
 from ftc_office.cli.views import plan_table, preview_notices, step_counts
 from ftc_office.config import CONFIG_NAME
 from ftc_office.errors import UsageError
-from ftc_office.planning import (
-    PlanFilter,
-    load_workspace,
-    plan_to_json,
-    plan_workspace,
-    require_tenant,
-)
 from ftc_office.playbook import Step
 
 __all__ = ["cli", "main", "parse_as_of"]
@@ -105,6 +98,8 @@ def check(ctx: click.Context, trackers: tuple[str, ...]) -> None:
     Example:
       ftc-office check "trackers/*.xlsx"
     """
+    from ftc_office.planning import load_workspace
+
     settings = settings_of(ctx)
     ws = load_workspace(tracker_paths(trackers), settings)
     problems = ws.problems
@@ -142,6 +137,14 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
       ftc-office plan samples/tracker.xlsx --as-of 2026-11-26
       ftc-office plan "trackers/*.xlsx" --step send_atu --json > due.json
     """
+    from ftc_office.planning import (
+        PlanFilter,
+        load_workspace,
+        plan_to_json,
+        plan_workspace,
+        require_tenant,
+    )
+
     settings = settings_of(ctx)
     date = parse_as_of(as_of)
     ws = load_workspace(tracker_paths(trackers), settings)

@@ -12,30 +12,16 @@ import datetime as dt
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ftc_office.addresses import AddressError, parse_address
 from ftc_office.cli.boundary import boundary
-from ftc_office.config import Settings
 from ftc_office.errors import UsageError
-from ftc_office.merge import (
-    MergeData,
-    MergeError,
-    MergeOptions,
-    MergeResult,
-    SendReport,
-    SendRequest,
-    as_test,
-    deliver,
-    load_template,
-    parse_where,
-    read_data,
-)
-from ftc_office.merge import merge as merge_rows
-from ftc_office.merge.schedule import label, parse_send_at
-from ftc_office.preview import Previewer
+
+if TYPE_CHECKING:  # the merge package (and its openpyxl, docxtpl) loads only when merge runs
+    from ftc_office.config import Settings
+    from ftc_office.merge import MergeData, MergeOptions, MergeResult, SendReport, SendRequest
 
 _OPTIONS = [
     click.option("--template", "template", required=True, metavar="FOLDER",
@@ -129,6 +115,9 @@ def merge(ctx: click.Context, **kw: Any) -> None:
       ftc-office merge --template mailing --data contacts.xlsx --backend smtp --no-dry-run
     """
     from ftc_office.cli.boundary import settings_of
+    from ftc_office.merge import MergeError, SendRequest, deliver, load_template, read_data
+    from ftc_office.merge import merge as merge_rows
+    from ftc_office.merge.schedule import parse_send_at
 
     settings = settings_of(ctx)
     rows = read_data(kw["data"], kw["sheet"])
@@ -158,6 +147,9 @@ def merge(ctx: click.Context, **kw: Any) -> None:
 def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list[str]
               ) -> tuple[MergeResult, SendRequest]:
     """--test-to: the first messages to one address, never the rows' real messages."""
+    from ftc_office.addresses import AddressError, parse_address
+    from ftc_office.merge import MergeError, as_test
+
     try:
         address = parse_address(to)
     except AddressError as exc:
@@ -172,6 +164,9 @@ def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list
 
 
 def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:
+    from ftc_office.addresses import AddressError, parse_address
+    from ftc_office.merge import MergeOptions, parse_where
+
     sender = None
     if settings.mail.sender:
         try:
@@ -190,6 +185,8 @@ def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:
 
 
 def _preview(result: MergeResult, rows: MergeData, out: Path, failures: list[str]) -> None:
+    from ftc_office.preview import Previewer
+
     previewer = Previewer(out)
     for job in result.jobs:
         previewer.add(job)
@@ -223,6 +220,8 @@ def _progress_for(request: SendRequest) -> Any:
 
 def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
     """The outcome on stdout; problems on stderr."""
+    from ftc_office.merge.schedule import label
+
     for p in report.refused:
         click.echo(f"error: {p}", err=True)
     for f in report.failed:

@@ -10,7 +10,6 @@ import click
 
 from ftc_office.cli.boundary import boundary, settings_of
 from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
-from ftc_office.planning import expand_paths
 
 
 @click.command()
@@ -32,6 +31,7 @@ def report(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, htm
       ftc-office report "team/*.xlsx" --html week48.html --as-of 2026-11-26
     """
     from ftc_office.dashboard.render import write_dashboard
+    from ftc_office.planning import expand_paths
 
     out = Path(html)
     board = write_dashboard(expand_paths(trackers), settings_of(ctx), parse_as_of(as_of), out)
@@ -61,6 +61,7 @@ def dashboard_after_run(ctx: click.Context, dashboard: str | None,
     if not dashboard:
         return
     from ftc_office.dashboard.render import write_dashboard
+    from ftc_office.planning import expand_paths
 
     board = write_dashboard(expand_paths(options["trackers"]), settings_of(ctx),
                             parse_as_of(options["as_of"]), Path(dashboard))

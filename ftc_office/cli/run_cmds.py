@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,8 +18,10 @@ from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
 from ftc_office.cli.report_cmd import dashboard_after_run, dashboard_option
 from ftc_office.cli.views import run_notices, run_summary
 from ftc_office.errors import UsageError
-from ftc_office.run.api import RunRequest
-from ftc_office.run.report import RunReport
+
+if TYPE_CHECKING:  # run.api loads the composer (openpyxl, docxtpl) only when a command runs
+    from ftc_office.run.api import RunRequest
+    from ftc_office.run.report import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEMO_DATE = "2026-11-26"
@@ -63,6 +65,8 @@ def request_of(trackers: tuple[str, ...], as_of: str | None, outbox: str | None,
                report_path: str | None, test_to: str | None = None, **kw: Any
                ) -> tuple[RunRequest, str | None]:
     """The library request for the command line's options, and the --test-to address."""
+    from ftc_office.run.api import RunRequest
+
     return RunRequest(trackers, parse_as_of(as_of), outbox=Path(outbox) if outbox else None,
                       report_path=Path(report_path) if report_path else None, **kw), test_to
 
@@ -245,6 +249,7 @@ def demo(ctx: click.Context, out: str) -> None:
     """
     from ftc_office.mailers import builtin_root
     from ftc_office.preview import preview_trackers
+    from ftc_office.run.api import RunRequest
 
     folder = Path(out)
     tracker = folder / "tracker.xlsx"
