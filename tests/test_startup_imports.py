@@ -55,7 +55,8 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
 def test_light_commands_load_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
     found, code = _heavy_imported(tmp_path, args)
     assert code in (0, 1)  # check and plan exit 1 for the sample's deliberate problems
-    assert found == []
+    # plan's table is drawn by rich (only there): the other heavy libraries never load
+    assert found == (["rich"] if args[0] == "plan" and "--json" not in args else [])
 
 
 def test_the_wrapper_sees_a_heavy_import(tmp_path: Path) -> None:
