@@ -16,6 +16,7 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +40,30 @@ def _new_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+"""Seconds to wait between tries of a rename Windows refuses (total about 3 s)."""
+
+
+def _sharing_violation(exc: OSError) -> bool:
+    """A rename refused because another program holds the file (Windows: winerror 32 or 5)."""
+    return isinstance(exc, PermissionError) or getattr(exc, "winerror", None) in (5, 32)
+
+
+def _replace_retrying(tmp: Path, target: Path) -> None:
+    """`os.replace`, retried with a short backoff while another program (OneDrive, an
+    antivirus, Excel's preview pane) holds the file; the last refusal is raised."""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            os.replace(tmp, target)
+            return
+        except OSError as exc:
+            if delay is None or not _sharing_violation(exc):
+                if _sharing_violation(exc) and not isinstance(exc, PermissionError):
+                    raise PermissionError(*exc.args) from exc
+                raise
+            time.sleep(delay)
 
 
 def atomic_write(target: Path, write: Callable[[Path], object], *, mode: int | None = None,
@@ -68,7 +93,7 @@ def atomic_write(target: Path, write: Callable[[Path], object], *, mode: int | N
                 mode = _new_file_mode()
         os.chmod(tmp, mode)
         try:
-            os.replace(tmp, target)
+            _replace_retrying(tmp, target)
         except PermissionError as exc:
             if refused is None:
                 raise
@@ -92,9 +117,10 @@ def atomic_replace(original: Path, write: Callable[[Path], object]) -> None:
     removed. A new file gets the permission bits the umask allows; a replaced one keeps its own.
     """
     def refused(exc: PermissionError) -> WritebackError:
-        return WritebackError(str(original), "the file cannot be replaced (is it open in "
-                              "Excel or locked by a sync client?)",
-                              "close the workbook in Excel and run again")
+        return WritebackError(str(original), "the file is in use by another program "
+                              "(OneDrive, an antivirus or Excel's preview) and could not be "
+                              "replaced; the original is intact",
+                              "close it or wait, then run again")
 
     atomic_write(original, write, refused=refused)
 

@@ -6,7 +6,6 @@ Exit codes: 0 all good; 1 problems found or some tenants failed; 2 bad usage or 
 
 from __future__ import annotations
 
-import json
 import sys
 from importlib import resources
 from pathlib import Path
@@ -32,6 +31,7 @@ from ftc_office.cli.report_cmd import report
 from ftc_office.cli.run_cmds import demo, run, send
 from ftc_office.cli.views import plan_table, preview_notices, step_counts
 from ftc_office.config import CONFIG_NAME
+from ftc_office.console import configure_console, json_text
 from ftc_office.errors import UsageError
 from ftc_office.playbook import Step
 
@@ -153,7 +153,7 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
     for p in ws.file_problems:
         click.echo(f"error: {p}", err=True)
     if as_json:
-        click.echo(json.dumps([plan_to_json(p) for p in plans], indent=2, ensure_ascii=False))
+        click.echo(json_text([plan_to_json(p) for p in plans], indent=2))
     else:
         import shutil  # the terminal's width; COLUMNS or 100 when piped
 
@@ -208,4 +208,5 @@ for command in (run, send, demo, writeback, confirm_queue_cmd, status, resolve, 
 
 def main() -> None:
     """Console entry point."""
+    configure_console()
     cli(prog_name="ftc-office")
