@@ -164,5 +164,11 @@ def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int],
                 value = value.strip()
             if value is not None and value != "":
                 cells[name] = (value, f"{letters[name]}{r + 1}")
-        if cells:
+        if cells and not ("tenant_id" not in cells and _is_totals(row)):
             yield RawRow(r + 1, cells)
+
+
+def _is_totals(row: list[Any]) -> bool:
+    """A totals row (a table's, or one labelled Total/Totals): read as no tenant."""
+    return any(isinstance(v, str) and v.strip().casefold() in ("total", "totals", "grand total")
+               for v in row)
