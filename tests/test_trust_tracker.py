@@ -47,7 +47,8 @@ def test_row_of_no_tenant_stops_plan_and_run(tmp_path: Path) -> None:
     path = make_tracker(tmp_path / "t.xlsx", [orphan, row("t-1")])
     result = ftc("plan", str(path), "--as-of", "2025-06-01")
     assert result.exit_code == 1
-    assert "row 2 has data but no Tenant ID — fill Tenant ID in row 2, or clear the row" in result.output
+    assert ("row 2 has data but no Tenant ID — fill Tenant ID in row 2, or clear the row"
+            in result.output)
     run = ftc("run", str(path), "--as-of", "2025-06-01")
     assert run.exit_code == 1
 
@@ -58,3 +59,15 @@ def test_totals_row_is_skipped(tmp_path: Path) -> None:
     result = ftc("check", str(path), "--as-of", "2025-06-01")
     assert result.exit_code == 0, result.output
     assert "1 tenant(s): no problems" in result.output
+
+
+def test_excel_error_and_uncalculated_formula_are_problems(tmp_path: Path) -> None:
+    path = make_tracker(tmp_path / "t.xlsx", [
+        row("t-1", seats="#N/A"), row("t-2", active_users="=1/0")])
+    result = ftc("check", str(path), "--as-of", "2025-06-01")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "t.xlsx, Tracker!" in line]
+    assert any(line.endswith("2: D2 holds #N/A — fix the formula or type the value")
+               for line in lines), result.output
+    assert any(" is a formula Excel has not calculated — open and save the workbook in Excel"
+               in line for line in lines), result.output

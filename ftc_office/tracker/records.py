@@ -246,6 +246,13 @@ class _TenantBuilder:
         cell = raw.cells.get(f.name)
         if cell is None:
             ref = f"{self.letters[f.name]}{raw.number}"
+            if ref in sheet.errors:
+                error = sheet.errors[ref]
+                self.problems.append(Problem(sheet.where(ref), *(
+                    (f"{ref} holds {error}", "fix the formula or type the value") if error else
+                    (f"{ref} is a formula Excel has not calculated",
+                     "open and save the workbook in Excel"))))
+                return None, ref, True
             if f.required and f.name in sheet.columns:
                 self.problems.append(Problem(
                     sheet.where(ref), f"{sheet.headers[f.name]} is empty",
