@@ -40,10 +40,11 @@ class Workspace:
 
     @property
     def problems(self) -> list[Problem]:
-        """Every problem: unreadable files first, then each tracker's."""
+        """Every problem: unreadable files and rows of no tenant first, then each tenant's."""
         out = list(self.file_problems)
         for tr in self.trackers:
-            out.extend(tr.all_problems)
+            for t in tr.tenants:
+                out.extend(t.problems)
         return out
 
 
@@ -149,6 +150,7 @@ def load_workspace(paths: Iterable[Path], settings: Settings) -> Workspace:
             ws.file_problems.append(exc.problem)
             continue
         tr.tenants = [_with_routing_problem(t, ws.routing) for t in tr.tenants]
+        ws.file_problems.extend(tr.problems)  # rows of no tenant stop plan and run too
         ws.trackers.append(tr)
     dupes = cross_tracker_problems(ws.trackers)
     if dupes:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ftc_office.config import RoutingSettings
 from ftc_office.errors import Problem
 from ftc_office.fields import normalise_header as _norm
+from ftc_office.tracker.checks import implausible_dates
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
@@ -184,6 +185,7 @@ def plan_tenant(tenant: TenantRecord, as_of: dt.date,
     unrouted = routing_problem(tenant, routing)
     if unrouted is not None and unrouted not in problems:
         problems = (*problems, unrouted)  # a record not loaded through planning.load_workspace
+    problems = (*problems, *implausible_dates(tenant, as_of))
     if problems:
         return TenantPlan(tenant, Step.INVALID, None, (), None, problems, region, queue)
     step, ms, actions, nad = _decide(tenant, as_of, queue)

@@ -34,6 +34,7 @@ from ftc_office.config import CONFIG_NAME
 from ftc_office.console import configure_console, json_text
 from ftc_office.errors import UsageError
 from ftc_office.playbook import Step
+from ftc_office.tracker.checks import implausible_dates
 
 __all__ = ["cli", "main", "parse_as_of"]
 
@@ -87,9 +88,10 @@ def init(path: str) -> None:
 
 @cli.command()
 @trackers_argument
+@as_of_option
 @click.pass_context
 @boundary
-def check(ctx: click.Context, trackers: tuple[str, ...]) -> None:
+def check(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None) -> None:
     """Validate trackers and list every problem with its file, sheet and cell.
 
     Exit code 0 when every tracker is clean, 1 when any problem was found.
@@ -102,7 +104,9 @@ def check(ctx: click.Context, trackers: tuple[str, ...]) -> None:
 
     settings = settings_of(ctx)
     ws = load_workspace(tracker_paths(trackers), settings)
-    problems = ws.problems
+    date = parse_as_of(as_of)
+    problems = ws.problems + [p for tr in ws.trackers for t in tr.tenants
+                              for p in implausible_dates(t, date)]
     for p in problems:
         click.echo(str(p))
     n_tenants = sum(len(tr.tenants) for tr in ws.trackers)

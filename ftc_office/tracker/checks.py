@@ -4,7 +4,9 @@ tenants' problems."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from ftc_office.errors import Problem
 from ftc_office.fields import normalise_header as _norm
@@ -107,3 +109,33 @@ def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
 
 
 __all__ = ["PUBLIC_MAIL_DOMAINS", "cross_tenant_contact_problems", "cross_tracker_problems"]
+
+
+#: the dates a person types that must lie between the plausible past and the as-of date
+_DATED = (("workload", "discussion_date"), ("workload", "atu_sent"),
+          ("workload", "customer_email_sent"), ("tenant", "queue_confirmed"))
+
+
+def implausible_dates(t: TenantRecord, as_of: dt.date) -> list[Problem]:
+    """Dates after ``as_of``, or more than 5 years before it (or before 2015), naming the cell."""
+    floor = max(dt.date(2015, 1, 1), as_of.replace(year=as_of.year - 5, day=min(as_of.day, 28)))
+    found: list[tuple[Any, str | None, str]] = []
+    for level, name in _DATED:
+        if level == "tenant":
+            found.append((getattr(t, name), t.refs.get(name), name))
+        else:
+            found.extend((getattr(w, name), w.refs.get(name), name) for w in t.workloads)
+    out: list[Problem] = []
+    for value, ref, name in found:
+        if not isinstance(value, dt.date) or ref is None:
+            continue
+        header = t.source.headers.get(name, name)
+        if value > as_of:
+            out.append(Problem(t.source.where(ref), f"{header} {value.isoformat()} is after "
+                               f"the as-of date {as_of.isoformat()}",
+                               "type the date it happened (or clear the cell)"))
+        elif value < floor:
+            out.append(Problem(t.source.where(ref), f"{header} {value.isoformat()} is before "
+                               f"{floor.isoformat()}, implausibly long ago",
+                               "check the year and type the date it happened"))
+    return out

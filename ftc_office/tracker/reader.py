@@ -10,8 +10,9 @@ naming the file — never a traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ class SheetRead:
     columns: dict[str, int]  # field -> 0-based column index
     headers: dict[str, str]  # field -> header text as found
     rows: list[RawRow]
+    #: cells the reader sees as blank that hold an Excel error ("#N/A") or an uncalculated
+    #: formula (""), by reference
+    errors: dict[str, str] = field(default_factory=dict)
 
     def where(self, ref: str | None = None) -> str:
         """``FILE, Sheet!REF`` for messages."""
@@ -71,7 +75,8 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
                     continue  # our own note history (Tenant ID column too), never the tracker
                 found = _find_header(grid, index, max_header_row)
                 if found is not None:
-                    return _rows(path, name, grid, found, index, header_overrides or {})
+                    read = _rows(path, name, grid, found, index, header_overrides or {})
+                    return _with_errors(read)
                 if sheet:
                     break
         finally:
@@ -164,5 +169,40 @@ def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int],
                 value = value.strip()
             if value is not None and value != "":
                 cells[name] = (value, f"{letters[name]}{r + 1}")
-        if cells:
+        if cells and not ("tenant_id" not in cells and _is_totals(row)):
             yield RawRow(r + 1, cells)
+
+
+def _is_totals(row: list[Any]) -> bool:
+    """A totals row (a table's, or one labelled Total/Totals): read as no tenant."""
+    return any(isinstance(v, str) and v.strip().casefold() in ("total", "totals", "grand total")
+               for v in row)
+
+
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+
+
+def _with_errors(read: SheetRead) -> SheetRead:
+    """The sheet with its error and uncalculated-formula cells (calamine reads both as blank)."""
+    from ftc_office.xlsx.workbook import WorkbookPackage
+    pkg = WorkbookPackage(read.path)
+    part = pkg.zip.find(pkg.sheet_parts.get(read.sheet, ""))
+    data = pkg.zip.read(part) if part else b""
+    if b't="e"' not in data and b"<f" not in data:
+        return read
+    letters = {col_letter(c + 1).encode() for c in read.columns.values()}
+    errors: dict[str, str] = {}
+    for m in _CELL.finditer(data):
+        attrs, body = m.group(1), m.group(2) or b""
+        ref = _REF.search(attrs)
+        if ref is None or ref.group(1) not in letters or int(ref.group(2)) <= read.header_row:
+            continue
+        name = (ref.group(1) + ref.group(2)).decode()
+        value = re.search(rb"<v>([^<]*)</v>", body)
+        if b't="e"' in attrs and value:
+            errors[name] = value.group(1).decode()
+        elif b"<f" in body and not (value and value.group(1)):
+            errors[name] = ""
+    return SheetRead(read.path, read.sheet, read.header_row, read.columns, read.headers,
+                     read.rows, errors) if errors else read

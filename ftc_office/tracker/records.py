@@ -13,6 +13,7 @@ playbook: the record keeps the region as typed, and its cell.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -197,21 +198,32 @@ def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
     out = TrackerRecords(sheet)
     groups: dict[str, list[RawRow]] = {}
     display: dict[str, str] = {}
+    orphans: dict[str, list[Problem]] = {}  # rows without an ID, by the tenant above them
+    last: tuple[str, Any] | None = None  # the previous row's tenant key and customer
     for raw in sheet.rows:
         tid_cell = raw.cells.get("tenant_id")
         if tid_cell is None:
             first_ref = next(iter(raw.cells.values()))[1]
-            out.problems.append(Problem(
+            problem = Problem(
                 sheet.where(first_ref), f"row {raw.number} has data but no Tenant ID",
-                f"fill {sheet.headers['tenant_id']} in row {raw.number}, or clear the row"))
+                f"fill {sheet.headers['tenant_id']} in row {raw.number}, or clear the row")
+            customer = raw.cells.get("customer", (None, ""))[0]
+            if last is not None and customer in (None, last[1]):
+                orphans.setdefault(last[0], []).append(problem)
+            else:
+                out.problems.append(problem)
             continue
         tid = to_text(tid_cell[0])
         key = tid.casefold()
         display.setdefault(key, tid)
         groups.setdefault(key, []).append(raw)
+        last = (key, raw.cells.get("customer", (None, ""))[0])
     letters = {name: _letter(sheet, name) for name in FIELDS}  # column of each field, or ?
     for key, rows in groups.items():
-        out.tenants.append(_tenant(display[key], rows, sheet, letters))
+        t = _tenant(display[key], rows, sheet, letters)
+        if key in orphans:
+            t = dataclasses.replace(t, problems=(*t.problems, *orphans[key]))
+        out.tenants.append(t)
     return out
 
 
@@ -234,6 +246,13 @@ class _TenantBuilder:
         cell = raw.cells.get(f.name)
         if cell is None:
             ref = f"{self.letters[f.name]}{raw.number}"
+            if ref in sheet.errors:
+                error = sheet.errors[ref]
+                self.problems.append(Problem(sheet.where(ref), *(
+                    (f"{ref} holds {error}", "fix the formula or type the value") if error else
+                    (f"{ref} is a formula Excel has not calculated",
+                     "open and save the workbook in Excel"))))
+                return None, ref, True
             if f.required and f.name in sheet.columns:
                 self.problems.append(Problem(
                     sheet.where(ref), f"{sheet.headers[f.name]} is empty",
