@@ -192,6 +192,9 @@ def _with_errors(read: SheetRead) -> SheetRead:
     if b't="e"' not in data and b"<f" not in data:
         return read
     letters = {col_letter(c + 1).encode() for c in read.columns.values()}
+    # an output cell holding a formula is the write-back's business (kept, reported there)
+    outputs = {col_letter(c + 1).encode() for f, c in read.columns.items()
+               if f in FIELDS and FIELDS[f].output}
     errors: dict[str, str] = {}
     for m in _CELL.finditer(data):
         attrs, body = m.group(1), m.group(2) or b""
@@ -202,7 +205,7 @@ def _with_errors(read: SheetRead) -> SheetRead:
         value = re.search(rb"<v>([^<]*)</v>", body)
         if b't="e"' in attrs and value:
             errors[name] = value.group(1).decode()
-        elif b"<f" in body and not (value and value.group(1)):
+        elif b"<f" in body and not (value and value.group(1)) and ref.group(1) not in outputs:
             errors[name] = ""
     return SheetRead(read.path, read.sheet, read.header_row, read.columns, read.headers,
                      read.rows, errors) if errors else read
