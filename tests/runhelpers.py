@@ -21,6 +21,39 @@ from openpyxl import load_workbook
 from ftc_office.cli.main import cli
 
 
+def on_pty(args: list[str], columns: int | None = None,
+           env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run ``ftc-office ARGS`` in a subprocess with stderr on a pseudo-terminal (``columns``
+    wide when given); its exit code and everything the terminal received."""
+    import fcntl
+    import os
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    main, child = os.openpty()
+    if columns:
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "ftc_office", *args],
+                              stdout=subprocess.DEVNULL, stderr=child,
+                              stdin=subprocess.DEVNULL, timeout=300, check=False, env=env)
+        os.close(child)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child side is closed and drained
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(main)
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
 def ftc(*args: str, input: str | None = None) -> Result:
     """Run ``ftc-office ARGS`` in-process; exceptions are not caught (a crash is a failure)."""
     result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from builders import make_tracker, row
-from runhelpers import emls, ftc, header_map, smtp_config
+from runhelpers import emls, ftc, header_map, on_pty, smtp_config
 
 if TYPE_CHECKING:
     from smtpserver import SmtpServer
@@ -247,30 +247,11 @@ def test_the_progress_line_is_ended_before_anything_else_is_printed(here: Path) 
     count (the sample's queue moves: [ 9/15]) used to leave it open, so the next line ran
     into it ("…2027-1messages are in outbox")."""
     import shutil
-    import subprocess
-    import sys
 
     shutil.copyfile(Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx",
                     "tracker.xlsx")
-    main, child = os.openpty()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "ftc_office", "run", "tracker.xlsx",
-                               *AS_OF, *REAL], stdout=subprocess.DEVNULL, stderr=child,
-                              stdin=subprocess.DEVNULL, timeout=300, check=False)
-        os.close(child)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(main, 65536)
-            except OSError:  # EIO: the child side is closed and drained
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(main)
-    assert proc.returncode == 1  # the sample's invalid tenants
-    text = out.decode("utf-8", "replace")
+    code, text = on_pty(["run", "tracker.xlsx", *AS_OF, *REAL])
+    assert code == 1  # the sample's invalid tenants
     assert "/27" in text  # progress was shown (a rich bar: tests/test_terminal.py)
     # the bar is erased (transient) and the next line starts at the left edge
     assert "\x1b[2Kmessages are in outbox\r\n" in text

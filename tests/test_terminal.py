@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from builders import make_tracker, row
 from click.testing import CliRunner, Result
+from runhelpers import on_pty
 
 from ftc_office.cli.main import cli
 
@@ -148,33 +149,8 @@ def test_dry_run_real_run_and_rerun_transcripts(here: Path) -> None:
 def on_a_terminal(columns: int, *args: str) -> tuple[int, str]:
     """Run ``ftc-office ARGS`` with stderr on a pseudo-terminal ``columns`` wide; its exit
     code and everything the terminal received."""
-    import fcntl
-    import struct
-    import subprocess
-    import sys
-    import termios
-
-    main, child = os.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
-    try:
-        proc = subprocess.run([sys.executable, "-m", "ftc_office", *args],
-                              stdout=subprocess.DEVNULL, stderr=child,
-                              stdin=subprocess.DEVNULL, timeout=300, check=False,
-                              env=env | {"TERM": "xterm-256color"})
-        os.close(child)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(main, 65536)
-            except OSError:  # EIO: the child side is closed and drained
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(main)
-    return proc.returncode, out.decode("utf-8", "replace")
+    return on_pty(list(args), columns, env | {"TERM": "xterm-256color"})
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
