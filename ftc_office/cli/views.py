@@ -15,21 +15,6 @@ if TYPE_CHECKING:
     from ftc_office.run.report import Event, RunReport, TenantOutcome
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> str:
-    """A fixed-width text table; cells longer than their column are cut with '…'."""
-    def cut(text: str, width: int) -> str:
-        text = " ".join(text.split())
-        return text if len(text) <= width else text[: width - 1] + "…"
-
-    real = [min(w, max([len(h)] + [len(" ".join(r[i].split())) for r in rows]))
-            for i, (h, w) in enumerate(zip(headers, widths, strict=True))]
-    lines = ["  ".join(cut(h, w).ljust(w) for h, w in zip(headers, real, strict=True)).rstrip(),
-             "  ".join("-" * w for w in real)]
-    for r in rows:
-        lines.append("  ".join(cut(c, w).ljust(w) for c, w in zip(r, real, strict=True)).rstrip())
-    return "\n".join(lines)
-
-
 ACTION_LABELS = {"atu": "ATU", "atu_note": "note (no ATU)", "customer_followup": "follow-up",
                  "disengage": "queue move", "unassign_fm": "unassign the FM"}
 
