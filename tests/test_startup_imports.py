@@ -64,3 +64,22 @@ def test_the_wrapper_sees_a_heavy_import(tmp_path: Path) -> None:
     found, _ = _heavy_imported(tmp_path, ["preview", str(SAMPLE), "--as-of", "2026-11-26",
                                           "--out", str(tmp_path / "p")])
     assert "docxtpl" in found and "openpyxl" in found
+
+
+def test_version_imports_only_click_and_the_cli_entry(tmp_path: Path) -> None:
+    """``--version`` loads no command module at all (each is imported when it runs)."""
+    code = ("import runpy, sys; sys.argv = ['ftc-office', '--version']\n"
+            "try:\n    runpy.run_module('ftc_office', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('ftc_office')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == (
+        "['ftc_office', 'ftc_office.cli', 'ftc_office.cli.main', 'ftc_office.console']")
+
+
+def test_the_cli_names_the_config_file_as_config_does() -> None:
+    from ftc_office.cli.main import CONFIG_NAME
+    from ftc_office.config import CONFIG_NAME as real
+
+    assert real == CONFIG_NAME

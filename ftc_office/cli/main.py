@@ -6,40 +6,70 @@ Exit codes: 0 all good; 1 problems found or some tenants failed; 2 bad usage or 
 
 from __future__ import annotations
 
-import sys
-from importlib import resources
-from pathlib import Path
+import importlib
+from collections.abc import Iterator, MutableMapping
 
 import click
 
 from ftc_office import __version__
-from ftc_office.cli.auth import auth
-from ftc_office.cli.boundary import boundary, settings_of, tracker_paths
-from ftc_office.cli.doctor_cmd import doctor
-from ftc_office.cli.ledger_cmds import (
-    confirm_queue_cmd,
-    history,
-    ledger_group,
-    resolve,
-    status,
-    writeback,
-)
-from ftc_office.cli.marksent import mark_sent_cmd
-from ftc_office.cli.merge import merge
-from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
-from ftc_office.cli.report_cmd import report
-from ftc_office.cli.run_cmds import demo, run, send
-from ftc_office.cli.views import plan_table, preview_notices, step_counts
-from ftc_office.config import CONFIG_NAME
-from ftc_office.console import configure_console, json_text
-from ftc_office.errors import UsageError
-from ftc_office.playbook import Step
-from ftc_office.tracker.checks import implausible_dates
 
-__all__ = ["cli", "main", "parse_as_of"]
+__all__ = ["cli", "main"]
+
+CONFIG_NAME = "ftc-office.toml"  # = ftc_office.config.CONFIG_NAME (a test checks)
+
+# Each command lives in its module and is imported when it runs (or for --help): start-up
+# then costs click and nothing else, and `plan` never loads the composer or openpyxl.
+COMMANDS = {
+    "init": "core_cmds:init", "check": "core_cmds:check", "plan": "core_cmds:plan",
+    "preview": "core_cmds:preview", "run": "run_cmds:run", "send": "run_cmds:send",
+    "demo": "run_cmds:demo", "writeback": "ledger_cmds:writeback",
+    "confirm-queue": "ledger_cmds:confirm_queue_cmd", "status": "ledger_cmds:status",
+    "resolve": "ledger_cmds:resolve", "history": "ledger_cmds:history", "auth": "auth:auth",
+    "merge": "merge:merge", "mark-sent": "marksent:mark_sent_cmd",
+    "report": "report_cmd:report", "ledger": "ledger_cmds:ledger_group",
+    "doctor": "doctor_cmd:doctor",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands by name; each imported from its module on first access."""
+
+    def __init__(self, specs: dict[str, str]) -> None:
+        self._specs = dict(specs)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, attr = self._specs[name].split(":")
+            mod = importlib.import_module(f"ftc_office.cli.{module}")
+            self._loaded[name] = getattr(mod, attr)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+        self._specs.setdefault(name, "")
+
+    def __delitem__(self, name: str) -> None:
+        del self._specs[name]
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported only when used."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.commands = LazyCommands(COMMANDS)
+
+
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config", type=click.Path(dir_okay=False), envvar="FTC_OFFICE_CONFIG",
               help=f"Project config file (default: ./{CONFIG_NAME} if present).")
 @click.version_option(__version__, prog_name="ftc-office")
@@ -65,152 +95,9 @@ def cli(ctx: click.Context, config: str | None) -> None:
     ctx.ensure_object(dict)["config"] = config
 
 
-@cli.command()
-@click.option("--path", "path", type=click.Path(dir_okay=False), default=CONFIG_NAME,
-              show_default=True, help="Where to write the starter config.")
-@boundary
-def init(path: str) -> None:
-    """Write a commented starter config (never overwrites an existing file).
-
-    \b
-    Example:
-      ftc-office init && notepad ftc-office.toml
-    """
-    target = Path(path)
-    if target.exists():
-        raise UsageError(str(target), "already exists; nothing was written",
-                         "edit it, or give another --path")
-    text = resources.files("ftc_office").joinpath("starter_config.toml").read_text("utf-8")
-    target.write_text(text, encoding="utf-8")
-    click.echo(f"{target}: starter config written — edit mail.internal_domains and "
-               "mail.assignment_team first", err=True)
-
-
-@cli.command()
-@trackers_argument
-@as_of_option
-@click.pass_context
-@boundary
-def check(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None) -> None:
-    """Validate trackers and list every problem with its file, sheet and cell.
-
-    Exit code 0 when every tracker is clean, 1 when any problem was found.
-
-    \b
-    Example:
-      ftc-office check "trackers/*.xlsx"
-    """
-    from ftc_office.planning import load_workspace
-
-    settings = settings_of(ctx)
-    ws = load_workspace(tracker_paths(trackers), settings)
-    date = parse_as_of(as_of)
-    problems = ws.problems + [p for tr in ws.trackers for t in tr.tenants
-                              for p in implausible_dates(t, date)]
-    for p in problems:
-        click.echo(str(p))
-    n_tenants = sum(len(tr.tenants) for tr in ws.trackers)
-    n_files = len(ws.trackers) + len(ws.file_problems)
-    summary = (f"{n_files} tracker(s), {n_tenants} tenant(s): "
-               f"{len(problems)} problem(s)" if problems else
-               f"{n_files} tracker(s), {n_tenants} tenant(s): no problems")
-    click.echo(summary, err=True)
-    sys.exit(1 if problems else 0)
-
-
-@cli.command()
-@trackers_argument
-@as_of_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per tenant (a list).")
-@click.option("--tenant", metavar="ID", help="Only this tenant.")
-@click.option("--step", type=click.Choice([s.value for s in Step]),
-              help="Only tenants at this step.")
-@click.option("--fm", metavar="EMAIL", help="Only this FM's tenants.")
-@click.option("--wide", is_flag=True, help="Add the Tenant ID and Queue columns.")
-@click.pass_context
-@boundary
-def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_json: bool,
-         tenant: str | None, step: str | None, fm: str | None, wide: bool) -> None:
-    """Show each tenant's one next playbook step (nothing is sent or written).
-
-    Steps: not_eligible, send_atu, await_discussion, send_customer_followup,
-    request_queue_move, await_queue_confirmation, unassign_fm, closed, invalid.
-
-    \b
-    Examples:
-      ftc-office plan samples/tracker.xlsx --as-of 2026-11-26
-      ftc-office plan "trackers/*.xlsx" --step send_atu --json > due.json
-    """
-    from ftc_office.planning import (
-        PlanFilter,
-        load_workspace,
-        plan_to_json,
-        plan_workspace,
-        require_tenant,
-    )
-
-    settings = settings_of(ctx)
-    date = parse_as_of(as_of)
-    ws = load_workspace(tracker_paths(trackers), settings)
-    flt = PlanFilter(tenant=tenant, step=Step(step) if step else None, fm=fm)
-    plans = plan_workspace(ws, date, flt)
-    for p in ws.file_problems:
-        click.echo(f"error: {p}", err=True)
-    if as_json:
-        click.echo(json_text([plan_to_json(p) for p in plans], indent=2))
-    else:
-        import shutil  # the terminal's width; COLUMNS or 100 when piped
-
-        if plans:
-            click.echo(plan_table(plans, shutil.get_terminal_size((100, 20)).columns, wide))
-        click.echo(f"{len(plans)} tenant(s) as of {date.isoformat()}: {step_counts(plans)}",
-                   err=True)
-        invalid = sum(1 for p in plans if p.step == Step.INVALID)
-        if invalid:
-            click.echo(f"{invalid} tenant(s) invalid: 'ftc-office check' lists every problem "
-                       "with its cell", err=True)
-    require_tenant(tenant, bool(plans))
-    sys.exit(1 if ws.file_problems else 0)
-
-
-@cli.command()
-@trackers_argument
-@as_of_option
-@click.option("--tenant", metavar="ID", help="Only this tenant.")
-@click.option("--out", "out", type=click.Path(file_okay=False), default="ftc-office-out/preview",
-              show_default=True, help="Folder for the .eml files and the review page index.html.")
-@click.option("--per-tenant", is_flag=True, help="One queue-move message per tenant.")
-@click.pass_context
-@boundary
-def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
-            tenant: str | None, out: str, per_tenant: bool) -> None:
-    """Show exactly what the run would do: its messages and a review page (sends nothing).
-
-    The run is carried out on copies (steps it unlocks included): every message it would
-    send is written as the .eml file the outbox would write, with its attachments, and
-    index.html shows them per FM and customer with the cells the run would change and what
-    needs attention. Open index.html in a browser, or an .eml in Outlook. Exit code 1 when
-    some tenant could not be composed (listed).
-
-    \b
-    Example:
-      ftc-office preview samples/tracker.xlsx --as-of 2026-11-26 --out preview
-    """
-    from ftc_office.preview import preview_trackers
-
-    result = preview_trackers(tracker_paths(trackers), settings_of(ctx), parse_as_of(as_of),
-                              Path(out), tenant=tenant, per_tenant=per_tenant)
-    for line in preview_notices(result):
-        click.echo(line, err=True)
-    sys.exit(1 if result.failures else 0)
-
-
-for command in (run, send, demo, writeback, confirm_queue_cmd, status, resolve, history, auth,
-                merge, mark_sent_cmd, report, ledger_group, doctor):
-    cli.add_command(command)
-
-
 def main() -> None:
     """Console entry point."""
+    from ftc_office.console import configure_console
+
     configure_console()
     cli(prog_name="ftc-office")
