@@ -20,6 +20,7 @@ import jinja2
 from ftc_office.addresses import LINE_BREAKS, Address, AddressError, parse_address
 from ftc_office.compose.audience import check_customer_mailer, check_internal, check_recipients
 from ftc_office.compose.context import message_context, plan_next_action_date
+from ftc_office.compose.docx_fast import render_docx_fast
 from ftc_office.compose.docx_finish import docx_finish
 from ftc_office.compose.html_size import fit_listing
 from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
@@ -42,7 +43,7 @@ from ftc_office.names import Directory, TenantPeople, split_names
 from ftc_office.paths import tracker_id
 from ftc_office.playbook import NO_ATU, ActionKind, Step, TenantPlan
 from ftc_office.rendering.environment import make_environment, one_line, render
-from ftc_office.rendering.word import DOCX_MIME, render_docx
+from ftc_office.rendering.word import DOCX_MIME
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
@@ -340,7 +341,7 @@ class Composer:
         if path is None:
             raise TemplateError(spec.template, "Word template not found",
                                 "check the mailer's attachments and the templates folders")
-        return Attachment(name, render_docx(path, ctx, who, docx_finish(self.settings, ctx)),
+        return Attachment(name, render_docx_fast(path, ctx, who, docx_finish(self.settings, ctx)),
                           DOCX_MIME)
 
     def _stamp_values(self, plan: TenantPlan, note: str, detail: str

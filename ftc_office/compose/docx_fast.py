@@ -1,0 +1,255 @@
+"""Word attachments in well under a millisecond: one Jinja render per templated part.
+
+`ftc_office.rendering.word.render_docx` (docxtpl + python-docx) opens the template package,
+renders, finishes and saves it for every message: ~5 ms. Nearly all of that is the same
+every time. Here a template is read once: docxtpl's own tag repair (``patch_xml``) gives the
+source of the body and of each header and footer, compiled once in the same environment;
+the first docxtpl rendering of the template supplies every other part as stored, compressed
+bytes. Each message then renders the body, headers and footers and the core properties,
+runs docxtpl's own post-passes on them (``fix_tables``, the ``docPr`` ids, listings), sets
+the page, author and dates with python-docx's element classes, and splices the new parts
+into the stored zip, so the result is the document the docxtpl path writes (the same parts;
+tests/test_docx_fast.py compares every part of every sample tenant's documents).
+``FTC_OFFICE_DOCX_FAST=0`` in the environment turns the fast path off.
+
+Anything this path does not reproduce goes to `render_docx` instead: a URL in the text that
+the finish would turn into a link (a new relationship), a template without core properties,
+any error (docxtpl then gives the error its location), a template docxtpl has not rendered
+yet.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from docx.document import Document
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.coreprops import CoreProperties
+from docx.opc.oxml import serialize_part_xml
+from docx.oxml.ns import qn
+from docx.oxml.parser import parse_xml
+from docx.shared import Twips
+from lxml import etree
+
+from ftc_office.rendering import word
+from ftc_office.rendering.word import DocxFinish, render_docx
+
+__all__ = ["FastDocx", "render_docx_fast"]
+
+CORE = "docProps/core.xml"
+_BREAK, _UNBREAK = re.compile(r"<w:p([ >])"), re.compile(r"\n<w:p([ >])")
+_LISTING = re.compile("[\t\n\a\f]")
+
+
+@dataclass
+class _Part:
+    """A templated part: its member name and its compiled docxtpl source."""
+
+    name: str
+    template: jinja2.Template
+
+
+@dataclass
+class FastDocx:
+    """One Word template, read once: compiled parts and, after the first docxtpl
+    rendering, the stored members of its package."""
+
+    tpl: Any  # the docxtpl template object (its post-passes are methods)
+    root: etree._Element  # the template's document element (python-docx classes)
+    body: jinja2.Template
+    parts: list[_Part]  # headers and footers
+    core: etree._Element
+    stored: list[tuple[str, bytes, bytes, bytes]] | None = None  # name, local, data, central
+    renders: int = field(default=0)
+
+    @classmethod
+    def load(cls, path: Path) -> FastDocx | None:
+        """Compile the template at ``path``; None when the fast path cannot serve it."""
+        tpl = word._DocxTemplate(str(path))
+        tpl.render_init()
+        doc = tpl.docx
+        try:
+            core_part = doc.part.package.part_related_by(RT.CORE_PROPERTIES)
+        except KeyError:  # python-docx would add a default one: leave that to it
+            return None
+        env = word._docx_environment()
+        body = env.from_string(_pre(tpl.patch_xml(tpl.get_xml())))
+        parts = []
+        for rel in doc.part.rels.values():
+            if rel.is_external or rel.reltype not in (RT.HEADER, RT.FOOTER):
+                continue
+            if not rel.target_part.blob:
+                continue
+            xml = tpl.patch_xml(tpl.get_part_xml(rel.target_part))
+            parts.append(_Part(rel.target_part.partname.membername, env.from_string(_pre(xml))))
+        return cls(tpl, copy.deepcopy(doc.element), body, parts,
+                   copy.deepcopy(core_part.element))
+
+    def render(self, context: dict[str, Any], finish: DocxFinish) -> bytes | None:
+        """The finished document's bytes, or None (then the caller uses docxtpl)."""
+        ctx = word._clean(context)
+        root = copy.deepcopy(self.root)
+        tree = self.tpl.fix_tables(self._post(self.body.render(ctx)))
+        self.tpl.docx_ids_index = 1000
+        self.tpl.fix_docpr_ids(tree)
+        root.replace(root.body, tree)
+        new = {"word/document.xml": root}
+        for part in self.parts:
+            new[part.name] = parse_xml(self._post(part.template.render(ctx)).encode("utf-8"))
+        if any(_needs_link(el) for el in new.values()):
+            return None
+        _page(root, finish)
+        members = {name: serialize_part_xml(el) for name, el in new.items()}
+        members[CORE] = serialize_part_xml(_core(self.core, ctx, finish))
+        if self.stored is None:
+            return None
+        return _splice(self.stored, members)
+
+    def learn(self, docx: bytes) -> None:
+        """Keep the members of a docxtpl rendering (one that needed no new link)."""
+        self.stored = _members(docx)
+
+    def _post(self, xml: str) -> str:
+        """docxtpl's passes after the Jinja render (`DocxTemplate.render_xml_part`)."""
+        xml = _UNBREAK.sub(r"<w:p\1", xml)
+        xml = (xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%")
+               .replace("%_}", "%}"))
+        # resolve_listing only rewrites a tab, a line break, \a or \f inside text
+        return str(self.tpl.resolve_listing(xml)) if _LISTING.search(xml) else xml
+
+
+def _pre(xml: str) -> str:
+    """docxtpl's pass before the Jinja compile (`DocxTemplate.render_xml_part`)."""
+    return _BREAK.sub(r"\n<w:p\1", xml)
+
+
+def _needs_link(root: etree._Element) -> bool:
+    """A URL in plain text that `rendering.word.link_urls` would turn into a hyperlink."""
+    for text in root.iter(qn("w:t")):
+        run = text.getparent()
+        if (run is not None and run.tag == qn("w:r") and word._URL.search(text.text or "")
+                and not word._in_link(run)):
+            return True
+    return False
+
+
+def _page(root: etree._Element, finish: DocxFinish) -> None:
+    """Paper and margins, as `rendering.word.finish_document` sets them."""
+    if not finish.page:
+        return
+    width, height = word.PAGE_TWIPS[finish.page]
+    for section in Document(root, None).sections:  # type: ignore[arg-type]
+        section.page_width, section.page_height = Twips(width), Twips(height)
+        section.left_margin = section.right_margin = Twips(word.MARGIN)
+        section.top_margin = section.bottom_margin = Twips(word.MARGIN)
+        section.header_distance = section.footer_distance = Twips(word.HEADER_FOOTER)
+
+
+def _core(template: etree._Element, ctx: dict[str, Any], finish: DocxFinish
+          ) -> etree._Element:
+    """The core properties: rendered text properties, then author, dates, comments."""
+    import datetime as dt
+
+    element = copy.deepcopy(template)
+    props = CoreProperties(element)
+    for name in word.TEXT_PROPERTIES:
+        value = getattr(props, name)
+        if "{" in value:
+            value = word._property_template(value).render(ctx)
+        setattr(props, name, value if len(value) <= 255 else value[:254] + "…")
+    if finish.author:
+        props.author = props.last_modified_by = finish.author
+    if finish.date is not None:
+        stamp = dt.datetime.combine(finish.date, dt.time(), tzinfo=dt.UTC)
+        props.created = props.modified = stamp
+    if props.comments == word.GENERATOR_COMMENT:
+        props.comments = ""
+    return element
+
+
+def _members(data: bytes) -> list[tuple[str, bytes, bytes, bytes]]:
+    """(name, local header, compressed data, central record) of each member, in order."""
+    eocd = data.rfind(b"PK\x05\x06")
+    count, _size, pos = struct.unpack_from("<HII", data, eocd + 10)
+    out = []
+    for _ in range(count):
+        csize, _usize, n, m, k = struct.unpack_from("<IIHHH", data, pos + 20)
+        offset = struct.unpack_from("<I", data, pos + 42)[0]
+        central = data[pos:pos + 46 + n + m + k]
+        name = data[pos + 46:pos + 46 + n].decode("utf-8")
+        ln, lm = struct.unpack_from("<HH", data, offset + 26)
+        head = data[offset:offset + 30 + ln + lm]
+        out.append((name, head, data[offset + 30 + ln + lm:offset + 30 + ln + lm + csize],
+                    central))
+        pos += 46 + n + m + k
+    return out
+
+
+def _splice(stored: list[tuple[str, bytes, bytes, bytes]], new: dict[str, bytes]) -> bytes:
+    """The stored zip with the ``new`` members deflated in place (as zipfile deflates)."""
+    body, central = bytearray(), bytearray()
+    for name, head, data, cent in stored:
+        if name in new:
+            raw = new[name]
+            comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+            data = comp.compress(raw) + comp.flush()
+            sizes = struct.pack("<III", zlib.crc32(raw), len(data), len(raw))
+            head = head[:14] + sizes + head[26:]
+            cent = cent[:16] + sizes + cent[28:]
+        cent = cent[:42] + struct.pack("<I", len(body)) + cent[46:]
+        body += head + data
+        central += cent
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(stored), len(stored),
+                      len(central), len(body), 0)
+    return bytes(body + central + end)
+
+
+_CACHE: dict[tuple[str, int, int], FastDocx | None] = {}
+SERVED = {"fast": 0, "docxtpl": 0}  # documents by path (the tests read it)
+
+
+def render_docx_fast(template: Path, context: dict[str, Any], who: str,
+                     finish: DocxFinish | None = None) -> bytes:
+    """`rendering.word.render_docx`'s document, by the fast path where it applies."""
+    finish = finish or DocxFinish()
+    if os.environ.get("FTC_OFFICE_DOCX_FAST", "1") == "0":  # docxtpl only (for comparison)
+        SERVED["docxtpl"] += 1
+        return render_docx(template, context, who, finish)
+    try:
+        st = template.stat()
+        key = (str(template), st.st_mtime_ns, st.st_size)
+        if key not in _CACHE:
+            _CACHE[key] = FastDocx.load(template)
+        fast = _CACHE[key]
+        out = fast.render(context, finish) if fast is not None else None
+    except Exception:  # docxtpl below gives the error its template and line
+        fast = out = None
+    if out is not None:
+        SERVED["fast"] += 1
+        return out
+    SERVED["docxtpl"] += 1
+    docx = render_docx(template, context, who, finish)
+    if fast is not None and fast.stored is None:
+        try:
+            needs = fast.render(context, finish) is None and _renders_plain(fast, context)
+        except Exception:
+            needs = False
+        if needs:
+            fast.learn(docx)
+    return docx
+
+
+def _renders_plain(fast: FastDocx, context: dict[str, Any]) -> bool:
+    """This context's document needs no new link (so its package is the template's)."""
+    ctx = word._clean(context)
+    trees = [fast.tpl.fix_tables(fast._post(fast.body.render(ctx)))]
+    trees += [parse_xml(fast._post(p.template.render(ctx)).encode("utf-8")) for p in fast.parts]
+    return not any(_needs_link(t) for t in trees)
