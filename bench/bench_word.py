@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.n):
         render(TEMPLATE, context(i), f"tenant {i}", FINISH)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = next(int(line.split()[1]) for line in open("/proc/self/status")
-                if line.startswith("VmHWM:"))
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     print(json.dumps({"per_doc_ms": 1000 * wall / args.n, "wall": wall, "cpu": cpu,
                       "cpu_per_doc_ms": 1000 * cpu / args.n, "rss_mb": peak / 1024}))
     return 0
