@@ -173,7 +173,8 @@ def message_headers(x: Exchange) -> list[dict[str, Any]]:
 
 
 @rule("create-json", "A message is created by POST {mailbox}/messages or {mailbox}/mailFolders/"
-      "{id}/messages ({mailbox}: /me or /users/{id}) with a JSON message and Content-Type: application/json.",
+      "{id}/messages ({mailbox}: /me or /users/{id}) with a JSON message and "
+      "Content-Type: application/json.",
       API + "user-post-messages" + V1)
 def _create_json(xs: list[Exchange], ctx: Context) -> Iterator[tuple[int, str]]:
     for i, x in enumerate(xs):

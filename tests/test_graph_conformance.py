@@ -11,8 +11,10 @@ the fake happens to accept it.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 from fakegraph import FakeAuthority, FakeGraph, Recorded, seed_token_cache
-from graph_rules import RULES, Context, Exchange, violations
+from graph_rules import MB4, RULES, Context, Exchange, violations
 from O365.utils.token import MemoryTokenBackend
 from test_o365_backend import CLIENT_ID, SEED_TOKEN, FakeClock, msg, settings_for
 
@@ -296,3 +298,74 @@ def test_every_rule_cites_microsoft_and_is_in_the_contract_document() -> None:
         assert f"`{r.id}`" in doc, f"{r.id} not in docs/graph-contract.md"
     listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", doc, flags=re.M))
     assert listed == {r.id for r in RULES}
+
+
+def x(method: str, path: str, *, body: Any = b"", headers: dict[str, str] | None = None,
+      **kw: Any) -> Exchange:
+    """A recorded request for the rules' own tests (JSON bodies from dicts)."""
+    h = {"prefer": 'IdType="ImmutableId"', **(headers or {})}
+    if isinstance(body, dict):
+        body = json.dumps(body).encode()
+        h.setdefault("content-type", "application/json")
+    h.setdefault("content-length", str(len(body)))
+    return Exchange(method, path, kw.pop("query", {}), h, body, **kw)
+
+
+CREATE = "/v1.0/me/mailFolders/Drafts/messages"
+UPLOAD = {"content-type": "application/octet-stream"}
+SESSION = x("POST", "/v1.0/me/messages/d1/attachments/createUploadSession",
+            body={"AttachmentItem": {"attachmentType": "file", "name": "f", "size": 4_000_000}})
+KEY = "String {6f1c5a1e-8f4b-4d7a-9c2e-3b5d0e7a4c21} Name FtcMessageKey"
+BROKEN: dict[str, tuple[list[Exchange], Context]] = {
+    "create-json": ([x("POST", CREATE, body=b"subject=s",
+                       headers={"content-type": "text/plain"})], Context(scopes=OWN)),
+    "create-size": ([x("POST", CREATE, body={"subject": "s" * MB4})], Context(scopes=OWN)),
+    "headers-x-only": ([x("POST", CREATE, body={"internetMessageHeaders": [
+        {"name": "Reply-To", "value": "a@b.c"}]})], Context(scopes=OWN)),
+    "headers-on-create-only": ([x("PATCH", "/v1.0/me/messages/d1", body={
+        "internetMessageHeaders": [{"name": "X-A", "value": "1"}]})], Context(scopes=OWN)),
+    "send-empty": ([x("POST", "/v1.0/me/messages/d1/send", body={"comment": ""})],
+                   Context(scopes=OWN)),
+    "immutable-ids": ([x("GET", "/v1.0/me/messages/d1", headers={"prefer": ""})],
+                      Context(scopes=OWN)),
+    "extended-property-filter": ([x("GET", "/v1.0/me/mailFolders/SentItems/messages", query={
+        "$filter": f"singleValueExtendedProperties/any(ep: ep/id eq '{KEY}')"})],
+        Context(scopes=OWN)),
+    "extended-property-ids": ([x("POST", CREATE, body={"singleValueExtendedProperties": [
+        {"id": "SystemTime 0x3FEF", "value": "2026-12-01 09:30"}]})], Context(scopes=OWN)),
+    "attachment-post": ([x("POST", "/v1.0/me/messages/d1/attachments", body={
+        "name": "f", "contentBytes": base64.b64encode(b"a" * 1000).decode()})],
+        Context(scopes=OWN)),
+    "upload-session-create": ([x("POST", "/v1.0/me/messages/d1/attachments/"
+                                 "createUploadSession", body={"AttachmentItem": {
+                                     "attachmentType": "file", "name": "f", "size": 1000}})],
+                              Context(scopes=OWN)),
+    "upload-session-offered": ([SESSION], Context(graph_url="https://graph.microsoft.us/",
+                                                  authority="https://login.microsoftonline.us",
+                                                  scopes=OWN)),
+    "upload-no-authorization": ([SESSION, x("PUT", "/upload/1", body=b"a" * 4_000_000, headers={
+        **UPLOAD, "content-range": "bytes 0-3999999/4000000", "authorization": "Bearer t"},
+        status=201)], Context(scopes=OWN)),
+    "upload-headers": ([SESSION, x("PUT", "/upload/1", body=b"a" * 4_000_000, headers={
+        "content-type": "text/plain", "content-range": "bytes 0-3999999/4000000"},
+        status=201)],
+        Context(scopes=OWN)),
+    "upload-in-order": ([SESSION, x("PUT", "/upload/1", body=b"a" * 10, headers={
+        **UPLOAD, "content-range": "bytes 10-19/4000000"}, status=200)], Context(scopes=OWN)),
+    "app-only-no-me": ([x("POST", CREATE, body={"subject": "s"})],
+                       Context(app_only=True, mailbox="team@contoso.com")),
+    "permissions": ([x("POST", "/v1.0/users/team@contoso.com/messages/d1/send")],
+                    Context(mailbox="team@contoso.com", scopes=OWN)),
+    "national-cloud": ([], Context(graph_url="https://graph.microsoft.us/", scopes=OWN)),
+    "retry-after": ([x("POST", CREATE, body={"subject": "s"}, status=429,
+                       reply_headers={"Retry-After": "5"}, at=100.0),
+                     x("POST", CREATE, body={"subject": "s"}, status=201, at=101.0)],
+                    Context(scopes=OWN)),
+}
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in RULES])
+def test_each_rule_catches_what_it_forbids(rule_id: str) -> None:
+    """Every rule can fail: a recording that breaks it (and only it) is caught."""
+    recorded, ctx = BROKEN[rule_id]
+    assert {v.rule.id for v in violations(recorded, ctx)} == {rule_id}
