@@ -15,7 +15,10 @@ import base64
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -369,3 +372,31 @@ def test_each_rule_catches_what_it_forbids(rule_id: str) -> None:
     """Every rule can fail: a recording that breaks it (and only it) is caught."""
     recorded, ctx = BROKEN[rule_id]
     assert {v.rule.id for v in violations(recorded, ctx)} == {rule_id}
+
+
+def test_the_live_test_runs_its_scenarios_against_the_fake(tmp_path: Path) -> None:
+    """tests/test_o365_live.py, pointed at the fake Graph instead of a tenant (a child
+    pytest): its plumbing — recording at the HTTP library, the rules, the scenarios — works
+    before the first person with a tenant runs it. App-only stays skipped (no secret)."""
+    from ftc_office.backends.o365_auth import SecureFileTokenBackend
+
+    cache = tmp_path / "token.json"
+    seed_token_cache(SecureFileTokenBackend(cache), None, client_id=CLIENT_ID,
+                     scopes=list(SHARED), expires_in=10 * 86400)
+    graph = FakeGraph().start()
+    try:
+        env = {**os.environ, "FTC_TEST_O365_CLIENT_ID": CLIENT_ID,
+               "FTC_TEST_O365_TO": "ann@microsoft.com", "FTC_TEST_O365_TOKEN_CACHE": str(cache),
+               "FTC_TEST_O365_GRAPH_URL": graph.url, "FTC_TEST_O365_MAILBOX": "team@contoso.com"}
+        for name in ("FTC_TEST_O365_CLIENT_SECRET", "FTC_TEST_O365_TENANT",
+                     "FTC_TEST_O365_AUTHORITY"):
+            env.pop(name, None)
+        run = subprocess.run([sys.executable, "-m", "pytest", "-rs",
+                              str(ROOT / "tests" / "test_o365_live.py")], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=240)
+    finally:
+        graph.stop()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "6 passed, 1 skipped" in run.stdout, run.stdout[-2000:]
+    assert len(graph.sent) == 5  # plain, two with files, deferred, shared; draft withdrawn
+    assert not graph.drafts
