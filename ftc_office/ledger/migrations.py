@@ -44,7 +44,8 @@ CLAIM_COLUMNS = ("claimed_by TEXT", "claimed_host TEXT", "claimed_pid INTEGER",
 TRACKER_IDS = "ALTER TABLE jobs ADD COLUMN tracker_ids TEXT NOT NULL DEFAULT '[]'"
 COPIES = ("CREATE TABLE IF NOT EXISTS copies_written (key TEXT NOT NULL, copy_path TEXT NOT "
           "NULL, at TEXT NOT NULL, PRIMARY KEY (key, copy_path))")
-SQLITE_V3 = [TRACKER_IDS, COPIES,
+COPIES_INDEX = "CREATE INDEX IF NOT EXISTS copies_written_copy ON copies_written(copy_path)"
+SQLITE_V3 = [TRACKER_IDS, COPIES, COPIES_INDEX,
              "INSERT OR IGNORE INTO copies_written SELECT j.key, t.value, j.written_at FROM "
              "jobs j, json_each(j.trackers) t WHERE j.written_at IS NOT NULL"]
 
@@ -60,7 +61,7 @@ POSTGRES: dict[int, list[str]] = {
     2: [f"ALTER TABLE jobs ADD COLUMN {c}" for c in CLAIM_COLUMNS] + [
         "ALTER TABLE events ADD COLUMN user_name TEXT", "ALTER TABLE events ADD COLUMN host TEXT",
     ],
-    3: [TRACKER_IDS, COPIES,
+    3: [TRACKER_IDS, COPIES, COPIES_INDEX,
         "INSERT INTO copies_written SELECT j.key, t, j.written_at FROM jobs j, "
         "json_array_elements_text(j.trackers::json) AS t WHERE j.written_at IS NOT NULL "
         "ON CONFLICT DO NOTHING"],
