@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import socket
 import sqlite3
 import warnings
 from pathlib import Path
@@ -218,3 +219,17 @@ def test_a_version_2_shared_ledger_is_migrated_by_init(postgres: PgServer,
         written = conn.execute("SELECT key, copy_path FROM copies_written ORDER BY 2").fetchall()
         ids = conn.execute("SELECT tracker_ids FROM jobs").fetchall()
     assert written == [("k", "/team/a.xlsx"), ("k", "/team/b.xlsx")] and ids == [("[]",)]
+
+
+def test_plan_without_a_reachable_shared_ledger_still_plans_and_says_so(
+        tracker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://ftc@127.0.0.1:{port}/ledger"
+    monkeypatch.setenv("FTC_OFFICE_LEDGER_URL", url)
+    steps, said = plan_steps(tracker, "2026-11-26")
+    assert steps == dict.fromkeys(TENANTS, "send_atu")
+    note = said.splitlines()[0]
+    assert note.startswith(f"note: {url}: ") and "; this plan shows the trackers without " \
+        "what the ledger recorded — " in note and "Traceback" not in said

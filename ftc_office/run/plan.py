@@ -125,9 +125,9 @@ def as_recorded(ws: Workspace, settings: Settings, data: Path | None = None
                 if found:
                     ledger.identities[tracker_id(tr.source.path)] = found
             pending = pending_stamps(ledger, ws)
-    except FtcError as exc:
-        return ws, [f"{exc} (the plan shows the trackers as they are, without what the "
-                    "ledger recorded)"]
+    except FtcError as exc:  # the plan still shows the trackers, as they are
+        return ws, [f"{exc.where}: {exc.what}; this plan shows the trackers without what "
+                    f"the ledger recorded — {exc.fix}"]
     return apply_stamps(ws, pending.stamps), pending.notices()
 
 
