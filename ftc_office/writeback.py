@@ -123,7 +123,7 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     """Project this tracker's finished jobs onto it (backups in ``data``): every job not yet
     written to this copy, whoever sent it through whichever copy of the tracker (see
     `Ledger.of_tracker`); with ``restore``, also the stamps of jobs written to it before that
-    its cells lack now — an older version restored — into empty cells only (`_stamp_cell`).
+    its cells lack now — an older version restored — into empty cells only (`_Stamper.cell`).
     ``entries`` given: exactly those, as not yet written."""
     key = tracker_id(tracker)  # how the ledger names this copy; the ID names the tracker
     uid = ledger.identities.get(key)
@@ -157,7 +157,9 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     customers = {t: to_text(rows[0][2].get("customer") or "") for t, rows in
                  rows_by_tenant.items()}
     result.notes = append_notes(patcher, key, noted, customers, result.conflicts)
-    adopt = [e.key for e in pending if uid and uid not in e.tracker_ids]
+    # entries named by this copy's path only take the tracker's ID once they are in it
+    adopt = [e.key for e in pending if uid and uid not in e.tracker_ids
+             and (e.key in written or e.key in written_keys)]
     keys = list(dict.fromkeys(written_keys + adopt))
     if result.cells or result.added_columns or result.notes:
         _check_replaceable(tracker, force)
