@@ -135,7 +135,8 @@ def test_two_fms_and_their_lead_converge_on_a_bigger_tracker(
 def test_random_kills_and_reruns_never_send_twice(
         pg_url: str, tmp_path: Path, smtp_plain: SmtpServer) -> None:
     copies, envs = team(tmp_path, smtp_plain)
-    rng = random.Random(13)
+    seed = int(os.environ.get("FTC_TEST_KILL_SEED", "13"))  # another seed: another run
+    rng = random.Random(seed)
     kills = 0
     for _round in range(6):
         procs = [start(envs[who], trackers) for who, trackers in runs(copies, envs)]
@@ -160,3 +161,5 @@ def test_random_kills_and_reruns_never_send_twice(
     # writeback gives both copies the same stamps, one per message sent
     writebacks(copies, envs)
     converged(copies, states["sent"])
+    print(f"seed {seed}: {kills} kills; {len(ids)} messages arrived, none twice; ledger "
+          f"{dict(states)}; both copies hold the same {states['sent']} stamped ATUs")
