@@ -834,6 +834,8 @@ class FakeAuthority:
         self.issued: list[str] = []
         self.expires_in = 3600
         self.nonce: str | None = None  # echoed in the next id_token (auth-code flow)
+        self.device_scope = ""  # the scopes of the last device code
+        self.single_tenant = False  # True: /common and /organizations answer AADSTS50194
         self._n = itertools.count(1)
         self._lock = threading.Lock()
         ca = trustme.CA()
@@ -911,7 +913,8 @@ class FakeAuthority:
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 fake.requests.append({"method": "GET", "path": path, "form": {}})
-                base = f"{fake.url}/{fake.tenant}"
+                segment = path.split("/")[1] if path.count("/") > 1 else fake.tenant
+                base = f"{fake.url}/{segment if fake.single_tenant else fake.tenant}"
                 if path.endswith("/v2.0/.well-known/openid-configuration"):
                     self._json(200, {
                         "issuer": f"{base}/v2.0",
@@ -928,9 +931,19 @@ class FakeAuthority:
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 fake.requests.append({"method": "POST", "path": path, "form": form})
                 client_id = form.get("client_id", "")
+                if fake.single_tenant and path.split("/")[1] in ("common", "organizations"):
+                    self._json(400, {"error": "invalid_request", "error_description":
+                                     f"AADSTS50194: Application '{client_id}' is not "
+                                     "configured as a multi-tenant application. Usage of the "
+                                     "/common endpoint is not supported for such applications "
+                                     "created after '10/15/2018'. Use a tenant-specific "
+                                     "endpoint or configure the application to be "
+                                     "multi-tenant."})
+                    return
                 scope = " ".join(s for s in form.get("scope", "").split()
                                  if s not in ("openid", "profile", "offline_access"))
                 if path.endswith("/devicecode"):
+                    fake.device_scope = scope  # granted when the code is redeemed
                     self._json(200, {"device_code": "dev-code-1", "user_code": "ABCD-EFGH",
                                      "verification_uri": "https://microsoft.com/devicelogin",
                                      "expires_in": 900, "interval": 1,
@@ -952,6 +965,8 @@ class FakeAuthority:
                     self._json(200, fake.token_response(client_id, scope, user=False))
                 elif grant in ("urn:ietf:params:oauth:grant-type:device_code",
                                "authorization_code"):
+                    if grant.endswith("device_code") and not scope:  # Entra answers with
+                        scope = fake.device_scope  # the scopes the code was asked for
                     self._json(200, fake.token_response(client_id, scope))
                 else:
                     self._json(400, {"error": "unsupported_grant_type"})

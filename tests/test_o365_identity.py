@@ -148,7 +148,7 @@ def test_on_behalf_sets_sender_to_the_signed_in_user(fake_graph: FakeGraph,
 def test_on_behalf_without_the_right_names_send_on_behalf(fake_graph: FakeGraph,
                                                          backend_for: Any) -> None:
     backend = backend_for([*BASE, "Mail.Send.Shared"], identity="on-behalf")
-    with pytest.raises(DeliveryError, match="Send on Behalf on fm.two@contoso.com"):
+    with pytest.raises(DeliveryError, match=r"Send on Behalf on fm\.two@contoso\.com"):
         backend.deliver(fm_msg())
 
 
@@ -289,3 +289,84 @@ def test_a_team_leads_run_as_fm_without_send_as_stops_at_the_first_send(
     assert len(fake_graph.calls("POST", "/send")) == 1
     assert "ErrorSendAsDenied" in result.output and "Send As on " in result.output
     assert "delivery stopped" in result.output
+
+
+# -- signing in: tenant id, settings changed after sign-in --------------------------------
+
+
+def cli_config(path: Path, fake_graph: FakeGraph, fake_authority: FakeAuthority,
+               extra: str = "", tenant: str | None = None) -> Path:
+    tenant = fake_authority.tenant if tenant is None else tenant
+    path.write_text(
+        f'[delivery]\nbackend = "o365"\n[delivery.o365]\nclient_id = "{CLIENT_ID}"\n'
+        + (f'tenant_id = "{tenant}"\n' if tenant else "")
+        + f'authority = "{fake_authority.url}"\ngraph_url = "{fake_graph.url}"\n'
+        f"timeout = 5.0\n{extra}", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def signed_in(tmp_path: Path, fake_graph: FakeGraph, fake_authority: FakeAuthority,
+              monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`auth login --device-code` through the real CLI in self mode; the config path."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake_authority.ca_path))
+    monkeypatch.chdir(tmp_path)
+    config = cli_config(tmp_path / "ftc-office.toml", fake_graph, fake_authority)
+    out = ftc("--config", str(config), "auth", "login", "--device-code")
+    assert out.exit_code == 0, out.output
+    return config
+
+
+def test_a_mailbox_set_after_login_needs_a_new_sign_in_everywhere(
+        signed_in: Path, fake_graph: FakeGraph, fake_authority: FakeAuthority,
+        tmp_path: Path) -> None:
+    out = ftc("--config", str(signed_in), "auth", "status")
+    assert "identity:    self (sends from your own mailbox)" in out.output
+    assert "new sign-in needed" not in out.output
+    cli_config(signed_in, fake_graph, fake_authority, f'mailbox = "{SHARED}"\n')
+    out = ftc("--config", str(signed_in), "auth", "status")
+    assert (f"new sign-in needed: the sign-in was made for other settings (identity 'self' → "
+            f"'shared'; mailbox '(none)' → '{SHARED}')") in out.output
+    doctor = ftc("--config", str(signed_in), "doctor")
+    assert doctor.exit_code == 1
+    assert "✗ sign-in: the sign-in was made for other settings" in doctor.output
+    tracker = tmp_path / "tracker.xlsx"
+    shutil.copyfile(ROOT / "samples" / "tracker.xlsx", tracker)
+    fake_graph.reset_requests()
+    run = ftc("--config", str(signed_in), "run", str(tracker), "--as-of", "2026-11-26",
+              "--no-dry-run", "--yes")
+    assert run.exit_code != 0
+    assert "identity = 'shared'" in run.output and "auth login" in run.output
+    assert not fake_graph.calls("POST")  # refused before anything was sent
+    # signing in again for the new settings asks for the shared scopes and clears it
+    out = ftc("--config", str(signed_in), "auth", "login", "--device-code")
+    assert out.exit_code == 0, out.output
+    scope = [r["form"]["scope"] for r in fake_authority.requests
+             if r["path"].endswith("/devicecode")][-1]
+    assert "Mail.Send.Shared" in scope and "Mail.ReadWrite.Shared" in scope
+    assert "new sign-in needed" not in ftc("--config", str(signed_in), "auth",
+                                           "status").output
+
+
+def test_login_without_a_tenant_id_says_where_to_find_it(
+        tmp_path: Path, fake_graph: FakeGraph, fake_authority: FakeAuthority) -> None:
+    config = cli_config(tmp_path / "c.toml", fake_graph, fake_authority, tenant="")
+    out = ftc("--config", str(config), "auth", "login")
+    assert out.exit_code == 1
+    assert out.output.startswith("error: delivery.o365.tenant_id: no tenant is set")
+    assert "Tenant ID" in out.output and "AADSTS50194" in out.output
+    assert fake_authority.requests == []
+
+
+def test_aadsts50194_becomes_the_tenant_id_instruction(
+        tmp_path: Path, fake_graph: FakeGraph, fake_authority: FakeAuthority,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake_authority.ca_path))
+    fake_authority.single_tenant = True
+    config = cli_config(tmp_path / "c.toml", fake_graph, fake_authority,
+                        tenant="organizations")
+    out = ftc("--config", str(config), "auth", "login", "--device-code")
+    assert out.exit_code == 1, out.output
+    assert out.output.startswith("error: delivery.o365.tenant_id = 'organizations': the app "
+                                 "registration is single-tenant"), out.output
+    assert "Entra admin center" in out.output and "Traceback" not in out.output

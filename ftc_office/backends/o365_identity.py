@@ -316,3 +316,15 @@ def probe_mailbox(backend: O365Backend, mailbox: str) -> None:
         backend._raise_if_auth(exc)
         raise DeliveryError(f"mailbox {mailbox}", f"cannot check the rights on {mailbox} "
                             f"({describe(exc)})", "check the network and run again") from None
+
+
+def status_problem(settings: O365Settings, cache: Path, account: str | None
+                   ) -> tuple[str, str]:
+    """(what, fix) for ``auth status`` and ``doctor`` when the cached sign-in does not fit
+    the settings (read from the cache file, no network); ("", "") when it does."""
+    from ftc_office.backends.o365_auth import SecureFileTokenBackend
+
+    backend = SecureFileTokenBackend(cache)
+    if cache.exists():
+        backend.load_token()
+    return sign_in_problem(settings, cache, backend, account)
