@@ -370,3 +370,25 @@ def test_aadsts50194_becomes_the_tenant_id_instruction(
     assert out.output.startswith("error: delivery.o365.tenant_id = 'organizations': the app "
                                  "registration is single-tenant"), out.output
     assert "Entra admin center" in out.output and "Traceback" not in out.output
+
+
+@pytest.mark.parametrize("identity", ["self", "as-fm", "shared"])
+def test_503_then_404_is_settled_where_the_identity_puts_the_sent_copy(
+        fake_graph: FakeGraph, backend_for: Any, clock: Any, identity: str) -> None:
+    fake_graph.identity.grant(LEAD, FM, "send-as")
+    fake_graph.identity.grant(LEAD, SHARED, "full-access", "send-as")
+    extra = {"mailbox": SHARED} if identity == "shared" else {}
+    scopes = [*BASE, "Mail.ReadWrite.Shared", "Mail.Send.Shared"]
+    fake_graph.fail("POST", r"/send$", "error_after", status=503)
+    m = fm_msg()
+    result = backend_for(scopes, identity=identity, **extra).deliver(m)
+    assert result.status is Status.UNKNOWN, result.error  # sent, then 503; the retry: 404
+    clock.now += 10_000  # past the grace period: only the Sent Items copy can tell
+    later = backend_for(scopes, identity=identity, **extra)
+    assert later.lookup(Sought.of(m, result.provider_id)) is Status.SENT  # by id
+    fake_graph.reset_requests()
+    assert later.lookup(Sought.of(m)) is Status.SENT  # by key, in the right Sent Items
+    box = "users/" + SHARED if identity == "shared" else "me"
+    assert fake_graph.requests[-1].path == f"/v1.0/{box}/mailFolders/SentItems/messages"
+    (sent,) = fake_graph.sent_with_key(m.key)
+    assert sent.mailbox == box
