@@ -47,6 +47,7 @@ AUTHORITY_ENV = "FTC_O365_AUTHORITY"
 SECRET_ENV = "FTC_O365_CLIENT_SECRET"
 # Refresh when the access token has less than this left (MSAL's own threshold is 5 min).
 REFRESH_MARGIN = 300.0
+_LOGIN_FIX = "run 'ftc-office auth login' to sign in again"
 # Loggers that print request headers (bearer tokens) or upload URLs at DEBUG/INFO.
 NOISY_LOGGERS = ("O365", "msal", "urllib3", "requests_oauthlib", "oauthlib")
 NOISY_PREFIXES = tuple(f"{n}." for n in NOISY_LOGGERS)
@@ -210,11 +211,6 @@ def make_protocol(settings: O365Settings, default_resource: str | None) -> MSGra
     return protocol
 
 
-def delegated_scopes(settings: O365Settings) -> list[str]:
-    """Delegated scopes the sending identity needs (:func:`.o365_identity.needed_scopes`)."""
-    return list(ident.needed_scopes(settings))
-
-
 def build_account(settings: O365Settings, *, token_backend: BaseTokenBackend | None = None,
                   verify: bool | str = True, requests_delay_ms: int = 200,
                   request_retries: int = 3) -> FtcAccount:
@@ -273,10 +269,6 @@ def _expires_on(backend: BaseTokenBackend, username: str | None) -> float | None
     return float(token["expires_on"])
 
 
-def _login_fix() -> str:
-    return "run 'ftc-office auth login' to sign in again"
-
-
 def ensure_token(account: FtcAccount, settings: O365Settings, *,
                  margin: float = REFRESH_MARGIN, now: Callable[[], float] = time.time) -> None:
     """Make sure the access token is valid for at least ``margin`` seconds.
@@ -309,27 +301,27 @@ def ensure_token(account: FtcAccount, settings: O365Settings, *,
     username = con.username
     if backend.get_refresh_token(username=username) is None and _expires_on(
             backend, username) is None:
-        raise DeliveryError(where, "you are not signed in to Outlook", _login_fix())
+        raise DeliveryError(where, "you are not signed in to Outlook", _LOGIN_FIX)
     expires = _expires_on(backend, username)
     if expires is not None and expires - now() > margin:
         return
     if backend.get_refresh_token(username=username) is None:
         raise DeliveryError(where, "the access token expired and there is no refresh token",
-                            _login_fix())
+                            _LOGIN_FIX)
     try:
         ok = con.refresh_token()
     except IndexError:
         raise DeliveryError(where, "the cached sign-in belongs to another authority than "
-                            f"{authority_base(settings)}", _login_fix()) from None
+                            f"{authority_base(settings)}", _LOGIN_FIX) from None
     except RuntimeError as exc:
         raise DeliveryError(where, f"the token refresh was refused ({exc})",
-                            _login_fix()) from None
+                            _LOGIN_FIX) from None
     except (requests.RequestException, ValueError) as exc:
         raise DeliveryError(authority_url(settings), "cannot reach the sign-in service to "
                             f"refresh the token ({type(exc).__name__})",
                             "check the network and delivery.o365.authority") from None
     if not ok:
-        raise DeliveryError(where, "the token refresh failed", _login_fix())
+        raise DeliveryError(where, "the token refresh failed", _LOGIN_FIX)
     log.info("access token refreshed for %s", username or "the app")
 
 
@@ -401,7 +393,7 @@ def login_device_code(settings: O365Settings, show: Callable[[str], None], *,
     account, app_only = _account_for_login(settings, verify)
     if app_only:
         return app_only
-    scopes = account.protocol.get_scopes_for(delegated_scopes(settings))
+    scopes = account.protocol.get_scopes_for(list(ident.needed_scopes(settings)))
     try:
         app = account.con.msal_client
         flow = app.initiate_device_flow(scopes=scopes)
@@ -435,7 +427,7 @@ def login_url(settings: O365Settings, prompt: Callable[[str], str], *,
     if app_only:
         return app_only
     try:
-        ok = account.authenticate(requested_scopes=delegated_scopes(settings),
+        ok = account.authenticate(requested_scopes=list(ident.needed_scopes(settings)),
                                   redirect_uri=account.con.oauth_redirect_url,
                                   handle_consent=prompt)
     except (RuntimeError, ValueError) as exc:
