@@ -210,6 +210,83 @@ class StoredMessage:
         return out
 
 
+@dataclass
+class FakeIdentity:
+    """Who a token belongs to: a user and the delegated scopes it grants."""
+
+    user: str
+    scopes: frozenset[str]
+
+
+class IdentityRules:
+    """Exchange's rules on whose mailbox a delegated token may use and whom it may send as.
+
+    Only tokens registered with :meth:`sign_in` are checked (others pass as before).
+    A mailbox not the user's own (``users/x``) needs Full Access and
+    ``Mail.ReadWrite.Shared``; a ``from`` not the user needs ``Mail.Send.Shared`` and Send
+    As (``sender`` = ``from``) or Send on Behalf (``sender`` = the user), else 403
+    ``ErrorSendAsDenied`` (learn.microsoft.com: "Send Outlook messages from another user").
+    The sent copy lands in the Sent Items of the mailbox the send went through; with
+    ``copy_sent_as`` (the admin's "save a copy" on the from mailbox) also in the from's.
+    App tokens are not registered: they may use any mailbox, as before."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, FakeIdentity] = {}
+        self.rights: dict[tuple[str, str], set[str]] = {}
+        self.copy_sent_as: set[str] = set()
+
+    def sign_in(self, token: str, user: str, scopes: list[str]) -> None:
+        """Register ``token`` as ``user``'s with the scopes (names, with or without URL)."""
+        self.tokens[token] = FakeIdentity(
+            user.lower(), frozenset(s.rsplit("/", 1)[-1] for s in scopes))
+
+    def grant(self, user: str, mailbox: str, *rights: str) -> None:
+        """Exchange rights of ``user`` on ``mailbox``: ``full-access``, ``send-as``,
+        ``send-on-behalf``."""
+        self.rights.setdefault((user.lower(), mailbox.lower()), set()).update(rights)
+
+    def _who(self, headers: dict[str, str]) -> FakeIdentity | None:
+        return self.tokens.get(headers.get("authorization", "").removeprefix("Bearer "))
+
+    def access(self, box: str, headers: dict[str, str]) -> tuple[int, str, str] | None:
+        """403 when a delegated token opens another user's mailbox without the rights."""
+        who = self._who(headers)
+        owner = box.removeprefix("users/").lower()
+        if who is None or box == "me" or owner == who.user:
+            return None
+        if "Mail.ReadWrite.Shared" not in who.scopes or "full-access" not in self.rights.get(
+                (who.user, owner), set()):
+            return 403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+        return None
+
+    def send(self, box: str, data: dict[str, Any], headers: dict[str, str]
+             ) -> tuple[int, str, str] | None:
+        """Exchange's check of ``from``; sets ``sender`` as Exchange does."""
+        who = self._who(headers)
+        if who is None:
+            return None
+        owner = who.user if box == "me" else box.removeprefix("users/").lower()
+        sender = str(((data.get("from") or {}).get("emailAddress") or {}).get("address", ""))
+        sender = sender.lower() or owner
+        me = {"emailAddress": {"address": who.user}}
+        if sender == who.user:
+            data["sender"] = me
+            return None
+        if "Mail.Send.Shared" not in who.scopes:
+            return 403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+        rights = self.rights.get((who.user, sender), set())
+        if "send-as" in rights:
+            data["sender"] = dict(data.get("from") or {"emailAddress": {"address": sender}})
+        elif "send-on-behalf" in rights:
+            data["sender"] = me
+        else:
+            return 403, "ErrorSendAsDenied", (
+                "The user account which was used to submit this request does not have the "
+                "right to send mail on behalf of the specified sending account. Cannot "
+                "submit message.")
+        return None
+
+
 class _Hang(Exception):
     pass
 
@@ -258,6 +335,7 @@ class FakeGraph:
         self.ca_path: Path | None = None
         self.cloud = "global"  # "usgov": no attachment upload sessions (GCC High, DoD)
         self.app_tokens: set[str] = set()  # app-only tokens (client credentials)
+        self.identity = IdentityRules()  # who a token is, and their Exchange rights (#20)
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -392,6 +470,9 @@ class FakeGraph:
         if not m:
             return self._error(404, "ResourceNotFound", f"no route {path}")
         box, rest = m.group("box"), m.group("rest")
+        denied = self.identity.access(box, headers)
+        if denied:
+            return self._error(*denied)
         with self._lock:
             bad = check_query(rest, query)
             if bad:
@@ -403,7 +484,7 @@ class FakeGraph:
                 msg = StoredMessage(self._new_id("sent"), box, dict(data["message"]),
                                     is_draft=False)
                 msg.attachments = list(msg.data.pop("attachments", []) or [])
-                refused = self._send(msg)
+                refused = self._send(msg) or self._send_as(box, msg, headers)
                 if refused:
                     return refused
                 msg.visible_at = self.clock() + self.sent_items_delay
@@ -465,7 +546,7 @@ class FakeGraph:
                                  "expirationDateTime": "2099-01-01T00:00:00Z",
                                  "nextExpectedRanges": ["0-"]}
             if method == "POST" and sub == "/send":
-                refused = self._send(draft)
+                refused = self._send(draft) or self._send_as(box, draft, headers)
                 if refused:
                     return refused
                 del self.drafts[mid]
@@ -476,6 +557,7 @@ class FakeGraph:
                 draft.visible_at = self.clock() + self.sent_items_delay
                 draft.data["sentDateTime"] = _utc_now()
                 self.sent.append(draft)
+                self._copy_for_from(draft)
                 return 202, {}, None
         return self._error(405, "ErrorInvalidRequest", f"{method} {rest}")
 
@@ -490,6 +572,22 @@ class FakeGraph:
         if method == "POST" and path.endswith("/send") and "content-length" not in headers:
             return self._error(411, "LengthRequired", "Content-Length: 0 is required.")
         return None
+
+    def _send_as(self, box: str, m: StoredMessage, headers: dict[str, str]
+                 ) -> tuple[int, dict[str, str], Any] | None:
+        """Exchange's check of ``from`` (:meth:`IdentityRules.send`); sets ``sender``."""
+        refused = self.identity.send(box, m.data, headers)
+        return self._error(*refused) if refused else None
+
+    def _copy_for_from(self, m: StoredMessage) -> None:
+        """The admin's "save a copy of messages sent as / on behalf of" on the from
+        mailbox: a second copy in its Sent Items (``identity.copy_sent_as``)."""
+        sender = str(((m.data.get("from") or {}).get("emailAddress") or {}).get("address", ""))
+        box = f"users/{sender.lower()}"
+        if sender.lower() in self.identity.copy_sent_as and box != m.mailbox:
+            copy = StoredMessage(self._new_id("sent"), box, dict(m.data), list(m.attachments),
+                                 is_draft=False, visible_at=m.visible_at, draft_id=m.draft_id)
+            self.sent.append(copy)
 
     def _upload_refused(self, box: str, headers: dict[str, str]
                         ) -> tuple[int, dict[str, str], Any] | None:
@@ -797,6 +895,8 @@ class FakeAuthority:
         self.issued: list[str] = []
         self.expires_in = 3600
         self.nonce: str | None = None  # echoed in the next id_token (auth-code flow)
+        self.device_scope = ""  # the scopes of the last device code
+        self.single_tenant = False  # True: /common and /organizations answer AADSTS50194
         self._n = itertools.count(1)
         self._lock = threading.Lock()
         ca = trustme.CA()
@@ -874,7 +974,8 @@ class FakeAuthority:
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 fake.requests.append({"method": "GET", "path": path, "form": {}})
-                base = f"{fake.url}/{fake.tenant}"
+                segment = path.split("/")[1] if path.count("/") > 1 else fake.tenant
+                base = f"{fake.url}/{segment if fake.single_tenant else fake.tenant}"
                 if path.endswith("/v2.0/.well-known/openid-configuration"):
                     self._json(200, {
                         "issuer": f"{base}/v2.0",
@@ -891,9 +992,19 @@ class FakeAuthority:
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 fake.requests.append({"method": "POST", "path": path, "form": form})
                 client_id = form.get("client_id", "")
+                if fake.single_tenant and path.split("/")[1] in ("common", "organizations"):
+                    self._json(400, {"error": "invalid_request", "error_description":
+                                     f"AADSTS50194: Application '{client_id}' is not "
+                                     "configured as a multi-tenant application. Usage of the "
+                                     "/common endpoint is not supported for such applications "
+                                     "created after '10/15/2018'. Use a tenant-specific "
+                                     "endpoint or configure the application to be "
+                                     "multi-tenant."})
+                    return
                 scope = " ".join(s for s in form.get("scope", "").split()
                                  if s not in ("openid", "profile", "offline_access"))
                 if path.endswith("/devicecode"):
+                    fake.device_scope = scope  # granted when the code is redeemed
                     self._json(200, {"device_code": "dev-code-1", "user_code": "ABCD-EFGH",
                                      "verification_uri": "https://microsoft.com/devicelogin",
                                      "expires_in": 900, "interval": 1,
@@ -915,6 +1026,8 @@ class FakeAuthority:
                     self._json(200, fake.token_response(client_id, scope, user=False))
                 elif grant in ("urn:ietf:params:oauth:grant-type:device_code",
                                "authorization_code"):
+                    if grant.endswith("device_code") and not scope:  # Entra answers with
+                        scope = fake.device_scope  # the scopes the code was asked for
                     self._json(200, fake.token_response(client_id, scope))
                 else:
                     self._json(400, {"error": "unsupported_grant_type"})

@@ -205,13 +205,15 @@ def test_a_shared_mailbox_without_mail_send_shared(here: Path, user_dirs: Path,
     assert lines == [
         *head(user_dirs, here, "o365"), valid_until(lines),
         "✓ scopes granted: Mail.ReadWrite Mail.Send User.Read",
-        "✗ sending as team@contoso.com: Mail.Send.Shared not granted — add the delegated "
-        "Mail.Send.Shared permission, run 'ftc-office auth login' again, and ask the Exchange "
-        "admin for Send As rights on team@contoso.com",
+        "✗ identity 'shared' (from team@contoso.com): Mail.ReadWrite.Shared, Mail.Send.Shared "
+        "not granted — add Mail.ReadWrite.Shared, Mail.Send.Shared to the app registration's "
+        "API permissions, then run 'ftc-office auth login' again; the Exchange admin must "
+        "also grant ann@contoso.com Full Access and Send As on team@contoso.com",
         "✓ GET /me: ann@contoso.com",
         "✓ Sent Items of team@contoso.com: readable",
+        "✓ drafts in team@contoso.com: one created and deleted (Full Access)",
         "✓ cloud 127.0.0.1: large attachments by upload session",
-        "10 check(s): 1 failed"]
+        "11 check(s): 1 failed"]
     assert result.exit_code == 1
     assert graph.calls("GET", "/users/team@contoso.com/mailFolders/SentItems/messages")
 
@@ -238,16 +240,17 @@ def test_a_sender_without_mail_send_shared(here: Path, user_dirs: Path,
 
 def test_a_sender_with_mail_send_shared_granted(here: Path, user_dirs: Path,
                                                 graph: GraphWithMe) -> None:
-    o365_config(here, graph, '[mail]\nsender = "fm@contoso.com"\n')
+    o365_config(here, graph, 'identity = "as-fm"\n[mail]\nsender = "fm@contoso.com"\n')
     seed(10 * 86400, scopes=[*SCOPES, "Mail.Send.Shared"])
     result = ftc("doctor")
-    assert "✓ sending as fm@contoso.com: Mail.Send.Shared granted" in result.output
+    assert ("✓ identity 'as-fm' (from each FM's mailbox): Mail.Send.Shared granted; Send As "
+            "is checked by Exchange at the first send") in result.output
     assert result.exit_code == 0
 
 
 def test_a_mailbox_without_rights(here: Path, user_dirs: Path, graph: GraphWithMe) -> None:
     o365_config(here, graph, 'mailbox = "team@contoso.com"\n')
-    seed(10 * 86400, scopes=[*SCOPES, "Mail.Send.Shared"])
+    seed(10 * 86400, scopes=[*SCOPES, "Mail.ReadWrite.Shared", "Mail.Send.Shared"])
     graph.fail("GET", "SentItems", "error", status=403, code="ErrorAccessDenied")
     result = ftc("doctor")
     assert result.output.splitlines()[8:] == [

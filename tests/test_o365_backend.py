@@ -490,7 +490,7 @@ def test_app_only_credentials_to_a_shared_mailbox(fake_graph: FakeGraph,
     assert result.status is Status.SENT
     assert fake_graph.requests[0].path == (
         "/v1.0/users/team@contoso.com/mailFolders/Drafts/messages")
-    assert "s3cret-value" not in token_cache_path().read_text()
+    assert "s3cret-value" not in token_cache_path(settings).read_text()
 
 
 def test_app_only_without_secret_is_a_clear_error(fake_graph: FakeGraph,

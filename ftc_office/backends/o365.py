@@ -51,6 +51,7 @@ from ftc_office.backends.o365_graph import (
     needs_upload_session,
     never_connected,
 )
+from ftc_office.backends.o365_identity import address, preflight, send_as_refusal, with_fields
 from ftc_office.backends.o365_lookup import delete_stray_drafts, lookup, withdraw
 from ftc_office.config import O365Settings
 from ftc_office.errors import DeliveryError, MessageError
@@ -126,8 +127,10 @@ class O365Backend(Opening):
         return self._mailbox_key
 
     def open(self) -> None:
-        """Check the sign-in before a batch: refresh the token when it is near expiry."""
+        """Check the sign-in before a batch: refresh the token when it is near expiry, and
+        refuse when it does not fit the sending identity (:func:`.o365_identity.preflight`)."""
         ensure_token(self.account, self.settings, now=self._clock)
+        preflight(self)
         log.debug("o365 backend ready for mailbox %s", self.mailbox_key)
 
     def close(self) -> None:
@@ -265,9 +268,8 @@ class O365Backend(Opening):
             draft.single_value_extended_properties.append(
                 {"id": DEFERRED_SEND_TIME, "value": message.deferred_until.astimezone(
                     dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-        if message.sender is not None and (
-                message.sender.email.lower() != self.settings.mailbox.lower()):
-            draft.sender = message.sender.email
+        with_fields(draft, address(draft, message, self.settings,
+                                   str(self.account.con.username or "")))
         if inline:
             self._attach(draft, message)
         return draft
@@ -410,6 +412,12 @@ class O365Backend(Opening):
             return self._fail(message, Status.FAILED_RETRYABLE, str(exc))
         self._raise_if_auth(exc)
         status = http_status(exc)
+        if graph_code(exc) == "ErrorSendAsDenied":  # the identity's right is missing
+            self._delete_quietly(draft)
+            sender = message.sender.email if message.sender else "the FM's mailbox"
+            raise DeliveryError(f"mailbox {self.settings.mailbox or sender}", *send_as_refusal(
+                self.settings, str(self.account.con.username or ""),
+                self.settings.mailbox or sender)) from None
         if status == 404:  # the draft vanished before it was ever sent
             return self._fail(message, Status.FAILED_RETRYABLE,
                               "the draft disappeared before sending", exc, draft_id)
