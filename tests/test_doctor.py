@@ -220,17 +220,18 @@ def test_a_shared_mailbox_without_mail_send_shared(here: Path, user_dirs: Path,
 
 def test_a_sender_without_mail_send_shared(here: Path, user_dirs: Path,
                                           graph: GraphWithMe) -> None:
-    """mail.sender is another person, own mailbox: the send-as right is missing."""
-    o365_config(here, graph, '[mail]\nsender = "fm@contoso.com"\n')
+    """identity as-fm (each FM's mailbox), own sign-in: Mail.Send.Shared is missing."""
+    o365_config(here, graph, 'identity = "as-fm"\n[mail]\nsender = "fm@contoso.com"\n')
     seed(10 * 86400)
     result = ftc("doctor")
     lines = result.output.splitlines()
     assert lines == [
         *head(user_dirs, here, "o365"), valid_until(lines),
         "✓ scopes granted: Mail.ReadWrite Mail.Send User.Read",
-        "✗ sending as fm@contoso.com: Mail.Send.Shared not granted — add the delegated "
-        "Mail.Send.Shared permission, run 'ftc-office auth login' again, and ask the Exchange "
-        "admin for Send As rights on fm@contoso.com",
+        "✗ identity 'as-fm' (from each FM's mailbox): Mail.Send.Shared not granted — add "
+        "Mail.Send.Shared to the app registration's API permissions, then run 'ftc-office "
+        "auth login' again; the Exchange admin must also grant ann@contoso.com Send As on "
+        "each FM's mailbox",
         "✓ GET /me: ann@contoso.com",
         "✓ Sent Items of your mailbox: readable",
         "✓ cloud 127.0.0.1: large attachments by upload session",

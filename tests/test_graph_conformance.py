@@ -32,7 +32,8 @@ from test_o365_backend import CLIENT_ID, SEED_TOKEN, FakeClock, msg, settings_fo
 from ftc_office.addresses import parse_address
 from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.o365 import O365Backend, SendLog
-from ftc_office.backends.o365_auth import authority_base, build_account, delegated_scopes
+from ftc_office.backends.o365_auth import authority_base, build_account
+from ftc_office.backends.o365_identity import needed_scopes
 from ftc_office.config import O365Settings
 from ftc_office.errors import MessageError
 from ftc_office.message import Attachment
@@ -58,7 +59,7 @@ def exchanges(graph: FakeGraph) -> list[Exchange]:
 def requested(settings: O365Settings) -> tuple[str, ...]:
     """The delegated scopes ``ftc-office auth login`` asks for with these settings."""
     account = build_account(settings, token_backend=MemoryTokenBackend())
-    return tuple(account.protocol.get_scopes_for(delegated_scopes(settings)))
+    return tuple(account.protocol.get_scopes_for(list(needed_scopes(settings))))
 
 
 @dataclasses.dataclass
@@ -257,17 +258,15 @@ def test_every_request_follows_the_documented_contract(world: World, name: str) 
 
 
 def send_as(w: World) -> Context:
-    """Delegated, own mailbox, ``from`` = another person (mail.sender): needs
-    Mail.Send.Shared, which the sign-in does not ask for yet (issue 20)."""
-    b = w.backend(SHARED)
+    """Delegated, identity as-fm, ``from`` = another person (the FM): needs
+    Mail.Send.Shared, which the sign-in asks for in this identity (issue 20)."""
+    b = w.backend(SHARED, identity="as-fm")
     sender = parse_address("fm@contoso.com")
     w.expect("status", b.deliver(dataclasses.replace(msg(), sender=sender)).status,
              Status.SENT)
     return w.context(b, SHARED)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: 'auth login' asks for Mail.Send.Shared only "
-                   "with a shared mailbox, not when mail.sender sends as another person")
 def test_sending_as_another_person_asks_for_mail_send_shared(world: World) -> None:
     ctx = send_as(world)
     found = violations(exchanges(world.graph), ctx)

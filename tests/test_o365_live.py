@@ -57,8 +57,8 @@ from ftc_office.backends.o365_auth import (
     SecureFileTokenBackend,
     authority_base,
     build_account,
-    delegated_scopes,
 )
+from ftc_office.backends.o365_identity import needed_scopes
 from ftc_office.config import O365Settings
 from ftc_office.errors import MessageError
 from ftc_office.message import Attachment, OutgoingMessage
@@ -174,7 +174,7 @@ class Live:
         app_only = s.auth == "credentials"
         requested = tuple(self.recording.token_scopes) if app_only else tuple(
             build_account(s, token_backend=SecureFileTokenBackend(_CACHE)).protocol
-            .get_scopes_for(delegated_scopes(s)))
+            .get_scopes_for(list(needed_scopes(s))))
         ctx = Context(graph_url=s.graph_url, app_only=app_only, mailbox=s.mailbox,
                       scopes=() if app_only else granted(), requested_scopes=requested,
                       authority=authority_base(s), user=str(backend.account.con.username or ""))
