@@ -112,9 +112,10 @@ def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
 
 
 
-#: the address fields only internal people belong in: the FM sends the customer mail, is
-#: copied on it and on every internal message; the account team receives the ATU
-_INTERNAL_ONLY = ("fm_email", "account_team")
+#: the address fields only internal people belong in, and why
+_INTERNAL_ONLY = {"fm_email": "the FM sends and is copied on every message, customer mail "
+                              "included",
+                  "account_team": "the ATU to the account team is internal mail"}
 
 
 def audience_problems(t: TenantRecord, internal_domains: Iterable[str]) -> list[Problem]:
@@ -130,8 +131,7 @@ def audience_problems(t: TenantRecord, internal_domains: Iterable[str]) -> list[
                 header = t.source.headers.get(name, name)
                 out.append(Problem(
                     t.where(name), f"{header} {a.email} is outside the internal domains "
-                    f"({shown}); ftc-office mails it as internal and copies the FM on "
-                    "customer mail",
+                    f"({shown}): {_INTERNAL_ONLY[name]}",
                     "type the work address, or add its domain to mail.internal_domains in "
                     "ftc-office.toml"))
     return out
