@@ -1,10 +1,11 @@
 """Writes the corpus of bad trackers (issue 21): run once, the .xlsx files are committed.
 
-    .venv/bin/python tests/data/bad_trackers/make.py
+    .venv/bin/python tests/data/bad_trackers/make.py [NAME ...]
 
 Each tracker holds content an FM really types (or Excel really produces) that must never lead
 to a wrong action; ``NAME.expected.json`` beside it says what check, plan and run must answer
-(exact messages and exit codes), and tests/test_bad_trackers.py holds every tracker to it. The
+(exact messages and exit codes; recorded from the answers of the fixed code and read one by
+one), and tests/test_bad_trackers.py holds every tracker to it. The
 workbooks are written by openpyxl through tests/builders.py, the same as every test tracker;
 all are planned as of 2026-11-26 (the expected files say so).
 """
@@ -66,6 +67,9 @@ TRACKERS: dict[str, tuple[list[dict[str, Any]], Callable[[Any], None] | None]] =
     "discussion_2062": ([followup("t-1", discussion_date=D(2062, 12, 5))], None),
     "discussion_1926": ([followup("t-1", discussion_date=D(1926, 12, 5))], None),
     "atu_sent_after_as_of": ([followup("t-1", atu_sent=D(2027, 1, 4))], None),
+    "queue_confirmed_after_as_of": ([followup("t-1", customer_email_sent=D(2026, 11, 21),
+                                              queue_requested=D(2026, 11, 23),
+                                              queue_confirmed=D(2026, 12, 1))], None),
     "empty_tenant_id": ([row("t-1"), no_id(workload="Exchange"), row("t-2")], None),
     "merged_tenant_id": ([row("t-1"), row("t-1", workload="Exchange"), row("t-2")],
                          _merge_ids),
@@ -83,9 +87,11 @@ TRACKERS: dict[str, tuple[list[dict[str, Any]], Callable[[Any], None] | None]] =
 }
 
 
-def main() -> None:
-    """Write every tracker of the corpus next to this script."""
+def main(names: list[str]) -> None:
+    """Write the trackers of the corpus named (all when none is) next to this script."""
     for name, (rows, edit) in TRACKERS.items():
+        if names and name not in names:
+            continue
         path = make_tracker(HERE / f"{name}.xlsx", rows)
         if edit is not None:
             _edit(path, edit)
@@ -93,4 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
