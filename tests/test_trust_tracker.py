@@ -74,6 +74,14 @@ def test_totals_row_is_skipped(tmp_path: Path) -> None:
     assert "1 tenant(s): no problems" in result.output
 
 
+def test_total_in_the_tenant_id_column_is_no_tenant(tmp_path: Path) -> None:
+    path = make_tracker(tmp_path / "t.xlsx", [row("t-1"), {"tenant_id": "Grand Total",
+                                                           "seats": 1200}])
+    result = ftc("check", str(path), "--as-of", "2025-06-01")
+    assert (result.exit_code, result.stdout) == (0, ""), result.output
+    assert "1 tenant(s): no problems" in result.stderr
+
+
 def test_excel_error_and_uncalculated_formula_are_problems(tmp_path: Path) -> None:
     path = make_tracker(tmp_path / "t.xlsx", [
         row("t-1", seats="#N/A"), row("t-2", active_users="=1/0")])

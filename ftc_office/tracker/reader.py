@@ -5,7 +5,7 @@ then read with python-calamine (fast, returns cached formula values). The sheet 
 configured one or the first whose header row has a Tenant ID column (the ``Notes`` sheet that
 write-back keeps is skipped); the header row is the first of the top rows that holds one.
 Totals rows are not data: an Excel table's totals row (``totalsRowCount``, labelled or not)
-and a row labelled Total without a Tenant ID are skipped.
+and a row labelled Total (without a Tenant ID, or with the label in its place) are skipped.
 Anything that goes wrong while reading becomes one :class:`~ftc_office.errors.TrackerError`
 naming the file — never a traceback.
 """
@@ -172,14 +172,17 @@ def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int],
                 value = value.strip()
             if value is not None and value != "":
                 cells[name] = (value, f"{letters[name]}{r + 1}")
-        if cells and not ("tenant_id" not in cells and _is_totals(row)):
+        tid = cells.get("tenant_id")
+        if cells and not ((tid is None or _is_total_label(tid[0])) and
+                          any(map(_is_total_label, row))):
             yield RawRow(r + 1, cells)
 
 
-def _is_totals(row: list[Any]) -> bool:
-    """A totals row (a table's, or one labelled Total/Totals): read as no tenant."""
-    return any(isinstance(v, str) and v.strip().casefold() in ("total", "totals", "grand total")
-               for v in row)
+def _is_total_label(value: Any) -> bool:
+    """Whether a cell labels a totals row (Total, Totals, Grand Total): such a row without a
+    Tenant ID, or with the label in the Tenant ID column, is read as no tenant."""
+    return isinstance(value, str) and value.strip().casefold() in ("total", "totals",
+                                                                   "grand total")
 
 
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)

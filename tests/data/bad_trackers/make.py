@@ -84,6 +84,8 @@ TRACKERS: dict[str, tuple[list[dict[str, Any]], Callable[[Any], None] | None]] =
                                                    "active_users": 300}], _totals_table),
     "labelled_total_row": ([row("t-1"), row("t-2"), {"customer": "Total", "seats": 2400,
                                                      "active_users": 300}], None),
+    "total_in_tenant_id_column": ([row("t-1"), row("t-2"), {"tenant_id": "Total", "seats": 2400,
+                                                            "active_users": 300}], None),
 }
 
 
