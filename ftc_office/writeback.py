@@ -41,6 +41,7 @@ from ftc_office.ledger import Entry, Ledger
 from ftc_office.ledger.entry import stamp_for
 from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir, tracker_id
+from ftc_office.tracker.outputs import output_columns_to_add
 from ftc_office.tracker.reader import SheetRead, read_sheet
 from ftc_office.values import to_text
 from ftc_office.xlsx.cells import clip_cell_text, col_letter
@@ -215,7 +216,7 @@ def _output_columns(patcher: XlsxPatcher, sheet: SheetRead, pending: list[Entry]
                     settings: Settings, result: WritebackResult) -> dict[str, str]:
     """Field -> column letter, adding the output columns the stamps need and lack."""
     needed = {s["field"] for e in pending for s in e.stamps if s["tracker"] == key}
-    missing = [f for f in FIELDS if f in needed and f not in sheet.columns]
+    missing = output_columns_to_add(needed, sheet.columns)  # all, in the canonical order
     columns = {f: col_letter(c + 1) for f, c in sheet.columns.items()}
     if missing:
         headers = [header_for(f, settings.tracker.headers) for f in missing]
