@@ -2,8 +2,9 @@
 
 The O365 library is built on MSAL. This module builds an :class:`O365.Account` pointed at
 the configured Graph and authority URLs (national clouds included), keeps the MSAL token
-cache in ``config_dir()/o365_token.json`` with mode 0600, refreshes the access token ahead
-of expiry (O365 itself only refreshes after a 401), and runs the interactive sign-ins used by
+cache in ``config_dir()`` (encrypted where the system offers it: ``token_cache.py``),
+refreshes the access token ahead of expiry (O365 itself only refreshes after a 401), and runs
+the interactive sign-ins used by
 ``ftc-office auth``. No function here ever prints or logs a token.
 
 Environment overrides: ``FTC_O365_GRAPH_URL``, ``FTC_O365_AUTHORITY``; the app-only client
@@ -32,6 +33,7 @@ from O365.utils import BaseTokenBackend, FileSystemTokenBackend
 
 from ftc_office.atomic import atomic_write_bytes
 from ftc_office.backends.o365_graph import no_blind_retries
+from ftc_office.backends.token_cache import ProtectedTokenBackend, cache_path
 from ftc_office.config import O365Settings
 from ftc_office.errors import DeliveryError
 from ftc_office.paths import config_dir
@@ -76,8 +78,9 @@ def quiet_library_loggers() -> None:
 
 
 def token_cache_path() -> Path:
-    """Where the MSAL token cache lives: the per-user config folder, never the project."""
-    return config_dir() / TOKEN_FILE
+    """Where the MSAL token cache lives: the per-user config folder, never the project;
+    encrypted where the system offers it (backends/token_cache.py)."""
+    return cache_path(config_dir())
 
 
 def graph_url(settings: O365Settings) -> str:
@@ -240,7 +243,7 @@ def build_account(settings: O365Settings, *, token_backend: BaseTokenBackend | N
         credentials = settings.client_id
     resource = settings.mailbox or None
     protocol = make_protocol(settings, resource)
-    backend = token_backend if token_backend is not None else SecureFileTokenBackend(
+    backend = token_backend if token_backend is not None else ProtectedTokenBackend(
         token_cache_path())
     base = authority_base(settings)
     host = urlparse(base).hostname or ""
@@ -350,8 +353,8 @@ class TokenStatus:
 def token_status(settings: O365Settings, *, path: Path | None = None) -> TokenStatus:
     """Read the token cache (no network) and describe the sign-in."""
     cache = path or token_cache_path()
-    backend = SecureFileTokenBackend(cache)
-    loaded = cache.exists() and backend.load_token()
+    backend = ProtectedTokenBackend(cache)
+    loaded = backend.load_token()
     account_info = backend.get_account() if loaded else None
     username = account_info.get("username") if account_info else None
     expires = _expires_on(backend, username) if loaded else None
@@ -366,11 +369,7 @@ def token_status(settings: O365Settings, *, path: Path | None = None) -> TokenSt
 
 def logout(*, path: Path | None = None) -> bool:
     """Delete the token cache; True if there was one."""
-    cache = path or token_cache_path()
-    if cache.exists():
-        cache.unlink()
-        return True
-    return False
+    return ProtectedTokenBackend(path or token_cache_path()).delete_token()
 
 
 def _signed_in_name(account: FtcAccount) -> str:
