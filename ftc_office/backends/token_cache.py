@@ -192,15 +192,17 @@ def tighten(path: Path) -> None:
         os.chmod(path, 0o600)
 
 
-def exposure(path: Path) -> str:
+def exposure(path: Path, *, windows: bool | None = None) -> str:
     """Why the token cache at ``path`` (or a plain one beside it) can be read by another user
     account; empty when it cannot. On Windows file modes protect nothing: any plain cache
-    counts; on POSIX, a plain file with any group or other permission bit."""
+    counts; on POSIX, a plain file with any group or other permission bit. ``windows``
+    overrides which of the two this is (tests)."""
+    windows = os.name == "nt" if windows is None else windows
     problems = []
     for p in dict.fromkeys((path, path.with_name(PLAIN_FILE))):
         if p.name == ENCRYPTED_FILE or not p.exists():
             continue
-        if os.name == "nt":
+        if windows:
             problems.append(f"{p} is not encrypted (Windows file permissions do not keep "
                             "other accounts out)")
             continue
