@@ -40,6 +40,7 @@ from ftc_office.backends.token_cache import (
 from ftc_office.cli.auth import auth
 from ftc_office.config import O365Settings
 from ftc_office.doctor import check_token_cache
+from ftc_office.errors import DeliveryError
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 SECRET = "seed-rt-do-not-leak"
@@ -238,3 +239,23 @@ def test_on_windows_any_plain_cache_is_exposed(plain: Path) -> None:
     """Windows ignores file modes: a plain cache there is an error whatever its bits."""
     assert exposure(plain) == ""
     assert "is not encrypted" in exposure(plain, windows=True)
+
+
+def test_a_cache_this_account_cannot_decrypt_means_signed_out(windows: type) -> None:
+    """Copied from another Windows account or PC: DPAPI refuses it; sign in again."""
+    token_cache_path().write_bytes(b"another account's DPAPI blob")
+    assert not token_status(O365Settings(client_id=CLIENT_ID)).signed_in
+
+
+def test_a_store_that_refuses_the_write_is_an_error_with_a_fix(
+        windows: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: FakeDataProtection, message: str) -> bytes:
+        raise OSError(5, "Access is denied")
+
+    monkeypatch.setattr(FakeDataProtection, "protect", refuse)
+    with pytest.raises(DeliveryError) as info:
+        seed(ProtectedTokenBackend(token_cache_path()))
+    assert info.value.where == str(token_cache_path())
+    assert "cannot write the token cache" in info.value.what
+    assert "FTC_OFFICE_TOKEN_CACHE=plain" in info.value.fix
+    assert not token_cache_path().exists()

@@ -26,12 +26,14 @@ from pathlib import Path
 from msal_extensions import build_encrypted_persistence
 from msal_extensions.persistence import (
     BasePersistence,
+    PersistenceDecryptionError,
     PersistenceError,
     PersistenceNotFound,
 )
 from O365.utils import BaseTokenBackend
 
 from ftc_office.atomic import atomic_write_bytes
+from ftc_office.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,9 @@ class ProtectedTokenBackend(BaseTokenBackend):
         legacy = None
         try:
             data = self.persistence.load()
+        except PersistenceDecryptionError as exc:  # another account's or machine's cache
+            log.warning("%s: cannot decrypt the token cache (%s); sign in again", self, exc)
+            return False
         except PersistenceNotFound:
             legacy = self._legacy()
             if legacy is None:
@@ -164,7 +169,12 @@ class ProtectedTokenBackend(BaseTokenBackend):
             return True
         self.token_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = self.serialize()
-        self.persistence.save(data if isinstance(data, str) else data.decode("utf-8"))
+        try:
+            self.persistence.save(data if isinstance(data, str) else data.decode("utf-8"))
+        except PersistenceError as exc:  # a locked keychain or keyring
+            raise DeliveryError(str(self.token_path), f"cannot write the token cache ({exc})",
+                                "unlock the keychain or keyring and sign in again, or set "
+                                f"{MODE_ENV}=plain for a 0600 file") from None
         legacy = self._legacy()
         if legacy is not None:
             legacy.unlink(missing_ok=True)
