@@ -160,6 +160,9 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     json: Any = None
+    at: float = 0.0  # the fake's clock when the request arrived
+    status: int = 0  # the answer's status (0: none, the connection was dropped)
+    reply_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def mailbox(self) -> str | None:
@@ -382,6 +385,9 @@ class FakeGraph:
                 return self._error(401, "InvalidAuthenticationToken", "token expired")
         if len(body) > self.max_body:
             return self._error(413, "ErrorRequestEntityTooLarge", "request too large")
+        refused = self._request_refused(method, path, headers)
+        if refused:
+            return refused
         m = _MAILBOX.match(path)
         if not m:
             return self._error(404, "ResourceNotFound", f"no route {path}")
@@ -472,6 +478,18 @@ class FakeGraph:
                 self.sent.append(draft)
                 return 202, {}, None
         return self._error(405, "ErrorInvalidRequest", f"{method} {rest}")
+
+    def _request_refused(self, method: str, path: str, headers: dict[str, str]
+                         ) -> tuple[int, dict[str, str], Any] | None:
+        """``/me`` with an app-only token (there is no signed-in user): 400; a ``send``
+        without ``Content-Length`` (message: send requires ``Content-Length: 0``): 411."""
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        if token in self.app_tokens and re.match(r"/v1\.0/me(/|$)", path):
+            return self._error(400, "BadRequest", "/me request is only valid with "
+                               "delegated authentication flow.")
+        if method == "POST" and path.endswith("/send") and "content-length" not in headers:
+            return self._error(411, "LengthRequired", "Content-Length: 0 is required.")
+        return None
 
     def _upload_refused(self, box: str, headers: dict[str, str]
                         ) -> tuple[int, dict[str, str], Any] | None:
@@ -575,9 +593,11 @@ class FakeGraph:
             session = self.sessions.get(sid)
             if session is None:
                 return self._error(404, "ErrorItemNotFound", "no upload session")
-            rng = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("content-range", ""))
-            if not rng or int(rng.group(1)) != len(session["data"]):
-                return self._error(416, "InvalidRange", "bad Content-Range")
+            refused = self._chunk_refused(session, headers, body)
+            if refused:
+                return refused
+            rng = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers["content-range"])
+            assert rng is not None
             session["chunks"].append((int(rng.group(1)), int(rng.group(2)), len(body)))
             session["data"].extend(body)
             if len(session["data"]) >= session["size"]:
@@ -588,6 +608,42 @@ class FakeGraph:
                         "contentBytes": base64.b64encode(bytes(session["data"])).decode()})
                 return 201, {}, None
             return 200, {}, {"nextExpectedRanges": [f"{len(session['data'])}-"]}
+
+    #: the largest byte range one upload PUT may carry ("up to 4 MB each time",
+    #: attachment: createUploadSession)
+    max_chunk = 4 * 1024 * 1024
+
+    def _chunk_refused(self, session: dict[str, Any], headers: dict[str, str], body: bytes
+                       ) -> tuple[int, dict[str, str], Any] | None:
+        """Graph's answer to an upload PUT it refuses (graph/outlook-large-attachments):
+        401 with an ``Authorization`` header (the URL is pre-authenticated), 400 for a
+        missing or malformed ``Content-Range`` or one whose length or total disagrees with
+        the body or the session, 416 when it does not start at the next expected byte (the
+        bytes go in order) or reaches past the end, 413 over 4 MB."""
+        expected = {"nextExpectedRanges": [f"{len(session['data'])}-"]}
+        if "authorization" in headers:
+            return self._error(401, "InvalidAuthenticationToken", "The upload URL is "
+                               "pre-authenticated: send no Authorization header.")
+        if headers.get("content-type", "").split(";")[0].strip() != "application/octet-stream":
+            return self._error(400, "InvalidRequest", "Content-Type must be "
+                               "application/octet-stream.")
+        rng = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("content-range", ""))
+        if not rng:
+            return self._error(400, "InvalidContentRange", "The Content-Range header is "
+                               "missing or malformed: expected 'bytes {start}-{end}/{total}'.")
+        start, end, total = (int(g) for g in rng.groups())
+        if total != session["size"] or end < start or end - start + 1 != len(body):
+            return self._error(400, "InvalidContentRange", f"Content-Range bytes {start}-"
+                               f"{end}/{total} does not match {len(body)} bytes of a "
+                               f"{session['size']}-byte upload.")
+        if start != len(session["data"]) or end >= total:
+            status, _, payload = self._error(416, "InvalidRange", "The range is not the "
+                                             "next expected one.")
+            return status, {}, {**payload, **expected}
+        if len(body) > self.max_chunk:
+            return self._error(413, "RequestEntityTooLarge", f"{len(body)} bytes in one "
+                               f"range; at most {self.max_chunk}.")
+        return None
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -616,7 +672,9 @@ class FakeGraph:
                         "content-type", "") else None
                 except ValueError:
                     data = None
-                rec = Recorded(self.command, path, query, headers, body, data)
+                rec = Recorded(self.command, path, query, headers, body, data,
+                               at=fake.clock())
+                self._rec = rec  # _reply notes the answer on it
                 with fake._lock:
                     fake.requests.append(rec)
                 fault = fake._match_fault(self.command, path)
@@ -679,6 +737,9 @@ class FakeGraph:
 
             def _reply(self, status: int, headers: dict[str, str], payload: Any) -> None:
                 raw = b"" if payload is None else json.dumps(payload).encode()
+                rec: Recorded | None = getattr(self, "_rec", None)
+                if rec is not None:
+                    rec.status, rec.reply_headers = status, dict(headers)
                 try:
                     self.send_response(status)
                     for k, v in headers.items():

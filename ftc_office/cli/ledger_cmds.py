@@ -41,6 +41,10 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
         wb = write_back(path, ledger, settings, force=force, data=data)
     for c in wb.conflicts:
         click.echo(f"conflict: {c}", err=True)
+    if wb.restored:
+        from ftc_office.run.plan import restored_notice
+
+        click.echo(restored_notice(tracker, wb.restored))
     click.echo(f"{tracker}: {wb.cells} cell(s) written for {wb.jobs} recorded step(s)"
                + (f"; backup {wb.backup}" if wb.backup else ""))
     sys.exit(1 if wb.conflicts else 0)
