@@ -167,7 +167,8 @@ def granted_scopes(target: str) -> list[str]:
 
 def cached_token(settings: Settings) -> tuple[Check, dict[str, Any] | None]:
     """The sign-in in the token cache (no network): present and unexpired, or renewable."""
-    from ftc_office.backends.o365_auth import SecureFileTokenBackend, token_status
+    from ftc_office.backends.o365_auth import token_status
+    from ftc_office.backends.token_cache import ProtectedTokenBackend
 
     o = settings.delivery.o365
     st = token_status(o)
@@ -175,7 +176,7 @@ def cached_token(settings: Settings) -> tuple[Check, dict[str, Any] | None]:
     login = "run 'ftc-office auth login'"
     if not st.signed_in:
         return Check(False, f"{where}: not signed in", login), None
-    backend = SecureFileTokenBackend(st.cache_path)
+    backend = ProtectedTokenBackend(st.cache_path)
     backend.load_token()
     token = backend.get_access_token(username=st.account) or {}
     who = st.account or "the app (app-only)"
@@ -335,6 +336,21 @@ def check_o365(settings: Settings, *, verify: bool | str = True) -> list[Check]:
     return checks
 
 
+def check_token_cache() -> Check:
+    """No other user account can read the Outlook token cache (a refresh token is a
+    long-lived credential): encrypted, or a plain file with mode 0600."""
+    from ftc_office.backends.o365_auth import token_cache_path
+    from ftc_office.backends.token_cache import describe, exposure
+
+    path = token_cache_path()
+    problem = exposure(path)
+    if problem:
+        return Check(False, f"token cache: {problem}",
+                     f"run 'ftc-office auth logout' then 'ftc-office auth login' (or chmod 600 "
+                     f"{path}), and revoke the sign-in if another account may have read it")
+    return Check(True, f"token cache {path}: {describe(path)}")
+
+
 # -- all of it -----------------------------------------------------------------------------
 
 BACKEND_CHECKS: dict[str, Callable[[Settings], list[Check]]] = {
@@ -351,5 +367,8 @@ def run_checks(explicit_config: str | None, backend: str | None = None) -> list[
         checks.append(check_ledger(settings))
     name = backend or settings.delivery.backend
     checks.append(Check(True, f"backend: {name}"))
+    cache = check_token_cache()  # before the backend's checks read (and tighten) the cache
+    if not cache.ok:  # any backend: a left-over exposed cache is a credential lying about
+        checks.append(cache)
     checks.extend(BACKEND_CHECKS[name](settings))
     return checks

@@ -53,12 +53,11 @@ from ftc_office.addresses import parse_address
 from ftc_office.backends.base import Sought, Status
 from ftc_office.backends.o365 import US_GOV_GRAPH_HOSTS, O365Backend, SendLog
 from ftc_office.backends.o365_auth import (
-    TOKEN_FILE,
-    SecureFileTokenBackend,
     authority_base,
     build_account,
 )
 from ftc_office.backends.o365_identity import needed_scopes
+from ftc_office.backends.token_cache import ProtectedTokenBackend, cache_path
 from ftc_office.config import O365Settings
 from ftc_office.errors import MessageError
 from ftc_office.message import Attachment, OutgoingMessage
@@ -66,7 +65,7 @@ from ftc_office.paths import APP
 
 # Computed at import, before the per-test fixture redirects the config folder.
 _CACHE = Path(os.environ.get("FTC_TEST_O365_TOKEN_CACHE")
-              or Path(user_config_dir(APP, appauthor=False)) / TOKEN_FILE)
+              or cache_path(Path(user_config_dir(APP, appauthor=False))))
 _ENV = {k: os.environ.get(f"FTC_TEST_O365_{k}", "") for k in (
     "CLIENT_ID", "TO", "TENANT", "MAILBOX", "CLIENT_SECRET", "GRAPH_URL", "AUTHORITY")}
 
@@ -146,7 +145,7 @@ def settings(**overrides: Any) -> O365Settings:
 
 def granted() -> tuple[str, ...]:
     """The scopes the cached access token carries."""
-    tokens = SecureFileTokenBackend(_CACHE)
+    tokens = ProtectedTokenBackend(_CACHE)
     tokens.load_token()
     token = tokens.get_access_token() or {}
     return tuple(str(token.get("target", "")).split())
@@ -162,7 +161,7 @@ class Live:
     def backend(self, **overrides: Any) -> O365Backend:
         """A backend on the cached sign-in (or app-only with ``auth="credentials"``)."""
         tokens = None if overrides.get("auth") == "credentials" else (
-            SecureFileTokenBackend(_CACHE))
+            ProtectedTokenBackend(_CACHE))
         b = O365Backend(settings(**overrides), token_backend=tokens,
                         send_log=SendLog(self.tmp / "sends.sqlite"))
         b.open()
@@ -173,7 +172,7 @@ class Live:
         s = backend.settings
         app_only = s.auth == "credentials"
         requested = tuple(self.recording.token_scopes) if app_only else tuple(
-            build_account(s, token_backend=SecureFileTokenBackend(_CACHE)).protocol
+            build_account(s, token_backend=ProtectedTokenBackend(_CACHE)).protocol
             .get_scopes_for(list(needed_scopes(s))))
         ctx = Context(graph_url=s.graph_url, app_only=app_only, mailbox=s.mailbox,
                       scopes=() if app_only else granted(), requested_scopes=requested,

@@ -2,9 +2,10 @@
 
 The O365 library is built on MSAL. This module builds an :class:`O365.Account` pointed at
 the configured Graph and authority URLs (national clouds included), keeps the MSAL token
-cache in ``config_dir()/o365_token.json`` (app-only: ``o365_app_token.json``, app tokens
-only) with mode 0600, refreshes the access token ahead
-of expiry (O365 itself only refreshes after a 401), and runs the interactive sign-ins used by
+cache in ``config_dir()`` (encrypted where the system offers it: ``token_cache.py``; the
+app-only token in ``o365_app_token.json``, app tokens only, mode 0600), refreshes the access
+token ahead of expiry (O365 itself only refreshes after a 401), and runs
+the interactive sign-ins used by
 ``ftc-office auth``. No function here ever prints or logs a token.
 
 Environment overrides: ``FTC_O365_GRAPH_URL``, ``FTC_O365_AUTHORITY``; the app-only client
@@ -34,6 +35,7 @@ from O365.utils import BaseTokenBackend, FileSystemTokenBackend
 from ftc_office.atomic import atomic_write_bytes
 from ftc_office.backends import o365_identity as ident
 from ftc_office.backends.o365_graph import no_blind_retries
+from ftc_office.backends.token_cache import ProtectedTokenBackend, cache_path
 from ftc_office.config import O365Settings
 from ftc_office.errors import DeliveryError
 from ftc_office.paths import config_dir
@@ -80,10 +82,12 @@ def quiet_library_loggers() -> None:
 
 
 def token_cache_path(settings: O365Settings | None = None) -> Path:
-    """Where the MSAL token cache lives: the per-user config folder, never the project; the
-    app-only token (``auth = "credentials"``) in a file of its own."""
-    app = settings is not None and settings.auth == "credentials"
-    return config_dir() / (APP_TOKEN_FILE if app else TOKEN_FILE)
+    """Where the MSAL token cache lives: the per-user config folder, never the project;
+    encrypted where the system offers it (backends/token_cache.py). The app-only token
+    (``auth = "credentials"``) lives in a plain 0600 file of its own."""
+    if settings is not None and settings.auth == "credentials":
+        return config_dir() / APP_TOKEN_FILE
+    return cache_path(config_dir())
 
 
 def graph_url(settings: O365Settings) -> str:
@@ -238,7 +242,7 @@ def build_account(settings: O365Settings, *, token_backend: BaseTokenBackend | N
         credentials = settings.client_id
     resource = settings.mailbox or None
     protocol = make_protocol(settings, resource)
-    backend = token_backend if token_backend is not None else SecureFileTokenBackend(
+    backend = token_backend if token_backend is not None else ProtectedTokenBackend(
         token_cache_path(settings))
     if settings.auth == "credentials":
         ident.app_tokens_only(backend)
@@ -346,8 +350,8 @@ class TokenStatus:
 def token_status(settings: O365Settings, *, path: Path | None = None) -> TokenStatus:
     """Read the token cache (no network) and describe the sign-in."""
     cache = path or token_cache_path(settings)
-    backend = SecureFileTokenBackend(cache)
-    loaded = cache.exists() and backend.load_token()
+    backend = ProtectedTokenBackend(cache)
+    loaded = backend.load_token()
     account_info = backend.get_account() if loaded else None
     username = account_info.get("username") if account_info else None
     expires = _expires_on(backend, username) if loaded else None
@@ -364,10 +368,7 @@ def logout(*, path: Path | None = None) -> bool:
     """Delete the token cache and its sign-in record; True if there was a cache."""
     cache = path or token_cache_path()
     ident.forget_record(cache)
-    if cache.exists():
-        cache.unlink()
-        return True
-    return False
+    return ProtectedTokenBackend(cache).delete_token()
 
 
 def _signed_in_name(account: FtcAccount) -> str:
