@@ -10,7 +10,8 @@ draft.
 
 Outcomes: a timeout, reset or 500/502/504 after the send request is ``UNKNOWN`` (never
 "failed"); :meth:`O365Backend.lookup` resolves it through the draft id and the tagged Sent
-Items copy. O365 never retries a POST, so 429/503 are retried here, honouring Retry-After.
+Items copy. O365 never retries a POST, so 429/503 are retried here, honouring Retry-After in full
+(a wait longer than ``max_retry_wait`` is not retried early: the message stays for later).
 Sends are paced per mailbox (``max_per_minute``, sliding window) and the recipients of the
 last 24 h are counted in ``data_dir()/o365_sends.sqlite`` so the daily limit survives
 restarts.
@@ -220,9 +221,9 @@ class O365Backend(Opening):
                 parsed = email.utils.parsedate_to_datetime(header) if header else None
                 if parsed is not None:
                     wait = parsed.timestamp() - time.time()
-        if wait is None or not math.isfinite(wait):
-            wait = float(2 ** attempt)
-        return max(0.0, min(wait, self.settings.max_retry_wait))
+        if wait is None or not math.isfinite(wait):  # our own back-off: capped
+            return max(0.0, min(float(2 ** attempt), self.settings.max_retry_wait))
+        return max(0.0, wait)  # Graph's ask: honoured in full, or not retried at all
 
     def _retrying(self, what: str, fn: Callable[[], Any],
                   seen: list[BaseException] | None = None) -> Any:
@@ -242,6 +243,11 @@ class O365Backend(Opening):
                     raise Throttled(f"{what}: {describe(exc)} after {attempt} retries"
                                      ) from exc
                 wait = self._retry_wait(exc, attempt)
+                if wait > self.settings.max_retry_wait:
+                    raise Throttled(
+                        f"{what}: {describe(exc)}; Graph asks to wait {wait:.0f} s, longer than "
+                        f"delivery.o365.max_retry_wait ({self.settings.max_retry_wait:g} s)"
+                    ) from exc
                 log.info("%s: %s, retrying in %.1f s", what, describe(exc), wait)
                 self._sleep(wait)
                 attempt += 1
