@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,7 +65,13 @@ _OPTIONS = [
     click.option("--send-at", "send_at", metavar='"YYYY-MM-DD HH:MM"',
                  help="Send at that time (your time zone): through o365 Exchange holds the "
                       "messages till then; other backends keep them in the ledger and the "
-                      "first run of the same command at or after that time sends them."),
+                      "first run of the same command at or after that time sends them. A "
+                      "row's own Send At cell wins over it for that row."),
+    click.option("--send-at-column", "send_at_column", metavar="COL",
+                 help='Column holding each row\'s time to send ("YYYY-MM-DD HH:MM", your '
+                      'time zone; default: a column headed "Send At", if any). A filled '
+                      "cell wins over --send-at for its row; an empty one takes --send-at "
+                      "(or now). A time in the past is an error naming the cell."),
     click.option("--test-to", "test_to", metavar="ADDRESS",
                  help="Send the first message (or the first --limit N) to ADDRESS only, "
                       "marked [TEST]; the rows count as not sent."),
@@ -120,9 +125,10 @@ def merge(ctx: click.Context, **kw: Any) -> None:
     from ftc_office.merge.schedule import parse_send_at
 
     settings = settings_of(ctx)
+    send_at = parse_send_at(kw["send_at"]) if kw["send_at"] else None
     rows = read_data(kw["data"], kw["sheet"])
     result = merge_rows(load_template(kw["template"], kw["word"]), rows,
-                        _merge_options(settings, kw))
+                        _merge_options(settings, kw, send_at))
     failures = [str(p) for p in result.failures]
     for f in failures:
         click.echo(f"error: {f}", err=True)
@@ -130,7 +136,7 @@ def merge(ctx: click.Context, **kw: Any) -> None:
                           limit=kw["limit"], outbox=kw["outbox"],
                           outbox_mode=kw["outbox_mode"],
                           status_column=kw["status_column"], force=kw["force"],
-                          send_at=parse_send_at(kw["send_at"]) if kw["send_at"] else None)
+                          send_at=send_at)
     if kw["test_to"]:
         result, request = _test_run(result, request, kw["test_to"], failures)
     elif kw["dry_run"]:
@@ -138,8 +144,13 @@ def merge(ctx: click.Context, **kw: Any) -> None:
     elif failures:
         raise MergeError(str(kw["data"]), f"{len(failures)} problem(s) listed above; "
                          "nothing was sent", "correct them and run the merge again")
-    report = deliver(result, rows, settings, request, progress=_progress_for(request),
-                     confirm=_confirm(request, settings))
+    bar = _progress() if not request.dry_run and sys.stderr.isatty() else None
+    try:
+        report = deliver(result, rows, settings, request, progress=bar.update if bar else None,
+                         confirm=_confirm(request, settings, bar))
+    finally:
+        if bar:
+            bar.pause()  # transient: the bar leaves no line behind
     _summary(report, result, rows)
     sys.exit(0 if report.ok and not failures and not report.declined else 1)
 
@@ -163,7 +174,8 @@ def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list
                                      write_status=False)
 
 
-def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:
+def _merge_options(settings: Settings, kw: dict[str, Any], send_at: dt.datetime | None
+                   ) -> MergeOptions:
     from ftc_office.addresses import AddressError, parse_address
     from ftc_office.merge import MergeOptions, parse_where
 
@@ -181,41 +193,41 @@ def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:
         campaign=kw["campaign"],
         internal=tuple(settings.mail.internal_domains) if kw["internal"] else None,
         where=tuple(parse_where(w, today) for w in kw["where"]), sender=sender, today=today,
-        status_column=kw["status_column"])
+        status_column=kw["status_column"], send_at=send_at,
+        send_at_column=kw["send_at_column"])
 
 
 def _preview(result: MergeResult, rows: MergeData, out: Path, failures: list[str]) -> None:
-    from ftc_office.preview import Previewer
+    """The dry run's review page (the one `preview` writes for a run) and its .eml files."""
+    from ftc_office.merge.review import write_review
 
-    previewer = Previewer(out)
-    for job in result.jobs:
-        previewer.add(job)
-    index = previewer.finish(failures, dt.date.today())
+    index = write_review(result, rows, out, failures)
     filtered = f", {result.filtered} left out by --where" if result.filtered else ""
     click.echo(f"{index}: {len(result.jobs)} message(s) from {len(rows.rows)} row(s) of "
                f"{rows.path} (sheet {rows.sheet}){filtered}; {len(failures)} row(s) skipped "
-               "— open the index to review", err=True)
+               "— open the page to review", err=True)
 
 
-def _confirm(request: SendRequest, settings: Settings) -> Any:
+def _confirm(request: SendRequest, settings: Settings, bar: Any) -> Any:
     if not sys.stdin.isatty():
         return None
     backend = request.backend or settings.delivery.backend
 
     def confirm(n: int) -> bool:
-        return click.confirm(f"send {n} message(s) through {backend} now?", err=True)
+        if bar:
+            bar.pause()  # the question on a line of its own, not under the bar
+        answer = click.confirm(f"send {n} message(s) through {backend} now?", err=True)
+        if bar:
+            bar.resume()
+        return answer
     return confirm
 
 
-def _progress_for(request: SendRequest) -> Any:
-    if request.dry_run or not sys.stderr.isatty():
-        return None
+def _progress() -> Any:
+    """The run's progress bar (rich, on stderr, transient): the same one ``run`` draws."""
+    from ftc_office.cli.run_cmds import _progress as run_progress
 
-    def progress(done: int, total: int, what: str) -> None:
-        width = shutil.get_terminal_size((100, 20)).columns - 1
-        line = f"[{done:>{len(str(total))}}/{total}] {what}"
-        click.echo("\r" + line[:width].ljust(width), err=True, nl=done == total)
-    return progress
+    return run_progress()
 
 
 def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
@@ -226,10 +238,16 @@ def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
         click.echo(f"error: {p}", err=True)
     for f in report.failed:
         click.echo(f"error: {f}", err=True)
-    if report.scheduled and report.send_at:
+    held = report.backend == "o365"
+    if report.scheduled and not held and not (report.sent or report.drafted
+                                              or report.failed):
         click.echo(f"merge ({report.backend}): {report.scheduled} message(s) "
-                   f"{label(report.send_at).lower()}, kept in the ledger; run the same "
-                   "command at or after that time to send them")
+                   + (label(report.send_at).lower() if report.send_at else "scheduled")
+                   + ", kept in the ledger; run the same command at or after that time to "
+                   "send them ('ftc-office status' lists them)")
+        if report.status:
+            click.echo(f"status: {report.status.cells} row(s) updated in "
+                       f"{report.status.path}")
         return
     if report.dry_run:
         click.echo(f"dry run ({report.backend}): would send {report.due} message(s); "
@@ -241,7 +259,12 @@ def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
                f"problem(s), {len(report.refused)} refused (changed since sent)"
                + (" — stopped at --limit; run again to go on" if report.limited else "")
                + (" — declined: nothing sent" if report.declined else ""))
-    if report.send_at and report.backend == "o365" and report.sent:
-        click.echo(f"held by Exchange in the Outbox: {label(report.send_at).lower()}")
+    if report.scheduled:
+        where = "held by Exchange in the Outbox" if held else "kept in the ledger"
+        click.echo(f"{report.scheduled} message(s) scheduled, {where} ('ftc-office status' "
+                   "lists them; 'ftc-office resolve KEY --skip' cancels one)")
+    if report.confirmed:
+        click.echo(f"{report.confirmed} scheduled message(s) sent by Exchange, confirmed "
+                   "in Sent Items")
     if report.status:
         click.echo(f"status: {report.status.cells} row(s) updated in {report.status.path}")
