@@ -148,7 +148,7 @@ class Pending:
     @property
     def held(self) -> bool:
         """Held by the provider (Exchange's Outbox), not by the ledger."""
-        return self.entry.state == State.SENT
+        return self.entry.state == State.SENT and self.entry.backend in HELD_BY_PROVIDER
 
 
 def pending(ledger: Ledger) -> list[Pending]:
@@ -157,8 +157,8 @@ def pending(ledger: Ledger) -> list[Pending]:
     out = []
     for key, (event, when) in recorded(ledger).items():
         entry = ledger.get(key)
-        if event == SCHEDULED and entry is not None and entry.state in (State.PLANNED,
-                                                                      State.SENT):
+        if event == SCHEDULED and entry is not None and (
+                entry.state == State.PLANNED or Pending(entry, when).held):
             out.append(Pending(entry, when))
     return sorted(out, key=lambda p: (p.when, p.entry.key))
 

@@ -233,11 +233,11 @@ def _status(result: MergeResult, data: MergeData, ledger: Ledger, request: SendR
         entry = ledger.get(key)
         text = status_text(entry) if entry else None
         when = times.get(key)
-        if entry and when and when > now and entry.state in (
-                State.PLANNED, State.SENT):  # kept in the ledger, or held by Exchange
+        held = entry is not None and entry.backend in schedule.HELD_BY_PROVIDER
+        if entry and when and when > now and (entry.state == State.PLANNED or (
+                held and entry.state == State.SENT)):  # in the ledger, or held by Exchange
             text = schedule.label(when)
-        elif (entry and when and entry.state == State.SENT
-              and entry.backend in schedule.HELD_BY_PROVIDER):  # sent by Exchange then
+        elif entry and when and held and entry.state == State.SENT:  # sent by Exchange then
             text = f"Sent {when.astimezone():{schedule.FORMAT}}"
         if text:
             texts[key] = text

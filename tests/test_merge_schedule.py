@@ -1,0 +1,186 @@
+"""Scheduled merges: the per-row *Send At* column beside ``--send-at``, ``status`` listing
+what is scheduled, ``resolve --skip`` cancelling it (through o365: the held message deleted
+from the Outbox of the fake Graph, the real O365 library calling it), and the run after the
+time confirming a held message through Sent Items."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fakegraph import FakeGraph
+from fakegraph import fake_graph_fixture as fake_graph_fixture  # the fixture
+from runhelpers import ftc
+from test_merge_send import (
+    HEADER,
+    later,
+    merge,
+    o365_setup,
+    people,
+    setup,  # noqa: F401  (the fixture)
+    statuses,
+    workbook,
+)
+
+FMT = "%Y-%m-%d %H:%M"
+
+
+def with_times(n: int, times: dict[int, Any]) -> list[list[Any]]:
+    """``people(n)`` with a Send At column: row i's time from ``times`` (else empty)."""
+    return [r + [times.get(i, "")] for i, r in enumerate(people(n))]
+
+
+def scheduled_key(listing: str, email: str) -> str:
+    """The ledger key `status` lists for the scheduled message to ``email``."""
+    line = next(ln for ln in listing.splitlines() if ln.endswith(")") and f"→ {email} " in ln)
+    return line.split()[2]
+
+
+def library_rerun(folder: Path, data: Path, now: dt.datetime, **request: Any) -> Any:
+    """The same merge through the library, its clock at ``now``."""
+    from ftc_office.config import load_settings
+    from ftc_office.merge import MergeOptions, SendRequest, deliver, load_template, read_data
+    from ftc_office.merge import merge as merge_rows
+
+    config = folder / "ftc-office.toml"
+    rows = read_data(data)
+    merged = merge_rows(load_template(folder / "reminder"), rows, MergeOptions(
+        cc_column="Cc", bcc_column="Bcc", attach_column="Files",
+        send_at=request.get("send_at")))
+    return deliver(merged, rows, load_settings(config if config.exists() else None),
+                   SendRequest(dry_run=False, yes=True, outbox_mode="pickup", now=now,
+                               **request))
+
+
+def test_send_at_column_wins_for_its_row_and_empty_cells_send_now(setup: Path) -> None:
+    first, second = later(hours=3), later(hours=5)
+    data = workbook(setup / "data.xlsx", with_times(3, {0: first, 2: f"{second:{FMT}}"}),
+                    HEADER + ["Send At"])
+    outbox = setup / "outbox"
+    result = merge(setup, "--no-dry-run", "--outbox", str(outbox))
+    assert result.exit_code == 0, result.output
+    assert len(list(outbox.glob("*.eml"))) == 1  # row 1 has no time: sent now
+    st = statuses(data)
+    assert st["p0@contoso.com"] == f"Scheduled for {first:{FMT}}"  # an Excel date-time
+    assert st["p1@contoso.com"].startswith("Sent ")
+    assert st["p2@contoso.com"] == f"Scheduled for {second:{FMT}}"  # text
+    assert "2 message(s) scheduled, kept in the ledger" in result.stdout
+    # --send-at fills the empty cells only; the cells win for their rows
+    data = workbook(setup / "data.xlsx", with_times(4, {0: first}) , HEADER + ["Send At"])
+    result = merge(setup, "--no-dry-run", "--outbox", str(outbox), "--send-at",
+                   f"{later(hours=1):{FMT}}")
+    assert result.exit_code == 0, result.output
+    st = statuses(data)
+    assert st["p0@contoso.com"] == f"Scheduled for {first:{FMT}}"
+    assert st["p1@contoso.com"].startswith("Sent ")  # sent by the first run
+    assert st["p3@contoso.com"] == f"Scheduled for {later(hours=1):{FMT}}"
+
+
+def test_send_at_cell_in_the_past_is_an_error_naming_the_cell(setup: Path) -> None:
+    workbook(setup / "data.xlsx", with_times(3, {1: later(hours=-2), 2: later(hours=2)}),
+             HEADER + ["Send At"])
+    outbox = setup / "outbox"
+    result = merge(setup, "--no-dry-run", "--outbox", str(outbox))
+    assert result.exit_code == 2
+    assert "Mailing!H3" in result.stderr and "in the past" in result.stderr
+    assert "empty those cells" in result.stderr
+    assert not outbox.exists()  # nothing sent, not even the rows without a time
+
+
+def test_send_at_cell_that_is_no_time_names_the_cell(setup: Path) -> None:
+    workbook(setup / "data.xlsx", with_times(2, {1: "next tuesday"}), HEADER + ["When"])
+    outbox = setup / "outbox"
+    result = merge(setup, "--no-dry-run", "--outbox", str(outbox), "--send-at-column", "when")
+    assert result.exit_code == 1
+    assert "Mailing!H3: next tuesday is not a date and time to send at" in result.stderr
+    assert not outbox.exists()
+
+
+def test_status_lists_scheduled_and_resolve_skip_cancels(setup: Path) -> None:
+    when = later(hours=2)
+    data = workbook(setup / "data.xlsx", people(3))
+    outbox = setup / "outbox"
+    assert merge(setup, "--no-dry-run", "--outbox", str(outbox), "--send-at",
+                 f"{when:{FMT}}").exit_code == 0
+    listing = ftc("status").stdout
+    assert "scheduled (3):" in listing
+    for i in range(3):
+        key = scheduled_key(listing, f"p{i}@contoso.com")
+        assert key.startswith("merge.reminder.")
+        assert f"{when:{FMT}}  {key}  Mailing row {i + 2} → p{i}@contoso.com  (outbox, " \
+               "kept in the ledger)" in listing
+    result = ftc("resolve", scheduled_key(listing, "p1@contoso.com"), "--skip")
+    assert result.exit_code == 0, result.output
+    assert f"cancelled — the message scheduled for {when:{FMT}} will not be sent" \
+        in result.stdout
+    assert "scheduled (2):" in ftc("status").stdout
+    report = library_rerun(setup, data, when.astimezone() + dt.timedelta(minutes=1),
+                           outbox=outbox, send_at=when.astimezone())
+    assert report.sent == 2 and len(list(outbox.glob("*.eml"))) == 2
+    assert statuses(data)["p1@contoso.com"] == "Skipped"
+    assert "scheduled (" not in ftc("status").stdout
+
+
+def test_outlook_hold_cancel_and_confirm_through_sent_items(
+        setup: Path, fake_graph: FakeGraph) -> None:
+    o365_setup(setup, fake_graph)
+    data = workbook(setup / "data.xlsx", people(3))
+    when = later(days=2)
+    config = str(setup / "ftc-office.toml")
+    result = merge(setup, "--no-dry-run", "--yes", "--backend", "o365", "--send-at",
+                   f"{when:{FMT}}")
+    assert result.exit_code == 0, result.output
+    assert "3 message(s) scheduled, held by Exchange in the Outbox" in result.stdout
+    sent_bodies = [c.json for c in fake_graph.calls("POST") if isinstance(c.json, dict)
+                   and "subject" in c.json]
+    utc = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert all({"id": "SystemTime 0x3FEF", "value": utc}
+               in b["singleValueExtendedProperties"] for b in sent_bodies)
+    listing = ftc("--config", config, "status").stdout
+    assert listing.count("held by Exchange in the Outbox") == 3
+    # cancel one: the held message is deleted at Graph
+    key = scheduled_key(listing, "p0@contoso.com")
+    held = fake_graph.sent_with_key(key)[0]
+    result = ftc("--config", config, "resolve", key, "--skip")
+    assert result.exit_code == 0, result.output
+    assert "deleted from the Outbox" in result.stdout
+    deletes = [c.path for c in fake_graph.calls("DELETE")]
+    assert deletes == [f"/v1.0/me/messages/{held.id}"]
+    assert fake_graph.cancelled == [held] and len(fake_graph.sent) == 2
+    # the time passes: Exchange sends the other two; the next run confirms them
+    after = when.astimezone(dt.UTC) + dt.timedelta(minutes=5)
+    fake_graph.wall = lambda: after
+    report = library_rerun(setup, data, after, backend="o365", send_at=when.astimezone())
+    assert report.confirmed == 2 and report.sent == 0 and not report.failed
+    st = statuses(data)
+    assert st["p0@contoso.com"] == "Skipped"
+    assert st["p1@contoso.com"] == st["p2@contoso.com"] == f"Sent {when:{FMT}}"
+    assert "scheduled (" not in ftc("--config", config, "status").stdout
+    assert len(fake_graph.sent) == 2  # nothing sent twice
+
+
+def test_cancelling_what_exchange_already_sent_is_refused(
+        setup: Path, fake_graph: FakeGraph) -> None:
+    o365_setup(setup, fake_graph)
+    workbook(setup / "data.xlsx", people(1))
+    when = later(hours=1)
+    assert merge(setup, "--no-dry-run", "--yes", "--backend", "o365", "--send-at",
+                 f"{when:{FMT}}").exit_code == 0
+    from ftc_office.config import load_settings
+    from ftc_office.errors import LedgerError
+    from ftc_office.ledger import Ledger
+    from ftc_office.merge.schedule import cancel
+
+    settings = load_settings(setup / "ftc-office.toml")
+    key = scheduled_key(ftc("--config", str(setup / "ftc-office.toml"), "status").stdout,
+                        "p0@contoso.com")
+    with Ledger.open(settings.data_folder(), settings) as ledger:
+        try:
+            cancel(ledger, key, lambda: None,
+                   now=when.astimezone() + dt.timedelta(minutes=1))
+        except LedgerError as exc:
+            assert "Exchange sent it at" in str(exc)
+        else:
+            raise AssertionError("cancelled a message already sent")
+    assert not fake_graph.calls("DELETE")
