@@ -574,7 +574,6 @@ class FakeGraph:
         m = _FILTER.search(flt)
         want = (m.group("id").replace("''", "'"), m.group("value").replace("''", "'")
                 ) if m else None
-        now = self.clock()
         if folder.lower() == "sentitems":
             pool = [s for s in self.sent if self._visible(s)]
         elif folder.lower() == "drafts":

@@ -18,17 +18,17 @@ from test_merge_send import (
     merge,
     o365_setup,
     people,
-    setup,  # noqa: F401  (the fixture)
     statuses,
     workbook,
 )
+from test_merge_send import setup as setup  # the fixture
 
 FMT = "%Y-%m-%d %H:%M"
 
 
 def with_times(n: int, times: dict[int, Any]) -> list[list[Any]]:
     """``people(n)`` with a Send At column: row i's time from ``times`` (else empty)."""
-    return [r + [times.get(i, "")] for i, r in enumerate(people(n))]
+    return [[*r, times.get(i, "")] for i, r in enumerate(people(n))]
 
 
 def scheduled_key(listing: str, email: str) -> str:
@@ -56,7 +56,7 @@ def library_rerun(folder: Path, data: Path, now: dt.datetime, **request: Any) ->
 def test_send_at_column_wins_for_its_row_and_empty_cells_send_now(setup: Path) -> None:
     first, second = later(hours=3), later(hours=5)
     data = workbook(setup / "data.xlsx", with_times(3, {0: first, 2: f"{second:{FMT}}"}),
-                    HEADER + ["Send At"])
+                    [*HEADER, "Send At"])
     outbox = setup / "outbox"
     result = merge(setup, "--no-dry-run", "--outbox", str(outbox))
     assert result.exit_code == 0, result.output
@@ -67,7 +67,7 @@ def test_send_at_column_wins_for_its_row_and_empty_cells_send_now(setup: Path) -
     assert st["p2@contoso.com"] == f"Scheduled for {second:{FMT}}"  # text
     assert "2 message(s) scheduled, kept in the ledger" in result.stdout
     # --send-at fills the empty cells only; the cells win for their rows
-    data = workbook(setup / "data.xlsx", with_times(4, {0: first}) , HEADER + ["Send At"])
+    data = workbook(setup / "data.xlsx", with_times(4, {0: first}), [*HEADER, "Send At"])
     result = merge(setup, "--no-dry-run", "--outbox", str(outbox), "--send-at",
                    f"{later(hours=1):{FMT}}")
     assert result.exit_code == 0, result.output
@@ -79,7 +79,7 @@ def test_send_at_column_wins_for_its_row_and_empty_cells_send_now(setup: Path) -
 
 def test_send_at_cell_in_the_past_is_an_error_naming_the_cell(setup: Path) -> None:
     workbook(setup / "data.xlsx", with_times(3, {1: later(hours=-2), 2: later(hours=2)}),
-             HEADER + ["Send At"])
+             [*HEADER, "Send At"])
     outbox = setup / "outbox"
     result = merge(setup, "--no-dry-run", "--outbox", str(outbox))
     assert result.exit_code == 2
@@ -89,7 +89,7 @@ def test_send_at_cell_in_the_past_is_an_error_naming_the_cell(setup: Path) -> No
 
 
 def test_send_at_cell_that_is_no_time_names_the_cell(setup: Path) -> None:
-    workbook(setup / "data.xlsx", with_times(2, {1: "next tuesday"}), HEADER + ["When"])
+    workbook(setup / "data.xlsx", with_times(2, {1: "next tuesday"}), [*HEADER, "When"])
     outbox = setup / "outbox"
     result = merge(setup, "--no-dry-run", "--outbox", str(outbox), "--send-at-column", "when")
     assert result.exit_code == 1
