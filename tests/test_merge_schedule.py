@@ -184,3 +184,51 @@ def test_cancelling_what_exchange_already_sent_is_refused(
         else:
             raise AssertionError("cancelled a message already sent")
     assert not fake_graph.calls("DELETE")
+
+
+# ---- over a tracker: --step / --fm reuse the playbook's plan -------------------------------
+
+def test_step_and_fm_over_a_tracker_one_row_per_planned_tenant(tmp_path: Path) -> None:
+    from builders import make_tracker, row
+    from openpyxl import load_workbook
+
+    from ftc_office.fields import FIELDS
+
+    day = dt.date.today() - dt.timedelta(days=3)
+    tracker = make_tracker(tmp_path / "tracker.xlsx", [
+        row("t-1", "Teams", atu_sent=day), row("t-1", "SharePoint", atu_sent=day),
+        row("t-2", "Teams"),  # ATU not sent: send_atu
+        row("t-3", "Teams", atu_sent=day, fm_email="fm.two@microsoft.com",
+            customer_contacts="ops@fabrikam.com"),
+    ], header_row=2)
+    tpl = tmp_path / "nudge"
+    tpl.mkdir()
+    (tpl / "subject.txt").write_text("Completion discussion for {{ customer }}", "utf-8")
+    (tpl / "body.txt").write_text("Hello {{ customer }} ({{ workload }}).\n", "utf-8")
+    contacts = FIELDS["customer_contacts"].header
+    outbox = tmp_path / "outbox"
+    base = ["merge", str(tpl), str(tracker), "--to-column", contacts, "--outbox",
+            str(outbox), "--outbox-mode", "pickup"]
+    dry = ftc(*base, "--step", "await-discussion", "--out", str(tmp_path / "o"))
+    assert dry.exit_code == 0, dry.output
+    assert "2 message(s) from 2 row(s)" in dry.stderr  # t-1 once (first row), t-3
+    one = ftc(*base, "--step", "await_discussion", "--fm", "FM.Two@microsoft.com",
+              "--out", str(tmp_path / "o2"))
+    assert "1 message(s) from 1 row(s)" in one.stderr
+    sent = ftc(*base, "--step", "await_discussion", "--no-dry-run")
+    assert sent.exit_code == 0, sent.output
+    subjects = sorted(p.read_text("utf-8").split("Subject: ")[1].splitlines()[0]
+                      for p in outbox.glob("*.eml"))
+    assert subjects == ["Completion discussion for Customer t-1",
+                        "Completion discussion for Customer t-3"]
+    ws = load_workbook(tracker, read_only=True)["Tracker"]
+    grid = [list(r) for r in ws.iter_rows(values_only=True)]
+    col = grid[1].index("Merge Status")
+    status = {(r[0], r[2]): r[col] for r in grid[2:]}
+    assert status[("t-1", "Teams")].startswith("Sent ")  # the tenant's key: every row
+    assert status[("t-1", "SharePoint")].startswith("Sent ")
+    assert status[("t-2", "Teams")] is None
+    again = ftc(*base, "--step", "await_discussion", "--no-dry-run")
+    assert "0 sent" in again.stdout and len(list(outbox.glob("*.eml"))) == 2
+    bad = ftc(*base, "--step", "awaiting")
+    assert bad.exit_code == 2 and "no such step" in bad.stderr

@@ -23,10 +23,14 @@ if TYPE_CHECKING:  # the merge package (and its openpyxl, docxtpl) loads only wh
     from ftc_office.merge import MergeData, MergeOptions, MergeResult, SendReport, SendRequest
 
 _OPTIONS = [
-    click.option("--template", "template", required=True, metavar="FOLDER",
+    click.argument("template_arg", required=False, metavar="[TEMPLATE]",
+                   type=click.Path(path_type=Path)),
+    click.argument("data_arg", required=False, metavar="[DATA]",
+                   type=click.Path(path_type=Path)),
+    click.option("--template", "template", metavar="FOLDER",
                  type=click.Path(path_type=Path),
                  help="Folder with subject.txt and body.html, body.txt or body.md."),
-    click.option("--data", "data", required=True, metavar="FILE",
+    click.option("--data", "data", metavar="FILE",
                  type=click.Path(path_type=Path),
                  help="Workbook (.xlsx, .xlsm, .xls, .ods) or .csv; header on the first row "
                       "with any text, one message per row below it."),
@@ -47,6 +51,12 @@ _OPTIONS = [
     click.option("--where", "where", multiple=True, metavar="FILTER",
                  help="Only rows where COL=VALUE, COL!=VALUE, COL= (empty), COL!= (not "
                       "empty), COL<DATE or COL>DATE (repeatable: all must hold)."),
+    click.option("--step", metavar="STEP",
+                 help="Over a tracker: only tenants the playbook's plan puts at STEP today "
+                      "(as 'ftc-office plan' shows, e.g. await_discussion); one row per "
+                      "tenant: its first workload row. Key: the Tenant ID column."),
+    click.option("--fm", metavar="EMAIL",
+                 help="Over a tracker: only tenants of this FM (with or without --step)."),
     click.option("--internal", is_flag=True,
                  help="Every recipient must be in mail.internal_domains."),
     click.option("--campaign", metavar="NAME",
@@ -118,15 +128,20 @@ def merge(ctx: click.Context, **kw: Any) -> None:
       ftc-office merge --template mailing --data contacts.xlsx --to-column Email
       ftc-office merge --template mailing --data contacts.xlsx --test-to me@contoso.com
       ftc-office merge --template mailing --data contacts.xlsx --backend smtp --no-dry-run
+      ftc-office merge mailing tracker.xlsx --step await_discussion --no-dry-run
+
+    Times: --send-at applies to every row; a Send At column (--send-at-column) gives a
+    row its own time, and a filled cell wins over --send-at for its row.
     """
     from ftc_office.cli.boundary import settings_of
-    from ftc_office.merge import MergeError, SendRequest, deliver, load_template, read_data
+    from ftc_office.merge import MergeError, SendRequest, deliver, load_template
     from ftc_office.merge import merge as merge_rows
     from ftc_office.merge.schedule import parse_send_at
 
+    _positional(kw)
     settings = settings_of(ctx)
     send_at = parse_send_at(kw["send_at"]) if kw["send_at"] else None
-    rows = read_data(kw["data"], kw["sheet"])
+    rows = _rows(settings, kw)
     result = merge_rows(load_template(kw["template"], kw["word"]), rows,
                         _merge_options(settings, kw, send_at))
     failures = [str(p) for p in result.failures]
@@ -153,6 +168,36 @@ def merge(ctx: click.Context, **kw: Any) -> None:
             bar.pause()  # transient: the bar leaves no line behind
     _summary(report, result, rows)
     sys.exit(0 if report.ok and not failures and not report.declined else 1)
+
+
+def _positional(kw: dict[str, Any]) -> None:
+    """``merge TEMPLATE DATA`` is ``merge --template TEMPLATE --data DATA``."""
+    for name in ("template", "data"):
+        given = kw.pop(f"{name}_arg")
+        if given is not None and kw[name] is not None:
+            raise UsageError(f"--{name} {kw[name]}", f"the {name} is given twice",
+                             f"give it once: as an argument or with --{name}")
+        kw[name] = kw[name] or given
+        if kw[name] is None:
+            raise UsageError("merge", f"no {name} given",
+                             "run: ftc-office merge TEMPLATE_FOLDER DATA_FILE (or --template "
+                             "FOLDER --data FILE)")
+
+
+def _rows(settings: Settings, kw: dict[str, Any]) -> MergeData:
+    """The data rows: the sheet's, or over a tracker (--step/--fm) one per planned tenant,
+    keyed by its Tenant ID unless --key-column says otherwise."""
+    from ftc_office.merge import read_data
+
+    if not (kw["step"] or kw["fm"]):
+        return read_data(kw["data"], kw["sheet"])
+    from ftc_office.merge.tracker import parse_step, planned_rows, tenant_column
+
+    step = parse_step(kw["step"]) if kw["step"] else None
+    rows = planned_rows(kw["data"], settings, dt.date.today(), step, kw["fm"])
+    if not kw["key_column"]:
+        kw["key_column"] = tenant_column(rows)
+    return rows
 
 
 def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list[str]

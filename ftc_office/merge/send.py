@@ -244,7 +244,7 @@ def _status(result: MergeResult, data: MergeData, ledger: Ledger, request: SendR
     if not texts or not request.write_status:
         return None
     return write_status(data.path, data.sheet, result.key_of, texts, request.status_column,
-                        folder, request.force)
+                        folder, request.force, data.header_row)
 
 
 def _nobody(backend: Backend) -> Callable[[int], bool]:
