@@ -96,6 +96,7 @@ def test_fifty_rows_killed_at_random_moments_over_smtp(tmp_path: Path, seed: int
     assert len(st) == FINAL and all(str(s).startswith("Sent ") for s in st.values()), st
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kills", [("send_done@7", "draft_created@5", "after_prepared@4"),
                                    ("after_response@12", "send_received@3", "during_writeback")])
 def test_fifty_rows_killed_and_rerun_through_the_fake_graph(tmp_path: Path,

@@ -196,6 +196,10 @@ def test_changed_message_for_a_sent_row_is_refused_naming_the_row(setup: Path) -
      "--where 'Country=France': no column 'Country'", 2),
     (("--internal",), [["A", "a@contoso.com", "x@gmail.com", "", "", "", ""]],
      "Mailing!C2: x@gmail.com outside mail.internal_domains", 1),
+    (("--send-at", "2020-01-01 09:00"), [], "--send-at 2020-01-01 09:00: the time is in the "
+     "past", 2),
+    (("--send-at-column", "When"), [], "--send-at-column must be one of", 1),
+    (("--step", "await_discussion"), [], "--step and --fm need a tracker", 1),
 ])
 def test_bad_input_is_an_error_before_anything_is_sent(
         setup: Path, smtp_plain: SmtpServer, extra: tuple[str, ...],
