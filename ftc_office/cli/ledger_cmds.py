@@ -123,7 +123,7 @@ def status(ctx: click.Context, fm: str | None, tracker: str | None) -> None:
             click.echo("  (empty)")
         shown = [e for e in ledger.entries(tuple(NEEDS_PERSON)) if _matches(e, fm, tracker)]
         busy = {e.key for e in shown if ledger.live(e)}
-        scheduled = _scheduled(ledger)
+        scheduled = _scheduled(ledger, fm, tracker)
     attention = [e for e in shown if e.key not in busy]
     for line in scheduled:
         click.echo(line)
@@ -149,12 +149,12 @@ def status(ctx: click.Context, fm: str | None, tracker: str | None) -> None:
                    "--resend (or --skip)", err=True)
 
 
-def _scheduled(ledger: Any) -> list[str]:
-    """What is scheduled (merge --send-at / Send At), soonest first: key, row, recipients,
-    time, and where it waits."""
+def _scheduled(ledger: Any, fm: str | None, tracker: str | None) -> list[str]:
+    """What is scheduled (merge --send-at / Send At), soonest first: time, key, row and
+    recipients, and where it waits."""
     from ftc_office.merge.schedule import FORMAT, pending
 
-    items = pending(ledger)
+    items = [p for p in pending(ledger) if _matches(p.entry, fm, tracker)]
     lines = [f"scheduled ({len(items)}):"] if items else []
     for p in items:
         e = p.entry

@@ -216,7 +216,7 @@ def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     test = as_test(result, address, request.limit or 1, stamp)
     return test, dataclasses.replace(request, dry_run=False, yes=True, limit=None,
-                                     write_status=False)
+                                     write_status=False, send_at=None)  # a test goes now
 
 
 def _merge_options(settings: Settings, kw: dict[str, Any], send_at: dt.datetime | None

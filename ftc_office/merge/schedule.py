@@ -108,10 +108,12 @@ def hold(jobs: list[Job], ledger: Ledger, backend: str, times: dict[str, dt.date
          ) -> int:
     """Record each message's intent (``planned``) and its time, and send nothing."""
     known = recorded(ledger)
+    n = 0
     for job in jobs:
-        ledger.plan(job, backend)
-        note(ledger, job.key, times[job.key], known)
-    return len(jobs)
+        if ledger.plan(job, backend) in (State.PLANNED, State.FAILED):  # else: done before
+            note(ledger, job.key, times[job.key], known)
+            n += 1
+    return n
 
 
 def note(ledger: Ledger, key: str, when: dt.datetime,
@@ -166,12 +168,19 @@ def pending(ledger: Ledger) -> list[Pending]:
 def confirm(ledger: Ledger, backend: Backend, keys: set[str], now: dt.datetime) -> int:
     """Held messages of ``keys`` whose time has passed: found in Sent Items, recorded as
     confirmed. Returns how many."""
+    import requests
+
     from ftc_office.backends.o365_lookup import find
 
     n = 0
     for p in pending(ledger):
-        if p.held and p.entry.key in keys and p.when <= now and find(
-                backend, "sent", p.entry.key):  # type: ignore[arg-type]
+        if not (p.held and p.entry.key in keys and p.when <= now):
+            continue
+        try:
+            seen = find(backend, "sent", p.entry.key)  # type: ignore[arg-type]
+        except requests.RequestException:
+            return n  # Graph cannot tell now: the next run looks again
+        if seen:
             ledger.transition(p.entry.key, State.SENT, event=CONFIRMED,
                               send_at=p.when.isoformat())
             n += 1
@@ -201,6 +210,7 @@ def _delete_held(make: Any, entry: Entry, when: str) -> None:
     import requests
 
     from ftc_office.backends.o365_auth import ensure_token
+    from ftc_office.backends.o365_graph import describe, http_status
 
     backend = make()
     try:
@@ -211,9 +221,13 @@ def _delete_held(make: Any, entry: Entry, when: str) -> None:
             raise LedgerError(f"ledger key {entry.key}", "the held message is not in the "
                               "Outbox", "look in Outlook's Outbox and Sent Items")
     except requests.RequestException as exc:
+        if http_status(exc) == 404:
+            raise LedgerError(f"ledger key {entry.key}", "the held message is not in the "
+                              "Outbox any more (sent, or deleted in Outlook)",
+                              "look in Outlook's Sent Items; nothing was changed") from None
         raise LedgerError(f"ledger key {entry.key}", f"the message held for {when} could "
-                          f"not be deleted ({exc})", "nothing was changed; check the "
-                          "connection and run resolve again") from None
+                          f"not be deleted ({describe(exc)})", "nothing was changed; check "
+                          "the connection and run resolve again") from None
     except FtcError:
         raise
     finally:
