@@ -134,7 +134,7 @@ def merge(ctx: click.Context, **kw: Any) -> None:
     row its own time, and a filled cell wins over --send-at for its row.
     """
     from ftc_office.cli.boundary import settings_of
-    from ftc_office.merge import MergeError, SendRequest, deliver, load_template
+    from ftc_office.merge import MergeError, SendRequest, load_template
     from ftc_office.merge import merge as merge_rows
     from ftc_office.merge.schedule import parse_send_at
 
@@ -159,15 +159,23 @@ def merge(ctx: click.Context, **kw: Any) -> None:
     elif failures:
         raise MergeError(str(kw["data"]), f"{len(failures)} problem(s) listed above; "
                          "nothing was sent", "correct them and run the merge again")
-    bar = _progress() if not request.dry_run and sys.stderr.isatty() else None
-    try:
-        report = deliver(result, rows, settings, request, progress=bar.update if bar else None,
-                         confirm=_confirm(request, settings, bar))
-    finally:
-        if bar:
-            bar.pause()  # transient: the bar leaves no line behind
+    report = _deliver(result, rows, settings, request)
     _summary(report, result, rows)
     sys.exit(0 if report.ok and not failures and not report.declined else 1)
+
+
+def _deliver(result: MergeResult, rows: MergeData, settings: Settings, request: SendRequest
+             ) -> SendReport:
+    """Deliver with the run's progress bar on a terminal (transient: no line left)."""
+    from ftc_office.merge import deliver
+
+    bar = _progress() if not request.dry_run and sys.stderr.isatty() else None
+    try:
+        return deliver(result, rows, settings, request, progress=bar.update if bar else None,
+                       confirm=_confirm(request, settings, bar))
+    finally:
+        if bar:
+            bar.pause()
 
 
 def _positional(kw: dict[str, Any]) -> None:
