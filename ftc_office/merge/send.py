@@ -203,13 +203,11 @@ def _outcomes(todo: list[Job], result: MergeResult, data: MergeData, ledger: Led
               report: SendReport, times: dict[str, dt.datetime], now: dt.datetime) -> None:
     """Count what went out (a message Exchange holds is noted with its time); name the
     row of every message that did not."""
-    known = schedule.recorded(ledger) if any(t > now for t in times.values()) else {}
+    held = _note_held(result, ledger, times, now)
     for job in todo:
         entry = ledger.get(job.key)
         state = entry.state if entry else None
-        when = times.get(job.key)
-        if state == State.SENT and when is not None and when > now:
-            schedule.note(ledger, job.key, when, known)
+        if job.key in held:
             report.scheduled += 1
             continue
         report.sent += state == State.SENT
@@ -222,6 +220,24 @@ def _outcomes(todo: list[Job], result: MergeResult, data: MergeData, ledger: Led
             report.failed.append(str(Problem(
                 f"{data.path}, {data.sheet} row {row.number}",
                 f"{state}: {entry.error or 'outcome unknown'}", fix)))
+
+
+def _note_held(result: MergeResult, ledger: Ledger, times: dict[str, dt.datetime],
+               now: dt.datetime) -> set[str]:
+    """Record the time of every message the provider holds (this run's, and one a crash
+    left sent but not noted); return their keys."""
+    if not any(t > now for t in times.values()):
+        return set()
+    known = schedule.recorded(ledger)
+    out = set()
+    for job in result.jobs:
+        when = times.get(job.key)
+        entry = ledger.get(job.key) if when is not None and when > now else None
+        if when and entry and entry.state == State.SENT and (
+                entry.backend in schedule.HELD_BY_PROVIDER):
+            schedule.note(ledger, job.key, when, known)
+            out.add(job.key)
+    return out
 
 
 def _status(result: MergeResult, data: MergeData, ledger: Ledger, request: SendRequest,
