@@ -5,8 +5,10 @@ every request (method, path, query, headers, body, JSON) and implements the mail
 O365 library makes: ``sendMail``, draft create / patch / delete, attachments (simple and
 upload sessions with chunked ``PUT``), draft ``send`` (the draft moves to Sent Items,
 optionally ``sent_items_delay`` seconds later on the server's ``clock``), ``GET
-messages/{id}`` and folder listings filtered by our single-value extended property. Faults
-are scripted per request with :meth:`FakeGraph.fail`.
+messages/{id}`` and folder listings filtered by our single-value extended property. A
+message sent with deferred delivery (PidTagDeferredSendTime) stays in the Outbox, out of
+Sent Items, until that time on the fake's ``wall`` clock; ``DELETE`` of it cancels it
+(``cancelled``). Faults are scripted per request with :meth:`FakeGraph.fail`.
 
 Time: the only thing the fake times is when a sent item becomes visible in Sent Items, and
 it reads its ``clock`` (default ``time.monotonic``). A test that must not depend on how fast
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from ftc_office.backends.o365 import O365Backend
 
 _FILTER = re.compile(r"ep/id eq '(?P<id>(?:[^']|'')*)' and ep/value eq '(?P<value>(?:[^']|'')*)'")
+DEFERRED = "SystemTime 0x3FEF"  # PidTagDeferredSendTime
 _MAILBOX = re.compile(r"^/v1\.0/(?P<box>me|users/[^/]+)(?P<rest>/.*)$")
 
 # -- the OData query options Graph accepts on message lists (strictly, as documented) ----
@@ -198,9 +201,16 @@ class StoredMessage:
     draft_id: str = ""
     conversation_id: str = ""
     immutable: bool = False  # created with Prefer: IdType="ImmutableId" (keeps its id)
+    held_until: dt.datetime | None = None  # deferred delivery: in the Outbox till then
 
     def props(self) -> list[dict[str, str]]:
         return list(self.data.get("singleValueExtendedProperties") or [])
+
+    def hold(self) -> None:
+        """A message sent with PidTagDeferredSendTime stays in the Outbox till that time."""
+        for p in self.props():
+            if p.get("id", "").lower() == DEFERRED.lower():
+                self.held_until = dt.datetime.fromisoformat(p["value"].replace("Z", "+00:00"))
 
     def recipients(self) -> list[str]:
         out = []
@@ -336,6 +346,9 @@ class FakeGraph:
         self.cloud = "global"  # "usgov": no attachment upload sessions (GCC High, DoD)
         self.app_tokens: set[str] = set()  # app-only tokens (client credentials)
         self.identity = IdentityRules()  # who a token is, and their Exchange rights (#20)
+        # the wall clock deferred delivery is held against (a test may replace it)
+        self.wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        self.cancelled: list[StoredMessage] = []  # held messages deleted from the Outbox
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -420,6 +433,11 @@ class FakeGraph:
 
     # -- mailbox logic -----------------------------------------------------------------
 
+    def _visible(self, m: StoredMessage) -> bool:
+        """In Sent Items: sent (after ``sent_items_delay``), and not held in the Outbox."""
+        return m.visible_at <= self.clock() and (m.held_until is None
+                                                 or m.held_until <= self.wall())
+
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):05d}"
 
@@ -488,6 +506,7 @@ class FakeGraph:
                 if refused:
                     return refused
                 msg.visible_at = self.clock() + self.sent_items_delay
+                msg.hold()
                 self.sent.append(msg)
                 return 202, {}, None
             if method == "POST" and rest == "/mailFolders/Drafts/messages":
@@ -515,9 +534,17 @@ class FakeGraph:
                 if draft is not None:
                     return 200, {}, self._message_view(draft)
                 for s in self.sent:
-                    if s.id == mid and s.visible_at <= self.clock():
+                    if s.id == mid and self._visible(s):
                         return 200, {}, self._message_view(s)
+                    if s.id == mid and s.held_until is not None:  # in the Outbox
+                        return 200, {}, dict(self._message_view(s), parentFolderId="outbox")
                 return self._error(404, "ErrorItemNotFound", "not found")
+            held = [s for s in self.sent if s.id == mid and not self._visible(s)
+                    and s.held_until is not None]
+            if method == "DELETE" and sub == "" and held:  # cancels the deferred delivery
+                self.sent.remove(held[0])
+                self.cancelled.append(held[0])
+                return 204, {}, None
             if draft is None:
                 return self._error(404, "ErrorItemNotFound", "not found")
             if method == "PATCH" and sub == "" and "internetMessageHeaders" in data:
@@ -555,6 +582,7 @@ class FakeGraph:
                 if not draft.immutable:  # a regular id changes when the item moves
                     draft.id = self._new_id("sent")
                 draft.visible_at = self.clock() + self.sent_items_delay
+                draft.hold()
                 draft.data["sentDateTime"] = _utc_now()
                 self.sent.append(draft)
                 self._copy_for_from(draft)
@@ -634,7 +662,7 @@ class FakeGraph:
         if rest == "/messages":
             text = 'outlook.body-content-type="text"' in headers.get("prefer", "")
             pool = [m for m in [*self.inbox, *self.sent] if m.mailbox == box
-                    and m.visible_at <= self.clock()]
+                    and self._visible(m)]
             found = [self._received_view(m, text) for m in pool]
             found = [v for v in found if _matches(v, query.get("$filter", ""))]
             top = int(query.get("$top", "10"))
@@ -662,9 +690,8 @@ class FakeGraph:
         m = _FILTER.search(flt)
         want = (m.group("id").replace("''", "'"), m.group("value").replace("''", "'")
                 ) if m else None
-        now = self.clock()
         if folder.lower() == "sentitems":
-            pool = [s for s in self.sent if s.visible_at <= now]
+            pool = [s for s in self.sent if self._visible(s)]
         elif folder.lower() == "drafts":
             pool = list(self.drafts.values())
         else:
