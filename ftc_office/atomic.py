@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ftc_office.errors import WritebackError
+from ftc_office.paths import native
 
 _STAMP = "%Y%m%d-%H%M%S-%f"
 
@@ -77,7 +78,7 @@ def atomic_write(target: Path, write: Callable[[Path], object], *, mode: int | N
     untouched, the temporary file removed and the error raised as it came, except that a
     rename refused with PermissionError raises `refused(error)` when given.
     """
-    target = Path(target)
+    target = Path(native(target))  # a long Windows path gets its \\?\ prefix
     folder = target.parent
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     os.close(fd)

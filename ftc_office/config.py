@@ -94,9 +94,12 @@ class O365Settings:
     """Outlook delivery through Microsoft Graph (O365 library)."""
 
     client_id: str = ""
-    tenant_id: str = "common"
+    tenant_id: str = ""  # the Directory (tenant) ID; empty: asked for at sign-in
     auth: Literal["public", "credentials"] = "public"
     mailbox: str = ""
+    # who sends (README "Signing in to Outlook"): "self" (default; "shared" when mailbox
+    # is set), "as-fm" (Send As), "on-behalf" (Send on Behalf), "shared" (mailbox sends)
+    identity: Literal["", "self", "as-fm", "on-behalf", "shared"] = ""
     mode: Literal["send", "draft"] = "send"
     graph_url: str = "https://graph.microsoft.com/"
     authority: str = "https://login.microsoftonline.com"
@@ -295,6 +298,7 @@ def _check_semantics(s: Settings, file: str) -> None:
                               f"did you mean '{near[0]}'?" if near else
                               "fields are listed in the README's column table")
     _check_people(s.people, file)
+    _check_o365(s.delivery.o365, file)
     for region, size in s.word.page_sizes.items():
         if size not in PAGE_SIZES:
             raise ConfigError(f"{file}, key word.page_sizes.{region}",
@@ -304,6 +308,23 @@ def _check_semantics(s: Settings, file: str) -> None:
             raise ConfigError(f"{file}, key routing.regions.{alias}",
                               f"region {region!r} has no queue in [routing.queues]",
                               "add it to [routing.queues] or fix the spelling")
+
+
+def _check_o365(o: O365Settings, file: str) -> None:
+    """The sending identity fits the mailbox and the sign-in kind."""
+    where = f"{file}, key delivery.o365.identity"
+    if o.identity == "shared" and not o.mailbox:
+        raise ConfigError(where, "identity \"shared\" needs the shared mailbox to send from",
+                          'set delivery.o365.mailbox = "team@contoso.com"')
+    if o.identity in ("self", "as-fm", "on-behalf") and o.mailbox and o.auth == "public":
+        raise ConfigError(where, f"identity {o.identity!r} sends from your own mailbox, but "
+                          f"delivery.o365.mailbox is set to {o.mailbox}",
+                          'remove delivery.o365.mailbox, or set identity = "shared"')
+    if o.identity in ("as-fm", "on-behalf") and o.auth == "credentials":
+        raise ConfigError(where, f"identity {o.identity!r} needs a signed-in person; "
+                          "app-only sign-in (auth = \"credentials\") sends from "
+                          "delivery.o365.mailbox", 'use identity = "shared", or '
+                          'auth = "public"')
 
 
 def _check_people(people: dict[str, str], file: str) -> None:

@@ -3,7 +3,8 @@
 `configure_console` runs once at CLI start-up: where stdout or stderr cannot encode every
 character, a character it cannot encode is written in an ASCII spelling (``>=`` for ``≥``,
 ``-`` for ``—``) or as ``?`` instead of raising. `json_text` ASCII-escapes JSON for such a
-stream, so JSON output always parses.
+stream, so JSON output always parses. An ASCII stream is renamed ``ftc-office-ascii`` (the same
+codec): Click takes a stream named ASCII for a misconfigured one and writes UTF-8 to it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import unicodedata
 from typing import Any
 
 ERRORS = "ftc-office-ascii"
+ASCII = "ftc-office-ascii"
 _SPELLINGS = {
     "≥": ">=", "≤": "<=", "—": "-", "–": "-", "→": "->", "←": "<-", "·": "-", "…": "...",
     "✓": "ok", "✗": "x", "‘": "'", "’": "'", "“": '"', "”": '"', "„": '"', "•": "*",
@@ -41,12 +43,27 @@ def is_utf(encoding: str | None) -> bool:
     return codecs.lookup(encoding or "ascii").name.startswith("utf")
 
 
+def _ascii_codec(name: str) -> codecs.CodecInfo | None:
+    """ASCII under a name Click does not take for a misconfigured stream."""
+    if name.replace("_", "-") != ASCII:
+        return None
+    base = codecs.lookup("ascii")
+    return codecs.CodecInfo(base.encode, base.decode, name=ASCII,
+                            incrementalencoder=base.incrementalencoder,
+                            incrementaldecoder=base.incrementaldecoder)
+
+
 def configure_console() -> None:
     """Give stdout and stderr the ASCII-fallback error handler where they are not UTF."""
     codecs.register_error(ERRORS, _fallback)
+    try:
+        codecs.lookup(ASCII)
+    except LookupError:
+        codecs.register(_ascii_codec)
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper) and not is_utf(stream.encoding):
-            stream.reconfigure(errors=ERRORS)
+            ascii_only = codecs.lookup(stream.encoding).name == "ascii"
+            stream.reconfigure(encoding=ASCII if ascii_only else None, errors=ERRORS)
 
 
 def json_text(obj: Any, **kwargs: Any) -> str:

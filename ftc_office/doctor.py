@@ -24,9 +24,8 @@ from ftc_office.errors import FtcError
 #: Graph hosts of the US Government clouds: no attachment upload sessions there
 #: (learn.microsoft.com, attachment: createUploadSession, national cloud availability).
 US_GOV_GRAPH_HOSTS = ("graph.microsoft.us", "dod-graph.microsoft.us")
-#: Delegated scopes every send needs, and the one sending as another mailbox needs.
+#: Delegated scopes every send needs (the identities add theirs: o365_identity).
 NEEDED_SCOPES = ("Mail.ReadWrite", "Mail.Send", "User.Read")
-SHARED_SCOPE = "Mail.Send.Shared"
 
 
 class Check(NamedTuple):
@@ -168,7 +167,8 @@ def granted_scopes(target: str) -> list[str]:
 
 def cached_token(settings: Settings) -> tuple[Check, dict[str, Any] | None]:
     """The sign-in in the token cache (no network): present and unexpired, or renewable."""
-    from ftc_office.backends.o365_auth import SecureFileTokenBackend, token_status
+    from ftc_office.backends.o365_auth import token_status
+    from ftc_office.backends.token_cache import ProtectedTokenBackend
 
     o = settings.delivery.o365
     st = token_status(o)
@@ -176,7 +176,7 @@ def cached_token(settings: Settings) -> tuple[Check, dict[str, Any] | None]:
     login = "run 'ftc-office auth login'"
     if not st.signed_in:
         return Check(False, f"{where}: not signed in", login), None
-    backend = SecureFileTokenBackend(st.cache_path)
+    backend = ProtectedTokenBackend(st.cache_path)
     backend.load_token()
     token = backend.get_access_token(username=st.account) or {}
     who = st.account or "the app (app-only)"
@@ -204,8 +204,13 @@ def _renew(settings: Settings, who: str) -> Check:
 
 
 def check_scopes(settings: Settings, token: dict[str, Any], account: str | None) -> list[Check]:
-    """The scopes granted to the cached token, and ``Mail.Send.Shared`` when another
-    mailbox sends (``delivery.o365.mailbox`` or a ``mail.sender`` not the signed-in user)."""
+    """The scopes granted to the cached token; then what the sending identity
+    (``delivery.o365.identity``) needs beyond them, and whether the sign-in was made for
+    these settings (:mod:`ftc_office.backends.o365_identity`)."""
+    from ftc_office.backends import o365_identity as ident
+    from ftc_office.backends.o365_auth import token_cache_path
+
+    o = settings.delivery.o365
     scopes = granted_scopes(str(token.get("target", "")))
     checks = []
     missing = [s for s in NEEDED_SCOPES if s not in scopes]
@@ -214,23 +219,21 @@ def check_scopes(settings: Settings, token: dict[str, Any], account: str | None)
     checks.append(Check(not missing, "scopes granted: " + (" ".join(sorted(scopes)) or "none")
                         + (f" (missing {', '.join(missing)})" if missing else ""),
                         fix if missing else ""))
-    other = _other_mailbox(settings, account)
-    if other:
-        has = SHARED_SCOPE in scopes
-        checks.append(Check(has, f"sending as {other}: {SHARED_SCOPE} "
-                            + ("granted" if has else "not granted"),
-                            "" if has else f"add the delegated {SHARED_SCOPE} permission, "
-                            "run 'ftc-office auth login' again, and ask the Exchange admin "
-                            f"for Send As rights on {other}"))
+    changed = ident.sign_in_changed(token_cache_path(o), o)
+    if changed:
+        checks.append(Check(False, f"sign-in: {changed}", "run 'ftc-office auth login' to "
+                            "sign in again for these settings"))
+    identity = ident.identity_of(o)
+    extra = [s for s in ident.needed_scopes(o) if s not in NEEDED_SCOPES]
+    if extra:
+        lacking = ident.missing_scopes(o, scopes)
+        what = (f"identity {identity!r} (from {ident.sends_from(o)}): "
+                + (", ".join(lacking) + " not granted" if lacking else
+                   " ".join(extra) + f" granted; {ident.EXCHANGE_RIGHT[identity]} is checked "
+                   "by Exchange at the first send"))
+        checks.append(Check(not lacking, what, ident.scope_refusal(o, account or "", lacking)[1]
+                            if lacking else ""))
     return checks
-
-
-def _other_mailbox(settings: Settings, account: str | None) -> str:
-    me = (account or "").lower()
-    for candidate in (settings.delivery.o365.mailbox, settings.mail.sender):
-        if candidate and candidate.lower() != me:
-            return candidate
-    return ""
 
 
 def check_cloud(settings: Settings) -> Check:
@@ -271,11 +274,28 @@ def check_mailbox(settings: Settings, *, verify: bool | str = True) -> list[Chec
         if isinstance(found, Check):
             return [*checks, found._replace(what=f"Sent Items of {box}: {found.what}")]
         checks.append(Check(True, f"Sent Items of {box}: readable"))
+        if o.mailbox and o.auth == "public":  # the shared identity: may we write there?
+            checks.append(_probe(settings, account))
     finally:
         session = getattr(account.con, "session", None)
         if session is not None:
             session.close()
     return checks
+
+
+def _probe(settings: Settings, account: Any) -> Check:
+    """A draft created and deleted in the shared mailbox (Full Access)."""
+    from ftc_office.backends.o365 import O365Backend
+    from ftc_office.backends.o365_identity import probe_mailbox
+
+    o = settings.delivery.o365
+    backend = O365Backend(o)
+    backend._account = account
+    try:
+        probe_mailbox(backend, o.mailbox)
+    except FtcError as exc:
+        return _from_error(exc)
+    return Check(True, f"drafts in {o.mailbox}: one created and deleted (Full Access)")
 
 
 def _graph(call: Callable[[], Any]) -> Any:
@@ -316,6 +336,21 @@ def check_o365(settings: Settings, *, verify: bool | str = True) -> list[Check]:
     return checks
 
 
+def check_token_cache() -> Check:
+    """No other user account can read the Outlook token cache (a refresh token is a
+    long-lived credential): encrypted, or a plain file with mode 0600."""
+    from ftc_office.backends.o365_auth import token_cache_path
+    from ftc_office.backends.token_cache import describe, exposure
+
+    path = token_cache_path()
+    problem = exposure(path)
+    if problem:
+        return Check(False, f"token cache: {problem}",
+                     f"run 'ftc-office auth logout' then 'ftc-office auth login' (or chmod 600 "
+                     f"{path}), and revoke the sign-in if another account may have read it")
+    return Check(True, f"token cache {path}: {describe(path)}")
+
+
 # -- all of it -----------------------------------------------------------------------------
 
 BACKEND_CHECKS: dict[str, Callable[[Settings], list[Check]]] = {
@@ -332,5 +367,8 @@ def run_checks(explicit_config: str | None, backend: str | None = None) -> list[
         checks.append(check_ledger(settings))
     name = backend or settings.delivery.backend
     checks.append(Check(True, f"backend: {name}"))
+    cache = check_token_cache()  # before the backend's checks read (and tighten) the cache
+    if not cache.ok:  # any backend: a left-over exposed cache is a credential lying about
+        checks.append(cache)
     checks.extend(BACKEND_CHECKS[name](settings))
     return checks

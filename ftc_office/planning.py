@@ -25,7 +25,11 @@ from ftc_office.fields import FIELDS
 from ftc_office.jobs import Stamp
 from ftc_office.paths import tracker_id
 from ftc_office.playbook import Step, TenantPlan, plan_tenant, routing_problem
-from ftc_office.tracker.checks import cross_tenant_contact_problems, cross_tracker_problems
+from ftc_office.tracker.checks import (
+    audience_problems,
+    cross_tenant_contact_problems,
+    cross_tracker_problems,
+)
 from ftc_office.tracker.records import PARSERS, TenantRecord, TrackerRecords, load_tracker
 
 
@@ -149,7 +153,7 @@ def load_workspace(paths: Iterable[Path], settings: Settings) -> Workspace:
         except TrackerError as exc:
             ws.file_problems.append(exc.problem)
             continue
-        tr.tenants = [_with_routing_problem(t, ws.routing) for t in tr.tenants]
+        tr.tenants = [_validated(t, settings) for t in tr.tenants]
         ws.file_problems.extend(tr.problems)  # rows of no tenant stop plan and run too
         ws.trackers.append(tr)
     dupes = cross_tracker_problems(ws.trackers)
@@ -172,10 +176,14 @@ def load_workspace(paths: Iterable[Path], settings: Settings) -> Workspace:
     return ws
 
 
-def _with_routing_problem(t: TenantRecord, routing: RoutingSettings) -> TenantRecord:
-    """The tenant with its unknown-region problem (if any) after the problems found reading."""
-    p = routing_problem(t, routing)
-    return t if p is None else dataclasses.replace(t, problems=(*t.problems, p))
+def _validated(t: TenantRecord, settings: Settings) -> TenantRecord:
+    """The tenant with the problems that need the settings after those found reading: a
+    region with no queue, an address outside the internal domains where only internal people
+    belong. One validation for check, plan, preview and run (the dates, which need the as-of
+    date, are added when planning)."""
+    found = [p for p in (routing_problem(t, settings.routing),) if p is not None]
+    found += audience_problems(t, settings.mail.internal_domains)
+    return dataclasses.replace(t, problems=(*t.problems, *found)) if found else t
 
 
 def apply_stamps(ws: Workspace, stamps: Iterable[Stamp]) -> Workspace:

@@ -9,7 +9,6 @@ them as they will arrive.
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -117,81 +116,3 @@ def write_eml(job: Job, folder: Path, when: dt.datetime) -> Path | None:
     data = wire_bytes(job.message, format_datetime(when))  # the bytes a backend would send
     atomic_write_bytes(path, data)
     return path
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """What index.html lists for one job (the message itself is not kept in memory)."""
-
-    kind: str
-    tenants: str
-    subject: str | None
-    to: str
-    cc: str
-    summary: str
-    file: str | None
-    warnings: tuple[str, ...] = ()
-
-
-class Previewer:
-    """Writes each job's .eml as it comes and remembers one line of index per job."""
-
-    def __init__(self, folder: Path, when: dt.datetime | None = None) -> None:
-        self.folder = folder
-        self.when = when or dt.datetime.now(dt.UTC)
-        self.entries: list[IndexEntry] = []
-
-    def add(self, job: Job) -> Path | None:
-        """Write the job's .eml (if it has one) and note its index line."""
-        path = write_eml(job, self.folder, self.when)
-        self.entries.append(index_entry(job, path))
-        return path
-
-    def finish(self, failures: Sequence[str], as_of: dt.date,
-               changes: Sequence[str] = ()) -> Path:
-        """Write index.html for every job added; returns its path."""
-        return write_index(self.entries, self.folder, failures, as_of, changes)
-
-
-def index_entry(job: Job, path: Path | None) -> IndexEntry:
-    """The index line of one job (its message's file, if any)."""
-    m = job.message
-    return IndexEntry(job.kind, ", ".join(job.tenant_ids), m.subject if m else None,
-                      ", ".join(a.email for a in m.to) if m else "",
-                      ", ".join(a.email for a in m.cc) if m else "", job.summary,
-                      path.name if path else None, job.warnings)
-
-
-def write_index(entries: Sequence[IndexEntry], folder: Path, failures: Sequence[str],
-                as_of: dt.date, changes: Sequence[str] = ()) -> Path:
-    """index.html: one line per job with a link, recipients and subject; failures on top."""
-    esc = html.escape
-    rows = []
-    for e in entries:
-        link = (f'<a href="{esc(e.file)}">{esc(e.subject or "")}</a>' if e.file
-                else "(note only)")
-        rows.append(f"<tr><td>{esc(e.kind)}</td><td>{esc(e.tenants)}</td>"
-                    f"<td>{link}</td><td>{esc(e.to)}</td><td>{esc(e.cc)}</td>"
-                    f"<td>{esc(e.summary)}"
-                    + "".join(f'<br><span class="bad">check: {esc(w)}</span>'
-                              for w in e.warnings) + "</td></tr>")
-    problems = "".join(f"<li>{esc(f)}</li>" for f in failures)
-    page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<title>ftc-office preview {as_of.isoformat()}</title>
-<style>body{{font-family:Segoe UI,Arial,sans-serif;font-size:10pt}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-th{{background:#0f4a85;color:#fff}}.bad{{color:#a00}}</style></head><body>
-<h1>Preview as of {as_of.isoformat()}: {len(entries)} job(s)</h1>
-{f'<h2 class="bad">Not composed ({len(failures)})</h2><ul class="bad">{problems}</ul>'
- if failures else ''}
-<table><tr><th>Kind</th><th>Tenant</th><th>Message</th><th>To</th><th>Cc</th><th>What</th></tr>
-{''.join(rows)}
-</table>
-<h2>Cells the run will change ({len(changes)})</h2>
-<ul>{''.join(f"<li>{esc(c)}</li>" for c in changes)}</ul>
-</body></html>
-"""
-    folder.mkdir(parents=True, exist_ok=True)
-    index = folder / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return index

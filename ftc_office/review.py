@@ -107,6 +107,8 @@ class Review:
     attention: list[str]
     counts: dict[str, int]
     other_changes: list[str] = field(default_factory=list)  # headers, Notes sheet set-up
+    title: str = ""  # default: "What the run will do on DATE"
+    command: str = "ftc-office run --no-dry-run"  # what sends it
 
 
 def build_review(report: RunReport, jobs: Sequence[Job], changes: Sequence[CellChange],

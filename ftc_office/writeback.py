@@ -11,6 +11,15 @@ and left alone. Text columns the toolkit owns (Engagement Note, FTOP Status, Ser
 Target Queue) are overwritten with the newest value. Every note is also appended, once, to
 the workbook's ``Notes`` sheet (created if missing; ``FTC Notes`` when the workbook's own
 ``Notes`` sheet is something else): see `ftc_office.notes_sheet`.
+
+One tracker, many copies: a job's stamps name the tracker by the copy they were recorded
+through (its path key) and by the workbook's travelling ID (``FtcOfficeTrackerId``), and the
+ledger keeps which copies each job was written to. A copy gets every job of its tracker not
+yet written to it, whoever sent it through whichever copy (another FM's synced copy, the
+lead's run). Restored copies: a job written to this copy before whose stamp the cell lacks
+now (an older version restored from OneDrive's version history) is stamped again, counted in
+``restored`` — into an empty cell, or one still holding a value an earlier job stamped there
+(an older note); any other value is a person's deliberate change and stays, unreported.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import datetime as dt
 import hashlib
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +38,10 @@ from ftc_office.errors import Problem, WritebackError
 from ftc_office.faults import crashpoint
 from ftc_office.fields import FIELDS, header_for
 from ftc_office.ledger import Entry, Ledger
+from ftc_office.ledger.entry import stamp_for
 from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir, tracker_id
+from ftc_office.tracker.outputs import output_columns_to_add
 from ftc_office.tracker.reader import SheetRead, read_sheet
 from ftc_office.values import to_text
 from ftc_office.xlsx.cells import clip_cell_text, col_letter
@@ -52,6 +63,7 @@ class WritebackResult:
     notes: int = 0  # rows appended to the Notes sheet
     conflicts: list[Problem] = field(default_factory=list)
     backup: str | None = None
+    restored: int = 0  # stamps written here before, missing now (an older copy restored)
 
 
 def owner_of(path: Path) -> str | None:
@@ -107,35 +119,68 @@ Rows = dict[str, list[tuple[int, str, dict[str, Any]]]]  # tenant (folded) -> ro
 
 
 def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool = False,
-               entries: list[Entry] | None = None, data: Path | None = None
-               ) -> WritebackResult:
-    """Project every unwritten finished job of this tracker onto it (backups in ``data``)."""
-    key = tracker_id(tracker)  # how the ledger names this tracker
-    pending = entries if entries is not None else ledger.unwritten(key)
+               entries: list[Entry] | None = None, data: Path | None = None,
+               restore: bool = True) -> WritebackResult:
+    """Project this tracker's finished jobs onto it (backups in ``data``): every job not yet
+    written to this copy, whoever sent it through whichever copy of the tracker (see
+    `Ledger.of_tracker`); with ``restore``, also the stamps of jobs written to it before that
+    its cells lack now — an older version restored — into empty cells only (`_Stamper.cell`).
+    ``entries`` given: exactly those, as not yet written."""
+    key = tracker_id(tracker)  # how the ledger names this copy; the ID names the tracker
+    uid = ledger.identities.get(key)
+    written: set[str] = set()
+    if entries is not None:
+        pending = entries
+    else:
+        found, written = ledger.of_tracker(key, uid)
+        pending = [e for e in found if restore or e.key not in written]
     result = WritebackResult(str(tracker))
     if not pending:
         return result
-    _check_replaceable(tracker, force)
+    pending = [_here(e, key, uid) for e in pending]
     sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
                        settings.tracker.headers)
     rows_by_tenant = _rows_by_tenant(sheet)
     patcher = XlsxPatcher(tracker)
     columns = _output_columns(patcher, sheet, pending, key, settings, result)
-    ours: set[str] = set()  # cells set by this write-back: a later stamp may replace them
-    written_keys = [entry.key for entry in pending
-                    if _stamp_entry(patcher, sheet, entry, key, columns, rows_by_tenant,
-                                    result, ours)]
+    stamper = _Stamper(patcher, sheet, key, columns, rows_by_tenant, result)
+    written_keys, noted = [], []
+    for entry in pending:
+        before = result.restored
+        ok = stamper.entry(entry, restoring=entry.key in written)
+        if entry.key not in written:
+            noted.append(entry)
+            if ok:
+                written_keys.append(entry.key)
+        elif result.restored > before:  # a restored copy lacks its notes too
+            noted.append(entry)
     result.jobs = len(written_keys)
     customers = {t: to_text(rows[0][2].get("customer") or "") for t, rows in
                  rows_by_tenant.items()}
-    result.notes = append_notes(patcher, key, pending, customers, result.conflicts)
+    result.notes = append_notes(patcher, key, noted, customers, result.conflicts)
+    # entries named by this copy's path only take the tracker's ID once they are in it
+    adopt = [e.key for e in pending if uid and uid not in e.tracker_ids
+             and (e.key in written or e.key in written_keys)]
+    keys = list(dict.fromkeys(written_keys + adopt))
     if result.cells or result.added_columns or result.notes:
-        before, after = _replace(tracker, patcher, result, data)
+        _check_replaceable(tracker, force)
+        before_hash, after_hash = _replace(tracker, patcher, result, data)
+    elif not keys:
+        return result
     else:
-        before = after = sha256_file(tracker)
-    ledger.mark_written(written_keys, key, result.backup, before, after, result.cells,
-                        [str(c) for c in result.conflicts])
+        before_hash = after_hash = sha256_file(tracker)
+    ledger.mark_written(keys, key, result.backup, before_hash, after_hash, result.cells,
+                        [str(c) for c in result.conflicts], uid=uid, restored=result.restored)
     return result
+
+
+def _here(entry: Entry, copy: str, uid: str | None) -> Entry:
+    """The entry with its stamps for this tracker named by this copy's path key (a stamp
+    recorded through another copy names that copy, and the tracker's ID)."""
+    if all(s["tracker"] == copy or not stamp_for(s, copy, uid) for s in entry.stamps):
+        return entry
+    return replace(entry, stamps=[{**s, "tracker": copy} if stamp_for(s, copy, uid) else s
+                                  for s in entry.stamps])
 
 
 def _check_replaceable(tracker: Path, force: bool) -> None:
@@ -171,7 +216,7 @@ def _output_columns(patcher: XlsxPatcher, sheet: SheetRead, pending: list[Entry]
                     settings: Settings, result: WritebackResult) -> dict[str, str]:
     """Field -> column letter, adding the output columns the stamps need and lack."""
     needed = {s["field"] for e in pending for s in e.stamps if s["tracker"] == key}
-    missing = [f for f in FIELDS if f in needed and f not in sheet.columns]
+    missing = output_columns_to_add(needed, sheet.columns)  # all, in the canonical order
     columns = {f: col_letter(c + 1) for f, c in sheet.columns.items()}
     if missing:
         headers = [header_for(f, settings.tracker.headers) for f in missing]
@@ -201,59 +246,79 @@ def _neighbour(sheet: SheetRead, name: str) -> int | None:
     return None
 
 
-def _stamp_entry(patcher: XlsxPatcher, sheet: SheetRead, entry: Entry, key: str,
+class _Stamper:
+    """Stamps jobs onto one sheet; remembers the cells this write-back set (``ours``: a later
+    job's stamp may replace them) and the row values as it left them."""
+
+    def __init__(self, patcher: XlsxPatcher, sheet: SheetRead, key: str,
                  columns: dict[str, str], rows_by_tenant: Rows,
-                 result: WritebackResult, ours: set[str]) -> bool:
-    """Patch the cells of one job's stamps on this tracker; False when one could not be
-    written (its tenant is gone or a cell was refused), so the job is retried later."""
-    ok = True
-    for s in entry.stamps:
-        if s["tracker"] != key:
-            continue
-        value: Any = dt.date.fromisoformat(s["value"]) if s["is_date"] else s["value"]
-        if isinstance(value, str):
-            value = clip_cell_text(value)  # before comparing: a rerun finds the clipped text
-        targets = [r for r in rows_by_tenant.get(s["tenant_id"].casefold(), [])
-                   if s["workload"] is None or r[1].casefold() == s["workload"].casefold()]
-        if not targets:
-            result.conflicts.append(Problem(
-                f"{sheet.path}, {sheet.sheet}", f"tenant {s['tenant_id']}"
-                f"{' / ' + s['workload'] if s['workload'] else ''} is no longer in the "
-                "tracker", "restore the row, then run 'ftc-office writeback' again"))
-            ok = False
-            continue
-        for number, _wl, current in targets:
-            ok = _stamp_cell(patcher, sheet, f"{columns[s['field']]}{number}", s["field"],
-                             current, value, result, ours) and ok
-    return ok
+                 result: WritebackResult) -> None:
+        self.patcher, self.sheet, self.key, self.columns = patcher, sheet, key, columns
+        self.rows_by_tenant, self.result = rows_by_tenant, result
+        self.ours: set[str] = set()
+        self.recorded: dict[str, list[Any]] = {}  # ref -> values earlier jobs stamped there
 
+    def entry(self, entry: Entry, restoring: bool = False) -> bool:
+        """Patch the cells of one job's stamps on this tracker; False when one could not be
+        written (its tenant is gone or a cell was refused), so the job is retried later.
+        ``restoring``: the job was written to this copy before; only cells now empty are
+        stamped again (counted in ``result.restored``), a tenant gone is not reported."""
+        ok = True
+        for s in entry.stamps:
+            if s["tracker"] != self.key:
+                continue
+            value: Any = dt.date.fromisoformat(s["value"]) if s["is_date"] else s["value"]
+            if isinstance(value, str):
+                value = clip_cell_text(value)  # before comparing: a rerun finds the clip
+            targets = [r for r in self.rows_by_tenant.get(s["tenant_id"].casefold(), [])
+                       if s["workload"] is None
+                       or r[1].casefold() == s["workload"].casefold()]
+            if not targets and not restoring:
+                self.result.conflicts.append(Problem(
+                    f"{self.sheet.path}, {self.sheet.sheet}", f"tenant {s['tenant_id']}"
+                    f"{' / ' + s['workload'] if s['workload'] else ''} is no longer in the "
+                    "tracker", "restore the row, then run 'ftc-office writeback' again"))
+                ok = False
+                continue
+            cells = self.result.cells
+            for number, _wl, current in targets:
+                ref = f"{self.columns[s['field']]}{number}"
+                ok = self.cell(ref, s["field"], current, value, restoring) and ok
+            if restoring and self.result.cells > cells:
+                self.result.restored += 1
+        return ok
 
-def _stamp_cell(patcher: XlsxPatcher, sheet: SheetRead, ref: str, name: str,
-                current: dict[str, Any], value: Any, result: WritebackResult,
-                ours: set[str]) -> bool:
-    """Write one stamp unless the cell already holds it or someone else's value (a
-    conflict); False only when the patcher refused the cell. ``current`` is the row as
-    this write-back left it: a later job's stamp of the same cell compares with that."""
-    cur = current.get(name)
-    if _same(cur, value):
+    def cell(self, ref: str, name: str, current: dict[str, Any], value: Any,
+             restoring: bool) -> bool:
+        """Write one stamp unless the cell already holds it or someone else's value (a
+        conflict; when ``restoring``, any value but one an earlier job stamped there: a
+        person changed it on purpose, left as is, not reported); False only when the
+        patcher refused the cell. ``current`` is the row as this write-back left it."""
+        cur = current.get(name)
+        earlier = self.recorded.setdefault(ref, [])
+        earlier.append(value)
+        if _same(cur, value):
+            return True
+        if cur not in (None, "") and ref not in self.ours:
+            if restoring and not any(_same(cur, v) for v in earlier[:-1]):
+                return True
+            if name not in OWNED_TEXT:
+                self.result.conflicts.append(Problem(
+                    self.sheet.where(ref), f"holds {to_text(cur)!r}, someone else's value; "
+                    f"ftc-office wanted {to_text(value)!r}", "left as is — check which "
+                    "is right and correct the cell by hand if needed"))
+                return True
+        try:
+            self.patcher.set(self.sheet.sheet, ref, value)
+        except WritebackError as exc:
+            # one refused cell (a formula, a merged cell...) must not block every
+            # other stamp of the tracker; the job stays unwritten and is retried
+            self.result.conflicts.append(exc.problem)
+            return False
+        self.result.cells += 1
+        current[name] = value
+        self.ours.add(ref)
         return True
-    if cur not in (None, "") and name not in OWNED_TEXT and ref not in ours:
-        result.conflicts.append(Problem(
-            sheet.where(ref), f"holds {to_text(cur)!r}, someone else's value; "
-            f"ftc-office wanted {to_text(value)!r}", "left as is — check which "
-            "is right and correct the cell by hand if needed"))
-        return True
-    try:
-        patcher.set(sheet.sheet, ref, value)
-    except WritebackError as exc:
-        # one refused cell (a formula, a merged cell...) must not block every
-        # other stamp of the tracker; the job stays unwritten and is retried
-        result.conflicts.append(exc.problem)
-        return False
-    result.cells += 1
-    current[name] = value
-    ours.add(ref)
-    return True
 
 
 def _replace(tracker: Path, patcher: XlsxPatcher, result: WritebackResult,

@@ -5,8 +5,10 @@ every request (method, path, query, headers, body, JSON) and implements the mail
 O365 library makes: ``sendMail``, draft create / patch / delete, attachments (simple and
 upload sessions with chunked ``PUT``), draft ``send`` (the draft moves to Sent Items,
 optionally ``sent_items_delay`` seconds later on the server's ``clock``), ``GET
-messages/{id}`` and folder listings filtered by our single-value extended property. Faults
-are scripted per request with :meth:`FakeGraph.fail`.
+messages/{id}`` and folder listings filtered by our single-value extended property. A
+message sent with deferred delivery (PidTagDeferredSendTime) stays in the Outbox, out of
+Sent Items, until that time on the fake's ``wall`` clock; ``DELETE`` of it cancels it
+(``cancelled``). Faults are scripted per request with :meth:`FakeGraph.fail`.
 
 Time: the only thing the fake times is when a sent item becomes visible in Sent Items, and
 it reads its ``clock`` (default ``time.monotonic``). A test that must not depend on how fast
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from ftc_office.backends.o365 import O365Backend
 
 _FILTER = re.compile(r"ep/id eq '(?P<id>(?:[^']|'')*)' and ep/value eq '(?P<value>(?:[^']|'')*)'")
+DEFERRED = "SystemTime 0x3FEF"  # PidTagDeferredSendTime
 _MAILBOX = re.compile(r"^/v1\.0/(?P<box>me|users/[^/]+)(?P<rest>/.*)$")
 
 # -- the OData query options Graph accepts on message lists (strictly, as documented) ----
@@ -160,6 +163,9 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     json: Any = None
+    at: float = 0.0  # the fake's clock when the request arrived
+    status: int = 0  # the answer's status (0: none, the connection was dropped)
+    reply_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def mailbox(self) -> str | None:
@@ -195,9 +201,16 @@ class StoredMessage:
     draft_id: str = ""
     conversation_id: str = ""
     immutable: bool = False  # created with Prefer: IdType="ImmutableId" (keeps its id)
+    held_until: dt.datetime | None = None  # deferred delivery: in the Outbox till then
 
     def props(self) -> list[dict[str, str]]:
         return list(self.data.get("singleValueExtendedProperties") or [])
+
+    def hold(self) -> None:
+        """A message sent with PidTagDeferredSendTime stays in the Outbox till that time."""
+        for p in self.props():
+            if p.get("id", "").lower() == DEFERRED.lower():
+                self.held_until = dt.datetime.fromisoformat(p["value"].replace("Z", "+00:00"))
 
     def recipients(self) -> list[str]:
         out = []
@@ -205,6 +218,83 @@ class StoredMessage:
             for r in self.data.get(field_name) or []:
                 out.append(r["emailAddress"]["address"].lower())
         return out
+
+
+@dataclass
+class FakeIdentity:
+    """Who a token belongs to: a user and the delegated scopes it grants."""
+
+    user: str
+    scopes: frozenset[str]
+
+
+class IdentityRules:
+    """Exchange's rules on whose mailbox a delegated token may use and whom it may send as.
+
+    Only tokens registered with :meth:`sign_in` are checked (others pass as before).
+    A mailbox not the user's own (``users/x``) needs Full Access and
+    ``Mail.ReadWrite.Shared``; a ``from`` not the user needs ``Mail.Send.Shared`` and Send
+    As (``sender`` = ``from``) or Send on Behalf (``sender`` = the user), else 403
+    ``ErrorSendAsDenied`` (learn.microsoft.com: "Send Outlook messages from another user").
+    The sent copy lands in the Sent Items of the mailbox the send went through; with
+    ``copy_sent_as`` (the admin's "save a copy" on the from mailbox) also in the from's.
+    App tokens are not registered: they may use any mailbox, as before."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, FakeIdentity] = {}
+        self.rights: dict[tuple[str, str], set[str]] = {}
+        self.copy_sent_as: set[str] = set()
+
+    def sign_in(self, token: str, user: str, scopes: list[str]) -> None:
+        """Register ``token`` as ``user``'s with the scopes (names, with or without URL)."""
+        self.tokens[token] = FakeIdentity(
+            user.lower(), frozenset(s.rsplit("/", 1)[-1] for s in scopes))
+
+    def grant(self, user: str, mailbox: str, *rights: str) -> None:
+        """Exchange rights of ``user`` on ``mailbox``: ``full-access``, ``send-as``,
+        ``send-on-behalf``."""
+        self.rights.setdefault((user.lower(), mailbox.lower()), set()).update(rights)
+
+    def _who(self, headers: dict[str, str]) -> FakeIdentity | None:
+        return self.tokens.get(headers.get("authorization", "").removeprefix("Bearer "))
+
+    def access(self, box: str, headers: dict[str, str]) -> tuple[int, str, str] | None:
+        """403 when a delegated token opens another user's mailbox without the rights."""
+        who = self._who(headers)
+        owner = box.removeprefix("users/").lower()
+        if who is None or box == "me" or owner == who.user:
+            return None
+        if "Mail.ReadWrite.Shared" not in who.scopes or "full-access" not in self.rights.get(
+                (who.user, owner), set()):
+            return 403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+        return None
+
+    def send(self, box: str, data: dict[str, Any], headers: dict[str, str]
+             ) -> tuple[int, str, str] | None:
+        """Exchange's check of ``from``; sets ``sender`` as Exchange does."""
+        who = self._who(headers)
+        if who is None:
+            return None
+        owner = who.user if box == "me" else box.removeprefix("users/").lower()
+        sender = str(((data.get("from") or {}).get("emailAddress") or {}).get("address", ""))
+        sender = sender.lower() or owner
+        me = {"emailAddress": {"address": who.user}}
+        if sender == who.user:
+            data["sender"] = me
+            return None
+        if "Mail.Send.Shared" not in who.scopes:
+            return 403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+        rights = self.rights.get((who.user, sender), set())
+        if "send-as" in rights:
+            data["sender"] = dict(data.get("from") or {"emailAddress": {"address": sender}})
+        elif "send-on-behalf" in rights:
+            data["sender"] = me
+        else:
+            return 403, "ErrorSendAsDenied", (
+                "The user account which was used to submit this request does not have the "
+                "right to send mail on behalf of the specified sending account. Cannot "
+                "submit message.")
+        return None
 
 
 class _Hang(Exception):
@@ -255,6 +345,10 @@ class FakeGraph:
         self.ca_path: Path | None = None
         self.cloud = "global"  # "usgov": no attachment upload sessions (GCC High, DoD)
         self.app_tokens: set[str] = set()  # app-only tokens (client credentials)
+        self.identity = IdentityRules()  # who a token is, and their Exchange rights (#20)
+        # the wall clock deferred delivery is held against (a test may replace it)
+        self.wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        self.cancelled: list[StoredMessage] = []  # held messages deleted from the Outbox
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -339,6 +433,11 @@ class FakeGraph:
 
     # -- mailbox logic -----------------------------------------------------------------
 
+    def _visible(self, m: StoredMessage) -> bool:
+        """In Sent Items: sent (after ``sent_items_delay``), and not held in the Outbox."""
+        return m.visible_at <= self.clock() and (m.held_until is None
+                                                 or m.held_until <= self.wall())
+
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):05d}"
 
@@ -382,10 +481,16 @@ class FakeGraph:
                 return self._error(401, "InvalidAuthenticationToken", "token expired")
         if len(body) > self.max_body:
             return self._error(413, "ErrorRequestEntityTooLarge", "request too large")
+        refused = self._request_refused(method, path, headers)
+        if refused:
+            return refused
         m = _MAILBOX.match(path)
         if not m:
             return self._error(404, "ResourceNotFound", f"no route {path}")
         box, rest = m.group("box"), m.group("rest")
+        denied = self.identity.access(box, headers)
+        if denied:
+            return self._error(*denied)
         with self._lock:
             bad = check_query(rest, query)
             if bad:
@@ -397,10 +502,11 @@ class FakeGraph:
                 msg = StoredMessage(self._new_id("sent"), box, dict(data["message"]),
                                     is_draft=False)
                 msg.attachments = list(msg.data.pop("attachments", []) or [])
-                refused = self._send(msg)
+                refused = self._send(msg) or self._send_as(box, msg, headers)
                 if refused:
                     return refused
                 msg.visible_at = self.clock() + self.sent_items_delay
+                msg.hold()
                 self.sent.append(msg)
                 return 202, {}, None
             if method == "POST" and rest == "/mailFolders/Drafts/messages":
@@ -428,9 +534,17 @@ class FakeGraph:
                 if draft is not None:
                     return 200, {}, self._message_view(draft)
                 for s in self.sent:
-                    if s.id == mid and s.visible_at <= self.clock():
+                    if s.id == mid and self._visible(s):
                         return 200, {}, self._message_view(s)
+                    if s.id == mid and s.held_until is not None:  # in the Outbox
+                        return 200, {}, dict(self._message_view(s), parentFolderId="outbox")
                 return self._error(404, "ErrorItemNotFound", "not found")
+            held = [s for s in self.sent if s.id == mid and not self._visible(s)
+                    and s.held_until is not None]
+            if method == "DELETE" and sub == "" and held:  # cancels the deferred delivery
+                self.sent.remove(held[0])
+                self.cancelled.append(held[0])
+                return 204, {}, None
             if draft is None:
                 return self._error(404, "ErrorItemNotFound", "not found")
             if method == "PATCH" and sub == "" and "internetMessageHeaders" in data:
@@ -459,7 +573,7 @@ class FakeGraph:
                                  "expirationDateTime": "2099-01-01T00:00:00Z",
                                  "nextExpectedRanges": ["0-"]}
             if method == "POST" and sub == "/send":
-                refused = self._send(draft)
+                refused = self._send(draft) or self._send_as(box, draft, headers)
                 if refused:
                     return refused
                 del self.drafts[mid]
@@ -468,10 +582,40 @@ class FakeGraph:
                 if not draft.immutable:  # a regular id changes when the item moves
                     draft.id = self._new_id("sent")
                 draft.visible_at = self.clock() + self.sent_items_delay
+                draft.hold()
                 draft.data["sentDateTime"] = _utc_now()
                 self.sent.append(draft)
+                self._copy_for_from(draft)
                 return 202, {}, None
         return self._error(405, "ErrorInvalidRequest", f"{method} {rest}")
+
+    def _request_refused(self, method: str, path: str, headers: dict[str, str]
+                         ) -> tuple[int, dict[str, str], Any] | None:
+        """``/me`` with an app-only token (there is no signed-in user): 400; a ``send``
+        without ``Content-Length`` (message: send requires ``Content-Length: 0``): 411."""
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        if token in self.app_tokens and re.match(r"/v1\.0/me(/|$)", path):
+            return self._error(400, "BadRequest", "/me request is only valid with "
+                               "delegated authentication flow.")
+        if method == "POST" and path.endswith("/send") and "content-length" not in headers:
+            return self._error(411, "LengthRequired", "Content-Length: 0 is required.")
+        return None
+
+    def _send_as(self, box: str, m: StoredMessage, headers: dict[str, str]
+                 ) -> tuple[int, dict[str, str], Any] | None:
+        """Exchange's check of ``from`` (:meth:`IdentityRules.send`); sets ``sender``."""
+        refused = self.identity.send(box, m.data, headers)
+        return self._error(*refused) if refused else None
+
+    def _copy_for_from(self, m: StoredMessage) -> None:
+        """The admin's "save a copy of messages sent as / on behalf of" on the from
+        mailbox: a second copy in its Sent Items (``identity.copy_sent_as``)."""
+        sender = str(((m.data.get("from") or {}).get("emailAddress") or {}).get("address", ""))
+        box = f"users/{sender.lower()}"
+        if sender.lower() in self.identity.copy_sent_as and box != m.mailbox:
+            copy = StoredMessage(self._new_id("sent"), box, dict(m.data), list(m.attachments),
+                                 is_draft=False, visible_at=m.visible_at, draft_id=m.draft_id)
+            self.sent.append(copy)
 
     def _upload_refused(self, box: str, headers: dict[str, str]
                         ) -> tuple[int, dict[str, str], Any] | None:
@@ -518,7 +662,7 @@ class FakeGraph:
         if rest == "/messages":
             text = 'outlook.body-content-type="text"' in headers.get("prefer", "")
             pool = [m for m in [*self.inbox, *self.sent] if m.mailbox == box
-                    and m.visible_at <= self.clock()]
+                    and self._visible(m)]
             found = [self._received_view(m, text) for m in pool]
             found = [v for v in found if _matches(v, query.get("$filter", ""))]
             top = int(query.get("$top", "10"))
@@ -546,9 +690,8 @@ class FakeGraph:
         m = _FILTER.search(flt)
         want = (m.group("id").replace("''", "'"), m.group("value").replace("''", "'")
                 ) if m else None
-        now = self.clock()
         if folder.lower() == "sentitems":
-            pool = [s for s in self.sent if s.visible_at <= now]
+            pool = [s for s in self.sent if self._visible(s)]
         elif folder.lower() == "drafts":
             pool = list(self.drafts.values())
         else:
@@ -575,9 +718,11 @@ class FakeGraph:
             session = self.sessions.get(sid)
             if session is None:
                 return self._error(404, "ErrorItemNotFound", "no upload session")
-            rng = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("content-range", ""))
-            if not rng or int(rng.group(1)) != len(session["data"]):
-                return self._error(416, "InvalidRange", "bad Content-Range")
+            refused = self._chunk_refused(session, headers, body)
+            if refused:
+                return refused
+            rng = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers["content-range"])
+            assert rng is not None
             session["chunks"].append((int(rng.group(1)), int(rng.group(2)), len(body)))
             session["data"].extend(body)
             if len(session["data"]) >= session["size"]:
@@ -588,6 +733,42 @@ class FakeGraph:
                         "contentBytes": base64.b64encode(bytes(session["data"])).decode()})
                 return 201, {}, None
             return 200, {}, {"nextExpectedRanges": [f"{len(session['data'])}-"]}
+
+    #: the largest byte range one upload PUT may carry ("up to 4 MB each time",
+    #: attachment: createUploadSession)
+    max_chunk = 4 * 1024 * 1024
+
+    def _chunk_refused(self, session: dict[str, Any], headers: dict[str, str], body: bytes
+                       ) -> tuple[int, dict[str, str], Any] | None:
+        """Graph's answer to an upload PUT it refuses (graph/outlook-large-attachments):
+        401 with an ``Authorization`` header (the URL is pre-authenticated), 400 for a
+        missing or malformed ``Content-Range`` or one whose length or total disagrees with
+        the body or the session, 416 when it does not start at the next expected byte (the
+        bytes go in order) or reaches past the end, 413 over 4 MB."""
+        expected = {"nextExpectedRanges": [f"{len(session['data'])}-"]}
+        if "authorization" in headers:
+            return self._error(401, "InvalidAuthenticationToken", "The upload URL is "
+                               "pre-authenticated: send no Authorization header.")
+        if headers.get("content-type", "").split(";")[0].strip() != "application/octet-stream":
+            return self._error(400, "InvalidRequest", "Content-Type must be "
+                               "application/octet-stream.")
+        rng = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("content-range", ""))
+        if not rng:
+            return self._error(400, "InvalidContentRange", "The Content-Range header is "
+                               "missing or malformed: expected 'bytes {start}-{end}/{total}'.")
+        start, end, total = (int(g) for g in rng.groups())
+        if total != session["size"] or end < start or end - start + 1 != len(body):
+            return self._error(400, "InvalidContentRange", f"Content-Range bytes {start}-"
+                               f"{end}/{total} does not match {len(body)} bytes of a "
+                               f"{session['size']}-byte upload.")
+        if start != len(session["data"]) or end >= total:
+            status, _, payload = self._error(416, "InvalidRange", "The range is not the "
+                                             "next expected one.")
+            return status, {}, {**payload, **expected}
+        if len(body) > self.max_chunk:
+            return self._error(413, "RequestEntityTooLarge", f"{len(body)} bytes in one "
+                               f"range; at most {self.max_chunk}.")
+        return None
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -616,7 +797,9 @@ class FakeGraph:
                         "content-type", "") else None
                 except ValueError:
                     data = None
-                rec = Recorded(self.command, path, query, headers, body, data)
+                rec = Recorded(self.command, path, query, headers, body, data,
+                               at=fake.clock())
+                self._rec = rec  # _reply notes the answer on it
                 with fake._lock:
                     fake.requests.append(rec)
                 fault = fake._match_fault(self.command, path)
@@ -679,6 +862,9 @@ class FakeGraph:
 
             def _reply(self, status: int, headers: dict[str, str], payload: Any) -> None:
                 raw = b"" if payload is None else json.dumps(payload).encode()
+                rec: Recorded | None = getattr(self, "_rec", None)
+                if rec is not None:
+                    rec.status, rec.reply_headers = status, dict(headers)
                 try:
                     self.send_response(status)
                     for k, v in headers.items():
@@ -736,6 +922,8 @@ class FakeAuthority:
         self.issued: list[str] = []
         self.expires_in = 3600
         self.nonce: str | None = None  # echoed in the next id_token (auth-code flow)
+        self.device_scope = ""  # the scopes of the last device code
+        self.single_tenant = False  # True: /common and /organizations answer AADSTS50194
         self._n = itertools.count(1)
         self._lock = threading.Lock()
         ca = trustme.CA()
@@ -813,7 +1001,8 @@ class FakeAuthority:
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 fake.requests.append({"method": "GET", "path": path, "form": {}})
-                base = f"{fake.url}/{fake.tenant}"
+                segment = path.split("/")[1] if path.count("/") > 1 else fake.tenant
+                base = f"{fake.url}/{segment if fake.single_tenant else fake.tenant}"
                 if path.endswith("/v2.0/.well-known/openid-configuration"):
                     self._json(200, {
                         "issuer": f"{base}/v2.0",
@@ -830,9 +1019,19 @@ class FakeAuthority:
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 fake.requests.append({"method": "POST", "path": path, "form": form})
                 client_id = form.get("client_id", "")
+                if fake.single_tenant and path.split("/")[1] in ("common", "organizations"):
+                    self._json(400, {"error": "invalid_request", "error_description":
+                                     f"AADSTS50194: Application '{client_id}' is not "
+                                     "configured as a multi-tenant application. Usage of the "
+                                     "/common endpoint is not supported for such applications "
+                                     "created after '10/15/2018'. Use a tenant-specific "
+                                     "endpoint or configure the application to be "
+                                     "multi-tenant."})
+                    return
                 scope = " ".join(s for s in form.get("scope", "").split()
                                  if s not in ("openid", "profile", "offline_access"))
                 if path.endswith("/devicecode"):
+                    fake.device_scope = scope  # granted when the code is redeemed
                     self._json(200, {"device_code": "dev-code-1", "user_code": "ABCD-EFGH",
                                      "verification_uri": "https://microsoft.com/devicelogin",
                                      "expires_in": 900, "interval": 1,
@@ -854,6 +1053,8 @@ class FakeAuthority:
                     self._json(200, fake.token_response(client_id, scope, user=False))
                 elif grant in ("urn:ietf:params:oauth:grant-type:device_code",
                                "authorization_code"):
+                    if grant.endswith("device_code") and not scope:  # Entra answers with
+                        scope = fake.device_scope  # the scopes the code was asked for
                     self._json(200, fake.token_response(client_id, scope))
                 else:
                     self._json(400, {"error": "unsupported_grant_type"})

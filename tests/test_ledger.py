@@ -188,19 +188,30 @@ def test_changed_content_for_a_sent_key_is_refused_with_the_explanation(tracker:
     outbox = tmp_path / "outbox"
     assert run(tracker, "2026-11-26", outbox).exit_code == 0
     assert len(emls(outbox)) == 2
-    # someone clears the stamp and renames the customer: the same key, different content
+    # someone clears the stamp and renames the customer: the ledger says the ATU went out,
+    # so the stamp comes back (a cleared cell reads as a restored copy) and nothing is sent
     set_cells(tracker, {("t-1", "Teams"): {"ATU Sent": None, "Customer": "Renamed Ltd"}})
     again = run(tracker, "2026-11-27", outbox)
-    assert again.exit_code == 1
-    key = next(n for n in emls(outbox) if ".t-1." in n).removesuffix(".eml")
-    assert (f"ledger key {key}: already sent on " in again.stdout)
-    assert "with different content (the tracker changed since)" in again.stdout
-    assert f"nothing was sent; if the new version must go out, run 'ftc-office resolve {key} " \
-        "--resend'" in again.stdout
+    assert again.exit_code == 0, again.output
+    assert f"warning: {tracker}: restored tracker: 1 stamp re-applied from the ledger" \
+        in again.output
+    assert rows(tracker)[("t-1", "Teams")]["ATU Sent"] == at("2026-11-26")
     assert len(emls(outbox)) == 2
-    # the person decides the new version must go out
+    # another workbook holding the same tenant and workload with other content: the same
+    # key, different content — refused, naming the first send
+    other = make_tracker(tmp_path / "other.xlsx", [row("t-1", "Teams", customer="Renamed Ltd")])
+    refused = run(other, "2026-11-27", outbox)
+    assert refused.exit_code == 1
+    key = next(n for n in emls(outbox) if ".t-1." in n).removesuffix(".eml")
+    assert (f"ledger key {key}: already sent on " in refused.stdout)
+    assert "with different content (the tracker changed since)" in refused.stdout
+    assert f"nothing was sent; if the new version must go out, run 'ftc-office resolve {key} " \
+        "--resend'" in refused.stdout
+    assert len(emls(outbox)) == 2
+    # the person decides the new version must go out, and clears the step's cell
     resolved = ftc("resolve", key, "--resend")
     assert resolved.exit_code == 0 and resolved.stdout.strip() == f"{key}: sent → resend"
+    set_cells(tracker, {("t-1", "Teams"): {"ATU Sent": None}})
     third = run(tracker, "2026-11-27", outbox)
     assert third.exit_code == 0, third.output
     assert "sent 1 message(s)" in third.stdout

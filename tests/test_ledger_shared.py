@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from builders import make_tracker, row
-from runhelpers import Delegating, emls, ftc, run, set_cells
+from runhelpers import Delegating, at, emls, ftc, rows, run, set_cells
 from test_ledger import AS_OF, Crash, due_keys
 
 from ftc_office.backends.base import DeliveryResult, PreparedHook
@@ -24,6 +24,7 @@ from ftc_office.backends.outbox import OutboxBackend
 from ftc_office.config import load_settings
 from ftc_office.errors import LedgerError
 from ftc_office.ledger import Claimant, Ledger
+from ftc_office.ledger.migrations import LATEST
 from ftc_office.ledger.postgres import PostgresLedger
 from ftc_office.message import OutgoingMessage
 from ftc_office.run.report import RunOptions
@@ -86,20 +87,20 @@ def test_init_creates_then_keeps_and_a_newer_schema_is_refused(
                                          "— run 'ftc-office ledger init' once")
     assert len(first.stderr.strip().splitlines()) == 1 and emls(tmp_path / "out") == {}
     made = ftc("ledger", "init")
-    assert made.exit_code == 0 and "schema created at version 2" in made.stdout
+    assert made.exit_code == 0 and f"schema created at version {LATEST}" in made.stdout
     again = ftc("ledger", "init")
-    assert again.exit_code == 0 and "schema already at version 2" in again.stdout
+    assert again.exit_code == 0 and f"schema already at version {LATEST}" in again.stdout
     assert run(tracker, "2026-11-26", tmp_path / "out").exit_code == 0
     assert len(emls(tmp_path / "out")) == 1
     # a newer ftc-office migrated it: this one refuses to touch it
     import psycopg
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO schema_migrations VALUES (3, 'later')")
+        conn.execute(f"INSERT INTO schema_migrations VALUES ({LATEST + 1}, 'later')")
     for args in (("status",), ("ledger", "init")):
         out = ftc(*args)
         assert out.exit_code == 1
-        assert "the ledger's schema is version 3, newer than this ftc-office knows " \
-            "(version 2); nothing was sent — upgrade ftc-office" in out.stderr
+        assert f"the ledger's schema is version {LATEST + 1}, newer than this ftc-office " \
+            f"knows (version {LATEST}); nothing was sent — upgrade ftc-office" in out.stderr
 
 
 @pytest.mark.parametrize("fault", ["unreachable", "password", "no-database"])
@@ -225,10 +226,18 @@ def test_changed_content_names_who_sent_the_first(
         pg_url: str, tracker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     as_user(monkeypatch, "alice", "laptop-a")
     assert run(tracker, "2026-11-26", tmp_path / "a").exit_code == 0
+    # bob's copy of the same workbook (its ID travelled with it) lacks the stamp: alice's
+    # send is stamped into it, nothing is sent
     copy = Path(shutil.copy(tracker, tmp_path / "bobs-copy.xlsx"))
     set_cells(copy, {("t-1", "Teams"): {"ATU Sent": None, "Customer": "Renamed Ltd"}})
     as_user(monkeypatch, "bob", "laptop-b")
-    out = run(copy, "2026-11-27", tmp_path / "b")
+    synced = run(copy, "2026-11-27", tmp_path / "b")
+    assert synced.exit_code == 0 and emls(tmp_path / "b") == {}, synced.output
+    assert rows(copy)[("t-1", "Teams")]["ATU Sent"] == at("2026-11-26")
+    # another workbook with the same tenant and other content: refused, naming alice
+    other = make_tracker(tmp_path / "bobs-own.xlsx", [row("t-1", "Teams",
+                                                          customer="Renamed Ltd")])
+    out = run(other, "2026-11-27", tmp_path / "b")
     assert out.exit_code == 1
     assert "by alice on laptop-a with different content" in out.stdout
     assert emls(tmp_path / "b") == {}

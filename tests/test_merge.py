@@ -170,7 +170,9 @@ def test_bad_address_row_is_skipped_and_named(tmp_path: Path) -> None:
     assert f"{path}, Contacts!B5: 'dan at contoso' is not an address" in result.stderr
     assert f"{path}, Contacts!B6: no recipient address" in result.stderr
     assert list(emls(tmp_path / "o")) == ["ann@contoso.com"]
-    assert "Not composed (2)" in (tmp_path / "o" / "index.html").read_text(encoding="utf-8")
+    page = (tmp_path / "o" / "index.html").read_text(encoding="utf-8")
+    assert "Needs attention (2)" in page  # the run's review page
+    assert 'data-count="Rows with a problem" data-value="2"' in page
 
 
 def test_undefined_variable_stops_before_anything_is_written(tmp_path: Path,

@@ -196,6 +196,10 @@ def test_changed_message_for_a_sent_row_is_refused_naming_the_row(setup: Path) -
      "--where 'Country=France': no column 'Country'", 2),
     (("--internal",), [["A", "a@contoso.com", "x@gmail.com", "", "", "", ""]],
      "Mailing!C2: x@gmail.com outside mail.internal_domains", 1),
+    (("--send-at", "2020-01-01 09:00"), [], "--send-at 2020-01-01 09:00: the time is in the "
+     "past", 2),
+    (("--send-at-column", "When"), [], "--send-at-column must be one of", 1),
+    (("--step", "await_discussion"), [], "--step and --fm need a tracker", 1),
 ])
 def test_bad_input_is_an_error_before_anything_is_sent(
         setup: Path, smtp_plain: SmtpServer, extra: tuple[str, ...],
@@ -500,3 +504,25 @@ def test_ctrl_c_then_rerun_sends_nothing_twice(setup: Path, smtp_plain: SmtpServ
     assert child(setup, None) == 0
     assert len(handler.received) == 8
     assert all(str(s).startswith("Sent ") for s in statuses(data).values())
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal is POSIX")
+def test_progress_is_the_runs_bar_and_leaves_no_debris(setup: Path) -> None:
+    """On a terminal the merge draws run's rich bar (N/M messages, transient), not a
+    hand-drawn line."""
+    import re
+
+    from runhelpers import on_pty
+
+    workbook(setup / "data.xlsx", people(12))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    code, text = on_pty(["merge", str(setup / "reminder"), str(setup / "data.xlsx"),
+                         "--attach-column", "Files", "--no-dry-run", "--outbox-mode",
+                         "pickup", "--outbox", str(setup / "outbox")], 80,
+                        env | {"TERM": "xterm-256color"})
+    assert code == 0, text
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    counts = re.findall(r"(\d+)/12 ", plain)
+    assert counts and "━" in plain, text  # rich's bar, counting the 12 messages
+    assert "[" not in plain.split("/12")[0][-6:]  # not the old "[ 3/12]" line
+    assert "\x1b[2K" in text  # transient: the bar's line is erased at the end

@@ -32,9 +32,10 @@ from ftc_office.errors import MessageError, TemplateError
 from ftc_office.jobs import Job
 from ftc_office.message import OutgoingMessage
 from ftc_office.planning import load_workspace, plan_workspace
-from ftc_office.playbook import ActionKind, TenantPlan
+from ftc_office.playbook import ActionKind, TenantPlan, plan_tenant
 from ftc_office.preview import write_eml
 from ftc_office.rendering.environment import join_and
+from ftc_office.tracker.records import load_tracker
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "tracker.xlsx"
 AS_OF = dt.date(2026, 11, 26)
@@ -653,15 +654,23 @@ def test_a_mailer_the_playbook_would_ignore_is_refused(tmp_path: Path, text: str
 
 # ---- audiences ------------------------------------------------------------------------------
 
+def unvalidated(tmp_path: Path, **values: Any) -> list[TenantPlan]:
+    """Plans of records read without the shared validation, which refuses an address outside
+    the internal domains first (issue 21): the composer's own guard must hold as well."""
+    path = make_tracker(tmp_path / "one.xlsx", [row("t-42", "Teams", **values)])
+    assert load_workspace([path], Settings()).problems  # refused before composing
+    return [plan_tenant(t, AS_OF) for t in load_tracker(path, Settings()).tenants]
+
+
 def test_atu_to_an_external_account_team_address_is_refused(tmp_path: Path) -> None:
-    plans = one_tenant(tmp_path, account_team="ann@microsoft.com; bob@gmail.com")
+    plans = unvalidated(tmp_path, account_team="ann@microsoft.com; bob@gmail.com")
     with pytest.raises(MessageError, match=re.escape("bob@gmail.com")):
         Composer(Settings(), AS_OF).compose_tenant(plans[0])
 
 
 def test_look_alike_internal_domain_is_refused(tmp_path: Path) -> None:
     lookalike = "ann@micros\u043eft.com"  # Cyrillic o
-    plans = one_tenant(tmp_path, account_team=lookalike)
+    plans = unvalidated(tmp_path, account_team=lookalike)
     with pytest.raises(MessageError, match="outside the internal domains"):
         Composer(Settings(), AS_OF).compose_tenant(plans[0])
 

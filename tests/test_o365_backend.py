@@ -230,11 +230,17 @@ def test_429_with_retry_after_then_success(fake_graph: FakeGraph, make_backend: 
     assert len(fake_graph.sent) == 1
 
 
-def test_retry_after_is_capped_by_max_retry_wait(fake_graph: FakeGraph, make_backend: Any,
-                                                 clock: FakeClock) -> None:
+def test_retry_after_longer_than_max_retry_wait_is_not_retried_early(
+        fake_graph: FakeGraph, make_backend: Any, clock: FakeClock) -> None:
+    """Microsoft's throttling guidance: wait as long as Retry-After asks. Longer than we
+    are willing to wait: stop, nothing sent, the message stays for the next run."""
     fake_graph.fail("POST", r"Drafts/messages$", "throttle", retry_after=3600)
-    assert make_backend(max_retry_wait=0.5).deliver(msg()).status is Status.SENT
-    assert clock.sleeps == [0.5]
+    result = make_backend(max_retry_wait=0.5).deliver(msg())
+    assert result.status is Status.FAILED_RETRYABLE
+    assert "asks to wait 3600 s" in (result.error or "")
+    assert clock.sleeps == []
+    assert len(fake_graph.calls("POST", "Drafts/messages")) == 1
+    assert fake_graph.sent == []
 
 
 def test_503_retries_exhausted_is_retryable_and_nothing_sent(fake_graph: FakeGraph,
@@ -490,7 +496,7 @@ def test_app_only_credentials_to_a_shared_mailbox(fake_graph: FakeGraph,
     assert result.status is Status.SENT
     assert fake_graph.requests[0].path == (
         "/v1.0/users/team@contoso.com/mailFolders/Drafts/messages")
-    assert "s3cret-value" not in token_cache_path().read_text()
+    assert "s3cret-value" not in token_cache_path(settings).read_text()
 
 
 def test_app_only_without_secret_is_a_clear_error(fake_graph: FakeGraph,

@@ -10,7 +10,8 @@ draft.
 
 Outcomes: a timeout, reset or 500/502/504 after the send request is ``UNKNOWN`` (never
 "failed"); :meth:`O365Backend.lookup` resolves it through the draft id and the tagged Sent
-Items copy. O365 never retries a POST, so 429/503 are retried here, honouring Retry-After.
+Items copy. O365 never retries a POST, so 429/503 are retried here, honouring Retry-After in full
+(a wait longer than ``max_retry_wait`` is not retried early: the message stays for later).
 Sends are paced per mailbox (``max_per_minute``, sliding window) and the recipients of the
 last 24 h are counted in ``data_dir()/o365_sends.sqlite`` so the daily limit survives
 restarts.
@@ -51,6 +52,7 @@ from ftc_office.backends.o365_graph import (
     needs_upload_session,
     never_connected,
 )
+from ftc_office.backends.o365_identity import address, preflight, send_as_refusal, with_fields
 from ftc_office.backends.o365_lookup import delete_stray_drafts, lookup, withdraw
 from ftc_office.config import O365Settings
 from ftc_office.errors import DeliveryError, MessageError
@@ -126,8 +128,10 @@ class O365Backend(Opening):
         return self._mailbox_key
 
     def open(self) -> None:
-        """Check the sign-in before a batch: refresh the token when it is near expiry."""
+        """Check the sign-in before a batch: refresh the token when it is near expiry, and
+        refuse when it does not fit the sending identity (:func:`.o365_identity.preflight`)."""
         ensure_token(self.account, self.settings, now=self._clock)
+        preflight(self)
         log.debug("o365 backend ready for mailbox %s", self.mailbox_key)
 
     def close(self) -> None:
@@ -217,9 +221,9 @@ class O365Backend(Opening):
                 parsed = email.utils.parsedate_to_datetime(header) if header else None
                 if parsed is not None:
                     wait = parsed.timestamp() - time.time()
-        if wait is None or not math.isfinite(wait):
-            wait = float(2 ** attempt)
-        return max(0.0, min(wait, self.settings.max_retry_wait))
+        if wait is None or not math.isfinite(wait):  # our own back-off: capped
+            return max(0.0, min(float(2 ** attempt), self.settings.max_retry_wait))
+        return max(0.0, wait)  # Graph's ask: honoured in full, or not retried at all
 
     def _retrying(self, what: str, fn: Callable[[], Any],
                   seen: list[BaseException] | None = None) -> Any:
@@ -239,6 +243,11 @@ class O365Backend(Opening):
                     raise Throttled(f"{what}: {describe(exc)} after {attempt} retries"
                                      ) from exc
                 wait = self._retry_wait(exc, attempt)
+                if wait > self.settings.max_retry_wait:
+                    raise Throttled(
+                        f"{what}: {describe(exc)}; Graph asks to wait {wait:.0f} s, longer than "
+                        f"delivery.o365.max_retry_wait ({self.settings.max_retry_wait:g} s)"
+                    ) from exc
                 log.info("%s: %s, retrying in %.1f s", what, describe(exc), wait)
                 self._sleep(wait)
                 attempt += 1
@@ -265,9 +274,8 @@ class O365Backend(Opening):
             draft.single_value_extended_properties.append(
                 {"id": DEFERRED_SEND_TIME, "value": message.deferred_until.astimezone(
                     dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-        if message.sender is not None and (
-                message.sender.email.lower() != self.settings.mailbox.lower()):
-            draft.sender = message.sender.email
+        with_fields(draft, address(draft, message, self.settings,
+                                   str(self.account.con.username or "")))
         if inline:
             self._attach(draft, message)
         return draft
@@ -410,6 +418,12 @@ class O365Backend(Opening):
             return self._fail(message, Status.FAILED_RETRYABLE, str(exc))
         self._raise_if_auth(exc)
         status = http_status(exc)
+        if graph_code(exc) == "ErrorSendAsDenied":  # the identity's right is missing
+            self._delete_quietly(draft)
+            sender = message.sender.email if message.sender else "the FM's mailbox"
+            raise DeliveryError(f"mailbox {self.settings.mailbox or sender}", *send_as_refusal(
+                self.settings, str(self.account.con.username or ""),
+                self.settings.mailbox or sender)) from None
         if status == 404:  # the draft vanished before it was ever sent
             return self._fail(message, Status.FAILED_RETRYABLE,
                               "the draft disappeared before sending", exc, draft_id)

@@ -2,8 +2,10 @@
 
 The O365 library is built on MSAL. This module builds an :class:`O365.Account` pointed at
 the configured Graph and authority URLs (national clouds included), keeps the MSAL token
-cache in ``config_dir()/o365_token.json`` with mode 0600, refreshes the access token ahead
-of expiry (O365 itself only refreshes after a 401), and runs the interactive sign-ins used by
+cache in ``config_dir()`` (encrypted where the system offers it: ``token_cache.py``; the
+app-only token in ``o365_app_token.json``, app tokens only, mode 0600), refreshes the access
+token ahead of expiry (O365 itself only refreshes after a 401), and runs
+the interactive sign-ins used by
 ``ftc-office auth``. No function here ever prints or logs a token.
 
 Environment overrides: ``FTC_O365_GRAPH_URL``, ``FTC_O365_AUTHORITY``; the app-only client
@@ -31,7 +33,9 @@ from O365.connection import Connection, MSGraphProtocol
 from O365.utils import BaseTokenBackend, FileSystemTokenBackend
 
 from ftc_office.atomic import atomic_write_bytes
+from ftc_office.backends import o365_identity as ident
 from ftc_office.backends.o365_graph import no_blind_retries
+from ftc_office.backends.token_cache import ProtectedTokenBackend, cache_path
 from ftc_office.config import O365Settings
 from ftc_office.errors import DeliveryError
 from ftc_office.paths import config_dir
@@ -39,11 +43,13 @@ from ftc_office.paths import config_dir
 log = logging.getLogger(__name__)
 
 TOKEN_FILE = "o365_token.json"
+APP_TOKEN_FILE = "o365_app_token.json"  # app-only: never the delegated sign-in's file
 GRAPH_URL_ENV = "FTC_O365_GRAPH_URL"
 AUTHORITY_ENV = "FTC_O365_AUTHORITY"
 SECRET_ENV = "FTC_O365_CLIENT_SECRET"
 # Refresh when the access token has less than this left (MSAL's own threshold is 5 min).
 REFRESH_MARGIN = 300.0
+_LOGIN_FIX = "run 'ftc-office auth login' to sign in again"
 # Loggers that print request headers (bearer tokens) or upload URLs at DEBUG/INFO.
 NOISY_LOGGERS = ("O365", "msal", "urllib3", "requests_oauthlib", "oauthlib")
 NOISY_PREFIXES = tuple(f"{n}." for n in NOISY_LOGGERS)
@@ -75,9 +81,13 @@ def quiet_library_loggers() -> None:
             child.setLevel(logging.WARNING)
 
 
-def token_cache_path() -> Path:
-    """Where the MSAL token cache lives: the per-user config folder, never the project."""
-    return config_dir() / TOKEN_FILE
+def token_cache_path(settings: O365Settings | None = None) -> Path:
+    """Where the MSAL token cache lives: the per-user config folder, never the project;
+    encrypted where the system offers it (backends/token_cache.py). The app-only token
+    (``auth = "credentials"``) lives in a plain 0600 file of its own."""
+    if settings is not None and settings.auth == "credentials":
+        return config_dir() / APP_TOKEN_FILE
+    return cache_path(config_dir())
 
 
 def graph_url(settings: O365Settings) -> str:
@@ -205,14 +215,6 @@ def make_protocol(settings: O365Settings, default_resource: str | None) -> MSGra
     return protocol
 
 
-def delegated_scopes(settings: O365Settings) -> list[str]:
-    """Scope helpers for delegated sign-in: read the profile, write drafts, send, search."""
-    helpers = ["basic", "message_all"]
-    if settings.mailbox:
-        helpers.append("message_all_shared")
-    return helpers
-
-
 def build_account(settings: O365Settings, *, token_backend: BaseTokenBackend | None = None,
                   verify: bool | str = True, requests_delay_ms: int = 200,
                   request_retries: int = 3) -> FtcAccount:
@@ -240,8 +242,10 @@ def build_account(settings: O365Settings, *, token_backend: BaseTokenBackend | N
         credentials = settings.client_id
     resource = settings.mailbox or None
     protocol = make_protocol(settings, resource)
-    backend = token_backend if token_backend is not None else SecureFileTokenBackend(
-        token_cache_path())
+    backend = token_backend if token_backend is not None else ProtectedTokenBackend(
+        token_cache_path(settings))
+    if settings.auth == "credentials":
+        ident.app_tokens_only(backend)
     base = authority_base(settings)
     host = urlparse(base).hostname or ""
     account = FtcAccount(
@@ -267,10 +271,6 @@ def _expires_on(backend: BaseTokenBackend, username: str | None) -> float | None
     if not token or not token.get("expires_on"):
         return None
     return float(token["expires_on"])
-
-
-def _login_fix() -> str:
-    return "run 'ftc-office auth login' to sign in again"
 
 
 def ensure_token(account: FtcAccount, settings: O365Settings, *,
@@ -305,27 +305,27 @@ def ensure_token(account: FtcAccount, settings: O365Settings, *,
     username = con.username
     if backend.get_refresh_token(username=username) is None and _expires_on(
             backend, username) is None:
-        raise DeliveryError(where, "you are not signed in to Outlook", _login_fix())
+        raise DeliveryError(where, "you are not signed in to Outlook", _LOGIN_FIX)
     expires = _expires_on(backend, username)
     if expires is not None and expires - now() > margin:
         return
     if backend.get_refresh_token(username=username) is None:
         raise DeliveryError(where, "the access token expired and there is no refresh token",
-                            _login_fix())
+                            _LOGIN_FIX)
     try:
         ok = con.refresh_token()
     except IndexError:
         raise DeliveryError(where, "the cached sign-in belongs to another authority than "
-                            f"{authority_base(settings)}", _login_fix()) from None
+                            f"{authority_base(settings)}", _LOGIN_FIX) from None
     except RuntimeError as exc:
         raise DeliveryError(where, f"the token refresh was refused ({exc})",
-                            _login_fix()) from None
+                            _LOGIN_FIX) from None
     except (requests.RequestException, ValueError) as exc:
         raise DeliveryError(authority_url(settings), "cannot reach the sign-in service to "
                             f"refresh the token ({type(exc).__name__})",
                             "check the network and delivery.o365.authority") from None
     if not ok:
-        raise DeliveryError(where, "the token refresh failed", _login_fix())
+        raise DeliveryError(where, "the token refresh failed", _LOGIN_FIX)
     log.info("access token refreshed for %s", username or "the app")
 
 
@@ -349,9 +349,9 @@ class TokenStatus:
 
 def token_status(settings: O365Settings, *, path: Path | None = None) -> TokenStatus:
     """Read the token cache (no network) and describe the sign-in."""
-    cache = path or token_cache_path()
-    backend = SecureFileTokenBackend(cache)
-    loaded = cache.exists() and backend.load_token()
+    cache = path or token_cache_path(settings)
+    backend = ProtectedTokenBackend(cache)
+    loaded = backend.load_token()
     account_info = backend.get_account() if loaded else None
     username = account_info.get("username") if account_info else None
     expires = _expires_on(backend, username) if loaded else None
@@ -365,12 +365,10 @@ def token_status(settings: O365Settings, *, path: Path | None = None) -> TokenSt
 
 
 def logout(*, path: Path | None = None) -> bool:
-    """Delete the token cache; True if there was one."""
+    """Delete the token cache and its sign-in record; True if there was a cache."""
     cache = path or token_cache_path()
-    if cache.exists():
-        cache.unlink()
-        return True
-    return False
+    ident.forget_record(cache)
+    return ProtectedTokenBackend(cache).delete_token()
 
 
 def _signed_in_name(account: FtcAccount) -> str:
@@ -381,8 +379,10 @@ def _account_for_login(settings: O365Settings, verify: bool | str) -> tuple[FtcA
     """The account to sign in; with app-only auth the sign-in is just a token fetch, and the
     second value is then the signed-in name (empty for a delegated sign-in still to do)."""
     account = build_account(settings, verify=verify)
+    ident.require_tenant(settings)
     if settings.auth == "credentials":
         ensure_token(account, settings, margin=float("inf"))
+        ident.write_record(token_cache_path(settings), settings)
         return account, _signed_in_name(account)
     return account, ""
 
@@ -394,7 +394,7 @@ def login_device_code(settings: O365Settings, show: Callable[[str], None], *,
     account, app_only = _account_for_login(settings, verify)
     if app_only:
         return app_only
-    scopes = account.protocol.get_scopes_for(delegated_scopes(settings))
+    scopes = account.protocol.get_scopes_for(list(ident.needed_scopes(settings)))
     try:
         app = account.con.msal_client
         flow = app.initiate_device_flow(scopes=scopes)
@@ -403,6 +403,7 @@ def login_device_code(settings: O365Settings, show: Callable[[str], None], *,
                             f"({type(exc).__name__})", "check the network and "
                             "delivery.o365.authority / tenant_id") from None
     if "user_code" not in flow:
+        ident.sign_in_refused(settings, flow)
         raise DeliveryError(authority_url(settings), "the device-code sign-in was refused "
                             f"({flow.get('error', 'no code')})",
                             "check that the app registration allows public client flows")
@@ -410,9 +411,11 @@ def login_device_code(settings: O365Settings, show: Callable[[str], None], *,
                                      f"{flow['user_code']}"))
     result = app.acquire_token_by_device_flow(flow)
     if "access_token" not in result:
+        ident.sign_in_refused(settings, result)
         raise DeliveryError("sign-in", f"the sign-in did not complete ({result.get('error')})",
                             "run 'ftc-office auth login' again and finish it in the browser")
     account.con.token_backend.save_token(force=True)
+    ident.write_record(token_cache_path(settings), settings)
     claims = result.get("id_token_claims") or {}
     return str(claims.get("preferred_username") or _signed_in_name(account))
 
@@ -424,12 +427,17 @@ def login_url(settings: O365Settings, prompt: Callable[[str], str], *,
     account, app_only = _account_for_login(settings, verify)
     if app_only:
         return app_only
-    ok = account.authenticate(requested_scopes=delegated_scopes(settings),
-                              redirect_uri=account.con.oauth_redirect_url,
-                              handle_consent=prompt)
+    try:
+        ok = account.authenticate(requested_scopes=list(ident.needed_scopes(settings)),
+                                  redirect_uri=account.con.oauth_redirect_url,
+                                  handle_consent=prompt)
+    except (RuntimeError, ValueError) as exc:
+        ident.sign_in_refused(settings, {"error_description": str(exc)})
+        raise
     if not ok:
         raise DeliveryError("sign-in", "the sign-in did not complete",
                             "run 'ftc-office auth login --url' again and paste the whole "
                             "address of the blank page you land on")
     account.con.token_backend.save_token(force=True)
+    ident.write_record(token_cache_path(settings), settings)
     return _signed_in_name(account)

@@ -27,6 +27,7 @@ from ftc_office.backends.wire import wire_bytes, wire_date
 from ftc_office.errors import DeliveryError
 from ftc_office.filenames import MAX_STEM, safe_filename
 from ftc_office.message import OutgoingMessage
+from ftc_office.paths import native
 
 __all__ = ["MAX_STEM", "OutboxBackend", "safe_filename"]
 
@@ -50,7 +51,7 @@ class OutboxBackend(Opening):
     def open(self) -> None:
         """Create the outbox folder if needed."""
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            Path(native(self.folder)).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DeliveryError(str(self.folder), f"cannot create the outbox folder ({exc})",
                                 "choose another folder with --outbox or delivery.outbox_dir"
@@ -89,7 +90,7 @@ class OutboxBackend(Opening):
         Message-ID, else None."""
         path = Path(sought.provider_id) if sought.provider_id else self.path_for(sought)
         try:
-            with path.open("rb") as fh:
+            with open(native(path), "rb") as fh:
                 headers = BytesParser(policy=default_policy).parse(fh, headersonly=True)
         except OSError:
             return None

@@ -63,7 +63,7 @@ def login(mode: str) -> None:
         name = o365_auth.login_url(settings, prompt)
     else:
         name = o365_auth.login_device_code(settings, lambda text: click.echo(text, err=True))
-    click.echo(f"signed in as {name}; token cache {o365_auth.token_cache_path()}")
+    click.echo(f"signed in as {name}; token cache {o365_auth.token_cache_path(settings)}")
 
 
 @auth.command()
@@ -78,11 +78,13 @@ def status() -> None:
     Example:
       ftc-office auth status
     """
-    from ftc_office.backends import o365_auth
+    from ftc_office.backends import o365_auth, o365_identity
 
     settings = get_settings().delivery.o365
     st = o365_auth.token_status(settings)
     click.echo(f"auth mode:   {st.auth}" + (f" (mailbox {st.mailbox})" if st.mailbox else ""))
+    click.echo(f"identity:    {o365_identity.identity_of(settings)} (sends from "
+               f"{o365_identity.sends_from(settings)})")
     click.echo(f"token cache: {st.cache_path}"
                + ("" if st.cache_path.exists() else " (none)"))
     if not st.signed_in:
@@ -93,6 +95,9 @@ def status() -> None:
         state = "expired" if st.expired else "valid"
         click.echo(f"access token {state} until {st.expires_at.isoformat(timespec='seconds')}"
                    + (" (renewable)" if st.has_refresh_token else ""))
+    what, fix = o365_identity.status_problem(settings, st.cache_path, st.account)
+    if what:
+        click.echo(f"new sign-in needed: {what} — {fix}")
 
 
 @auth.command()
@@ -106,7 +111,7 @@ def logout() -> None:
     """
     from ftc_office.backends import o365_auth
 
-    path = o365_auth.token_cache_path()
+    path = o365_auth.token_cache_path(get_settings().delivery.o365)
     if o365_auth.logout(path=path):
         click.echo(f"signed out: deleted {path}")
     else:

@@ -104,11 +104,15 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
 
     settings = settings_of(ctx)
     date = parse_as_of(as_of)
-    ws = load_workspace(tracker_paths(trackers), settings)
+    from ftc_office.run.plan import as_recorded
+
+    ws, notes = as_recorded(load_workspace(tracker_paths(trackers), settings), settings)
     flt = PlanFilter(tenant=tenant, step=Step(step) if step else None, fm=fm)
     plans = plan_workspace(ws, date, flt)
     for p in ws.file_problems:
         click.echo(f"error: {p}", err=True)
+    for line in notes:
+        click.echo(f"note: {line}", err=True)
     if as_json:
         click.echo(json_text([plan_to_json(p) for p in plans], indent=2))
     else:

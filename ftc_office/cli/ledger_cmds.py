@@ -41,6 +41,10 @@ def writeback(ctx: click.Context, tracker: str, force: bool) -> None:
         wb = write_back(path, ledger, settings, force=force, data=data)
     for c in wb.conflicts:
         click.echo(f"conflict: {c}", err=True)
+    if wb.restored:
+        from ftc_office.run.plan import restored_notice
+
+        click.echo(restored_notice(tracker, wb.restored))
     click.echo(f"{tracker}: {wb.cells} cell(s) written for {wb.jobs} recorded step(s)"
                + (f"; backup {wb.backup}" if wb.backup else ""))
     sys.exit(1 if wb.conflicts else 0)
@@ -123,7 +127,10 @@ def status(ctx: click.Context, fm: str | None, tracker: str | None) -> None:
             click.echo("  (empty)")
         shown = [e for e in ledger.entries(tuple(NEEDS_PERSON)) if _matches(e, fm, tracker)]
         busy = {e.key for e in shown if ledger.live(e)}
+        scheduled = _scheduled(ledger, fm, tracker)
     attention = [e for e in shown if e.key not in busy]
+    for line in scheduled:
+        click.echo(line)
     for e in shown:
         if e.key in busy:
             click.echo(f"sending: {e.key} being sent by {e.by()} since {e.claimed_at}")
@@ -144,6 +151,22 @@ def status(ctx: click.Context, fm: str | None, tracker: str | None) -> None:
         click.echo("ledger: the provider refused a message (reason above); it is never "
                    "retried by itself — fix the cause, then run: ftc-office resolve KEY "
                    "--resend (or --skip)", err=True)
+
+
+def _scheduled(ledger: Any, fm: str | None, tracker: str | None) -> list[str]:
+    """What is scheduled (merge --send-at / Send At), soonest first: time, key, row and
+    recipients, and where it waits."""
+    from ftc_office.merge.schedule import FORMAT, pending
+
+    items = [p for p in pending(ledger) if _matches(p.entry, fm, tracker)]
+    lines = [f"scheduled ({len(items)}):"] if items else []
+    for p in items:
+        e = p.entry
+        where = "held by Exchange in the Outbox" if p.held else f"{e.backend}, kept in the ledger"
+        lines.append(f"  {p.when.astimezone():{FORMAT}}  {e.key}  {e.summary}  ({where})")
+    if items:
+        lines.append("  cancel one: ftc-office resolve KEY --skip")
+    return lines
 
 
 def _matches(entry: Any, fm: str | None, tracker: str | None) -> bool:
@@ -167,17 +190,39 @@ def resolve(ctx: click.Context, key: str, action: str | None) -> None:
     """Decide about a message whose outcome is unknown (after looking where `status` says), or
     release one the provider refused (--resend after fixing the cause, or --skip).
 
+    --skip on a scheduled message (`status` lists them) cancels it: through o365 the message
+    Exchange holds in the Outbox is deleted.
+
     \b
     Example:
       ftc-office resolve atu.6f1c...teams.1a2b3c --sent
+      ftc-office resolve merge.reminder.p7@contoso.com --skip
     """
     from ftc_office.ledger import Ledger
 
     if not action:
         raise UsageError("resolve", "say what happened", "add --sent, --resend or --skip")
-    with Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx)) as ledger:
+    settings = settings_of(ctx)
+    with Ledger.open(settings.data_folder(), settings) as ledger:
+        if action == "skip":
+            cancelled = _cancel(ledger, key, settings)
+            if cancelled:
+                click.echo(f"{key}: cancelled — {cancelled}")
+                return
         before = ledger.resolve(key, action)
     click.echo(f"{key}: {before.state} → {action}")
+
+
+def _cancel(ledger: Any, key: str, settings: Any) -> str | None:
+    """resolve --skip of a scheduled message (None: it is not scheduled)."""
+    from ftc_office.backends.registry import make_backend
+    from ftc_office.merge.schedule import cancel
+
+    def opened() -> Any:
+        backend = make_backend(settings, "o365", None, settings.data_folder())
+        backend.open()
+        return backend
+    return cancel(ledger, key, opened)
 
 
 @click.command()

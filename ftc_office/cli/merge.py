@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,10 +23,14 @@ if TYPE_CHECKING:  # the merge package (and its openpyxl, docxtpl) loads only wh
     from ftc_office.merge import MergeData, MergeOptions, MergeResult, SendReport, SendRequest
 
 _OPTIONS = [
-    click.option("--template", "template", required=True, metavar="FOLDER",
+    click.argument("template_arg", required=False, metavar="[TEMPLATE]",
+                   type=click.Path(path_type=Path)),
+    click.argument("data_arg", required=False, metavar="[DATA]",
+                   type=click.Path(path_type=Path)),
+    click.option("--template", "template", metavar="FOLDER",
                  type=click.Path(path_type=Path),
                  help="Folder with subject.txt and body.html, body.txt or body.md."),
-    click.option("--data", "data", required=True, metavar="FILE",
+    click.option("--data", "data", metavar="FILE",
                  type=click.Path(path_type=Path),
                  help="Workbook (.xlsx, .xlsm, .xls, .ods) or .csv; header on the first row "
                       "with any text, one message per row below it."),
@@ -48,6 +51,12 @@ _OPTIONS = [
     click.option("--where", "where", multiple=True, metavar="FILTER",
                  help="Only rows where COL=VALUE, COL!=VALUE, COL= (empty), COL!= (not "
                       "empty), COL<DATE or COL>DATE (repeatable: all must hold)."),
+    click.option("--step", metavar="STEP",
+                 help="Over a tracker: only tenants the playbook's plan puts at STEP today "
+                      "(as 'ftc-office plan' shows, e.g. await_discussion); one row per "
+                      "tenant: its first workload row. Key: the Tenant ID column."),
+    click.option("--fm", metavar="EMAIL",
+                 help="Over a tracker: only tenants of this FM (with or without --step)."),
     click.option("--internal", is_flag=True,
                  help="Every recipient must be in mail.internal_domains."),
     click.option("--campaign", metavar="NAME",
@@ -66,7 +75,13 @@ _OPTIONS = [
     click.option("--send-at", "send_at", metavar='"YYYY-MM-DD HH:MM"',
                  help="Send at that time (your time zone): through o365 Exchange holds the "
                       "messages till then; other backends keep them in the ledger and the "
-                      "first run of the same command at or after that time sends them."),
+                      "first run of the same command at or after that time sends them. A "
+                      "row's own Send At cell wins over it for that row."),
+    click.option("--send-at-column", "send_at_column", metavar="COL",
+                 help='Column holding each row\'s time to send ("YYYY-MM-DD HH:MM", your '
+                      'time zone; default: a column headed "Send At", if any). A filled '
+                      "cell wins over --send-at for its row; an empty one takes --send-at "
+                      "(or now). A time in the past is an error naming the cell."),
     click.option("--test-to", "test_to", metavar="ADDRESS",
                  help="Send the first message (or the first --limit N) to ADDRESS only, "
                       "marked [TEST]; the rows count as not sent."),
@@ -113,16 +128,22 @@ def merge(ctx: click.Context, **kw: Any) -> None:
       ftc-office merge --template mailing --data contacts.xlsx --to-column Email
       ftc-office merge --template mailing --data contacts.xlsx --test-to me@contoso.com
       ftc-office merge --template mailing --data contacts.xlsx --backend smtp --no-dry-run
+      ftc-office merge mailing tracker.xlsx --step await_discussion --no-dry-run
+
+    Times: --send-at applies to every row; a Send At column (--send-at-column) gives a
+    row its own time, and a filled cell wins over --send-at for its row.
     """
     from ftc_office.cli.boundary import settings_of
-    from ftc_office.merge import MergeError, SendRequest, deliver, load_template, read_data
+    from ftc_office.merge import MergeError, SendRequest, load_template
     from ftc_office.merge import merge as merge_rows
     from ftc_office.merge.schedule import parse_send_at
 
+    _positional(kw)
     settings = settings_of(ctx)
-    rows = read_data(kw["data"], kw["sheet"])
+    send_at = parse_send_at(kw["send_at"]) if kw["send_at"] else None
+    rows = _rows(settings, kw)
     result = merge_rows(load_template(kw["template"], kw["word"]), rows,
-                        _merge_options(settings, kw))
+                        _merge_options(settings, kw, send_at))
     failures = [str(p) for p in result.failures]
     for f in failures:
         click.echo(f"error: {f}", err=True)
@@ -130,7 +151,7 @@ def merge(ctx: click.Context, **kw: Any) -> None:
                           limit=kw["limit"], outbox=kw["outbox"],
                           outbox_mode=kw["outbox_mode"],
                           status_column=kw["status_column"], force=kw["force"],
-                          send_at=parse_send_at(kw["send_at"]) if kw["send_at"] else None)
+                          send_at=send_at)
     if kw["test_to"]:
         result, request = _test_run(result, request, kw["test_to"], failures)
     elif kw["dry_run"]:
@@ -138,10 +159,53 @@ def merge(ctx: click.Context, **kw: Any) -> None:
     elif failures:
         raise MergeError(str(kw["data"]), f"{len(failures)} problem(s) listed above; "
                          "nothing was sent", "correct them and run the merge again")
-    report = deliver(result, rows, settings, request, progress=_progress_for(request),
-                     confirm=_confirm(request, settings))
+    report = _deliver(result, rows, settings, request)
     _summary(report, result, rows)
     sys.exit(0 if report.ok and not failures and not report.declined else 1)
+
+
+def _deliver(result: MergeResult, rows: MergeData, settings: Settings, request: SendRequest
+             ) -> SendReport:
+    """Deliver with the run's progress bar on a terminal (transient: no line left)."""
+    from ftc_office.merge import deliver
+
+    bar = _progress() if not request.dry_run and sys.stderr.isatty() else None
+    try:
+        return deliver(result, rows, settings, request, progress=bar.update if bar else None,
+                       confirm=_confirm(request, settings, bar))
+    finally:
+        if bar:
+            bar.pause()
+
+
+def _positional(kw: dict[str, Any]) -> None:
+    """``merge TEMPLATE DATA`` is ``merge --template TEMPLATE --data DATA``."""
+    for name in ("template", "data"):
+        given = kw.pop(f"{name}_arg")
+        if given is not None and kw[name] is not None:
+            raise UsageError(f"--{name} {kw[name]}", f"the {name} is given twice",
+                             f"give it once: as an argument or with --{name}")
+        kw[name] = kw[name] or given
+        if kw[name] is None:
+            raise UsageError("merge", f"no {name} given",
+                             "run: ftc-office merge TEMPLATE_FOLDER DATA_FILE (or --template "
+                             "FOLDER --data FILE)")
+
+
+def _rows(settings: Settings, kw: dict[str, Any]) -> MergeData:
+    """The data rows: the sheet's, or over a tracker (--step/--fm) one per planned tenant,
+    keyed by its Tenant ID unless --key-column says otherwise."""
+    from ftc_office.merge import read_data
+
+    if not (kw["step"] or kw["fm"]):
+        return read_data(kw["data"], kw["sheet"])
+    from ftc_office.merge.tracker import parse_step, planned_rows, tenant_column
+
+    step = parse_step(kw["step"]) if kw["step"] else None
+    rows = planned_rows(kw["data"], settings, dt.date.today(), step, kw["fm"])
+    if not kw["key_column"]:
+        kw["key_column"] = tenant_column(rows)
+    return rows
 
 
 def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list[str]
@@ -160,10 +224,11 @@ def _test_run(result: MergeResult, request: SendRequest, to: str, failures: list
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     test = as_test(result, address, request.limit or 1, stamp)
     return test, dataclasses.replace(request, dry_run=False, yes=True, limit=None,
-                                     write_status=False)
+                                     write_status=False, send_at=None)  # a test goes now
 
 
-def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:
+def _merge_options(settings: Settings, kw: dict[str, Any], send_at: dt.datetime | None
+                   ) -> MergeOptions:
     from ftc_office.addresses import AddressError, parse_address
     from ftc_office.merge import MergeOptions, parse_where
 
@@ -181,41 +246,41 @@ def _merge_options(settings: Settings, kw: dict[str, Any]) -> MergeOptions:
         campaign=kw["campaign"],
         internal=tuple(settings.mail.internal_domains) if kw["internal"] else None,
         where=tuple(parse_where(w, today) for w in kw["where"]), sender=sender, today=today,
-        status_column=kw["status_column"])
+        status_column=kw["status_column"], send_at=send_at,
+        send_at_column=kw["send_at_column"])
 
 
 def _preview(result: MergeResult, rows: MergeData, out: Path, failures: list[str]) -> None:
-    from ftc_office.preview import Previewer
+    """The dry run's review page (the one `preview` writes for a run) and its .eml files."""
+    from ftc_office.merge.review import write_review
 
-    previewer = Previewer(out)
-    for job in result.jobs:
-        previewer.add(job)
-    index = previewer.finish(failures, dt.date.today())
+    index = write_review(result, rows, out, failures)
     filtered = f", {result.filtered} left out by --where" if result.filtered else ""
     click.echo(f"{index}: {len(result.jobs)} message(s) from {len(rows.rows)} row(s) of "
                f"{rows.path} (sheet {rows.sheet}){filtered}; {len(failures)} row(s) skipped "
-               "— open the index to review", err=True)
+               "— open the page to review", err=True)
 
 
-def _confirm(request: SendRequest, settings: Settings) -> Any:
+def _confirm(request: SendRequest, settings: Settings, bar: Any) -> Any:
     if not sys.stdin.isatty():
         return None
     backend = request.backend or settings.delivery.backend
 
     def confirm(n: int) -> bool:
-        return click.confirm(f"send {n} message(s) through {backend} now?", err=True)
+        if bar:
+            bar.pause()  # the question on a line of its own, not under the bar
+        answer = click.confirm(f"send {n} message(s) through {backend} now?", err=True)
+        if bar:
+            bar.resume()
+        return answer
     return confirm
 
 
-def _progress_for(request: SendRequest) -> Any:
-    if request.dry_run or not sys.stderr.isatty():
-        return None
+def _progress() -> Any:
+    """The run's progress bar (rich, on stderr, transient): the same one ``run`` draws."""
+    from ftc_office.cli.run_cmds import _progress as run_progress
 
-    def progress(done: int, total: int, what: str) -> None:
-        width = shutil.get_terminal_size((100, 20)).columns - 1
-        line = f"[{done:>{len(str(total))}}/{total}] {what}"
-        click.echo("\r" + line[:width].ljust(width), err=True, nl=done == total)
-    return progress
+    return run_progress()
 
 
 def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
@@ -226,10 +291,16 @@ def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
         click.echo(f"error: {p}", err=True)
     for f in report.failed:
         click.echo(f"error: {f}", err=True)
-    if report.scheduled and report.send_at:
+    held = report.backend == "o365"
+    if report.scheduled and not held and not (report.sent or report.drafted
+                                              or report.failed):
         click.echo(f"merge ({report.backend}): {report.scheduled} message(s) "
-                   f"{label(report.send_at).lower()}, kept in the ledger; run the same "
-                   "command at or after that time to send them")
+                   + (label(report.send_at).lower() if report.send_at else "scheduled")
+                   + ", kept in the ledger; run the same command at or after that time to "
+                   "send them ('ftc-office status' lists them)")
+        if report.status:
+            click.echo(f"status: {report.status.cells} row(s) updated in "
+                       f"{report.status.path}")
         return
     if report.dry_run:
         click.echo(f"dry run ({report.backend}): would send {report.due} message(s); "
@@ -241,7 +312,12 @@ def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
                f"problem(s), {len(report.refused)} refused (changed since sent)"
                + (" — stopped at --limit; run again to go on" if report.limited else "")
                + (" — declined: nothing sent" if report.declined else ""))
-    if report.send_at and report.backend == "o365" and report.sent:
-        click.echo(f"held by Exchange in the Outbox: {label(report.send_at).lower()}")
+    if report.scheduled:
+        where = "held by Exchange in the Outbox" if held else "kept in the ledger"
+        click.echo(f"{report.scheduled} message(s) scheduled, {where} ('ftc-office status' "
+                   "lists them; 'ftc-office resolve KEY --skip' cancels one)")
+    if report.confirmed:
+        click.echo(f"{report.confirmed} scheduled message(s) sent by Exchange, confirmed "
+                   "in Sent Items")
     if report.status:
         click.echo(f"status: {report.status.cells} row(s) updated in {report.status.path}")

@@ -18,7 +18,15 @@ from typing import Any, Protocol
 
 from ftc_office.errors import LedgerError
 from ftc_office.jobs import COMMITTED, FINISHED, IN_DOUBT, Job, State
-from ftc_office.ledger.entry import FIELDS, JSON_FIELDS, Claimant, Entry, claim_live, now
+from ftc_office.ledger.entry import (
+    FIELDS,
+    JSON_FIELDS,
+    Claimant,
+    Entry,
+    claim_live,
+    now,
+    stamp_for,
+)
 
 STATES = tuple(State)
 CLAIMABLE = (State.PLANNED, State.FAILED)
@@ -44,8 +52,15 @@ def to_entry(row: Mapping[str, Any]) -> Entry:
     """An `Entry` from a jobs row (columns it does not know are ignored)."""
     d = {k: v for k, v in dict(row).items() if k in FIELDS}
     for k in JSON_FIELDS:
-        d[k] = json.loads(d[k])
+        if k in d:
+            d[k] = json.loads(d[k])
     return Entry(**d)
+
+
+def _like(name: str) -> str:
+    """A LIKE pattern finding ``name`` as an element of a JSON list column (escape ``!``)."""
+    text = json.dumps(name).replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{text}%"
 
 
 class Ledger:
@@ -68,6 +83,9 @@ class Ledger:
 
     def __init__(self, me: Claimant) -> None:
         self.me = me
+        # path key of a tracker copy -> its travelling ID (``tracker:<id>``), set by whoever
+        # opened the ledger for some trackers (`ftc_office.run.locks`): new entries carry it
+        self.identities: dict[str, str] = {}
 
     @classmethod
     def open(cls, folder: Path | None = None, settings: Any = None) -> Ledger:
@@ -162,6 +180,20 @@ class Ledger:
         out = [to_entry(r) for r in rows]
         return [e for e in out if tracker is None or tracker in e.trackers]
 
+    def of_tracker(self, copy: str, uid: str | None = None) -> tuple[list[Entry], set[str]]:
+        """The finished entries (sent, done) with stamps for one tracker, oldest first — named
+        by this copy's path key ``copy`` or by the tracker's travelling ID ``uid``, whoever
+        sent them through whichever copy — and the keys already written to this copy."""
+        rows = self._read(
+            "SELECT * FROM jobs WHERE state IN (?,?) AND (trackers LIKE ? ESCAPE '!' OR "
+            f"tracker_ids LIKE ? ESCAPE '!') ORDER BY created_at, {self.ORDER}",
+            (State.SENT, State.DONE, _like(copy), _like(uid) if uid else ""))
+        found = [to_entry(r) for r in rows]
+        entries = [e for e in found if any(stamp_for(s, copy, uid) for s in e.stamps)]
+        written = {r["key"] for r in
+                   self._read("SELECT key FROM copies_written WHERE copy_path=?", (copy,))}
+        return entries, written
+
     def live(self, entry: Entry) -> bool:
         """Whether another run is sending ``entry`` right now (a live claim)."""
         return claim_live(entry, self.me, self.now(precise=True))
@@ -231,18 +263,20 @@ class Ledger:
         stamps = [{"tracker": s.tracker, "tenant_id": s.tenant_id, "workload": s.workload,
                    "field": s.field,
                    "value": s.value.isoformat() if isinstance(s.value, dt.date) else s.value,
-                   "is_date": isinstance(s.value, dt.date)} for s in job.stamps]
+                   "is_date": isinstance(s.value, dt.date),
+                   "uid": self.identities.get(s.tracker)} for s in job.stamps]
+        uids = sorted({s["uid"] for s in stamps if s["uid"]})
         db.execute(
             "INSERT INTO jobs(key, kind, tenant_ids, trackers, content_hash, state, backend,"
-            " summary, recipients, subject, stamps, notes, created_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " summary, recipients, subject, stamps, notes, created_at, updated_at, "
+            "tracker_ids) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (job.key, job.kind, json.dumps(list(job.tenant_ids)),
              json.dumps(sorted({s.tracker for s in job.stamps})), job.content_hash,
              State.PLANNED, backend, job.summary,
              json.dumps([a.email for a in msg.recipients] if msg else []),
              msg.subject if msg else None, json.dumps(stamps),
              json.dumps([[n.tenant_id, n.workload, n.text] for n in job.notes]),
-             self.now(), self.now()))
+             self.now(), self.now(), json.dumps(uids)))
         self._event(db, job.key, State.PLANNED, backend=backend, hash=job.content_hash)
 
     def transition(self, key: str, state: str, *, provider_id: str | None = None,
@@ -310,15 +344,35 @@ class Ledger:
             self._event(db, key, "prepared", provider_id=provider_id)
 
     def mark_written(self, keys: list[str], tracker: str, backup: str | None,
-                     before: str, after: str, cells: int, conflicts: list[str]) -> None:
-        """Record a workbook write (with the backup path and before/after hashes)."""
+                     before: str, after: str, cells: int, conflicts: list[str],
+                     uid: str | None = None, restored: int = 0) -> None:
+        """Record a workbook write (with the backup path and before/after hashes): each key
+        is written to this copy (path key ``tracker``), and belongs from now on to the
+        tracker's travelling ID ``uid`` (an entry recorded before the workbook had one)."""
         with self._tx() as db:
             stamp = self.now()
             for key in keys:
                 db.execute("UPDATE jobs SET written_at=? WHERE key=?", (stamp, key))
+                db.execute("INSERT INTO copies_written(key, copy_path, at) VALUES (?,?,?) "
+                           "ON CONFLICT DO NOTHING", (key, tracker, stamp))
+                if uid:
+                    self._adopt(db, key, tracker, uid)
             self._event(db, None, "workbook_written", tracker=tracker, backup=backup,
                         sha256_before=before, sha256_after=after, cells=cells, keys=keys,
-                        conflicts=conflicts)
+                        conflicts=conflicts, tracker_uid=uid, restored=restored)
+
+    def _adopt(self, db: Db, key: str, copy: str, uid: str) -> None:
+        """Name ``uid`` on an entry whose stamps for this copy were recorded without it."""
+        row = db.execute("SELECT tracker_ids, stamps FROM jobs WHERE key=?", (key,)).fetchone()
+        if row is None or uid in json.loads(row["tracker_ids"]):
+            return
+        stamps = json.loads(row["stamps"])
+        for s in stamps:
+            if s["tracker"] == copy and not s.get("uid"):
+                s["uid"] = uid
+        db.execute("UPDATE jobs SET tracker_ids=?, stamps=? WHERE key=?",
+                   (json.dumps(sorted({*json.loads(row["tracker_ids"]), uid})),
+                    json.dumps(stamps), key))
 
     def resolve(self, key: str, action: str) -> Entry:
         """A person's decision about an unknown/failed/refused job: ``sent``, ``resend``
@@ -334,6 +388,7 @@ class Ledger:
         elif action == "resend":
             with self._tx(key) as db:
                 db.execute("DELETE FROM jobs WHERE key=?", (key,))
+                db.execute("DELETE FROM copies_written WHERE key=?", (key,))
                 self._event(db, key, "resolved_resend", by="user", previous=entry.state)
         elif action == "skip":
             self.transition(key, State.SKIPPED, event="resolved_skip", by="user")

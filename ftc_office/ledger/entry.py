@@ -83,6 +83,7 @@ class Entry:
     claim_session: str | None = None
     claimed_at: str | None = None
     lease_until: str | None = None
+    tracker_ids: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def prepared(self) -> bool:
@@ -102,7 +103,13 @@ class Entry:
 
 
 FIELDS = frozenset(f.name for f in dataclasses.fields(Entry))
-JSON_FIELDS = ("tenant_ids", "trackers", "recipients", "stamps", "notes")
+JSON_FIELDS = ("tenant_ids", "trackers", "recipients", "stamps", "notes", "tracker_ids")
+
+
+def stamp_for(stamp: dict[str, Any], copy: str, uid: str | None) -> bool:
+    """Whether a recorded stamp goes to this tracker: named by this copy's path key, or by
+    the tracker's travelling ID (``tracker:<FtcOfficeTrackerId>``) whichever copy sent it."""
+    return stamp["tracker"] == copy or (uid is not None and stamp.get("uid") == uid)
 
 
 def pid_alive(pid: int) -> bool:

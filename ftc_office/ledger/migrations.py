@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ftc_office.errors import LedgerError
 
-LATEST = 2
+LATEST = 3
 
 JOBS = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -38,6 +38,17 @@ CREATE TABLE IF NOT EXISTS jobs (
 CLAIM_COLUMNS = ("claimed_by TEXT", "claimed_host TEXT", "claimed_pid INTEGER",
                  "claim_session TEXT", "claimed_at TEXT", "lease_until TEXT")
 
+#: version 3: the travelling IDs of an entry's trackers (``tracker:<FtcOfficeTrackerId>``),
+#: and which copies of a tracker (path keys) each entry was written to; a ledger from
+#: before it knows its written entries went to the trackers they name
+TRACKER_IDS = "ALTER TABLE jobs ADD COLUMN tracker_ids TEXT NOT NULL DEFAULT '[]'"
+COPIES = ("CREATE TABLE IF NOT EXISTS copies_written (key TEXT NOT NULL, copy_path TEXT NOT "
+          "NULL, at TEXT NOT NULL, PRIMARY KEY (key, copy_path))")
+COPIES_INDEX = "CREATE INDEX IF NOT EXISTS copies_written_copy ON copies_written(copy_path)"
+SQLITE_V3 = [TRACKER_IDS, COPIES, COPIES_INDEX,
+             "INSERT OR IGNORE INTO copies_written SELECT j.key, t.value, j.written_at FROM "
+             "jobs j, json_each(j.trackers) t WHERE j.written_at IS NOT NULL"]
+
 #: PostgreSQL: each version's statements, applied in one transaction by `ledger init`
 POSTGRES: dict[int, list[str]] = {
     1: [
@@ -50,6 +61,10 @@ POSTGRES: dict[int, list[str]] = {
     2: [f"ALTER TABLE jobs ADD COLUMN {c}" for c in CLAIM_COLUMNS] + [
         "ALTER TABLE events ADD COLUMN user_name TEXT", "ALTER TABLE events ADD COLUMN host TEXT",
     ],
+    3: [TRACKER_IDS, COPIES, COPIES_INDEX,
+        "INSERT INTO copies_written SELECT j.key, t, j.written_at FROM jobs j, "
+        "json_array_elements_text(j.trackers::json) AS t WHERE j.written_at IS NOT NULL "
+        "ON CONFLICT DO NOTHING"],
 }
 assert max(POSTGRES) == LATEST
 

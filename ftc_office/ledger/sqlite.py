@@ -17,7 +17,7 @@ from ftc_office.errors import LedgerError
 from ftc_office.jobs import State
 from ftc_office.ledger.core import Ledger
 from ftc_office.ledger.entry import Claimant
-from ftc_office.ledger.migrations import CLAIM_COLUMNS, JOBS, LATEST, newer_schema
+from ftc_office.ledger.migrations import CLAIM_COLUMNS, JOBS, LATEST, SQLITE_V3, newer_schema
 
 V1 = JOBS.format(extra="") + """
 CREATE TABLE IF NOT EXISTS events (
@@ -57,7 +57,8 @@ class SqliteLedger(Ledger):
     def _migrate(self) -> None:
         """Version 1 is the schema before versions were counted (``prepared_at`` added to
         a ledger made before it, entries then in doubt marked so their outcome stays looked
-        up); version 2 adds the claim columns and who recorded each event."""
+        up); version 2 adds the claim columns and who recorded each event; version 3 the
+        trackers' travelling IDs and the copies each entry was written to."""
         self.db.executescript(V1)
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(jobs)")}
         version = self.db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
@@ -75,6 +76,10 @@ class SqliteLedger(Ledger):
                 for sql in V2:
                     db.execute(sql)
                 db.execute("INSERT INTO schema_migrations VALUES (2, ?)", (self.now(),))
+            if version < 3:
+                for sql in SQLITE_V3:
+                    db.execute(sql)
+                db.execute("INSERT INTO schema_migrations VALUES (3, ?)", (self.now(),))
 
     def close(self) -> None:
         """Close the database (every change is already committed)."""

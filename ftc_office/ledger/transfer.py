@@ -7,6 +7,7 @@ are named after the person importing them, on the host that holds the file.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,23 @@ class ImportResult:
     conflicts: list[str] = field(default_factory=list)
 
 
-def _read(file: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _copies(db: sqlite3.Connection, jobs: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Key -> the tracker copies (path keys) it was written to: the file's own record, or
+    for a ledger from before it kept one, the trackers of each written entry."""
+    out: dict[str, set[str]] = {}
+    for job in jobs:
+        if job.get("written_at"):
+            out[job["key"]] = set(json.loads(job["trackers"]))
+    try:
+        for r in db.execute("SELECT key, copy_path FROM copies_written"):
+            out.setdefault(r["key"], set()).add(r["copy_path"])
+    except sqlite3.OperationalError:
+        pass  # an older ledger: no such table
+    return out
+
+
+def _read(file: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                               dict[str, set[str]]]:
     if not file.is_file():
         raise LedgerError(str(file), "no such file", "give the path of a ledger.sqlite3 file "
                           "(ftc-office status names the personal ledger)")
@@ -36,17 +53,18 @@ def _read(file: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         try:
             jobs = [dict(r) for r in db.execute("SELECT * FROM jobs ORDER BY created_at, rowid")]
             events = [dict(r) for r in db.execute("SELECT * FROM events ORDER BY id")]
+            copies = _copies(db, jobs)
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
         raise LedgerError(str(file), f"not a readable ftc-office ledger ({exc})",
                           "give the path of a ledger.sqlite3 file") from None
-    return jobs, events
+    return jobs, events, copies
 
 
 def import_sqlite(target: Ledger, file: Path) -> ImportResult:
     """Copy every entry of ``file`` (and the events about it) into ``target``."""
-    jobs, events = _read(file)
+    jobs, events, copies = _read(file)
     by_key: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         by_key.setdefault(e.get("key") or "", []).append(e)
@@ -78,6 +96,9 @@ def import_sqlite(target: Ledger, file: Path) -> ImportResult:
                            (e["at"], key, e["event"], e["detail"],
                             e.get("user_name") or job["claimed_by"],
                             e.get("host") or job["claimed_host"]))
+            for copy in sorted(copies.get(key, ())):
+                db.execute("INSERT INTO copies_written(key, copy_path, at) VALUES (?,?,?) "
+                           "ON CONFLICT DO NOTHING", (key, copy, job.get("written_at") or ""))
             target._event(db, key, "imported", source=str(file))
         result.imported.append(key)
     return result

@@ -6,6 +6,9 @@ A merge template is a folder holding ``subject.txt`` and ``body.html``, ``body.t
 one message to the addresses in its recipients columns, with its attachments (`compose`);
 its ledger key comes from the row's key column, never its position. `send` delivers the
 messages (dry run by default) and `status` projects each row's outcome back onto the data.
+`schedule` holds the times to send (``--send-at``, a *Send At* column) and what is scheduled;
+`tracker` narrows a tracker's rows with the playbook's plan (``--step``, ``--fm``); `review`
+writes a dry run as the run's review page.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ import css_inline
 from ftc_office.addresses import LINE_BREAKS, Address, domain_allowed, parse_address_list
 from ftc_office.errors import MessageError, Problem, TemplateError
 from ftc_office.jobs import Job, JobKind, merge_key
-from ftc_office.merge.data import DataRow, MergeData
+from ftc_office.merge import schedule
+from ftc_office.merge.data import DataRow, MergeData, identifier
 from ftc_office.merge.template import (
     BODY_HTML,
     BODY_MD,
@@ -53,6 +54,8 @@ class MergeOptions:
     today: dt.date | None = None
     max_attach_mb: float = MAX_ATTACH_MB
     status_column: str = "Merge Status"  # ours: a row holding nothing else is no row
+    send_at: dt.datetime | None = None  # --send-at (aware): rows without their own time
+    send_at_column: str | None = None  # default: a column headed "Send At", if any
 
 
 @dataclass
@@ -66,6 +69,8 @@ class MergeResult:
     campaign: str = ""
     key_header: str = ""
     files: dict[Path, Attachment] = field(default_factory=dict)  # read once, shared by rows
+    send_at: dict[str, dt.datetime] = field(default_factory=dict)  # key → when to send
+    send_cells: dict[str, str] = field(default_factory=dict)  # key → its Send At cell
 
     def key_of(self, data: MergeData, row: DataRow) -> str | None:
         """The ledger key of a row of a fresh read of the data (None: no key)."""
@@ -82,6 +87,7 @@ class _Columns:
     bcc: str | None
     key: str
     attach: str | None
+    send_at: str | None
 
 
 def row_context(data: MergeData, row: DataRow, today: dt.date) -> dict[str, Any]:
@@ -102,7 +108,8 @@ def merge(template: MergeTemplate, data: MergeData, options: MergeOptions | str 
     cols = _Columns(to, _opt_col(data, opt.cc_column, "--cc-column"),
                     _opt_col(data, opt.bcc_column, "--bcc-column"),
                     data.column(opt.key_column, "--key-column") if opt.key_column else to,
-                    _opt_col(data, opt.attach_column, "--attach-column"))
+                    _opt_col(data, opt.attach_column, "--attach-column"),
+                    _send_at_col(data, opt.send_at_column))
     filters = resolve(list(opt.where), data)
     campaign = opt.campaign or template.folder.resolve().name
     out = MergeResult(campaign=campaign, key_header=cols.key)
@@ -137,6 +144,27 @@ def merge(template: MergeTemplate, data: MergeData, options: MergeOptions | str 
 
 def _opt_col(data: MergeData, wanted: str | None, option: str) -> str | None:
     return data.column(wanted, option) if wanted else None
+
+
+def _send_at_col(data: MergeData, wanted: str | None) -> str | None:
+    """--send-at-column, else a column headed "Send At" (any case), else none."""
+    if wanted:
+        return data.column(wanted, "--send-at-column")
+    name = identifier(schedule.COLUMN)
+    return next((h for h in data.headers if data.names[h] == name), None)
+
+
+def _send_time(data: MergeData, row: DataRow, header: str | None, opt: MergeOptions,
+               problems: list[Problem]) -> tuple[dt.datetime | None, str | None]:
+    """The row's time to send: its Send At cell (with the cell), else --send-at."""
+    if header is None:
+        return opt.send_at, None
+    cell = data.where(row.cells[header])
+    when = schedule.cell_time(row.values[header], cell)
+    if isinstance(when, Problem):
+        problems.append(when)
+        return None, None
+    return (when, cell) if when is not None else (opt.send_at, None)
 
 
 def _addresses(data: MergeData, row: DataRow, header: str | None, opt: MergeOptions,
@@ -198,6 +226,7 @@ def _row_job(template: MergeTemplate, data: MergeData, row: DataRow, cols: _Colu
     cc = _addresses(data, row, cols.cc, opt, problems, required=False)
     bcc = _addresses(data, row, cols.bcc, opt, problems, required=False)
     files = _attachments(data, row, cols.attach, opt, problems, out.files)
+    when, when_cell = _send_time(data, row, cols.send_at, opt, problems)
     if problems:
         failures.extend(problems)
         return None
@@ -215,6 +244,10 @@ def _row_job(template: MergeTemplate, data: MergeData, row: DataRow, cols: _Colu
         failures.append(exc.problem)
         return None
     recipients = ", ".join(a.email for a in to)
+    if when is not None:
+        out.send_at[key] = when
+        if when_cell:
+            out.send_cells[key] = when_cell
     return Job(key, JobKind.MERGE, (), msg, (), (),
                f"{data.sheet} row {row.number} → {recipients}")
 
@@ -243,7 +276,7 @@ def as_test(result: MergeResult, to: Address, count: int, stamp: str) -> MergeRe
     subject, under their own ledger keys (``mergetest.STAMP.…``): a test never counts as the
     row's real message."""
     out = MergeResult(campaign=result.campaign, key_header=result.key_header)
-    for job in result.jobs[:count]:
+    for job in result.jobs[:count]:  # a test goes now: no Send At
         msg = job.message
         assert msg is not None
         key = f"mergetest.{stamp}.{job.key.removeprefix('merge.')}"

@@ -95,8 +95,10 @@ def _cell_value(value: Any) -> Any:
     return "" if value is None else value
 
 
-def read_data(path: Path, sheet: str | None = None) -> MergeData:
-    """Read the data sheet: header on the first row with any text, then one row per message."""
+def read_data(path: Path, sheet: str | None = None, header_row: int | None = None
+              ) -> MergeData:
+    """Read the data sheet: header on the first row with any text (or on ``header_row``,
+    1-based, as a tracker's reader found it), then one row per message."""
     if path.suffix.lower() == ".csv":
         if sheet:
             raise MergeError(str(path), "a CSV file has no sheets", "leave out --sheet")
@@ -107,6 +109,8 @@ def read_data(path: Path, sheet: str | None = None) -> MergeData:
         else:
             _exists(path)
         grid, name = _read_workbook(path, sheet)
+    if header_row is not None and header_row <= len(grid):
+        return _table(path, name, grid, header_row - 1)
     for r, values in enumerate(grid):
         if any(isinstance(v, str) and v.strip() for v in values):
             return _table(path, name, grid, r)

@@ -71,7 +71,8 @@ class SendReport:
     limited: bool = False
     declined: bool = False
     status: StatusWrite | None = None
-    scheduled: int = 0  # held in the ledger for --send-at (not sent yet)
+    scheduled: int = 0  # held for a later time (in the ledger, or by Exchange)
+    confirmed: int = 0  # held by Exchange earlier, now seen in Sent Items
     send_at: dt.datetime | None = None
 
     @property
@@ -89,43 +90,55 @@ def deliver(result: MergeResult, data: MergeData, settings: Settings, request: S
         settings = replace(settings, delivery=replace(settings.delivery,
                                                       outbox_mode=request.outbox_mode))
     backend = make_backend(settings, request.backend, request.outbox, folder)
+    times = _times(result, request)
     report = SendReport(backend.name, request.dry_run, send_at=request.send_at)
     if not request.dry_run:
         check_writable(data.path, request.force)
     ask = None if request.yes or backend.name == "outbox" else (confirm or _nobody(backend))
+    now = request.now or dt.datetime.now(dt.UTC)
     with locked_ledger([data.path], folder, settings) as ledger:
-        jobs = _unchanged(result, data, ledger, report, request.send_at, backend.name)
-        now = request.now or dt.datetime.now(dt.UTC)
-        if request.send_at is not None:
-            schedule.check(request.send_at, now, jobs, ledger)
+        jobs = _unchanged(result, data, ledger, report, times, backend.name)
+        schedule.check(times, result.send_cells, now, jobs, ledger)
         if request.dry_run:
             _rehearse(jobs, ledger, report)
             return report
-        if (request.send_at is not None and request.send_at > now
-                and backend.name not in schedule.HELD_BY_PROVIDER):
-            report.scheduled = schedule.hold(jobs, ledger, backend.name)
-            report.status = _status(result, data, ledger, request, folder)
-            return report
+        if backend.name not in schedule.HELD_BY_PROVIDER:
+            later = [j for j in jobs if (t := times.get(j.key)) is not None and t > now]
+            report.scheduled = schedule.hold(later, ledger, backend.name, times)
+            jobs = [j for j in jobs if j not in later]
+            if not jobs:
+                report.status = _status(result, data, ledger, request, folder, times)
+                return report
         backend.open()
         todo: list[Job] = []
         try:
-            _reconcile(ledger, backend, jobs, report)
+            _reconcile(ledger, backend, jobs, report, times, now)
             todo = _execute(jobs, ledger, backend, request, report, progress, ask)
         finally:
-            _outcomes(todo, result, data, ledger, report)
+            _outcomes(todo, result, data, ledger, report, times, now)
             backend.close()
-            report.status = _status(result, data, ledger, request, folder)
+            report.status = _status(result, data, ledger, request, folder, times)
     return report
 
 
+def _times(result: MergeResult, request: SendRequest) -> dict[str, dt.datetime]:
+    """Key → when to send: the row's Send At cell, else ``--send-at`` (a request's own
+    ``send_at`` fills the rows that have no time)."""
+    times = dict(result.send_at)
+    if request.send_at is not None:
+        for job in result.jobs:
+            times.setdefault(job.key, request.send_at)
+    return times
+
+
 def _unchanged(result: MergeResult, data: MergeData, ledger: Ledger, report: SendReport,
-               send_at: dt.datetime | None, backend: str) -> list[Job]:
+               times: dict[str, dt.datetime], backend: str) -> list[Job]:
     """The jobs whose row was not delivered with other content; the others are refused.
-    Through a provider that holds messages, ``send_at`` marks them for deferred delivery."""
+    Through a provider that holds messages, a row's time marks it for deferred delivery."""
     out = []
     jobs = result.jobs
-    if send_at is not None and backend in schedule.HELD_BY_PROVIDER:
-        jobs = schedule.deferred(jobs, send_at)
+    if backend in schedule.HELD_BY_PROVIDER:
+        jobs = schedule.deferred(jobs, times)
     for job in jobs:
         entry = ledger.get(job.key)
         if entry and entry.state in COMMITTED and entry.content_hash != job.content_hash:
@@ -133,7 +146,7 @@ def _unchanged(result: MergeResult, data: MergeData, ledger: Ledger, report: Sen
             report.refused.append(Problem(
                 f"{data.path}, {data.sheet} row {row.number}",
                 f"this row's message was {entry.state} on {entry.updated_at[:10]} and has "
-                "changed since (template or row edited); nothing was sent for it",
+                "changed since (template, row or its time edited); nothing was sent for it",
                 f"if the new version must go out, run 'ftc-office resolve {job.key} --resend'"))
             continue
         out.append(job)
@@ -149,9 +162,13 @@ def _rehearse(jobs: list[Job], ledger: Ledger, report: SendReport) -> None:
             report.due += 1
 
 
-def _reconcile(ledger: Ledger, backend: Backend, jobs: list[Job], report: SendReport) -> None:
-    """Ask the provider about this merge's entries a crash left in doubt."""
+def _reconcile(ledger: Ledger, backend: Backend, jobs: list[Job], report: SendReport,
+               times: dict[str, dt.datetime], now: dt.datetime) -> None:
+    """Ask the provider about this merge's entries a crash left in doubt; confirm the
+    messages Exchange held whose time has passed (through Sent Items)."""
     keys = {j.key for j in jobs}
+    if backend.name in schedule.HELD_BY_PROVIDER and any(t <= now for t in times.values()):
+        report.confirmed = schedule.confirm(ledger, backend, keys, now)
     scratch = RunReport(dt.date.today(), False, backend.name)
     for entry in ledger.entries(IN_DOUBT):
         if entry.key in keys:
@@ -183,11 +200,16 @@ def _execute(jobs: list[Job], ledger: Ledger, backend: Backend, request: SendReq
 
 
 def _outcomes(todo: list[Job], result: MergeResult, data: MergeData, ledger: Ledger,
-              report: SendReport) -> None:
-    """Count what went out; name the row of every message that did not."""
+              report: SendReport, times: dict[str, dt.datetime], now: dt.datetime) -> None:
+    """Count what went out (a message Exchange holds is noted with its time); name the
+    row of every message that did not."""
+    held = _note_held(result, ledger, times, now)
     for job in todo:
         entry = ledger.get(job.key)
         state = entry.state if entry else None
+        if job.key in held:
+            report.scheduled += 1
+            continue
         report.sent += state == State.SENT
         report.drafted += state == State.DRAFTED
         if entry is not None and state in (State.FAILED, State.REFUSED, *IN_DOUBT) \
@@ -200,23 +222,45 @@ def _outcomes(todo: list[Job], result: MergeResult, data: MergeData, ledger: Led
                 f"{state}: {entry.error or 'outcome unknown'}", fix)))
 
 
+def _note_held(result: MergeResult, ledger: Ledger, times: dict[str, dt.datetime],
+               now: dt.datetime) -> set[str]:
+    """Record the time of every message the provider holds (this run's, and one a crash
+    left sent but not noted); return their keys."""
+    if not any(t > now for t in times.values()):
+        return set()
+    known = schedule.recorded(ledger)
+    out = set()
+    for job in result.jobs:
+        when = times.get(job.key)
+        entry = ledger.get(job.key) if when is not None and when > now else None
+        if when and entry and entry.state == State.SENT and (
+                entry.backend in schedule.HELD_BY_PROVIDER):
+            schedule.note(ledger, job.key, when, known)
+            out.add(job.key)
+    return out
+
+
 def _status(result: MergeResult, data: MergeData, ledger: Ledger, request: SendRequest,
-            folder: Path) -> StatusWrite | None:
+            folder: Path, times: dict[str, dt.datetime]) -> StatusWrite | None:
     """Project this merge's ledger entries onto the status column."""
     texts = {}
     now = request.now or dt.datetime.now(dt.UTC)
     for key in result.rows:
         entry = ledger.get(key)
         text = status_text(entry) if entry else None
-        if entry and request.send_at and request.send_at > now and entry.state in (
-                State.PLANNED, State.SENT):  # kept in the ledger, or held by Exchange
-            text = schedule.label(request.send_at)
+        when = times.get(key)
+        held = entry is not None and entry.backend in schedule.HELD_BY_PROVIDER
+        if entry and when and when > now and (entry.state == State.PLANNED or (
+                held and entry.state == State.SENT)):  # in the ledger, or held by Exchange
+            text = schedule.label(when)
+        elif entry and when and held and entry.state == State.SENT:  # sent by Exchange then
+            text = f"Sent {when.astimezone():{schedule.FORMAT}}"
         if text:
             texts[key] = text
     if not texts or not request.write_status:
         return None
     return write_status(data.path, data.sheet, result.key_of, texts, request.status_column,
-                        folder, request.force)
+                        folder, request.force, data.header_row)
 
 
 def _nobody(backend: Backend) -> Callable[[int], bool]:

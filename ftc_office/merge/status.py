@@ -73,10 +73,11 @@ def check_writable(path: Path, force: bool) -> None:
 
 def write_status(path: Path, sheet: str, key_of: KeyOf, texts: dict[str, str],
                  column: str = DEFAULT_COLUMN, data: Path | None = None,
-                 force: bool = False) -> StatusWrite:
+                 force: bool = False, header_row: int | None = None) -> StatusWrite:
     """Write ``texts`` (ledger key → status) to the rows whose key it is; the file is read
-    afresh and each row's key computed by ``key_of`` (rows matched by key, not position)."""
-    fresh = read_data(path, None if path.suffix.lower() == ".csv" else sheet)
+    afresh (its header on ``header_row`` when given) and each row's key computed by
+    ``key_of`` (rows matched by key, not position)."""
+    fresh = read_data(path, None if path.suffix.lower() == ".csv" else sheet, header_row)
     keys = {r.number: k for r in fresh.rows if (k := key_of(fresh, r))}
     if path.suffix.lower() not in PATCHABLE:
         return _write_csv(path, keys, texts)

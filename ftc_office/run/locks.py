@@ -1,5 +1,8 @@
 """One run at a time per tracker: a file lock per tracker in the local data folder, or, when
-the ledger is shared, a PostgreSQL advisory lock that holds across machines."""
+the ledger is shared, a PostgreSQL advisory lock that holds across machines.
+
+Opening the ledger for some trackers also tells it each one's travelling ID (`identity`), so
+the entries a run records name the tracker by it as well as by this copy's path."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from filelock import FileLock, Timeout
 
 from ftc_office.errors import LedgerError
 from ftc_office.ledger import Ledger
-from ftc_office.paths import data_dir
+from ftc_office.paths import data_dir, tracker_id
 from ftc_office.run.identity import tracker_identity
 
 
@@ -33,9 +36,15 @@ def lock_trackers(paths: Sequence[Path], stack: ExitStack, data: Path | None = N
         # one lock per workbook identity (its copies on other machines share it), in order
         ids = sorted((tracker_identity(Path(p)) or p.casefold(), p) for p in names)
         for identity, p in ids:
+            if identity.startswith("tracker:"):
+                ledger.identities[tracker_id(p)] = identity
             if not try_lock(identity):
                 raise _busy(p)
         return
+    if ledger is not None:  # a personal ledger names a workbook's ID if it has one
+        for p in names:
+            if (found := tracker_identity(Path(p), create=False)) is not None:
+                ledger.identities[tracker_id(p)] = found
     folder = (data or data_dir()) / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     for p in names:

@@ -2,20 +2,35 @@
 
 The run reads every tracker here, once; later passes re-plan from these records plus the
 stamps the run recorded (`ftc_office.planning.apply_stamps`), never from a second read.
+What the ledger finished but the workbook does not show yet — a crashed run's steps, another
+copy's sends, stamps a restored older version lacks — is planned as written
+(`pending_stamps`), so `plan` and `run` never show a finished step as due again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ftc_office.config import Settings
+from ftc_office.fields import FIELDS
 from ftc_office.jobs import Stamp
-from ftc_office.ledger import Ledger
-from ftc_office.planning import PlanFilter, Workspace, load_workspace, plan_workspace
+from ftc_office.ledger import Entry, Ledger
+from ftc_office.ledger.entry import stamp_for
+from ftc_office.paths import tracker_id
+from ftc_office.planning import (
+    PlanFilter,
+    Workspace,
+    apply_stamps,
+    load_workspace,
+    plan_workspace,
+)
 from ftc_office.playbook import Step, TenantPlan
 from ftc_office.run.report import Outcome, RunOptions, RunReport, TenantOutcome
+from ftc_office.tracker.records import TenantRecord
 
 
 def read(paths: Sequence[Path], settings: Settings, report: RunReport) -> Workspace:
@@ -27,16 +42,93 @@ def read(paths: Sequence[Path], settings: Settings, report: RunReport) -> Worksp
     return ws
 
 
-def pending_stamps(ledger: Ledger) -> list[Stamp]:
-    """The stamps of finished jobs not yet written to their trackers (a crashed run's, or
-    steps a person finished: `resolve --sent`, `mark-sent`, `confirm-queue`): the run plans
-    as if they were written, and writes them with its own at the end."""
-    out = []
-    for e in ledger.unwritten():
-        for s in e.stamps:
-            value = dt.date.fromisoformat(s["value"]) if s.get("is_date") else s["value"]
-            out.append(Stamp(s["tracker"], s["tenant_id"], s["workload"], s["field"], value))
+@dataclass
+class Pending:
+    """The stamps to plan as written, and per tracker (its path) how many of them are stamps
+    written to that copy before that its cells lack now (a restored older version)."""
+
+    stamps: list[Stamp] = field(default_factory=list)
+    restored: dict[Path, int] = field(default_factory=dict)
+
+    def notices(self) -> list[str]:
+        """One line per restored tracker."""
+        return [restored_notice(p, n) for p, n in self.restored.items()]
+
+
+def restored_notice(tracker: Path | str, n: int) -> str:
+    """What plan and run say about a restored copy."""
+    return (f"{tracker}: restored tracker: {n} stamp{'' if n == 1 else 's'} re-applied "
+            "from the ledger")
+
+
+def pending_stamps(ledger: Ledger, ws: Workspace) -> Pending:
+    """For each tracker read, the stamps of its finished jobs the workbook does not show:
+    every stamp of a job not yet written to this copy (a crashed run's, steps a person
+    finished — `resolve --sent`, `mark-sent`, `confirm-queue` — or sent through another copy
+    of the tracker), and the stamps of jobs written to it before whose cells are empty now
+    (an older version restored). The run plans as if they were written, and writes them
+    with its own at the end."""
+    out = Pending()
+    for tr in ws.trackers:
+        path = tr.source.path
+        copy = tracker_id(path)
+        uid = ledger.identities.get(copy)
+        entries, written = ledger.of_tracker(copy, uid)
+        tenants = {t.tenant_id.casefold(): t for t in tr.tenants}
+        for e in entries:
+            for s in _stamps_here(e, copy, uid):
+                if e.key in written:
+                    t = tenants.get(s.tenant_id.casefold())
+                    if t is None or not _missing(t, s):
+                        continue
+                    out.restored[path] = out.restored.get(path, 0) + 1
+                out.stamps.append(s)
     return out
+
+
+def _stamps_here(e: Entry, copy: str, uid: str | None) -> list[Stamp]:
+    """The entry's stamps for this tracker, named by this copy."""
+    return [Stamp(copy, s["tenant_id"], s["workload"], s["field"],
+                  dt.date.fromisoformat(s["value"]) if s.get("is_date") else s["value"])
+            for s in e.stamps if stamp_for(s, copy, uid)]
+
+
+def _missing(t: TenantRecord, s: Stamp) -> bool:
+    """Whether the record's cell for this stamp is empty (any of them, for a stamp of every
+    workload of the tenant)."""
+    def empty(value: Any) -> bool:
+        return value is None or value == "" or value == ()
+
+    if FIELDS[s.field].level == "tenant":
+        return empty(getattr(t, s.field, None))
+    return any(empty(getattr(w, s.field, None)) for w in t.workloads
+               if s.workload is None or w.name.casefold() == s.workload.casefold())
+
+
+def as_recorded(ws: Workspace, settings: Settings, data: Path | None = None
+                ) -> tuple[Workspace, list[str]]:
+    """`plan`'s view: the workspace with the ledger's pending stamps applied (see
+    `pending_stamps`; the ledger read, never locked nor created), and the lines to say about
+    it — each restored tracker, or why the ledger could not be read."""
+    from ftc_office.errors import FtcError
+    from ftc_office.ledger.select import ledger_url
+    from ftc_office.run.identity import tracker_identity
+
+    folder = data or settings.data_folder()
+    if not ws.trackers or (not ledger_url(settings)
+                           and not (folder / "ledger.sqlite3").is_file()):
+        return ws, []  # nothing recorded yet
+    try:
+        with Ledger.open(folder, settings) as ledger:
+            for tr in ws.trackers:
+                found = tracker_identity(tr.source.path, create=False)
+                if found:
+                    ledger.identities[tracker_id(tr.source.path)] = found
+            pending = pending_stamps(ledger, ws)
+    except FtcError as exc:  # the plan still shows the trackers, as they are
+        return ws, [f"{exc.where}: {exc.what}; this plan shows the trackers without what "
+                    f"the ledger recorded — {exc.fix}"]
+    return apply_stamps(ws, pending.stamps), pending.notices()
 
 
 def plan(ws: Workspace, options: RunOptions) -> list[TenantPlan]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from ftc_office.backends.base import Backend
 from ftc_office.config import Settings
 from ftc_office.ledger import Ledger
+from ftc_office.paths import tracker_id
 from ftc_office.planning import apply_stamps
 from ftc_office.playbook import TenantPlan
 from ftc_office.run.compose import JobSource
@@ -45,6 +46,7 @@ class Runner:
         self.executor = Executor(ledger, backend, self.report, options, progress, confirm,
                                  observe)
         self.backend = backend
+        self.restore: set[Path] = set()  # trackers whose restored stamps the run re-applies
 
     def run(self, paths: Sequence[Path]) -> RunReport:
         """The whole run; several passes so a step that unlocks the next runs it too."""
@@ -52,8 +54,11 @@ class Runner:
             reconcile(self.ledger, self.backend, self.report)
         # what was finished but never written (a crash, `resolve --sent`, `mark-sent`) is
         # planned as written and written with this run's steps at the end: one write-back
-        base = apply_stamps(read(paths, self.settings, self.report),
-                            pending_stamps(self.ledger))
+        # and so are the stamps a restored copy lacks (re-applied by the write-back)
+        ws = read(self._one_copy_each(paths), self.settings, self.report)
+        pending = pending_stamps(self.ledger, ws)
+        self.restore = set(pending.restored)
+        base = apply_stamps(ws, pending.stamps)
         ws = base
         seen: set[str] = set()
         # Tenant steps first, repeated while one unlocks the next (a last follow-up makes
@@ -71,6 +76,23 @@ class Runner:
                                            self.opt))
         self._record(paths)
         return self.report
+
+    def _one_copy_each(self, paths: Sequence[Path]) -> list[Path]:
+        """The trackers to plan: synced copies of one workbook (one travelling ID, say a
+        lead's run over two FMs' copies) are one tracker, planned once from the first copy
+        given; the write-back stamps every copy."""
+        first: dict[str, Path] = {}
+        out = []
+        for p in paths:
+            uid = self.ledger.identities.get(tracker_id(p))
+            if uid is not None and uid in first:
+                self.report.notices.append(f"{p}: a copy of {first[uid]} (the same workbook, "
+                                           "FtcOfficeTrackerId): planned once, both stamped")
+                continue
+            if uid is not None:
+                first[uid] = p
+            out.append(p)
+        return out
 
     def _pass(self, plans: Sequence[TenantPlan], moves: bool, seen: set[str]) -> bool:
         """Compose and carry out one pass, one tenant at a time; False if nothing was new."""
@@ -90,4 +112,4 @@ class Runner:
 
     def _record(self, paths: Sequence[Path]) -> None:
         write_trackers(paths, self.ledger, self.settings, self.report, force=self.opt.force,
-                       data=self.data)
+                       data=self.data, restore=self.restore)

@@ -37,6 +37,7 @@ from ftc_office.ledger.sqlite import SqliteLedger
 from ftc_office.message import OutgoingMessage
 from ftc_office.paths import tracker_id
 from ftc_office.run.cells import CellChange, changed_cells
+from ftc_office.run.identity import tracker_identity
 from ftc_office.run.report import RunOptions, RunReport
 from ftc_office.run.runner import Runner
 
@@ -122,6 +123,7 @@ def _name_originals(report: RunReport, originals: dict[Path, Path]) -> None:
         out.problems = [fix(p) for p in out.problems]
         out.actions = [fix(a) for a in out.actions]
     report.errors = [fix(e) for e in report.errors]
+    report.notices = [fix(n) for n in report.notices]
     for wb in report.writebacks:
         wb.tracker = fix(wb.tracker)
 
@@ -141,11 +143,15 @@ def _copy_trackers(paths: Sequence[Path], folder: Path) -> list[Path]:
 def _ledger_snapshot(data: Path, settings: Settings, folder: Path,
                      renamed: dict[Path, Path]) -> Ledger:
     """A private SQLite copy of the configured ledger (personal or shared), taken now, whose
-    tracker names point at the copies: the simulation skips exactly what the run skips."""
+    tracker names point at the copies (the copies written to as well, and each copy knows
+    its workbook's ID): the simulation skips and re-stamps exactly what the run would."""
+    keys = {tracker_id(old): tracker_id(new) for old, new in renamed.items()}
     with Ledger.open(data, settings) as real:  # opens (and migrates) it like a run would
         rows = [dict(r) for r in real._read("SELECT * FROM jobs")]
-    names = [(json.dumps(tracker_id(old))[1:-1], json.dumps(tracker_id(new))[1:-1])
-             for old, new in renamed.items()]
+        marks = ",".join("?" * len(keys)) or "NULL"
+        written = [dict(r) for r in real._read(
+            f"SELECT * FROM copies_written WHERE copy_path IN ({marks})", tuple(keys))]
+    names = [(json.dumps(old)[1:-1], json.dumps(new)[1:-1]) for old, new in keys.items()]
     folder.mkdir(parents=True, exist_ok=True)
     copy = SqliteLedger(folder / "ledger.sqlite3")
     with copy._tx() as db:
@@ -157,4 +163,10 @@ def _ledger_snapshot(data: Path, settings: Settings, folder: Path,
             cols = list(job)
             db.execute(f"INSERT INTO jobs({', '.join(cols)}) VALUES "
                        f"({','.join('?' * len(cols))})", [job[c] for c in cols])
+        for w in written:
+            db.execute("INSERT INTO copies_written(key, copy_path, at) VALUES (?,?,?)",
+                       (w["key"], keys[w["copy_path"]], w["at"]))
+    for path in renamed.values():
+        if (uid := tracker_identity(path, create=False)) is not None:
+            copy.identities[tracker_id(path)] = uid
     return copy

@@ -1,6 +1,9 @@
-"""Checks across records: a tenant in two trackers, and customer contacts that belong to
-another customer of the workspace. Each names the cell to fix; planning adds them to the
-tenants' problems."""
+"""Checks of records that need more than one row: a tenant in two trackers, customer
+contacts that belong to another customer of the workspace, addresses outside the internal
+domains where only internal people belong (`audience_problems`), and dates that cannot be
+true on the as-of date (`implausible_dates`). Each names the cell to fix; planning adds them
+to the tenants' problems, so check, plan, preview and run refuse the same tenants with the
+same message."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from ftc_office.addresses import domain_allowed
 from ftc_office.errors import Problem
 from ftc_office.fields import normalise_header as _norm
 from ftc_office.tracker.records import TenantRecord, TrackerRecords
@@ -108,7 +112,33 @@ def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
 
 
 
-__all__ = ["PUBLIC_MAIL_DOMAINS", "cross_tenant_contact_problems", "cross_tracker_problems"]
+#: the address fields only internal people belong in, and why
+_INTERNAL_ONLY = {"fm_email": "the FM sends and is copied on every message, customer mail "
+                              "included",
+                  "account_team": "the ATU to the account team is internal mail"}
+
+
+def audience_problems(t: TenantRecord, internal_domains: Iterable[str]) -> list[Problem]:
+    """The FM or an account-team address outside ``mail.internal_domains``, naming the cell:
+    run would refuse the internal message (or copy a private address on customer mail)."""
+    internal = tuple(d.lower() for d in internal_domains)
+    shown = ", ".join(internal) or "none configured"
+    out: list[Problem] = []
+    for name in _INTERNAL_ONLY:
+        value = getattr(t, name)
+        for a in (value,) if name == "fm_email" else value:
+            if a is not None and not domain_allowed(a, internal):
+                header = t.source.headers.get(name, name)
+                out.append(Problem(
+                    t.where(name), f"{header} {a.email} is outside the internal domains "
+                    f"({shown}): {_INTERNAL_ONLY[name]}",
+                    "type the work address, or add its domain to mail.internal_domains in "
+                    "ftc-office.toml"))
+    return out
+
+
+__all__ = ["PUBLIC_MAIL_DOMAINS", "audience_problems", "cross_tenant_contact_problems",
+           "cross_tracker_problems", "implausible_dates"]
 
 
 #: the dates a person types that must lie between the plausible past and the as-of date

@@ -4,12 +4,15 @@ The file is checked before any parser sees it (`ftc_office.xlsx.limits.check_pac
 then read with python-calamine (fast, returns cached formula values). The sheet is the
 configured one or the first whose header row has a Tenant ID column (the ``Notes`` sheet that
 write-back keeps is skipped); the header row is the first of the top rows that holds one.
+Totals rows are not data: an Excel table's totals row (``totalsRowCount``, labelled or not)
+and a row labelled Total (without a Tenant ID, or with the label in its place) are skipped.
 Anything that goes wrong while reading becomes one :class:`~ftc_office.errors.TrackerError`
 naming the file — never a traceback.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,7 +79,7 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
                 found = _find_header(grid, index, max_header_row)
                 if found is not None:
                     read = _rows(path, name, grid, found, index, header_overrides or {})
-                    return _with_errors(read)
+                    return _with_package(read)
                 if sheet:
                     break
         finally:
@@ -169,24 +172,32 @@ def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int],
                 value = value.strip()
             if value is not None and value != "":
                 cells[name] = (value, f"{letters[name]}{r + 1}")
-        if cells and not ("tenant_id" not in cells and _is_totals(row)):
+        tid = cells.get("tenant_id")
+        if cells and not ((tid is None or _is_total_label(tid[0])) and
+                          any(map(_is_total_label, row))):
             yield RawRow(r + 1, cells)
 
 
-def _is_totals(row: list[Any]) -> bool:
-    """A totals row (a table's, or one labelled Total/Totals): read as no tenant."""
-    return any(isinstance(v, str) and v.strip().casefold() in ("total", "totals", "grand total")
-               for v in row)
+def _is_total_label(value: Any) -> bool:
+    """Whether a cell labels a totals row (Total, Totals, Grand Total): such a row without a
+    Tenant ID, or with the label in the Tenant ID column, is read as no tenant."""
+    return isinstance(value, str) and value.strip().casefold() in ("total", "totals",
+                                                                   "grand total")
 
 
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
 
 
-def _with_errors(read: SheetRead) -> SheetRead:
-    """The sheet with its error and uncalculated-formula cells (calamine reads both as blank)."""
+def _with_package(read: SheetRead) -> SheetRead:
+    """The sheet without its tables' totals rows (a totals row is no tenant, labelled or not),
+    and with its error and uncalculated-formula cells (calamine reads both as blank)."""
+    from ftc_office.xlsx.tables import totals_rows
     from ftc_office.xlsx.workbook import WorkbookPackage
     pkg = WorkbookPackage(read.path)
+    totals = totals_rows(pkg, read.sheet)
+    if totals:
+        read = dataclasses.replace(read, rows=[r for r in read.rows if r.number not in totals])
     part = pkg.zip.find(pkg.sheet_parts.get(read.sheet, ""))
     data = pkg.zip.read(part) if part else b""
     if b't="e"' not in data and b"<f" not in data:
@@ -199,7 +210,8 @@ def _with_errors(read: SheetRead) -> SheetRead:
     for m in _CELL.finditer(data):
         attrs, body = m.group(1), m.group(2) or b""
         ref = _REF.search(attrs)
-        if ref is None or ref.group(1) not in letters or int(ref.group(2)) <= read.header_row:
+        if ref is None or ref.group(1) not in letters or int(ref.group(2)) <= read.header_row \
+                or int(ref.group(2)) in totals:
             continue
         name = (ref.group(1) + ref.group(2)).decode()
         value = re.search(rb"<v>([^<]*)</v>", body)

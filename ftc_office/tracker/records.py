@@ -204,7 +204,8 @@ def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
         tid_cell = raw.cells.get("tenant_id")
         if tid_cell is None:
             first_ref = next(iter(raw.cells.values()))[1]
-            problem = Problem(
+            tid_ref = f"{_letter(sheet, 'tenant_id')}{raw.number}"
+            problem = _error_problem(sheet, tid_ref) if tid_ref in sheet.errors else Problem(
                 sheet.where(first_ref), f"row {raw.number} has data but no Tenant ID",
                 f"fill {sheet.headers['tenant_id']} in row {raw.number}, or clear the row")
             customer = raw.cells.get("customer", (None, ""))[0]
@@ -247,11 +248,7 @@ class _TenantBuilder:
         if cell is None:
             ref = f"{self.letters[f.name]}{raw.number}"
             if ref in sheet.errors:
-                error = sheet.errors[ref]
-                self.problems.append(Problem(sheet.where(ref), *(
-                    (f"{ref} holds {error}", "fix the formula or type the value") if error else
-                    (f"{ref} is a formula Excel has not calculated",
-                     "open and save the workbook in Excel"))))
+                self.problems.append(_error_problem(sheet, ref))
                 return None, ref, True
             if f.required and f.name in sheet.columns:
                 self.problems.append(Problem(
@@ -320,6 +317,14 @@ def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, letters: dict[str, s
     for raw in rows:
         b.add_row(raw)
     return b.record()
+
+
+def _error_problem(sheet: SheetRead, ref: str) -> Problem:
+    """A cell the reader saw as blank that holds an Excel error or an uncalculated formula."""
+    error = sheet.errors[ref]
+    return Problem(sheet.where(ref), *(
+        (f"{ref} holds {error}", "fix the formula or type the value") if error else
+        (f"{ref} is a formula Excel has not calculated", "open and save the workbook in Excel")))
 
 
 def _letter(sheet: SheetRead, name: str) -> str:

@@ -3,8 +3,11 @@
 `Styles` reads the number formats, fonts and cell formats (``cellXfs``) of a workbook and
 adds what a write-back needs, appending only: a copy of a cell format with another number
 format, a bold font or wrapped text (`derived`), and a custom number format such as
-``yyyy-mm-dd`` when the workbook has none (`fmt_id`). Existing entries keep their indexes
-and bytes; `render` splices the added ones and the updated counts into the original text.
+``yyyy-mm-dd`` when the workbook has none (`fmt_id`). What the workbook already holds is
+reused, never appended again: a cell format or a font equal to the one needed (same
+attributes, any order, same children) is returned as is, so every stamping run of a tracker
+leaves styles.xml as the first one did. Existing entries keep their indexes and bytes;
+`render` splices the added ones and the updated counts into the original text.
 """
 
 from __future__ import annotations
@@ -112,10 +115,13 @@ class Styles:
             body = _with_wrap(body, self.p)
             attrs["applyAlignment"] = "1"
         xml = f"<{self.p}xf{X.render_attrs(attrs)}"
-        self.added.append(f"{xml}>{body}</{self.p}xf>" if body else f"{xml}/>")
-        index = len(self.xfs) + len(self.added) - 1
+        xml = f"{xml}>{body}</{self.p}xf>" if body else f"{xml}/>"
+        index = _find_same(self.xfs + self.added, xml, self.p, _XF_DEFAULTS)
+        if index is None:
+            self.added.append(xml)
+            index = len(self.xfs) + len(self.added) - 1
         self.clones[key] = index
-        self.changed = True
+        self.changed = self.changed or index >= len(self.xfs)
         return index
 
     def _bold_font(self, font_id: int) -> int:
@@ -133,8 +139,10 @@ class Styles:
             new = f"{font[:open_end - 2].rstrip()}>{bold}</{self.p}font>"
         else:
             new = font[:open_end] + bold + font[open_end:]
-        self.added_fonts.append(new)
-        index = len(fonts)
+        index = _find_same(fonts, new, self.p, {})
+        if index is None:
+            self.added_fonts.append(new)
+            index = len(fonts)
         self.bold_fonts[font_id] = index
         return index
 
@@ -173,6 +181,31 @@ class Styles:
             pos = end
         out.append(self.text[pos:])
         return "".join(out).encode("utf-8")
+
+
+#: the attributes an ``<xf>`` has when they are left out
+_XF_DEFAULTS = {"numFmtId": "0", "fontId": "0", "fillId": "0", "borderId": "0", "xfId": "0"}
+_TRUE_FALSE = {"true": "1", "false": "0"}
+
+
+def _element_key(xml: str, p: str, defaults: dict[str, str]) -> tuple[object, ...]:
+    """What an element means, whatever its spelling: its attributes (defaults filled in,
+    true/false as 1/0, any order) and each child's, in order, with whitespace between
+    elements ignored."""
+    out: list[object] = []
+    for m in re.finditer(r"<([A-Za-z_][\w.:-]*)\b([^>]*?)/?>", xml):
+        attrs = {k: _TRUE_FALSE.get(v, v) for k, v in X.parse_attrs(m.group(2)).items()}
+        if not out:
+            attrs = {**defaults, **attrs}
+        out.append((m.group(1).removeprefix(p), tuple(sorted(attrs.items()))))
+    return tuple(out)
+
+
+def _find_same(existing: list[str], xml: str, p: str, defaults: dict[str, str]) -> int | None:
+    """The index of the first element of `existing` that means the same as `xml`, if any."""
+    key = _element_key(xml, p, defaults)
+    return next((i for i, have in enumerate(existing)
+                 if _element_key(have, p, defaults) == key), None)
 
 
 def _with_wrap(body: str, p: str) -> str:

@@ -4,7 +4,8 @@
 tableColumns), lengthens it when rows are appended right below it (`_grow_table_rows`), and
 adds a table to a worksheet it creates itself (`_new_table`: a new ``xl/tables/tableN.xml``,
 the sheet's relationships part and one ``[Content_Types].xml`` Override). Every other part
-stays byte-identical.
+stays byte-identical. `totals_rows` names the rows of a sheet that are tables' totals rows
+(``totalsRowCount``), which a reader must not take for data.
 """
 
 from __future__ import annotations
@@ -17,12 +18,29 @@ from ftc_office.xlsx import cells as X
 from ftc_office.xlsx.layout import widen_filter_names
 from ftc_office.xlsx.parts import MAIN_NS, SheetPart, Table
 from ftc_office.xlsx.sheets import SheetAdder, _insert_before_close
-from ftc_office.xlsx.workbook import REL_NS
+from ftc_office.xlsx.workbook import REL_NS, WorkbookPackage
 
 TABLE_REL = f"{REL_NS}/table"
 TABLE_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _REF_RE = r"""(\bref\s*=\s*["'])([^"']*)(["'])"""
+
+
+def totals_rows(pkg: WorkbookPackage, sheet: str) -> set[int]:
+    """The row numbers (1-based) of the totals rows of the tables on `sheet`: the last
+    ``totalsRowCount`` rows of each table's range, whether or not a label says "Total"."""
+    part = pkg.zip.find(pkg.sheet_parts.get(sheet, ""))
+    if part is None:
+        return set()
+    out: set[int] = set()
+    for typ, tpart in pkg._rels(pkg._rels_of(part)).values():
+        if typ.endswith("/table") and pkg.zip.find(tpart) is not None:
+            try:
+                table = pkg._table(tpart)
+            except WritebackError:
+                continue  # a table part write-back refuses is reported there, not here
+            out.update(range(table.r2 - table.totals_rows + 1, table.r2 + 1))
+    return out
 
 
 class TableEditor(SheetAdder):
