@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ftc_office.cli.boundary import boundary
+from ftc_office.cli.progress import progress_bar
 from ftc_office.errors import UsageError
 
 if TYPE_CHECKING:  # the merge package (and its openpyxl, docxtpl) loads only when merge runs
@@ -169,7 +170,7 @@ def _deliver(result: MergeResult, rows: MergeData, settings: Settings, request: 
     """Deliver with the run's progress bar on a terminal (transient: no line left)."""
     from ftc_office.merge import deliver
 
-    bar = _progress() if not request.dry_run and sys.stderr.isatty() else None
+    bar = progress_bar() if not request.dry_run and sys.stderr.isatty() else None
     try:
         return deliver(result, rows, settings, request, progress=bar.update if bar else None,
                        confirm=_confirm(request, settings, bar))
@@ -276,11 +277,6 @@ def _confirm(request: SendRequest, settings: Settings, bar: Any) -> Any:
     return confirm
 
 
-def _progress() -> Any:
-    """The run's progress bar (rich, on stderr, transient): the same one ``run`` draws."""
-    from ftc_office.cli.run_cmds import _progress as run_progress
-
-    return run_progress()
 
 
 def _summary(report: SendReport, result: MergeResult, rows: MergeData) -> None:
