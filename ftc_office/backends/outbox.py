@@ -9,9 +9,21 @@ Two modes (``delivery.outbox_mode``):
 - ``pickup``: the folder is a mail server's pickup directory; a file there is sent, so the
   result is SENT. The file holds exactly the bytes an SMTP server would receive
   (:func:`wire_bytes`).
- Files are written with
-:func:`~ftc_office.atomic.atomic_write_bytes`: a crash leaves either the old file, the new
-file, or a stray ``.tmp`` file, never half a message under the final name.
+Files are written with :func:`~ftc_office.atomic.atomic_write_bytes`: a crash leaves
+either the old file, the new file, or a stray ``.tmp`` file, never half a message under the
+final name.
+
+Its two fsyncs per file (the file, then the folder after the rename) stay, although the
+ledger's result commit after it no longer fsyncs: that result becomes durable with the next
+durable commit (the next message's claim, or the sync before write-back), and nothing orders
+the file's data before it. Without the fsyncs a power cut could keep the ledger's "sent" /
+"drafted" while the file is lost, empty, or only its ``.tmp`` name survives — a message the
+ledger says went out, which the look-up never questions again. With them, the file is on
+disk before the result can be; a lost result leaves the entry at its claim and the look-up
+finds the file (by its Message-ID), or not, and then the first copy never reached the disk.
+(A pickup server that took a file and removed it before its result was recorded is the case
+of a kill between the file and the result, the same before and after this change: the
+window is the time from the rename to the next durable commit, one message.)
 """
 
 from __future__ import annotations

@@ -4,6 +4,20 @@ An implementation supplies a connection (`_tx` yielding something with ``execute
 whose result has ``fetchone``/``fetchall``/``rowcount``, rows as mappings), the SQL name of
 the insertion order column, and its clock. SQL here uses ``?`` placeholders; the PostgreSQL
 side turns them into ``%s``. States are stored as text: a new `State` needs no migration.
+
+Durability per transaction. Every transaction says whether it must survive a power cut by
+itself (``durable``); both kinds survive a crash of the process (a kill, an exception).
+Durable: the claim (``transition(sending)``: the intent before a send), the prepared mark
+(``record_prepared``: the point after which a resend could duplicate), a person's decision
+(``by="user"``), look-up results, workbook records and everything rare. Not durable on its
+own: the planned row (``plan``), a send's result and a note-only step's ``done``
+(``transition`` without an ``event`` or ``by``). Losing those to a power cut is safe — a lost
+planned row was never sent; a lost result leaves the entry at its claim, so the next run
+looks it up or asks (never resends blindly); a lost ``done`` is done again by the next run
+(a note has no effect outside the ledger and the workbook) — and every later durable
+commit makes the earlier ones durable too (one log, synced in order: see
+`SqliteLedger._tx`). `sync` makes them durable before the workbook is written from them.
+PostgreSQL commits every transaction as the server is configured (``durable`` is ignored).
 """
 
 from __future__ import annotations
@@ -63,6 +77,19 @@ def _like(name: str) -> str:
     return f"%{text}%"
 
 
+def durable_by_default(state: str, event: str | None, detail: Mapping[str, Any]) -> bool:
+    """Whether a transition's commit must survive a power cut by itself: all but a send's
+    result and a note-only step's ``done`` as the run records them (no ``event``, no
+    ``by``). Such a commit lost to a power cut leaves the entry at its durable claim (the
+    next run looks it up at the provider, or asks) or at ``planned`` (the note is done
+    again); the claim, a person's decision (``by``) and look-up results stay durable."""
+    return not (state in RELAXED and event is None and detail.get("by") is None)
+
+
+RELAXED = frozenset({State.SENT, State.DRAFTED, State.UNKNOWN, State.REFUSED, State.FAILED,
+                     State.DONE})
+
+
 class Ledger:
     """One ledger, whichever database holds it. Open with ``Ledger.open()`` (SQLite in the
     data folder unless a shared ledger is configured); every method commits before it
@@ -96,9 +123,15 @@ class Ledger:
         return open_ledger(folder, settings)
 
     # ---- implementation hooks --------------------------------------------------------
-    def _tx(self, key: str | None = None) -> AbstractContextManager[Db]:
-        """A write transaction; with ``key``, serialised with every other one on that key."""
+    def _tx(self, key: str | None = None, durable: bool = True
+            ) -> AbstractContextManager[Db]:
+        """A write transaction; with ``key``, serialised with every other one on that key.
+        ``durable``: its commit survives a power cut on its own (False: a process crash
+        only, until the next durable commit or `sync`)."""
         raise NotImplementedError
+
+    def sync(self) -> None:
+        """Make every commit so far survive a power cut (the workbook is written from them)."""
 
     def _read(self, sql: str, args: Any = ()) -> list[Any]:
         """Rows of a read outside any transaction."""
@@ -231,7 +264,9 @@ class Ledger:
         who sent it), or when another run is sending it now: the rerun is refused with an
         explanation instead of sending a second message.
         """
-        with self._tx(job.key) as db:
+        # not durable on its own: a planned row lost to a power cut was never sent, and the
+        # claim that must precede any send is durable (and makes this row durable with it)
+        with self._tx(job.key, durable=False) as db:
             row = db.execute("SELECT * FROM jobs WHERE key=?", (job.key,)).fetchone()
             if row is not None:
                 entry = to_entry(row)
@@ -280,15 +315,20 @@ class Ledger:
         self._event(db, job.key, State.PLANNED, backend=backend, hash=job.content_hash)
 
     def transition(self, key: str, state: str, *, provider_id: str | None = None,
-                   error: str | None = None, event: str | None = None, **detail: Any) -> None:
-        """Move a job to ``state`` (committed durably) and log the event.
+                   error: str | None = None, event: str | None = None,
+                   durable: bool | None = None, **detail: Any) -> None:
+        """Move a job to ``state`` and log the event.
 
         ``sending`` is the claim: it succeeds only from ``planned``/``failed`` and records
         who sends (user, host, process, lease); otherwise LedgerError says who holds the key
-        and nothing may be sent. A new attempt clears the previous prepared mark."""
+        and nothing may be sent. A new attempt clears the previous prepared mark.
+        ``durable`` (default: `durable_by_default`) says whether the commit must survive a
+        power cut on its own; every commit survives a crash of the process."""
         if state not in STATES:
             raise ValueError(state)
-        with self._tx(key if state == State.SENDING else None) as db:
+        if durable is None:
+            durable = durable_by_default(state, event, detail)
+        with self._tx(key if state == State.SENDING else None, durable) as db:
             at = self.now()
             sets = ["state=?", "updated_at=?"]
             args: list[Any] = [state, at]
@@ -336,8 +376,9 @@ class Ledger:
     def record_prepared(self, key: str, provider_id: str) -> None:
         """The mark before a backend's final step, one durable commit: the provider holds
         the message (an Outlook draft id) or has all of it but the end (SMTP: the data sent,
-        not its final dot). An entry left ``sending`` without it never reached that step."""
-        with self._tx() as db:
+        not its final dot). An entry left ``sending`` without it never reached that step, so
+        it must not be lost to a power cut either (the next run would send it again)."""
+        with self._tx(durable=True) as db:
             stamp = self.now()
             db.execute("UPDATE jobs SET provider_id=?, updated_at=?, prepared_at=? WHERE key=?",
                        (provider_id, stamp, stamp, key))

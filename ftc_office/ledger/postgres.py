@@ -149,7 +149,9 @@ class PostgresLedger(Ledger):
         return now(self.offset + offset, precise)
 
     @contextmanager
-    def _tx(self, key: str | None = None) -> Iterator[Any]:
+    def _tx(self, key: str | None = None, durable: bool = True) -> Iterator[Any]:
+        """A transaction, committed as the server is configured (``durable`` is ignored:
+        the server's ``synchronous_commit`` decides for every commit alike)."""
         with self.conn.transaction():
             if key is not None:
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",

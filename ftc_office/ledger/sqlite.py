@@ -1,8 +1,10 @@
 """The personal ledger: SQLite in the per-user data folder (the default, no set-up).
 
-Local disk, never beside a tracker on a share: WAL with ``synchronous=FULL`` so each commit
-survives a crash. The schema is created and migrated on opening (versioned in
-``schema_migrations``); a ledger from a newer ftc-office is refused.
+Local disk, never beside a tracker on a share, in WAL mode. The fsync is chosen per
+transaction (`SqliteLedger._tx`): ``synchronous=FULL`` for a durable one, ``NORMAL`` for one
+the ledger may lose to a power cut (`ftc_office.ledger.core`). The schema is created and
+migrated on opening (versioned in ``schema_migrations``); a ledger from a newer ftc-office is
+refused.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class SqliteLedger(Ledger):
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
+            self.sync_level = "FULL"
+            self.unsynced = False  # a NORMAL commit since the last FULL one
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(str(path), f"the ledger cannot be opened ({exc})",
@@ -82,18 +86,53 @@ class SqliteLedger(Ledger):
                 db.execute("INSERT INTO schema_migrations VALUES (3, ?)", (self.now(),))
 
     def close(self) -> None:
-        """Close the database (every change is already committed)."""
-        self.db.close()
+        """Make every commit durable (`sync`), then close the database. A sync that fails
+        here (the file locked by another program for 30 s) is let go: every change is
+        committed already, and the OS writes it out in its own time."""
+        try:
+            self.sync()
+        except sqlite3.Error:
+            pass
+        finally:
+            self.unsynced = False
+            self.db.close()
+
+    def _synchronous(self, level: str) -> None:
+        if level != self.sync_level:
+            self.db.execute(f"PRAGMA synchronous={level}")
+            self.sync_level = level
 
     @contextmanager
-    def _tx(self, key: str | None = None) -> Iterator[Any]:
-        self.db.execute("BEGIN IMMEDIATE")  # one writer at a time: every key is serialised
+    def _tx(self, key: str | None = None, durable: bool = True) -> Iterator[Any]:
+        """One write transaction (``BEGIN IMMEDIATE``: one writer at a time, so every key is
+        serialised). In WAL mode SQLite appends each commit to the ``-wal`` file; with
+        ``synchronous=FULL`` the commit also fsyncs that file, with ``NORMAL`` it does not
+        (sqlite.org/pragma.html#pragma_synchronous: "A transaction committed in WAL mode
+        with synchronous=NORMAL might roll back following a power loss or system crash";
+        "Transactions are durable across application crashes regardless of the synchronous
+        setting or journal mode"). The setting is per connection and read at the commit,
+        so it is set before ``BEGIN``. One fsync of the log covers every frame appended
+        before it, so a durable commit also makes the NORMAL ones before it durable (and a
+        checkpoint syncs the log before copying it: sqlite.org/wal.html)."""
+        self._synchronous("FULL" if durable else "NORMAL")
+        self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        self.unsynced = not durable
+
+    def sync(self) -> None:
+        """One durable commit when a NORMAL one came after the last durable one: the log is
+        fsynced, and with it every commit before (a no-op rewrite of the schema's version
+        row, so the commit has a frame to sync; the ledger itself does not change)."""
+        if not self.unsynced:
+            return
+        with self._tx() as db:
+            db.execute("UPDATE schema_migrations SET applied_at=applied_at WHERE version="
+                       "(SELECT MAX(version) FROM schema_migrations)")
 
     def _read(self, sql: str, args: Any = ()) -> list[Any]:
         return self.db.execute(sql, args).fetchall()

@@ -19,7 +19,9 @@ def write_trackers(paths: Sequence[Path], ledger: Ledger, settings: Settings,
     """Write every finished job not yet written to each tracker copy onto it, and, for the
     trackers in ``restore`` (the plan found stamps a restored copy lacks), those too; a
     tracker with nothing to write is not even opened. Problems become report errors; the
-    other trackers go on."""
+    other trackers go on. The ledger is made durable first (`Ledger.sync`): a workbook
+    never shows a result a power cut could still take from the ledger."""
+    ledger.sync()
     for p in paths:
         try:
             wb = write_back(p, ledger, settings, force=force, data=data, restore=p in restore)
