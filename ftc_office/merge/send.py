@@ -259,6 +259,7 @@ def _status(result: MergeResult, data: MergeData, ledger: Ledger, request: SendR
             texts[key] = text
     if not texts or not request.write_status:
         return None
+    ledger.sync()  # the status column is never ahead of what a power cut could take back
     return write_status(data.path, data.sheet, result.key_of, texts, request.status_column,
                         folder, request.force, data.header_row)
 
