@@ -239,14 +239,14 @@ def ledger_init(ctx: click.Context) -> None:
       FTC_OFFICE_LEDGER_URL=postgresql://lead@db.contoso.com/ftc ftc-office ledger init
     """
     from ftc_office.ledger import Ledger
-    from ftc_office.ledger.select import ledger_url
+    from ftc_office.ledger.select import ledger_password, ledger_url
 
     settings = settings_of(ctx)
     url = ledger_url(settings)
     if url:
         from ftc_office.ledger.postgres import describe, init_schema
 
-        before, after = init_schema(url)
+        before, after = init_schema(url, ledger_password(settings, url))
         what = ("already at" if before == after else
                 "created at" if before == 0 else f"migrated from version {before} to")
         click.echo(f"ledger {describe(url)}: schema {what} version {after}")
