@@ -154,12 +154,14 @@ class WordSettings:
 class LedgerSettings:
     """The ledger: personal SQLite in the data folder (``url`` empty, the default) or a
     team's PostgreSQL (``url = "postgresql://USER@HOST/DB"``; ``FTC_OFFICE_LEDGER_URL``
-    wins). The password comes from PGPASSWORD or ~/.pgpass, never from here. ``user`` names
-    you in claims and history (default: the login name; ``FTC_OFFICE_USER`` wins)."""
+    wins). The password comes from PGPASSWORD or ~/.pgpass, or with ``use_keyring`` from the
+    system keyring (service ``ftc-office-ledger``, the URL's user), never from here. ``user``
+    names you in claims and history (default: the login name; ``FTC_OFFICE_USER`` wins)."""
 
     url: str = ""
     user: str = ""
     lease_seconds: float = 60.0
+    use_keyring: bool = False
 
 
 @dataclass(frozen=True)

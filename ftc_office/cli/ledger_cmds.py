@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -116,18 +117,24 @@ def status(ctx: click.Context, fm: str | None, tracker: str | None) -> None:
     from ftc_office.jobs import NEEDS_PERSON, State
     from ftc_office.ledger import Ledger
 
+    names = _tracker_names(tracker)
     with Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx)) as ledger:
         counts = ledger.counts()
         click.echo(f"ledger {ledger.where}")
+        if fm or tracker:  # the counts of the matching entries only
+            counts = dict(Counter(e.state for e in ledger.entries()
+                                  if _matches(e, fm, names)))
+            click.echo("  only " + ", ".join(
+                ([f"claimed by {fm}"] if fm else []) + ([f"of {tracker}"] if tracker else [])))
         for state in (State.PLANNED, State.SENDING, State.SENT, State.DRAFTED, State.DONE,
                       State.FAILED, State.REFUSED, State.UNKNOWN, State.SKIPPED):
             if counts.get(state):
                 click.echo(f"  {state:8} {counts[state]}")
         if not counts:
             click.echo("  (empty)")
-        shown = [e for e in ledger.entries(tuple(NEEDS_PERSON)) if _matches(e, fm, tracker)]
+        shown = [e for e in ledger.entries(tuple(NEEDS_PERSON)) if _matches(e, fm, names)]
         busy = {e.key for e in shown if ledger.live(e)}
-        scheduled = _scheduled(ledger, fm, tracker)
+        scheduled = _scheduled(ledger, fm, names)
     attention = [e for e in shown if e.key not in busy]
     for line in scheduled:
         click.echo(line)
@@ -153,12 +160,12 @@ def status(ctx: click.Context, fm: str | None, tracker: str | None) -> None:
                    "--resend (or --skip)", err=True)
 
 
-def _scheduled(ledger: Any, fm: str | None, tracker: str | None) -> list[str]:
+def _scheduled(ledger: Any, fm: str | None, names: set[str]) -> list[str]:
     """What is scheduled (merge --send-at / Send At), soonest first: time, key, row and
     recipients, and where it waits."""
     from ftc_office.merge.schedule import FORMAT, pending
 
-    items = [p for p in pending(ledger) if _matches(p.entry, fm, tracker)]
+    items = [p for p in pending(ledger) if _matches(p.entry, fm, names)]
     lines = [f"scheduled ({len(items)}):"] if items else []
     for p in items:
         e = p.entry
@@ -169,13 +176,31 @@ def _scheduled(ledger: Any, fm: str | None, tracker: str | None) -> list[str]:
     return lines
 
 
-def _matches(entry: Any, fm: str | None, tracker: str | None) -> bool:
-    """Whether a ledger entry passes the --fm / --tracker filters."""
+def _tracker_names(tracker: str | None) -> set[str]:
+    """How the ledger may name the tracker of --tracker PATH: this copy's path and, when the
+    workbook carries one, its travelling ID (``tracker:<FtcOfficeTrackerId>``), which names
+    every synced copy of it on every machine. Empty without --tracker."""
     from ftc_office.paths import tracker_id
+    from ftc_office.run.identity import tracker_identity
 
+    if not tracker:
+        return set()
+    uid = tracker_identity(Path(tracker), create=False) if Path(tracker).is_file() else None
+    return {tracker_id(tracker), *([uid] if uid else [])}
+
+
+def _names_of(entry: Any) -> set[str]:
+    """Every name the ledger gives an entry's trackers (paths, travelling IDs)."""
+    return {*entry.trackers, *getattr(entry, "tracker_ids", ()),
+            *(s.get("uid") for s in entry.stamps if isinstance(s, dict) and s.get("uid"))}
+
+
+def _matches(entry: Any, fm: str | None, names: set[str]) -> bool:
+    """Whether a ledger entry passes the --fm / --tracker filters (``names``: see
+    `_tracker_names`)."""
     if fm and (entry.claimed_by or "").casefold() != fm.casefold():
         return False
-    return not tracker or tracker_id(tracker) in entry.trackers
+    return not names or bool(names & _names_of(entry))
 
 
 @click.command()
@@ -242,15 +267,17 @@ def history(ctx: click.Context, tenant: str | None, fm: str | None, tracker: str
       ftc-office history --tenant 6f1c...
     """
     from ftc_office.ledger import Ledger
-    from ftc_office.paths import tracker_id
 
+    names = _tracker_names(tracker)
     with Ledger.open(settings_of(ctx).data_folder(), settings_of(ctx)) as ledger:
         events = ledger.events(tenant)
+        of_key = {e.key: _names_of(e) for e in ledger.entries()} if names else {}
     if fm:
         events = [e for e in events if (e["user"] or "").casefold() == fm.casefold()]
-    if tracker:
-        tid = tracker_id(tracker)
-        events = [e for e in events if tid in e["trackers"] or e["detail"].get("tracker") == tid]
+    if names:
+        events = [e for e in events if names & {*e["trackers"], *of_key.get(e["key"], ()),
+                                                e["detail"].get("tracker"),
+                                                e["detail"].get("tracker_uid")}]
     if as_json:
         click.echo(json.dumps(events, indent=2, default=str))
         return
@@ -284,14 +311,14 @@ def ledger_init(ctx: click.Context) -> None:
       FTC_OFFICE_LEDGER_URL=postgresql://lead@db.contoso.com/ftc ftc-office ledger init
     """
     from ftc_office.ledger import Ledger
-    from ftc_office.ledger.select import ledger_url
+    from ftc_office.ledger.select import ledger_password, ledger_url
 
     settings = settings_of(ctx)
     url = ledger_url(settings)
     if url:
         from ftc_office.ledger.postgres import describe, init_schema
 
-        before, after = init_schema(url)
+        before, after = init_schema(url, ledger_password(settings, url))
         what = ("already at" if before == after else
                 "created at" if before == 0 else f"migrated from version {before} to")
         click.echo(f"ledger {describe(url)}: schema {what} version {after}")

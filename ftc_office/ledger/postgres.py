@@ -1,12 +1,13 @@
 """The team's ledger: PostgreSQL (psycopg 3), shared by every FM and their lead.
 
 Chosen by ``ledger.url = "postgresql://…"`` or ``FTC_OFFICE_LEDGER_URL``. The password comes
-from libpq's own sources (``PGPASSWORD``, ``~/.pgpass``, a service file), never from the
-config. The schema is made by ``ftc-office ledger init``; opening a database without it, or
-with a newer one, is refused before anything is sent. Each transaction on a key takes a
-transaction advisory lock on it, so two machines never claim one key at once; the claimant's
-lease is renewed by a thread on its own connection while this ledger is open. Times come
-from the server's clock (its offset is measured once, at opening).
+from libpq's own sources (``PGPASSWORD``, ``~/.pgpass``, a service file) or the system
+keyring (`select.ledger_password`), never from the config. The schema is made by ``ftc-office
+ledger init``; opening a database without it, or with a newer one, is refused before
+anything is sent. Each transaction on a key takes a transaction advisory lock on it, so two
+machines never claim one key at once; the claimant's lease is renewed by a thread on its own
+connection while this ledger is open. Times come from the server's clock (its offset is
+measured once, at opening).
 """
 
 from __future__ import annotations
@@ -40,27 +41,38 @@ def describe(url: str) -> str:
     return f"postgresql://{user}{d.get('host', 'localhost')}{port}/{d.get('dbname', '')}"
 
 
-def connect(url: str) -> Any:
-    """A connection (autocommit: transactions are explicit), or one clear LedgerError."""
+def connect(url: str, password: str | None = None) -> Any:
+    """A connection (autocommit: transactions are explicit), or one clear LedgerError.
+    ``password`` (from the keyring) wins over libpq's sources; None leaves it to them."""
     import psycopg
     from psycopg.rows import dict_row
 
     where = describe(url)
+    extra: dict[str, Any] = {"password": password} if password is not None else {}
     try:
         return psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10,
-                               application_name="ftc-office")
+                               application_name="ftc-office", **extra)
     except psycopg.Error as exc:
-        raise connect_error(where, exc) from None
+        raise connect_error(where, exc, keyring=password is not None) from None
 
 
-def connect_error(where: str, exc: Exception) -> LedgerError:
+def _login(where: str) -> str:
+    """The user of a described URL (``postgresql://USER@…``), for a hint."""
+    rest = where.removeprefix("postgresql://")
+    return rest.split("@", 1)[0] if "@" in rest else "USER"
+
+
+def connect_error(where: str, exc: Exception, keyring: bool = False) -> LedgerError:
     """One line for a failed connection: unreachable, credentials, no such database."""
     text = " ".join(str(exc).split())
     low = text.casefold()
     if "password authentication failed" in low or "no password supplied" in low:
         return LedgerError(where, "the server refused the credentials; nothing was sent",
-                           "set the password in PGPASSWORD or a ~/.pgpass line "
-                           "(never in the config), and check the user in ledger.url")
+                           "store the right password with: keyring set ftc-office-ledger "
+                           f"{_login(where)}, and check the user in ledger.url" if keyring else
+                           "set the password in PGPASSWORD or a ~/.pgpass line, or the "
+                           "keyring (ledger.use_keyring = true) — never in the config — "
+                           "and check the user in ledger.url")
     if "does not exist" in low and "database" in low:
         return LedgerError(where, "the database does not exist; nothing was sent",
                            "ask the server's owner to create it, then run "
@@ -82,10 +94,10 @@ def schema_version(conn: Any) -> int | None:
                             ).fetchone()["v"])
 
 
-def init_schema(url: str) -> tuple[int, int]:
+def init_schema(url: str, password: str | None = None) -> tuple[int, int]:
     """Create or migrate the schema (one transaction per version, serialised by an advisory
     lock); returns (version before, version now). Refuses a newer schema."""
-    conn = connect(url)
+    conn = connect(url, password)
     try:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(0, 0)")
@@ -119,12 +131,14 @@ class PostgresLedger(Ledger):
     ORDER = "seq"
     shared = True
 
-    def __init__(self, url: str, me: Claimant, lease_seconds: float = 60.0) -> None:
+    def __init__(self, url: str, me: Claimant, lease_seconds: float = 60.0,
+                 password: str | None = None) -> None:
         super().__init__(me)
         self.url = url
         self.where = self.path = describe(url)
         self.lease_seconds = lease_seconds
-        self.conn = connect(url)
+        self._password = password  # from the keyring, for the renewer's own connection
+        self.conn = connect(url, password)
         try:
             version = schema_version(self.conn)
             if version is None or version == 0:
@@ -173,7 +187,7 @@ class PostgresLedger(Ledger):
         conn = None
         while not self._stop.wait(self.lease_seconds / 3):
             try:
-                conn = conn or connect(self.url)
+                conn = conn or connect(self.url, self._password)
                 conn.execute("UPDATE jobs SET lease_until=%s WHERE claim_session=%s AND "
                              "state=%s", (self.lease_end(), self.me.session, State.SENDING))
             except Exception:  # the server is away: the lease may lapse, the claim stays
