@@ -133,6 +133,13 @@ def split_addresses(text: str) -> list[str]:
     """Split a cell holding addresses separated by ``;``, ``,`` or line breaks; separators
     inside quotes or angle brackets do not split, and Outlook's ``Lopez, Maria <m@x>``
     stays one entry (a piece without ``@`` joins the named address after it)."""
+    if '"' not in text and "<" not in text:  # nothing quoted: every separator splits
+        return _join_names(_SEPARATORS.split(text))
+    return _join_names(_split_quoted(text))
+
+
+def _split_quoted(text: str) -> list[str]:
+    """Split at separators outside quotes and angle brackets (one character at a time)."""
     pieces: list[str] = []
     buf: list[str] = []
     quoted = bracket = False
@@ -149,6 +156,14 @@ def split_addresses(text: str) -> list[str]:
             continue
         buf.append(ch)
     pieces.append("".join(buf))
+    return pieces
+
+
+_SEPARATORS = re.compile(r"[;,\r\n]")
+
+
+def _join_names(pieces: list[str]) -> list[str]:
+    """Non-empty pieces, a piece without ``@`` joined to the named address after it."""
     out: list[str] = []
     pending = ""
     for piece in (p.strip() for p in pieces):

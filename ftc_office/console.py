@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import re
 import sys
 import unicodedata
 from typing import Any
@@ -66,7 +67,29 @@ def configure_console() -> None:
             stream.reconfigure(encoding=ASCII if ascii_only else None, errors=ERRORS)
 
 
-def json_text(obj: Any, **kwargs: Any) -> str:
-    """`obj` as JSON for stdout: UTF-8 as is, ASCII-escaped for any other encoding."""
-    encoding = getattr(sys.stdout, "encoding", None)
-    return json.dumps(obj, ensure_ascii=not is_utf(encoding), **kwargs)
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """`obj` as JSON for stdout: UTF-8 as is, ASCII-escaped for any other encoding.
+
+    ``indent=2`` is written by orjson (json's indenting encoder is pure Python: 190 ms for
+    10,000 tenants against 5 ms), the same text as ``json.dumps(obj, indent=2)``; anything
+    orjson refuses (a lone surrogate, a type it does not know) falls back to json."""
+    ascii_only = not is_utf(getattr(sys.stdout, "encoding", None))
+    if indent == 2:
+        import orjson
+
+        try:
+            text = orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+        except TypeError:  # orjson.JSONEncodeError is one
+            pass
+        else:
+            return _NON_ASCII.sub(_json_escape, text) if ascii_only else text
+    return json.dumps(obj, ensure_ascii=ascii_only, indent=indent)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7e]")  # json escapes DEL (0x7f) as well
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    """A non-ASCII character as json's ``ensure_ascii`` writes it (``\\u00e9``, a surrogate
+    pair above U+FFFF); outside strings JSON has no such character, so this is exact."""
+    return json.dumps(m.group())[1:-1]

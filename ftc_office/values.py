@@ -37,6 +37,8 @@ _NUMERIC = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}$")
 
 def to_text(value: Any) -> str:
     """Any cell value as text; whole floats lose their ``.0``."""
+    if type(value) is str:  # most cells: the common case first
+        return value.strip()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dt.datetime):

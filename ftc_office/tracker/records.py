@@ -219,52 +219,51 @@ def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
         display.setdefault(key, tid)
         groups.setdefault(key, []).append(raw)
         last = (key, raw.cells.get("customer", (None, ""))[0])
-    letters = {name: _letter(sheet, name) for name in FIELDS}  # column of each field, or ?
+    layout = _Layout(sheet)
     for key, rows in groups.items():
-        t = _tenant(display[key], rows, sheet, letters)
+        t = _tenant(display[key], rows, sheet, layout)
         if key in orphans:
             t = dataclasses.replace(t, problems=(*t.problems, *orphans[key]))
         out.tenants.append(t)
     return out
 
 
+class _Layout:
+    """Which fields a sheet has a column for, worked out once per sheet: (field, name,
+    parser, column letter, workload level) in FIELD_LIST order, and the workload fields
+    without a column (they read as None; a tenant field without one reads as nothing)."""
+
+    def __init__(self, sheet: SheetRead) -> None:
+        self.present = [(f, f.name, PARSERS[f.kind], _letter(sheet, f.name),
+                         f.level == "workload") for f in FIELD_LIST if f.name in sheet.columns]
+        self.absent_workload: dict[str, None] = {
+            f.name: None for f in FIELD_LIST
+            if f.level == "workload" and f.name not in sheet.columns}
+
+
 class _TenantBuilder:
     """Collects one tenant's values, cells and problems row by row."""
 
-    def __init__(self, tid: str, sheet: SheetRead, letters: dict[str, str]) -> None:
+    def __init__(self, tid: str, sheet: SheetRead, layout: _Layout) -> None:
         self.tid = tid
         self.sheet = sheet
+        self.layout = layout
         self.problems: list[Problem] = []
         self.values: dict[str, Any] = {}
         self.refs: dict[str, str] = {}
         self.workloads: list[WorkloadRecord] = []
         self.seen_workloads: dict[str, str] = {}
-        self.letters = letters
 
-    def parse(self, f: Field, raw: RawRow) -> tuple[Any, str, bool]:
-        """One cell's typed value, its reference, and whether parsing failed (reported)."""
+    def _empty(self, f: Field, ref: str) -> tuple[None, str, bool]:
         sheet = self.sheet
-        cell = raw.cells.get(f.name)
-        if cell is None:
-            ref = f"{self.letters[f.name]}{raw.number}"
-            if ref in sheet.errors:
-                self.problems.append(_error_problem(sheet, ref))
-                return None, ref, True
-            if f.required and f.name in sheet.columns:
-                self.problems.append(Problem(
-                    sheet.where(ref), f"{sheet.headers[f.name]} is empty",
-                    f"fill {sheet.headers[f.name]} for tenant {self.tid}"))
-            return None, ref, False
-        ref = cell[1]
-        try:
-            value = PARSERS[f.kind](cell[0])
-        except ValueProblem as exc:
-            self.problems.append(Problem(sheet.where(ref), exc.what, exc.fix))
+        if ref in sheet.errors:
+            self.problems.append(_error_problem(sheet, ref))
             return None, ref, True
-        if f.name == "seats" and isinstance(value, int) and value == 0:
-            self.problems.append(Problem(sheet.where(ref), "Seats is 0",
-                                         "type the tenant's licensed seats (a number above 0)"))
-        return value, ref, False
+        if f.required and f.name in sheet.columns:
+            self.problems.append(Problem(
+                sheet.where(ref), f"{sheet.headers[f.name]} is empty",
+                f"fill {sheet.headers[f.name]} for tenant {self.tid}"))
+        return None, ref, False
 
     def merge(self, f: Field, value: Any, ref: str) -> None:
         """A tenant-level value: the first filled one wins; a different one is a problem."""
@@ -281,18 +280,34 @@ class _TenantBuilder:
 
     def add_row(self, raw: RawRow) -> None:
         """Parse one row: its workload record, and its tenant-level values."""
-        w_values: dict[str, Any] = {}
+        w_values: dict[str, Any] = dict(self.layout.absent_workload)
         w_refs: dict[str, str] = {}
-        for f in FIELD_LIST:
-            value, ref, failed = self.parse(f, raw)
-            if f.level == "workload":
-                w_values[f.name] = value
-                if f.name in self.sheet.columns:
-                    w_refs[f.name] = ref
-            elif f.name in self.sheet.columns and not failed and not (
-                    f.name == "tenant_id" and f.name in self.values):
-                # failures are reported above; IDs are grouped ignoring case (GUIDs)
-                self.merge(f, value, ref)
+        cells, number = raw.cells, str(raw.number)
+        held = self.values
+        for f, name, parser, letter, workload in self.layout.present:
+            cell = cells.get(name)
+            if cell is None:
+                value, ref, failed = self._empty(f, letter + number)
+            else:
+                ref = cell[1]
+                try:
+                    value, failed = parser(cell[0]), False
+                except ValueProblem as exc:
+                    self.problems.append(Problem(self.sheet.where(ref), exc.what, exc.fix))
+                    value, failed = None, True
+                if value == 0 and name == "seats" and type(value) is int:
+                    self.problems.append(Problem(
+                        self.sheet.where(ref), "Seats is 0",
+                        "type the tenant's licensed seats (a number above 0)"))
+            if workload:
+                w_values[name] = value
+                w_refs[name] = ref
+            elif not failed:
+                if name not in held:  # the first value (the common case: one row)
+                    held[name] = value
+                    self.refs[name] = ref
+                elif name != "tenant_id":  # IDs are grouped ignoring case (GUIDs)
+                    self.merge(f, value, ref)
         wname = to_text(w_values["workload"] or "")
         if wname:
             prior = self.seen_workloads.get(wname.casefold())
@@ -311,9 +326,8 @@ class _TenantBuilder:
                             tuple(self.problems), **_record_values(self.values, "tenant"))
 
 
-def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, letters: dict[str, str]
-            ) -> TenantRecord:
-    b = _TenantBuilder(tid, sheet, letters)
+def _tenant(tid: str, rows: list[RawRow], sheet: SheetRead, layout: _Layout) -> TenantRecord:
+    b = _TenantBuilder(tid, sheet, layout)
     for raw in rows:
         b.add_row(raw)
     return b.record()
