@@ -230,12 +230,14 @@ def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
 
 class _Layout:
     """Which fields a sheet has a column for, worked out once per sheet: (field, name,
-    parser, column letter, workload level) in FIELD_LIST order, and the workload fields
+    parser, column letter, workload level, whether an empty cell needs a look) in FIELD_LIST
+    order, and the workload fields
     without a column (they read as None; a tenant field without one reads as nothing)."""
 
     def __init__(self, sheet: SheetRead) -> None:
         self.present = [(f, f.name, PARSERS[f.kind], _letter(sheet, f.name),
-                         f.level == "workload") for f in FIELD_LIST if f.name in sheet.columns]
+                         f.level == "workload", f.required or bool(sheet.errors))
+                        for f in FIELD_LIST if f.name in sheet.columns]
         self.absent_workload: dict[str, None] = {
             f.name: None for f in FIELD_LIST
             if f.level == "workload" and f.name not in sheet.columns}
@@ -284,10 +286,13 @@ class _TenantBuilder:
         w_refs: dict[str, str] = {}
         cells, number = raw.cells, str(raw.number)
         held = self.values
-        for f, name, parser, letter, workload in self.layout.present:
+        for f, name, parser, letter, workload, check_empty in self.layout.present:
             cell = cells.get(name)
             if cell is None:
-                value, ref, failed = self._empty(f, letter + number)
+                if check_empty:  # a required cell, or a sheet with error cells
+                    value, ref, failed = self._empty(f, letter + number)
+                else:
+                    value, ref, failed = None, letter + number, False
             else:
                 ref = cell[1]
                 try:
