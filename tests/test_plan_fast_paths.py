@@ -157,3 +157,21 @@ def test_quick_extent_is_never_below_the_exact_one(tmp_path: Path, body: bytes) 
         quick = limits._scan_part(zf, info, exact=False)
         exact = limits._scan_part(zf, info, exact=True)
     assert quick[0] >= exact[0] and quick[1] >= exact[1]
+
+
+# --- the rows are not kept beside the records -------------------------------------------
+
+def test_records_keep_the_sheet_without_its_rows() -> None:
+    from ftc_office.config import Settings
+    from ftc_office.tracker.reader import read_sheet
+    from ftc_office.tracker.records import build_records, load_tracker
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx"
+    records = load_tracker(sample, Settings())
+    assert records.tenants and records.source.rows == []
+    assert all(t.source.rows == [] for t in records.tenants)
+    read = read_sheet(sample)
+    n = len(read.rows)
+    again = build_records(read, Settings())  # not consumed: the caller's read is intact
+    assert len(read.rows) == n and [t.tenant_id for t in again.tenants] == [
+        t.tenant_id for t in records.tenants]

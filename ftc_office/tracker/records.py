@@ -188,19 +188,25 @@ class TrackerRecords:
 
 def load_tracker(path: Path, settings: Settings) -> TrackerRecords:
     """Read and type one tracker (raises TrackerError only if it cannot be read at all)."""
-    sheet = read_sheet(path, settings.tracker.sheet, settings.tracker.max_header_row,
-                       settings.tracker.headers)
-    return build_records(sheet, settings)
+    return build_records(read_sheet(path, settings.tracker.sheet,
+                                    settings.tracker.max_header_row, settings.tracker.headers),
+                         settings, consume=True)
 
 
-def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
-    """Group rows into tenants, parse typed values and collect every problem."""
+def build_records(read: SheetRead, settings: Settings, consume: bool = False
+                  ) -> TrackerRecords:
+    """Group rows into tenants, parse typed values and collect every problem.
+
+    The records' ``source`` is the sheet without its rows. With ``consume`` (`load_tracker`,
+    which owns the read) ``read.rows`` is emptied and each tenant's rows are let go once its
+    record is built, so a large tracker is never held twice, as rows and as records."""
+    sheet = dataclasses.replace(read, rows=[])
     out = TrackerRecords(sheet)
     groups: dict[str, list[RawRow]] = {}
     display: dict[str, str] = {}
     orphans: dict[str, list[Problem]] = {}  # rows without an ID, by the tenant above them
     last: tuple[str, Any] | None = None  # the previous row's tenant key and customer
-    for raw in sheet.rows:
+    for raw in read.rows:
         tid_cell = raw.cells.get("tenant_id")
         if tid_cell is None:
             first_ref = next(iter(raw.cells.values()))[1]
@@ -220,8 +226,10 @@ def build_records(sheet: SheetRead, settings: Settings) -> TrackerRecords:
         groups.setdefault(key, []).append(raw)
         last = (key, raw.cells.get("customer", (None, ""))[0])
     layout = _Layout(sheet)
-    for key, rows in groups.items():
-        t = _tenant(display[key], rows, sheet, layout)
+    if consume:
+        read.rows.clear()  # the rows now live in `groups` alone
+    for key in list(groups):
+        t = _tenant(display[key], groups.pop(key), sheet, layout)
         if key in orphans:
             t = dataclasses.replace(t, problems=(*t.problems, *orphans[key]))
         out.tenants.append(t)
