@@ -319,8 +319,8 @@ class _TenantBuilder:
                 if name not in held:  # the first value (the common case: one row)
                     held[name] = value
                     self.refs[name] = ref
-                elif name != "tenant_id":  # IDs are grouped ignoring case (GUIDs)
-                    self.merge(f, value, ref)
+                elif name != "tenant_id" and held[name] != value:  # IDs: grouped ignoring
+                    self.merge(f, value, ref)  # case; an equal value changes nothing
         wname = to_text(w_values["workload"] or "")
         if wname:
             prior = self.seen_workloads.get(wname.casefold())
