@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ftc_office.cli.textable import Column
 from ftc_office.playbook import Step, TenantPlan
 from ftc_office.run.report import Outcome
 from ftc_office.tally import ordered_steps, plan_counts, tally
@@ -39,9 +40,44 @@ def _next(p: TenantPlan) -> str:
     return p.milestone.reason if p.milestone else "-"
 
 
+PLAN_COLUMNS = (("Tenant ID", True, True), ("Customer", False, False),
+                ("Workloads", False, False), ("FM", True, False), ("Region", True, False),
+                ("Queue", False, True), ("Next", False, False))  # (header, no_wrap, wide only)
+
+
 def plan_table(plans: Sequence[TenantPlan], width: int = 100, wide: bool = False) -> str:
     """The readable `plan` output: a section per step in playbook order, fitted to
-    ``width`` columns (Tenant ID and Queue with ``wide``); plain text, no colour."""
+    ``width`` columns (Tenant ID and Queue with ``wide``); plain text, no colour.
+
+    Laid out by `textable` (rich's layout, without rich's cost per cell); a section it
+    cannot lay out (text that is not plain ASCII) is rendered by rich itself."""
+    from ftc_office.cli.textable import Column, lay_out
+
+    columns = [Column(h, no_wrap) for h, no_wrap, only_wide in PLAN_COLUMNS
+               if wide or not only_wide]
+    lines: list[str] = []
+    for step in Step:
+        rows = [_plan_row(p, wide) for p in plans if p.step == step]
+        if not rows:
+            continue
+        title = f"{step} ({len(rows)})"
+        lines.extend(lay_out(title, columns, rows, width) or
+                     _rich_table(title, columns, rows, width))
+    return "\n".join(line.rstrip() for line in "\n".join(lines).rstrip("\n").splitlines())
+
+
+def _plan_row(p: TenantPlan, wide: bool) -> list[str]:
+    t = p.tenant
+    cells = [t.customer, ", ".join(w.name for w in t.workloads),
+             t.fm.email.split("@")[0] if t.fm else "-", p.region or "-"]
+    if wide:
+        cells = [t.tenant_id, *cells, p.queue or "-"]
+    return [*cells, _next(p)]
+
+
+def _rich_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]],
+                width: int) -> list[str]:
+    """One section rendered by rich (the reference `textable` reproduces)."""
     import io
 
     from rich.console import Console
@@ -50,31 +86,15 @@ def plan_table(plans: Sequence[TenantPlan], width: int = 100, wide: bool = False
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None, force_terminal=False,
                       highlight=False, markup=False, emoji=False)
-    for step in Step:
-        rows = [p for p in plans if p.step == step]
-        if not rows:
-            continue
-        tbl = Table(title=f"{step} ({len(rows)})", title_justify="left", box=None,
-                    pad_edge=False, header_style="", title_style="")
-        if wide:
-            tbl.add_column("Tenant ID", no_wrap=True)
-        tbl.add_column("Customer", ratio=2)
-        tbl.add_column("Workloads", ratio=2)
-        tbl.add_column("FM", no_wrap=True)
-        tbl.add_column("Region", no_wrap=True)
-        if wide:
-            tbl.add_column("Queue")
-        tbl.add_column("Next", ratio=3)
-        for p in rows:
-            t = p.tenant
-            cells = [t.customer, ", ".join(w.name for w in t.workloads),
-                     t.fm.email.split("@")[0] if t.fm else "-", p.region or "-"]
-            if wide:
-                cells = [t.tenant_id, *cells, p.queue or "-"]
-            tbl.add_row(*cells, _next(p))
-        console.print(tbl)
-        console.print()
-    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
+    tbl = Table(title=title, title_justify="left", box=None, pad_edge=False,
+                header_style="", title_style="")
+    for col in columns:
+        tbl.add_column(col.header, no_wrap=col.no_wrap)
+    for row in rows:
+        tbl.add_row(*row)
+    console.print(tbl)
+    console.print()
+    return out.getvalue().split("\n")[:-1]
 
 
 def step_counts(plans: Sequence[TenantPlan]) -> str:

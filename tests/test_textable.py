@@ -1,0 +1,98 @@
+"""`plan`'s table laid out by `cli.textable` is the text rich lays out, character for character.
+
+The reference is the rich-based renderer `plan_table` used before (one ``Table`` per step:
+``box=None``, ``pad_edge=False``, the same columns with their ``ratio`` and ``no_wrap``).
+Generated tables cover short and long cells, words longer than their column, runs of
+spaces, accents, CJK and emoji (two cells wide), empty cells and terminals from 16 to 200
+columns; a table `lay_out` declines (control characters, a squeezed column) must still come
+out the same through the rich fallback. Not timed: bench/README.md has the figures.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.table import Table
+
+from ftc_office.cli.textable import Column, lay_out
+from ftc_office.cli.views import PLAN_COLUMNS, _rich_table
+
+RATIOS = {"Customer": 2, "Workloads": 2, "Next": 3}  # as the old plan_table set them
+
+
+def _reference(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]],
+               width: int) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False,
+                      highlight=False, markup=False, emoji=False)
+    tbl = Table(title=title, title_justify="left", box=None, pad_edge=False,
+                header_style="", title_style="")
+    for col in columns:
+        tbl.add_column(col.header, no_wrap=col.no_wrap, ratio=RATIOS.get(col.header))
+    for row in rows:
+        tbl.add_row(*row)
+    console.print(tbl)
+    console.print()
+    return _clean(out.getvalue())
+
+
+def _clean(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
+
+
+def _columns(wide: bool) -> list[Column]:
+    return [Column(h, no_wrap) for h, no_wrap, only_wide in PLAN_COLUMNS if wide or not only_wide]
+
+
+WORDS = st.sampled_from([
+    "Contoso", "Exchange Online,", "SharePoint", "Online", "a", "-", "", "EMEA", "unassign",
+    "the", "FM", "ATU:", "waiting for the move to", "Supercalifragilisticexpialidocious",
+    "x" * 45, "Müller", "Équipe", "北京微软", "東京", "🙂", "naïve", "I’m", "Lopez,", "Maria",
+    "ines.moreau", "2026-11-26", "B12:", "is", "empty", "a.very.long.address.local.part"])
+CELL = st.lists(WORDS, max_size=7).map(" ".join) | st.lists(WORDS, max_size=3).map("  ".join)
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[list[Column], list[list[str]], int, str]:
+    wide = draw(st.booleans())
+    columns = _columns(wide)
+    rows = draw(st.lists(st.lists(CELL, min_size=len(columns), max_size=len(columns)),
+                         min_size=1, max_size=6))
+    width = draw(st.integers(16, 200))
+    title = draw(st.sampled_from(["send_atu (3)", "await_queue_confirmation (12)",
+                                  "x" * 70]))
+    return columns, rows, width, title
+
+
+@settings(max_examples=400, deadline=None)
+@given(tables())
+@example(([Column("Customer"), Column("FM", True)], [["Contoso " * 30, "x" * 300]], 60,
+          "send_atu (1)"))
+def test_lay_out_is_rich_s_layout(case: tuple[list[Column], list[list[str]], int, str]
+                                  ) -> None:
+    columns, rows, width, title = case
+    expected = _reference(title, columns, rows, width)
+    lines = lay_out(title, columns, rows, width)
+    assert _clean("\n".join(lines or _rich_table(title, columns, rows, width))) == expected
+
+
+def test_the_fast_layout_is_taken_for_plain_text() -> None:
+    columns = _columns(False)
+    rows = [["Contoso Ltd", "Exchange Online, SharePoint Online, Teams", "ines.moreau",
+             "EMEA", "ATU: Exchange Online, SharePoint Online, Microsoft Teams"]] * 3
+    for width in (40, 80, 100, 200):
+        lines = lay_out("send_atu (3)", columns, rows, width)
+        assert lines is not None
+        assert _clean("\n".join(lines)) == _reference("send_atu (3)", columns, rows, width)
+
+
+def test_control_characters_go_to_rich() -> None:
+    columns = _columns(False)
+    rows = [["Contoso\tLtd", "Exchange\nOnline", "ines", "EMEA", "-"]]
+    assert lay_out("send_atu (1)", columns, rows, 100) is None
+    assert _clean("\n".join(_rich_table("send_atu (1)", columns, rows, 100))) == _reference(
+        "send_atu (1)", columns, rows, 100)
