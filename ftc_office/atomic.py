@@ -68,7 +68,8 @@ def _replace_retrying(tmp: Path, target: Path) -> None:
 
 
 def atomic_write(target: Path, write: Callable[[Path], object], *, mode: int | None = None,
-                 refused: Callable[[PermissionError], Exception] | None = None) -> None:
+                 refused: Callable[[PermissionError], Exception] | None = None,
+                 durable: bool = True) -> None:
     """Call `write(tmp)` to produce the new file, then atomically put it at `target`.
 
     The temporary file (``.NAME.*.tmp`` in the same folder) is fsynced, given its permission
@@ -76,7 +77,9 @@ def atomic_write(target: Path, write: Callable[[Path], object], *, mode: int | N
     new one, never half of it. `mode` forces the permission bits; without it a replaced file
     keeps its own and a new one gets what the umask allows. On any failure the target is
     untouched, the temporary file removed and the error raised as it came, except that a
-    rename refused with PermissionError raises `refused(error)` when given.
+    rename refused with PermissionError raises `refused(error)` when given. ``durable=False``
+    skips both fsyncs (still all or nothing, but a power cut may lose the file): for files
+    written to be looked at and written again on the next run.
     """
     target = Path(native(target))  # a long Windows path gets its \\?\ prefix
     folder = target.parent
@@ -85,8 +88,9 @@ def atomic_write(target: Path, write: Callable[[Path], object], *, mode: int | N
     tmp = Path(tmp_name)
     try:
         write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         if mode is None:
             try:
                 mode = stat.S_IMODE(target.stat().st_mode)
@@ -102,12 +106,14 @@ def atomic_write(target: Path, write: Callable[[Path], object], *, mode: int | N
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
+    if durable:
+        _fsync_dir(folder)
 
 
-def atomic_write_bytes(target: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Put `data` at `target` atomically and durably (see `atomic_write`)."""
-    atomic_write(target, lambda tmp: tmp.write_bytes(data), mode=mode)
+def atomic_write_bytes(target: Path, data: bytes, *, mode: int | None = None,
+                       durable: bool = True) -> None:
+    """Put `data` at `target` atomically and (unless told not to) durably: `atomic_write`."""
+    atomic_write(target, lambda tmp: tmp.write_bytes(data), mode=mode, durable=durable)
 
 
 def atomic_replace(original: Path, write: Callable[[Path], object]) -> None:

@@ -19,11 +19,11 @@ from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
 from email.utils import format_datetime, make_msgid
 
 from ftc_office.addresses import ENCODED_WORD, LINE_BREAKS, Address
 from ftc_office.errors import MessageError
+from ftc_office.mime_headers import UTF8_HEADER, FastFold
 
 MAX_RECIPIENTS = 500
 MAX_SUBJECT = 255
@@ -31,7 +31,7 @@ KEY_HEADER = "X-FTC-Message-Key"
 # compat32 folds a long header that has no space by moving its whole value to a new line
 # (" atu.…" comes back with a leading space); 998 is RFC 5322's hard limit, and every value
 # we write is far shorter (the subject, the only long one, is pre-folded as encoded words).
-_NO_FOLD = compat32.clone(max_line_length=998)
+_NO_FOLD = FastFold(max_line_length=998)  # compat32 at 998, plain headers written directly
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 
@@ -200,7 +200,7 @@ class OutgoingMessage:
         if self.subject.isascii():
             msg["Subject"] = self.subject
         else:  # RFC 2047 encoded words of at most 75 characters, folded only between them
-            msg["Subject"] = Header(self.subject, "utf-8", header_name="Subject").encode()
+            msg["Subject"] = Header(self.subject, UTF8_HEADER, header_name="Subject").encode()
         msg["Message-ID"] = self.message_id() if self.key else make_msgid()
         if date:
             msg["Date"] = date

@@ -108,11 +108,14 @@ def eml_name(job: Job) -> str:
 
 
 def write_eml(job: Job, folder: Path, when: dt.datetime) -> Path | None:
-    """Write one job's message (if it has one) as an .eml file; returns its path."""
+    """Write one job's message (if it has one) as an .eml file to look at; returns its path.
+
+    Whole or not at all, but not fsynced: such a file is written again by the next preview
+    (the outbox backend, which delivers, writes durably)."""
     if job.message is None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / eml_name(job)
     data = wire_bytes(job.message, format_datetime(when))  # the bytes a backend would send
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, durable=False)
     return path

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import css_inline
@@ -70,6 +71,7 @@ class Composer:
         self.internal = tuple(d.lower() for d in settings.mail.internal_domains)
         self.directory = Directory(settings.people)
         self._compiled: dict[str, jinja2.Template] = {}
+        self._tracker_ids: dict[Path, str] = {}  # tracker path -> the ledger's name for it
         for m in self.mailers.values():
             if m.audience == "customer":
                 check_customer_mailer(m, self.text_env, self.tdirs)
@@ -361,7 +363,9 @@ class Composer:
                 note: str, detail: str = "") -> tuple[Stamp, ...]:
         t = plan.tenant
         values = self._stamp_values(plan, note, detail)
-        tracker = tracker_id(t.source.path)
+        tracker = self._tracker_ids.get(t.source.path)
+        if tracker is None:  # resolving the path is a system call or more; once per tracker
+            tracker = self._tracker_ids[t.source.path] = tracker_id(t.source.path)
         return tuple(Stamp(tracker, t.tenant_id, w.name if w else None, col, values[src])
                      for col, src in spec.items())
 
