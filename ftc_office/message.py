@@ -31,9 +31,9 @@ KEY_HEADER = "X-FTC-Message-Key"
 # compat32 folds a long header that has no space by moving its whole value to a new line
 # (" atu.…" comes back with a leading space); 998 is RFC 5322's hard limit, and every value
 # we write is far shorter (the subject, the only long one, is pre-folded as encoded words).
-_NO_FOLD = FastFold(max_line_length=998)  # compat32 at 998, plain headers written directly
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP
+NO_FOLD = FastFold(max_line_length=998)  # compat32 at 998, plain headers written directly
+UTF8_QP = Charset("utf-8")
+UTF8_QP.body_encoding = QP
 
 
 def message_id_for(key: str, content_hash: str, domain: str = "ftc-office.invalid") -> str:
@@ -176,11 +176,11 @@ class OutgoingMessage:
         ``__post_init__`` and addresses are plain ASCII mailboxes, so nothing is re-parsed.
         Text parts are quoted-printable UTF-8 (7-bit clean for any relay).
         """
-        alt = MIMEMultipart("alternative", policy=_NO_FOLD)
-        alt.attach(MIMEText(self.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
-        alt.attach(MIMEText(self.html, "html", _UTF8_QP))  # type: ignore[arg-type]
+        alt = MIMEMultipart("alternative", policy=NO_FOLD)
+        alt.attach(MIMEText(self.text, "plain", UTF8_QP))  # type: ignore[arg-type]
+        alt.attach(MIMEText(self.html, "html", UTF8_QP))  # type: ignore[arg-type]
         if self.attachments:
-            msg: Message = MIMEMultipart("mixed", policy=_NO_FOLD)
+            msg: Message = MIMEMultipart("mixed", policy=NO_FOLD)
             msg.attach(alt)
             for att in self.attachments:
                 part = MIMEBase(att.maintype, att.subtype)
@@ -192,22 +192,28 @@ class OutgoingMessage:
                 msg.attach(part)
         else:
             msg = alt
-        if self.sender:
-            msg["From"] = self.sender.header
-        msg["To"] = ", ".join(a.header for a in self.to)
-        if self.cc:
-            msg["Cc"] = ", ".join(a.header for a in self.cc)
-        if self.subject.isascii():
-            msg["Subject"] = self.subject
-        else:  # RFC 2047 encoded words of at most 75 characters, folded only between them
-            msg["Subject"] = Header(self.subject, UTF8_HEADER, header_name="Subject").encode()
-        msg["Message-ID"] = self.message_id() if self.key else make_msgid()
-        if date:
-            msg["Date"] = date
-        msg[KEY_HEADER] = self.key
-        for hname, value in self.extra_headers:
+        for hname, value in self.headers(date):
             msg[hname] = value
         return msg
+
+    def headers(self, date: str | None = None) -> list[tuple[str, str]]:
+        """The message's own header fields in order, after the MIME ones (`to_mime` and
+        `ftc_office.backends.wire` both write these)."""
+        out = [("From", self.sender.header)] if self.sender else []
+        out.append(("To", ", ".join(a.header for a in self.to)))
+        if self.cc:
+            out.append(("Cc", ", ".join(a.header for a in self.cc)))
+        if self.subject.isascii():
+            out.append(("Subject", self.subject))
+        else:  # RFC 2047 encoded words of at most 75 characters, folded only between them
+            out.append(("Subject", Header(self.subject, UTF8_HEADER,
+                                          header_name="Subject").encode()))
+        out.append(("Message-ID", self.message_id() if self.key else make_msgid()))
+        if date:
+            out.append(("Date", date))
+        out.append((KEY_HEADER, self.key))
+        out.extend(self.extra_headers)
+        return out
 
 
 def mime_date(dt: object) -> str:

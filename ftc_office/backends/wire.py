@@ -5,15 +5,23 @@ so a file in the outbox and a message received by an SMTP server are byte for by
 It is :meth:`OutgoingMessage.to_mime` serialised with CRLF line ends, with one change: the
 multipart boundaries are derived from the message's content hash instead of a random
 number, so the same message with the same date always gives the same bytes.
+
+Those bytes are written directly (`_direct_bytes`) rather than by building the email
+package's tree and flattening it, which took 2.5 ms of the 3 ms a message cost: the same
+header folding (the same policy object), the same quoted-printable and base64 encoders, the
+same layout of parts and boundaries. tests/test_wire_direct.py holds the two equal for
+every message of the sample and for generated ones; a message with a non-ASCII or empty
+attachment file name (RFC 2231 parameters) goes through the email package.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime
 from email.message import Message
 
-from ftc_office.message import OutgoingMessage, mime_date
+from ftc_office.message import NO_FOLD, UTF8_QP, Attachment, OutgoingMessage, mime_date
 
 _EOL = re.compile(rb"\r\n|\r|\n")
 
@@ -35,5 +43,59 @@ def wire_mime(message: OutgoingMessage, date: str | None) -> Message:
 
 def wire_bytes(message: OutgoingMessage, date: str | None) -> bytes:
     """The message as SMTP-ready bytes: CRLF everywhere, ending with CRLF."""
-    data = _EOL.sub(b"\r\n", wire_mime(message, date).as_bytes())
+    data = _direct_bytes(message, date)
+    if data is None:
+        data = wire_mime(message, date).as_bytes()
+    data = _EOL.sub(b"\r\n", data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _direct_bytes(message: OutgoingMessage, date: str | None) -> bytes | None:
+    """``wire_mime(message, date).as_bytes()`` without the email package's tree (LF line
+    ends, as it writes them); None for what only the email package writes."""
+    if any(not a.filename or not a.filename.isascii() for a in message.attachments):
+        return None
+    seed = message.content_hash[:24]
+    texts = [_text_part(message.text, "plain"), _text_part(message.html, "html")]
+    head = message.headers(date)
+    if not message.attachments:
+        return _multipart("alternative", f"=_ftc_{seed}_0", texts, head)
+    alt = _multipart("alternative", f"=_ftc_{seed}_1", texts)  # numbered in walk order
+    return _multipart("mixed", f"=_ftc_{seed}_0",
+                      [alt, *(_attachment_part(a) for a in message.attachments)], head)
+
+
+def _head(fields: list[tuple[str, str]]) -> bytes:
+    return b"".join(NO_FOLD.fold_binary(name, value) for name, value in fields) + b"\n"
+
+
+def _multipart(subtype: str, boundary: str, parts: list[bytes],
+               fields: list[tuple[str, str]] | None = None) -> bytes:
+    """A multipart entity: its headers (then `fields`), its parts between boundaries."""
+    b = boundary.encode("ascii")
+    head = _head([("Content-Type", f'multipart/{subtype}; boundary="{boundary}"'),
+                  ("MIME-Version", "1.0"), *(fields or [])])
+    body = b"--" + b + b"\n" + b"".join(
+        (b"\n--" + b + b"\n" if i else b"") + p for i, p in enumerate(parts)) + \
+        b"\n--" + b + b"--\n"
+    return head + body
+
+
+def _text_part(text: str, subtype: str) -> bytes:
+    head = _head([("Content-Type", f'text/{subtype}; charset="utf-8"'), ("MIME-Version", "1.0"),
+                  ("Content-Transfer-Encoding", "quoted-printable")])
+    return head + (UTF8_QP.body_encode(text.encode("utf-8")).encode("ascii") if text else b"")
+
+
+def _attachment_part(att: Attachment) -> bytes:
+    name = att.filename.replace("\\", "\\\\").replace('"', '\\"')  # email.utils.quote
+    head = _head([("Content-Type", f"{att.maintype}/{att.subtype}"), ("MIME-Version", "1.0"),
+                  ("Content-Transfer-Encoding", "base64"),
+                  ("Content-Disposition", f'attachment; filename="{name}"')])
+    return head + _base64(att.content)
+
+
+def _base64(data: bytes) -> bytes:
+    """``email.encoders.encode_base64``'s payload: ``base64.encodebytes`` (76-character
+    lines, each ending in a newline)."""
+    return base64.encodebytes(data)
