@@ -51,10 +51,13 @@ _LISTING = re.compile("[\t\n\a\f]")
 
 @dataclass
 class _Part:
-    """A templated part: its member name and its compiled docxtpl source."""
+    """A templated part: its member name and its compiled docxtpl source; the last XML it
+    rendered and that XML serialised (None: it needs a link, docxtpl's business)."""
 
     name: str
     template: jinja2.Template
+    last_xml: str = ""
+    last: bytes | None = None
 
 
 @dataclass
@@ -69,6 +72,11 @@ class FastDocx:
     core: etree._Element
     stored: list[tuple[str, bytes, bytes, bytes]] | None = None  # name, local, data, central
     renders: int = field(default=0)
+    # by finish: core.xml with a placeholder per templated property, and (placeholder,
+    # source) of each; None where `_core` must run in full
+    core_plans: dict[DocxFinish, tuple[bytes, list[tuple[bytes, str]]] | None] = field(
+        default_factory=dict)
+    deflated: dict[str, tuple[bytes, bytes, bytes]] = field(default_factory=dict)  # `_splice`
 
     @classmethod
     def load(cls, path: Path) -> FastDocx | None:
@@ -101,17 +109,41 @@ class FastDocx:
         self.tpl.docx_ids_index = 1000
         self.tpl.fix_docpr_ids(tree)
         root.replace(root.body, tree)
-        new = {"word/document.xml": root}
-        for part in self.parts:
-            new[part.name] = parse_xml(self._post(part.template.render(ctx)).encode("utf-8"))
-        if any(_needs_link(el) for el in new.values()):
+        if _needs_link(root):
             return None
         _page(root, finish)
-        members = {name: serialize_part_xml(el) for name, el in new.items()}
-        members[CORE] = serialize_part_xml(_core(self.core, ctx, finish))
+        members = {"word/document.xml": serialize_part_xml(root)}
+        for part in self.parts:  # a footer with the date only: the same for every document
+            xml = self._post(part.template.render(ctx))
+            if xml != part.last_xml:
+                element = parse_xml(xml.encode("utf-8"))
+                part.last_xml, part.last = xml, (None if _needs_link(element)
+                                                 else serialize_part_xml(element))
+            if part.last is None:
+                return None
+            members[part.name] = part.last
+        members[CORE] = self._core_xml(ctx, finish)
         if self.stored is None:
             return None
-        return _splice(self.stored, members)
+        return _splice(self.stored, members, self.deflated)
+
+    def _core_xml(self, ctx: dict[str, Any], finish: DocxFinish) -> bytes:
+        """The serialised core properties: finished once per finish with a placeholder for
+        each templated text property, then each placeholder replaced by its rendered,
+        escaped value (`_core` in full where that would not be the same)."""
+        if finish not in self.core_plans:
+            self.core_plans[finish] = _core_plan(self.core, finish)
+        plan = self.core_plans[finish]
+        if plan is None:
+            return serialize_part_xml(_core(self.core, ctx, finish))
+        xml, slots = plan
+        for slot, source in slots:
+            value = word._property_template(source).render(ctx)
+            value = value if len(value) <= 255 else value[:254] + "…"
+            if _XML_UNSAFE.search(value):  # lxml refuses it: _core raises, docxtpl reports
+                return serialize_part_xml(_core(self.core, ctx, finish))
+            xml = xml.replace(slot, _escape(value).encode("utf-8"))
+        return xml
 
     def learn(self, docx: bytes) -> None:
         """Keep the members of a docxtpl rendering (one that needed no new link)."""
@@ -146,11 +178,62 @@ def _page(root: etree._Element, finish: DocxFinish) -> None:
     if not finish.page:
         return
     width, height = word.PAGE_TWIPS[finish.page]
+    margins = {qn("w:left"): word.MARGIN, qn("w:right"): word.MARGIN, qn("w:top"): word.MARGIN,
+               qn("w:bottom"): word.MARGIN, qn("w:header"): word.HEADER_FOOTER,
+               qn("w:footer"): word.HEADER_FOOTER}
+    # python-docx's elements take its namespace prefixes (Document.sections' own query)
+    sections = root.xpath("./w:body/w:p/w:pPr/w:sectPr | ./w:body/w:sectPr")
+    if all(_set_page(sect, width, height, margins) for sect in sections):
+        return  # every section had its page size and margins: set as python-docx sets them
     for section in Document(root, None).sections:  # type: ignore[arg-type]
         section.page_width, section.page_height = Twips(width), Twips(height)
         section.left_margin = section.right_margin = Twips(word.MARGIN)
         section.top_margin = section.bottom_margin = Twips(word.MARGIN)
         section.header_distance = section.footer_distance = Twips(word.HEADER_FOOTER)
+
+
+def _set_page(sect: etree._Element, width: int, height: int, margins: dict[str, int]) -> bool:
+    """Set a ``w:sectPr``'s existing page size and margins (the twips python-docx's section
+    properties write); False, touching nothing, when either element is missing."""
+    size, mar = sect.find(qn("w:pgSz")), sect.find(qn("w:pgMar"))
+    if size is None or mar is None:
+        return False
+    size.set(qn("w:w"), str(width))
+    size.set(qn("w:h"), str(height))
+    for name, value in margins.items():
+        mar.set(name, str(value))
+    return True
+
+
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(text: str) -> str:
+    """Text as lxml writes it in an element: &, <, > and CR escaped, the rest as it is."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", "&#13;"))
+
+
+def _core_plan(template: etree._Element, finish: DocxFinish
+               ) -> tuple[bytes, list[tuple[bytes, str]]] | None:
+    """`_core` with a placeholder for each templated text property (its value is what
+    `_core` would render); None when the author or comments are templated (the finish and
+    the generator-comment rule read them) or a placeholder is not found exactly once."""
+    element = copy.deepcopy(template)
+    props = CoreProperties(element)
+    sources = {name: getattr(props, name) for name in word.TEXT_PROPERTIES}
+    templated = [name for name, value in sources.items() if "{" in value]
+    if {"author", "comments"} & set(templated):
+        return None
+    slots = []
+    for i, name in enumerate(templated):
+        slot = f"FTCOFFICECORESLOT{i}X"
+        setattr(props, name, slot)
+        slots.append((slot.encode("ascii"), sources[name]))
+    xml = serialize_part_xml(_core(element, {}, finish))
+    if any(xml.count(slot) != 1 for slot, _ in slots):
+        return None
+    return xml, slots
 
 
 def _core(template: etree._Element, ctx: dict[str, Any], finish: DocxFinish
@@ -193,15 +276,21 @@ def _members(data: bytes) -> list[tuple[str, bytes, bytes, bytes]]:
     return out
 
 
-def _splice(stored: list[tuple[str, bytes, bytes, bytes]], new: dict[str, bytes]) -> bytes:
-    """The stored zip with the ``new`` members deflated in place (as zipfile deflates)."""
+def _splice(stored: list[tuple[str, bytes, bytes, bytes]], new: dict[str, bytes],
+            last: dict[str, tuple[bytes, bytes, bytes]]) -> bytes:
+    """The stored zip with the ``new`` members deflated in place (as zipfile deflates);
+    `last` keeps each member's last (raw, deflated, sizes) to reuse for the same raw bytes."""
     body, central = bytearray(), bytearray()
     for name, head, data, cent in stored:
         if name in new:
             raw = new[name]
-            comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-            data = comp.compress(raw) + comp.flush()
-            sizes = struct.pack("<III", zlib.crc32(raw), len(data), len(raw))
+            if name in last and last[name][0] == raw:
+                data, sizes = last[name][1], last[name][2]
+            else:
+                comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+                data = comp.compress(raw) + comp.flush()
+                sizes = struct.pack("<III", zlib.crc32(raw), len(data), len(raw))
+                last[name] = (raw, data, sizes)
             head = head[:14] + sizes + head[26:]
             cent = cent[:16] + sizes + cent[28:]
         cent = cent[:42] + struct.pack("<I", len(body)) + cent[46:]
