@@ -9,13 +9,14 @@ where a header starts to fold.
 
 from __future__ import annotations
 
+from email.charset import QP, Charset
 from email.header import Header
 from email.policy import Compat32
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftc_office.mime_headers import UTF8_HEADER, FastFold
+from ftc_office.mime_headers import UTF8_HEADER, FastFold, qp_body
 
 TEXT = st.text(alphabet=st.sampled_from(list("abc XYZ,:;=?_\"'()<>@–éü€北京😀\t")), max_size=400)
 ASCII = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=1200)
@@ -49,3 +50,17 @@ def test_long_and_multi_line_values_are_left_to_compat32() -> None:
     reference, ours = Compat32(max_line_length=998), FastFold(max_line_length=998)
     for value in ("a, " * 400, "x" * 2000, "one\r\n two"):
         assert ours.fold("To", value) == reference.fold("To", value)
+
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+BODY = st.text(alphabet=st.sampled_from(list("ab =.\r\n\t–é€北😀<>&\"\x0b\x0c\x1c\x85")),
+               max_size=600)
+
+
+@settings(max_examples=500, deadline=None)
+@given(BODY, st.integers(0, 200))
+def test_bodies_are_quoted_as_the_email_package_quotes_them(text: str, pad: int) -> None:
+    for body in (text, "x" * pad + text, text + " " * (pad % 4), text + "\t"):
+        data = body.encode("utf-8")
+        assert qp_body(data) == (_UTF8_QP.body_encode(data) if data else "")

@@ -21,7 +21,8 @@ import re
 from datetime import UTC, datetime
 from email.message import Message
 
-from ftc_office.message import NO_FOLD, UTF8_QP, Attachment, OutgoingMessage, mime_date
+from ftc_office.message import NO_FOLD, Attachment, OutgoingMessage, mime_date
+from ftc_office.mime_headers import qp_body
 
 _EOL = re.compile(rb"\r\n|\r|\n")
 
@@ -84,7 +85,7 @@ def _multipart(subtype: str, boundary: str, parts: list[bytes],
 def _text_part(text: str, subtype: str) -> bytes:
     head = _head([("Content-Type", f'text/{subtype}; charset="utf-8"'), ("MIME-Version", "1.0"),
                   ("Content-Transfer-Encoding", "quoted-printable")])
-    return head + (UTF8_QP.body_encode(text.encode("utf-8")).encode("ascii") if text else b"")
+    return head + qp_body(text.encode("utf-8")).encode("ascii")  # UTF8_QP.body_encode
 
 
 def _attachment_part(att: Attachment) -> bytes:
