@@ -111,3 +111,30 @@ def test_preview_names_eml_files_as_the_outbox() -> None:
 
     name = eml_name(FakeJob())  # type: ignore[arg-type]
     assert name == outbox_name(FakeJob.key) == safe_filename(FakeJob.key)
+
+
+def test_queue_sheet_cells_are_formatted_by_column_and_date() -> None:
+    """The queue sheet copies one formatted cell's style per (column, date or not): every
+    data cell must still read back with its column's font, wrap, fill and border, and a date
+    format exactly where it holds a date (or is the Moved On column)."""
+    fields = [f for _t, f, _c in queue_sheet.COLUMNS if f]
+    rows = [{f: (dt.date(2026, 1, 1 + i % 27) if (i + j) % 3 == 0 else
+                 None if (i + j) % 5 == 0 else f"v{i}") for j, f in enumerate(fields)}
+            for i in range(40)]
+    data = queue_sheet.queue_rows_xlsx(rows, dt.date(2026, 11, 26), "k")
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert ws is not None
+    titles = [t for t, _f, _c in queue_sheet.COLUMNS]
+    dated = 0
+    for row in ws.iter_rows(min_row=2):
+        for cell, (title, field, _cap) in zip(row, queue_sheet.COLUMNS, strict=True):
+            assert cell.font.name == queue_sheet.FONT_NAME and cell.font.sz == 11
+            assert not cell.font.b and cell.alignment.wrap_text
+            is_date = isinstance(cell.value, dt.datetime)
+            dated += is_date
+            expected = "yyyy-mm-dd" if is_date or (field is None and title ==
+                                                  queue_sheet.MOVED_ON) else "General"
+            assert cell.number_format == expected, (cell.coordinate, cell.value)
+            assert (cell.fill.fgColor.rgb == "00FFF7D6") == (field is None)
+            assert (cell.border.left.style == "thin") == (field is None)
+    assert dated > 10 and queue_sheet.MOVED_ON in titles
