@@ -140,7 +140,8 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     pending = [_here(e, key, uid) for e in pending]
     sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
                        settings.tracker.headers)
-    rows_by_tenant = _rows_by_tenant(sheet)
+    rows_by_tenant = _rows_by_tenant(sheet, {s["field"] for e in pending for s in e.stamps})
+    sheet = replace(sheet, rows=[])  # the rows live on in rows_by_tenant, as far as needed
     patcher = XlsxPatcher(tracker)
     columns = _output_columns(patcher, sheet, pending, key, settings, result)
     stamper = _Stamper(patcher, sheet, key, columns, rows_by_tenant, result)
@@ -199,8 +200,11 @@ def _check_replaceable(tracker: Path, force: bool) -> None:
                              "every stamp")
 
 
-def _rows_by_tenant(sheet: SheetRead) -> Rows:
-    """Case-folded tenant ID -> (row number, workload, field values) of each of its rows."""
+def _rows_by_tenant(sheet: SheetRead, stamped: set[str]) -> Rows:
+    """Case-folded tenant ID -> (row number, workload, field values) of each of its rows;
+    the values kept are the ones write-back compares (the `stamped` fields) and the customer
+    (the Notes sheet names it): a 10,000-row tracker's other cells are not held twice."""
+    kept = stamped | {"customer"}
     rows_by_tenant: Rows = {}
     for raw in sheet.rows:
         tid = raw.cells.get("tenant_id")
@@ -208,7 +212,8 @@ def _rows_by_tenant(sheet: SheetRead) -> Rows:
             continue
         wl = raw.cells.get("workload")
         rows_by_tenant.setdefault(to_text(tid[0]).casefold(), []).append(
-            (raw.number, to_text(wl[0]) if wl else "", {k: v[0] for k, v in raw.cells.items()}))
+            (raw.number, to_text(wl[0]) if wl else "",
+             {k: v[0] for k, v in raw.cells.items() if k in kept}))
     return rows_by_tenant
 
 

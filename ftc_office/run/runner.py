@@ -52,6 +52,12 @@ class Runner:
         """The whole run; several passes so a step that unlocks the next runs it too."""
         if not self.opt.simulate:  # a simulation never asks the provider
             reconcile(self.ledger, self.backend, self.report)
+        self._send(paths)  # its records and plans are let go before the write-back reads
+        self._record(paths)
+        return self.report
+
+    def _send(self, paths: Sequence[Path]) -> None:
+        """Read, plan and carry out every pass."""
         # what was finished but never written (a crash, `resolve --sent`, `mark-sent`) is
         # planned as written and written with this run's steps at the end: one write-back
         # and so are the stamps a restored copy lacks (re-applied by the write-back)
@@ -74,8 +80,6 @@ class Runner:
                     break
         note_steps_after(self.report, plan(apply_stamps(base, self.executor.finished),
                                            self.opt))
-        self._record(paths)
-        return self.report
 
     def _one_copy_each(self, paths: Sequence[Path]) -> list[Path]:
         """The trackers to plan: synced copies of one workbook (one travelling ID, say a
