@@ -95,7 +95,7 @@ UTF8_HEADER = _FastCharset("utf-8")
 # (and "=", which it quotes); each becomes "=XX"
 _QP_BODY = quoprimime._QUOPRI_BODY_ENCODE_MAP  # type: ignore[attr-defined]
 _QP_QUOTED = re.compile("[" + "".join(re.escape(chr(i)) for i in range(256)
-                                      if _QP_BODY[i] != chr(i)) + "]+")
+                                      if _QP_BODY[i] != chr(i) and i != ord("=")) + "]+")
 
 
 def _quote_run(m: re.Match[str]) -> str:
@@ -109,7 +109,8 @@ def qp_body(data: bytes) -> str:
     body = data.decode("latin-1")
     if not body:
         return body
-    body = _QP_QUOTED.sub(_quote_run, body)
+    # "=" (every HTML attribute has one) by str.replace, the rest by the expression
+    body = _QP_QUOTED.sub(_quote_run, body.replace("=", "=3D"))
     soft_break = "=\n"
     out: list[str] = []
     append = out.append

@@ -47,7 +47,9 @@ def wire_bytes(message: OutgoingMessage, date: str | None) -> bytes:
     data = _direct_bytes(message, date)
     if data is None:
         data = wire_mime(message, date).as_bytes()
-    data = _EOL.sub(b"\r\n", data)
+    # what `_direct_bytes` writes has LF line ends only (quoted-printable turns a CR in a
+    # body into a line end): then doubling every LF is the same as the expression
+    data = data.replace(b"\n", b"\r\n") if b"\r" not in data else _EOL.sub(b"\r\n", data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
