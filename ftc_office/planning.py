@@ -211,7 +211,7 @@ def _stamped(t: TenantRecord, stamps: list[Stamp]) -> TenantRecord:
     if not stamps:
         return t
     tenant_values: dict[str, Any] = {}
-    workloads = list(t.workloads)
+    changes: dict[int, dict[str, Any]] = {}  # workload row -> its stamped fields (last wins)
     for s in stamps:
         field = FIELDS[s.field]
         # the value as a fresh read of the stamped cell would type it
@@ -219,11 +219,12 @@ def _stamped(t: TenantRecord, stamps: list[Stamp]) -> TenantRecord:
         if field.level == "tenant":
             tenant_values[s.field] = value
             continue
-        for i, w in enumerate(workloads):
+        for i, w in enumerate(t.workloads):
             if s.workload is None or w.name.casefold() == s.workload.casefold():
-                stamped: dict[str, Any] = {s.field: value}
-                workloads[i] = dataclasses.replace(w, **stamped)
-    return dataclasses.replace(t, workloads=tuple(workloads), **tenant_values)
+                changes.setdefault(i, {})[s.field] = value
+    workloads = tuple(dataclasses.replace(w, **changes[i]) if i in changes else w
+                      for i, w in enumerate(t.workloads))
+    return dataclasses.replace(t, workloads=workloads, **tenant_values)
 
 
 @dataclass(frozen=True)
