@@ -97,6 +97,31 @@ def _date_validation(as_of: dt.date, last_row: int, column: str) -> DataValidati
     return dv
 
 
+def _write_rows(ws: Any, ordered: list[dict[str, Any]]) -> None:
+    """The data rows, from row 2: values, their formats, each row's height."""
+    # a cell's format depends only on its column and whether it holds a date: the first
+    # such cell is formatted attribute by attribute, the others copy its style indices
+    # (openpyxl hashes a Font or Border on every assignment: 3 of the 8 s of 24 sheets)
+    formatted: dict[tuple[int, bool], Any] = {}
+    for r, row in enumerate(ordered, 2):
+        for c, (_title, field, _cap) in enumerate(COLUMNS, 1):
+            value = row.get(field) if field else None
+            cell = ws.cell(row=r, column=c, value=_safe(value))
+            kind = (c, isinstance(value, dt.date))
+            if kind in formatted:
+                cell._style = copy.copy(formatted[kind])
+                continue
+            cell.font = Font(name=FONT_NAME, size=11)
+            cell.alignment = _WRAP
+            if field is None:
+                cell.fill = _INPUT_FILL
+                cell.border = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+            if kind[1] or (field is None and COLUMNS[c - 1][0] == MOVED_ON):
+                cell.number_format = "yyyy-mm-dd"
+            formatted[kind] = cell._style
+        ws.row_dimensions[r].height = 15.0 * _lines(row, ws)
+
+
 def queue_rows_xlsx(rows: Sequence[dict[str, Any]], as_of: dt.date, key: str = "") -> bytes:
     """One sheet, one Excel table: the request's rows sorted by customer, plus the columns
     the assignment team fills. ``key`` (the request's ledger key) goes into a custom
@@ -120,27 +145,7 @@ def queue_rows_xlsx(rows: Sequence[dict[str, Any]], as_of: dt.date, key: str = "
         cell.alignment = _WRAP
         values = [r.get(field) for r in ordered] if field else []
         ws.column_dimensions[cell.column_letter].width = _width(title, values, cap)
-    # a cell's format depends only on its column and whether it holds a date: the first
-    # such cell is formatted attribute by attribute, the others copy its style indices
-    # (openpyxl hashes a Font or Border on every assignment: 3 of the 8 s of 24 sheets)
-    formatted: dict[tuple[int, bool], Any] = {}
-    for r, row in enumerate(ordered, 2):
-        for c, (_title, field, _cap) in enumerate(COLUMNS, 1):
-            value = row.get(field) if field else None
-            cell = ws.cell(row=r, column=c, value=_safe(value))
-            kind = (c, isinstance(value, dt.date))
-            if kind in formatted:
-                cell._style = copy.copy(formatted[kind])
-                continue
-            cell.font = Font(name=FONT_NAME, size=11)
-            cell.alignment = _WRAP
-            if field is None:
-                cell.fill = _INPUT_FILL
-                cell.border = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-            if kind[1] or (field is None and COLUMNS[c - 1][0] == MOVED_ON):
-                cell.number_format = "yyyy-mm-dd"
-            formatted[kind] = cell._style
-        ws.row_dimensions[r].height = 15.0 * _lines(row, ws)
+    _write_rows(ws, ordered)
     last_row = max(len(ordered), 1) + 1
     titles = [t for t, _f, _w in COLUMNS]
     if MOVED_ON in titles:
