@@ -117,6 +117,9 @@ def _plain_mailers(folder: Path) -> None:
 def child(mode: str, tracker: Path, out: Path) -> dict[str, Any]:
     import datetime as dt
 
+    from ftc_office.console import tune_collector
+
+    tune_collector()  # as the command line sets it (ftc_office.cli.main)
     from ftc_office.compose.composer import Composer, compose_all
     from ftc_office.config import PathSettings, Settings
     from ftc_office.planning import load_workspace, plan_workspace

@@ -67,6 +67,16 @@ def configure_console() -> None:
             stream.reconfigure(encoding=ASCII if ascii_only else None, errors=ERRORS)
 
 
+def tune_collector() -> None:
+    """Collect garbage every 50,000 allocations instead of Python's 700: a tracker becomes
+    hundreds of thousands of small objects, nearly none of them in a cycle, and collecting
+    the youngest generation that often cost `plan` 5 % on 10,000 rows. Cycles are still
+    collected, less often. Called once when the command line starts."""
+    import gc
+
+    gc.set_threshold(50_000, 20, 100)
+
+
 def json_text(obj: Any, indent: int | None = None) -> str:
     """`obj` as JSON for stdout: UTF-8 as is, ASCII-escaped for any other encoding.
 

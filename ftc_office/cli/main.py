@@ -97,13 +97,8 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 def main() -> None:
     """Console entry point."""
-    import gc
+    from ftc_office.console import configure_console, tune_collector
 
-    from ftc_office.console import configure_console
-
-    # A tracker becomes hundreds of thousands of small objects, nearly none of them in a
-    # cycle: collecting the youngest generation every 700 allocations (the default) cost
-    # plan 5 % on 10,000 rows. Cycles are still collected, less often (bench/README.md).
-    gc.set_threshold(50_000, 20, 100)
+    tune_collector()
     configure_console()
     cli(prog_name="ftc-office")

@@ -21,10 +21,7 @@ import jinja2
 from ftc_office.addresses import LINE_BREAKS, Address, AddressError, parse_address
 from ftc_office.compose.audience import check_customer_mailer, check_internal, check_recipients
 from ftc_office.compose.context import message_context, plan_next_action_date
-from ftc_office.compose.docx_fast import render_docx_fast
-from ftc_office.compose.docx_finish import docx_finish
 from ftc_office.compose.html_size import fit_listing
-from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
 from ftc_office.config import Settings
 from ftc_office.errors import FtcError, MessageError, Problem, TemplateError
 from ftc_office.filenames import attachment_filename
@@ -44,7 +41,6 @@ from ftc_office.names import Directory, TenantPeople, split_names
 from ftc_office.paths import tracker_id
 from ftc_office.playbook import NO_ATU, ActionKind, Step, TenantPlan
 from ftc_office.rendering.environment import make_environment, one_line, render
-from ftc_office.rendering.word import DOCX_MIME
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
@@ -336,9 +332,17 @@ class Composer:
 
     def _attachment(self, spec: Any, ctx: dict[str, Any], who: str,
                     rows: list[dict[str, Any]], key: str = "") -> Attachment:
+        # openpyxl (with numpy) and docxtpl are imported by the first attachment that needs
+        # them: 0.4 s a process that sends none
         name = attachment_filename(self._render_string(spec.filename, ctx, who))
         if spec.builtin == "queue_rows_xlsx":
+            from ftc_office.compose.queue_sheet import XLSX_MIME, queue_rows_xlsx
+
             return Attachment(name, queue_rows_xlsx(rows, self.as_of, key), XLSX_MIME)
+        from ftc_office.compose.docx_fast import render_docx_fast
+        from ftc_office.compose.docx_finish import docx_finish
+        from ftc_office.rendering.word import DOCX_MIME
+
         path = find_template(spec.template, self.tdirs)
         if path is None:
             raise TemplateError(spec.template, "Word template not found",
