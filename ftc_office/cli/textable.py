@@ -41,7 +41,7 @@ class Column:
 def lay_out(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]],
             width: int) -> list[str] | None:
     """The table's lines (trailing spaces kept, as rich leaves them), or None when rich must
-    render it (text that is not printable ASCII, a terminal narrower than `MIN_WIDTH`)."""
+    render it (text that is not printable, a terminal narrower than `MIN_WIDTH`)."""
     texts = [c.header for c in columns]
     if width < MIN_WIDTH or not _plain(title) or not all(map(_plain, texts)) or not all(
             _plain(cell) for row in rows for cell in row):
@@ -50,18 +50,18 @@ def lay_out(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]]
     pads = [(0 if i == 0 else 1, 0 if i == n - 1 else 1) for i in range(n)]
     widths = _widths(columns, rows, pads, width)
     table_width = sum(widths)
-    wrappers = [_CellWrapper(w - left - right, col.no_wrap)
-                for w, (left, right), col in zip(widths, pads, columns, strict=True)]
-    if min(w.width for w in wrappers) < 1:
+    inner = [w - left - right for w, (left, right) in zip(widths, pads, strict=True)]
+    if min(inner) < 1:
         return None  # a column squeezed to its padding: rich's corner case
-    out = list(_wrap(title, table_width, "fold", no_wrap=False))  # a title folds long words
+    out = list(_lines(title, table_width, "fold", False))  # a title folds long words
     for row in (texts, *rows):
-        cells = [wrap(cell) for wrap, cell in zip(wrappers, row, strict=True)]
+        cells = [_lines(cell, w, "ellipsis", col.no_wrap)
+                 for cell, w, col in zip(row, inner, columns, strict=True)]
         height = max(map(len, cells))
         for k in range(height):
             out.append("".join(
-                " " * left + (lines[k] if k < len(lines) else " " * wrap.width) + " " * right
-                for lines, wrap, (left, right) in zip(cells, wrappers, pads, strict=True)))
+                " " * left + (lines[k] if k < len(lines) else " " * w) + " " * right
+                for lines, w, (left, right) in zip(cells, inner, pads, strict=True)))
     out.append("")
     return out
 
@@ -99,30 +99,22 @@ def _widths(columns: Sequence[Column], rows: Sequence[Sequence[str]],
     return widths
 
 
-class _CellWrapper:
-    """One column's cell text → its lines, each exactly `width` characters."""
-
-    def __init__(self, width: int, no_wrap: bool) -> None:
-        self.width = width
-        self.no_wrap = no_wrap
-
-    def __call__(self, text: str) -> Sequence[str]:
-        n = _len(text)
-        if n <= self.width:
-            return (text + " " * (self.width - n),)
-        return _wrap(text, self.width, "ellipsis", self.no_wrap)
+def _lines(text: str, width: int, overflow: str, no_wrap: bool) -> Sequence[str]:
+    """`text` as lines of exactly `width` cells: padded when it fits, else wrapped by
+    `_wrap` (cached: workload lists and next steps repeat down a plan)."""
+    n = _len(text)
+    if n <= width:
+        return (text + " " * (width - n),)
+    return _wrap(text, width, overflow, no_wrap)
 
 
 _CONSOLE: Any = None
 
 
-@functools.lru_cache(maxsize=8192)  # workload lists and next steps repeat down a plan
+@functools.lru_cache(maxsize=8192)
 def _wrap(text: str, width: int, overflow: str, no_wrap: bool) -> tuple[str, ...]:
-    """`text` wrapped by rich to `width`, left-justified (padded lines; a word longer than
-    a line is cut with "…" or folded, as `overflow` says)."""
-    n = _len(text)
-    if n <= width:
-        return (text + " " * (width - n),)
+    """`text`, longer than `width`, wrapped as rich wraps it, left-justified (padded lines;
+    a word longer than a line is cut with "…" or folded, as `overflow` says)."""
     if text.isascii() and overflow == "ellipsis":
         return _wrap_ascii(text, width, no_wrap)
     global _CONSOLE
