@@ -204,28 +204,26 @@ def _marked_cells(data: bytes) -> Iterator[re.Match[bytes]]:
     """The ``<c>`` elements (as `_CELL` matches, in document order, each once) that hold a
     ``t="e"`` or an ``<f``: each mark is found with ``bytes.find`` and its cell by looking
     back for the ``<c`` that opens it, so the sheet's other cells cost nothing."""
-    starts: set[int] = set()
+    cells: dict[int, re.Match[bytes]] = {}
     for mark in _MARKS:
         at = data.find(mark)
         while at != -1:
-            start = _cell_start(data, at)
-            if start is not None:
-                starts.add(start)
+            m = _cell_at(data, at)
+            if m is not None:
+                cells[m.start()] = m
             at = data.find(mark, at + 1)
-    for start in sorted(starts):
-        m = _CELL.match(data, start)
-        if m is not None and m.end() > start:
-            yield m
+    for start in sorted(cells):
+        yield cells[start]
 
 
-def _cell_start(data: bytes, at: int) -> int | None:
-    """Where the ``<c>`` element holding position `at` opens, or None (a mark outside any
-    cell: conditional formats, data validations, a ``<family>`` in rich text)."""
+def _cell_at(data: bytes, at: int) -> re.Match[bytes] | None:
+    """The ``<c>`` element holding position `at`, or None (a mark outside any cell:
+    conditional formats, data validations, a ``<family>`` in rich text)."""
     start = data.rfind(b"<c", 0, at + 1)
     while start != -1:
         m = _CELL.match(data, start)
         if m is not None:  # a cell (<col>, <cfRule>, <charset> do not match)
-            return start if m.end() > at else None
+            return m if m.end() > at else None
         start = data.rfind(b"<c", 0, start)
     return None
 

@@ -239,8 +239,8 @@ def build_records(read: SheetRead, settings: Settings, consume: bool = False
 class _Layout:
     """Which fields a sheet has a column for, worked out once per sheet: (field, name,
     parser, column letter, workload level, whether an empty cell needs a look) in FIELD_LIST
-    order, and the workload fields
-    without a column (they read as None; a tenant field without one reads as nothing)."""
+    order, and the workload fields without a column (they read as None; a tenant field
+    without one reads as nothing)."""
 
     def __init__(self, sheet: SheetRead) -> None:
         self.present = [(f, f.name, PARSERS[f.kind], _letter(sheet, f.name),
@@ -269,7 +269,7 @@ class _TenantBuilder:
         if ref in sheet.errors:
             self.problems.append(_error_problem(sheet, ref))
             return None, ref, True
-        if f.required and f.name in sheet.columns:
+        if f.required:  # `_Layout.present` holds only fields with a column
             self.problems.append(Problem(
                 sheet.where(ref), f"{sheet.headers[f.name]} is empty",
                 f"fill {sheet.headers[f.name]} for tenant {self.tid}"))
