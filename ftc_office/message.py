@@ -9,6 +9,7 @@ is not trusted with line breaks (CVE-2024-6923 on Python < 3.11.10).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -134,7 +135,7 @@ class OutgoingMessage:
         """Everyone the message goes to: To, then Cc, then Bcc (the envelope)."""
         return self.to + self.cc + self.bcc
 
-    @property
+    @functools.cached_property  # frozen: computed once (wire bytes and Message-ID both use it)
     def content_hash(self) -> str:
         """SHA-256 over everything the recipient would see, to detect changed content."""
         h = hashlib.sha256()

@@ -20,6 +20,7 @@ import base64
 import re
 from datetime import UTC, datetime
 from email.message import Message
+from email.utils import quote
 
 from ftc_office.message import NO_FOLD, Attachment, OutgoingMessage, mime_date
 from ftc_office.mime_headers import qp_body
@@ -91,14 +92,9 @@ def _text_part(text: str, subtype: str) -> bytes:
 
 
 def _attachment_part(att: Attachment) -> bytes:
-    name = att.filename.replace("\\", "\\\\").replace('"', '\\"')  # email.utils.quote
     head = _head([("Content-Type", f"{att.maintype}/{att.subtype}"), ("MIME-Version", "1.0"),
                   ("Content-Transfer-Encoding", "base64"),
-                  ("Content-Disposition", f'attachment; filename="{name}"')])
-    return head + _base64(att.content)
+                  ("Content-Disposition", f'attachment; filename="{quote(att.filename)}"')])
+    # email.encoders.encode_base64's payload: 76-character lines, each ending in a newline
+    return head + base64.encodebytes(att.content)
 
-
-def _base64(data: bytes) -> bytes:
-    """``email.encoders.encode_base64``'s payload: ``base64.encodebytes`` (76-character
-    lines, each ending in a newline)."""
-    return base64.encodebytes(data)
