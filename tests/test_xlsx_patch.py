@@ -470,3 +470,80 @@ def test_remove_stale_temps_deletes_only_this_trackers_leftovers(tmp_path: Path)
     other.write_bytes(b"not ours")
     assert remove_stale_temps(tracker) == [stale]
     assert not stale.exists() and other.exists() and tracker.exists()
+
+
+# -- how a row's cells are found: Excel's spelling (<c r="B7" ...) by one findall, any other
+# by reading every cell's start tag. Each case: row 7's cells, the edits, row 7 afterwards
+# (the same text the patcher wrote before the fast path; read and checked by hand).
+_ROWS: dict[str, tuple[str, dict[str, object], str]] = {
+    'excel': (
+        ('<c r="A7" s="0"><v>1</v></c><c r="C7" t="inlineStr"><is><t>c</t></is></c>'
+         '<c r="E7"/>'),
+        {'B7': 'b', 'C7': 'new c', 'F7': 6},
+        ('<c r="A7" s="0"><v>1</v></c><c r="B7" t="inlineStr"><is><t>b</t></is></c>'
+         '<c r="C7" t="inlineStr"><is><t>new c</t></is></c>'
+         '<c r="E7"/><c r="F7"><v>6</v></c>')),
+    'no r on a cell': (
+        ('<c r="A7"><v>1</v></c><c><v>2</v></c><c r="D7"><v>4</v></c>'),
+        {'C7': 'c', 'B7': 'two'},
+        ('<c r="A7"><v>1</v></c><c r="B7" t="inlineStr"><is><t>two</t></is></c>'
+         '<c r="C7" t="inlineStr"><is><t>c</t></is></c><c r="D7"><v>4</v></c>')),
+    'r not first': (
+        ('<c s="0" r="B7"><v>2</v></c><c t="n" r="D7"><v>4</v></c>'),
+        {'A7': 'a', 'C7': 'c', 'D7': 'd'},
+        ('<c r="A7" t="inlineStr"><is><t>a</t></is></c><c s="0" r="B7"><v>2</v></c>'
+         '<c r="C7" t="inlineStr"><is><t>c</t></is></c>'
+         '<c r="D7" t="inlineStr"><is><t>d</t></is></c>')),
+    'lowercase and single quotes': (
+        ("<c r='A7'><v>1</v></c><c r=\"c7\"><v>3</v></c>"),
+        {'B7': 'b', 'C7': 'three'},
+        ("<c r='A7'><v>1</v></c><c r=\"B7\" t=\"inlineStr\"><is><t>b</t></is></c>"
+         '<c r="C7" t="inlineStr"><is><t>three</t></is></c>')),
+    'rich text with color': (
+        ('<c r="A7" t="inlineStr"><is><r><rPr><color rgb="FFFF0000"/></rPr><t>red</t></r></is></c>'
+         '<c r="C7"><v>3</v></c>'),
+        {'B7': 'b', 'D7': 'd'},
+        ('<c r="A7" t="inlineStr"><is><r><rPr><color rgb="FFFF0000"/></rPr><t>red</t></r></is></c>'
+         '<c r="B7" t="inlineStr"><is><t>b</t></is></c><c r="C7"><v>3</v></c>'
+         '<c r="D7" t="inlineStr"><is><t>d</t></is></c>')),
+    'reference of another row': (
+        ('<c r="A8"><v>1</v></c><c r="C8"><v>3</v></c>'),
+        {'B7': 'b', 'C7': 'c'},
+        ('<c r="A8"><v>1</v></c><c r="B7" t="inlineStr"><is><t>b</t></is></c>'
+         '<c r="C7" t="inlineStr"><is><t>c</t></is></c>')),
+    'out of order': (
+        ('<c r="C7"><v>3</v></c><c r="A7"><v>1</v></c>'),
+        {'B7': 'b', 'A7': 'a'},
+        ('<c r="B7" t="inlineStr"><is><t>b</t></is></c><c r="C7"><v>3</v></c>'
+         '<c r="A7" t="inlineStr"><is><t>a</t></is></c>')),
+}
+
+
+@pytest.mark.parametrize("case", list(_ROWS))
+def test_row_spellings_edit_the_right_cell(case: str, tmp_path: Path) -> None:
+    """A replaced cell stays where it was, a new one goes before the first cell right of it
+    (in document order), and every other byte of the row is kept."""
+    body, edits, expected = _ROWS[case]
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "x"
+    wb.save(tmp_path / "base.xlsx")
+    sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             f'<sheetData><row r="1"><c r="A1"><v>0</v></c></row><row r="7">{body}</row>'
+             "</sheetData></worksheet>")
+    with zipfile.ZipFile(tmp_path / "base.xlsx") as z, \
+            zipfile.ZipFile(tmp_path / "x.xlsx", "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            data = z.read(info)
+            out.writestr(info, sheet if info.filename == "xl/worksheets/sheet1.xml" else data)
+    p = XlsxPatcher(tmp_path / "x.xlsx")
+    for ref, value in edits.items():
+        p.set("Sheet", ref, value)  # type: ignore[arg-type]
+    p.save(tmp_path / "out.xlsx")
+    with zipfile.ZipFile(tmp_path / "out.xlsx") as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert f'<row r="7">{expected}</row>' in xml
+    got = CalamineWorkbook.from_path(str(tmp_path / "out.xlsx")).get_sheet_by_name(
+        "Sheet").to_python(skip_empty_area=False)
+    for ref, value in edits.items():
+        assert got[6][col_number(ref[0]) - 1] == value

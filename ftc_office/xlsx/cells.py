@@ -55,12 +55,23 @@ def col_number(letters: str) -> int:
     return n
 
 
+class _ColNumbers(dict[str, int]):
+    """Column letters -> number, computed once per distinct spelling (a sheet has few)."""
+
+    def __missing__(self, letters: str) -> int:
+        n = self[letters] = col_number(letters)
+        return n
+
+
+COL_NUMBERS = _ColNumbers()  # COL_NUMBERS["AB"] == 28
+
+
 def parse_ref(ref: str) -> tuple[int, int] | None:
     """An A1 reference to (row, col), or None if it is not a valid single-cell reference."""
     m = _REF_RE.match(ref.strip())
     if not m:
         return None
-    row, col = int(m.group(2)), col_number(m.group(1))
+    row, col = int(m.group(2)), COL_NUMBERS[m.group(1)]
     if row > MAX_ROW or col > MAX_COL:
         return None
     return row, col
@@ -98,7 +109,7 @@ def parse_attrs(tag: str) -> dict[str, str]:
 
 def render_attrs(attrs: dict[str, str]) -> str:
     """Attributes back to text (leading space included), values escaped for double quotes."""
-    return "".join(f' {k}="{escape_attr(v)}"' for k, v in attrs.items())
+    return "".join([f' {k}="{v if v.isalnum() else escape_attr(v)}"' for k, v in attrs.items()])
 
 
 def escape_attr(value: str) -> str:

@@ -20,7 +20,6 @@ CellValue = X.CellValue
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_MARK = "purl.oclc.org/ooxml"
 FIX_RESAVE = "open it in Excel, save it as an Excel Workbook (.xlsx) and run again"
-_R_ATTR = re.compile(r"""\sr\s*=\s*["']\$?([A-Za-z]{1,3})""")
 
 
 @dataclass
@@ -34,8 +33,9 @@ class Cell:
 @dataclass
 class Row:
     """One parsed row. Offsets are into the sheet text; `span` is None for a row that does
-    not exist yet. Cells are kept compactly (a 10,000-row sheet has 270,000 of them):
-    `cols` in document order and `offsets` holding each cell's start and end."""
+    not exist yet. Cells are kept compactly (a 10,000-row sheet has 270,000 of them): `cols`
+    in document order and `starts` holding where each cell's start tag begins (its end is
+    found when the cell is needed: `SheetPart.cell_span`)."""
 
     num: int
     span: tuple[int, int] | None
@@ -43,7 +43,8 @@ class Row:
     self_closing: bool = True
     attrs: dict[str, str] = field(default_factory=dict)
     cols: array[int] = field(default_factory=lambda: array("H"))
-    offsets: array[int] = field(default_factory=lambda: array("L"))
+    starts: array[int] | None = field(default_factory=lambda: array("L"))
+    ordered: bool = True  # cols ascending, as Excel writes them
 
     def find(self, col: int) -> int:
         """Index of cell `col` in `cols`, or -1."""
@@ -51,6 +52,14 @@ class Row:
             return self.cols.index(col)
         except ValueError:
             return -1
+
+    def before(self, col: int) -> int:
+        """Index of the first cell (in document order) right of column `col`: where a new
+        cell `col` goes; len(cols) when none is."""
+        cols = self.cols
+        if self.ordered:
+            return bisect.bisect_right(cols, col)
+        return next((i for i, c in enumerate(cols) if c > col), len(cols))
 
 
 @dataclass
@@ -97,6 +106,9 @@ class SheetPart:
         self.p = f"{prefix}:" if prefix else ""
         p = re.escape(self.p)
         self.re_cell = re.compile(rf"<{p}c\b([^>]*?)(/>|>(.*?)</{p}c>)", re.S)
+        self.re_cell_start = re.compile(  # a cell's start and its column letters, if given
+            rf"<{p}c(?=[\s/>])(?:[^>]*?\sr\s*=\s*[\"']\$?([A-Za-z]{{1,3}}))?")
+        self.re_cell_r = re.compile(rf'<{p}c r="([A-Z]{{1,3}})\d')  # Excel's own spelling
         self.re_row_tag = re.compile(rf"<{p}row\b[^>]*>")
         self.re_f = re.compile(rf"<{p}f\b([^>]*)")
         self._index_rows()
@@ -183,26 +195,80 @@ class SheetPart:
             tag = self.re_row_tag.match(self.text, span[0])
             assert tag is not None
             row = Row(num, span, tag.end(), tag.group(0).endswith("/>"),
-                       X.parse_attrs(tag.group(0)[len(self.p) + 4:]))
+                      X.parse_attrs(tag.group(0)[len(self.p) + 4:]))
             if not row.self_closing:
-                col = 0
-                cols, offsets = row.cols, row.offsets
-                body_end = span[1] - len(f"</{self.p}row>")
-                for m in self.re_cell.finditer(self.text, row.tag_end, body_end):
-                    r = _R_ATTR.search(m.group(1))
-                    col = X.col_number(r.group(1)) if r else col + 1
-                    cols.append(col)
-                    offsets.extend(m.span())
+                self._index_cells(row, span[1] - len(f"</{self.p}row>"))
         self.parsed[num] = row
         return row
+
+    def _index_cells(self, row: Row, body_end: int) -> None:
+        """The column of each cell of `row`. When every cell starts ``<c r="`` (Excel and
+        openpyxl write them so), one findall gives the columns and a cell's start is found
+        by its reference when needed; otherwise `_index_starts` reads them all."""
+        text, p = self.text, self.p
+        n = text.count(f"<{p}c", row.tag_end, body_end)
+        if n == text.count(f'<{p}c r="', row.tag_end, body_end):
+            letters = self.re_cell_r.findall(text, row.tag_end, body_end)
+            if len(letters) == n:
+                row.cols = array("H", map(X.COL_NUMBERS.__getitem__, letters))
+                row.starts = None
+                cols = row.cols
+                row.ordered = cols == array("H", sorted(set(cols)))
+                return
+        self._index_starts(row, body_end)
+
+    def _index_starts(self, row: Row, body_end: int) -> None:
+        """Where each cell of `row` starts and its column: one regex pass; a cell without an
+        ``r`` attribute is the one right of the cell before it (ECMA-376 §18.3.1.4)."""
+        found = [(m.start(), m.group(1))
+                 for m in self.re_cell_start.finditer(self.text, row.tag_end, body_end)]
+        row.starts = array("L", [start for start, _ in found])
+        letters = [letters for _, letters in found]
+        if None in letters:
+            col, numbers = 0, []
+            for ref in letters:
+                col = col + 1 if ref is None else X.COL_NUMBERS[ref]
+                numbers.append(col)
+            row.cols = array("H", numbers)
+        else:
+            row.cols = array("H", map(X.COL_NUMBERS.__getitem__, letters))
+        cols = row.cols
+        row.ordered = cols == array("H", sorted(set(cols)))
+
+    def starts(self, row: Row) -> array[int]:
+        """Where each cell of `row` starts (read now if `_index_cells` left them)."""
+        if row.starts is None:
+            assert row.span is not None
+            self._index_starts(row, row.span[1] - len(f"</{self.p}row>"))
+            assert row.starts is not None
+        return row.starts
+
+    def cell_start(self, row: Row, i: int) -> int:
+        """Where the `i`-th cell of `row` starts."""
+        if row.starts is not None:
+            return row.starts[i]
+        assert row.span is not None
+        ref = f'<{self.p}c r="{X.col_letter(row.cols[i])}{row.num}"'
+        pos = self.text.find(ref, row.tag_end, row.span[1])
+        return pos if pos >= 0 else self.starts(row)[i]
+
+    def _cell_match(self, row: Row, i: int) -> re.Match[str]:
+        m = self.re_cell.match(self.text, self.cell_start(row, i))
+        if m is None:
+            raise WritebackError(self.where, f"sheet {self.name!r} has a damaged cell in row "
+                                 f"{row.num}", FIX_RESAVE)
+        return m
+
+    def cell_span(self, row: Row, i: int) -> tuple[int, int]:
+        """Start and end (in the sheet text) of the `i`-th cell of `row`."""
+        return self._cell_match(row, i).span()
 
     def cell(self, row: Row, col: int) -> Cell | None:
         """The existing cell `col` of `row`, parsed, or None."""
         i = row.find(col)
         if i < 0:
             return None
-        m = self.re_cell.match(self.text, row.offsets[2 * i])
-        assert m is not None
+        m = self._cell_match(row, i)
         return Cell(X.parse_attrs(m.group(1)), m.group(3) or "")
 
     def col_style(self, col: int) -> int | None:
@@ -279,6 +345,9 @@ class SheetPart:
         yield from _chunks(text, pos, len(text))
 
     def _render_row(self, row: Row, edits: dict[int, str]) -> str:
+        """The row's XML with `edits` (column -> cell XML) in place: an edited cell replaces
+        the cell it names, a new one goes before the first cell right of it; every other
+        byte of the row is kept."""
         p = self.p
         attrs = dict(row.attrs)
         if "r" not in attrs:
@@ -288,30 +357,31 @@ class SheetPart:
             if nums:
                 lo, hi = min(nums + list(edits)), max(nums + list(edits))
                 attrs["spans"] = f"{lo}:{hi}"
-        head = f"<{p}row{X.render_attrs(attrs)}>"
-        new_cols = sorted(c for c in edits if row.find(c) < 0)
-        out = [head]
-        text = self.text
-        pos = row.tag_end
-        k = 0
-        if not row.self_closing:
-            assert row.span is not None
-            offsets = row.offsets
-            for i, col in enumerate(row.cols):
-                start, end = offsets[2 * i], offsets[2 * i + 1]
-                out.append(text[pos:start])
-                while k < len(new_cols) and new_cols[k] < col:
-                    out.append(edits[new_cols[k]])
-                    k += 1
-                out.append(edits.get(col, text[start:end]))
-                pos = end
-            while k < len(new_cols):
-                out.append(edits[new_cols[k]])
-                k += 1
-            out.append(text[pos:row.span[1]])
-        else:
-            out.extend(edits[c] for c in new_cols)
+        out = [f"<{p}row{X.render_attrs(attrs)}>"]
+        if row.self_closing:
+            out.extend(edits[c] for c in sorted(edits))
             out.append(f"</{p}row>")
+            return "".join(out)
+        assert row.span is not None
+        text = self.text
+        body_end = row.span[1] - len(f"</{p}row>")
+        # (where, where the replaced text ends, column, new XML): replacements and inserts
+        cuts: list[tuple[int, int, int, str]] = []
+        for col, xml in edits.items():
+            i = row.find(col)
+            if i >= 0:
+                start, end = self.cell_span(row, i)
+            else:
+                j = row.before(col)
+                start = end = self.cell_start(row, j) if j < len(row.cols) else body_end
+            cuts.append((start, end, col, xml))
+        cuts.sort()
+        pos = row.tag_end
+        for start, end, _col, xml in cuts:
+            out.append(text[pos:start])
+            out.append(xml)
+            pos = end
+        out.append(text[pos:row.span[1]])
         return "".join(out)
 
 

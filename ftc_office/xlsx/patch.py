@@ -144,9 +144,8 @@ class XlsxPatcher(TableEditor):
         sh = self._sheet(sheet)
         row, col = self._parse_ref(sheet, ref)
         ref = X.format_range(row, col, row, col)
-        where = self._where(sh.name, ref)
         cell = sh.cell(sh.row(row), col)
-        self._check_writable(sh, row, col, cell, where)
+        self._check_writable(sh, row, col, cell, ref)
         attrs: dict[str, str] = {"r": ref}
         if cell is not None:
             attrs.update((k, v) for k, v in cell.attrs.items() if k not in ("r", "t", "vm", "cm"))
@@ -156,7 +155,7 @@ class XlsxPatcher(TableEditor):
                 attrs["s"] = inherited
         if style is not None:
             attrs["s"] = str(style)
-        sh.edits.setdefault(row, {})[col] = self._render_cell(sh, col, attrs, value, where)
+        sh.edits.setdefault(row, {})[col] = self._render_cell(sh, (row, col), attrs, value, ref)
         sh.values[(row, col)] = value
 
     def _new_cell_style(self, sh: SheetPart, row: int, col: int) -> str | None:
@@ -173,56 +172,60 @@ class XlsxPatcher(TableEditor):
             style = str(cs) if cs else None
         return style
 
+    def _at(self, sh: SheetPart, ref: str, what: str, fix: str) -> WritebackError:
+        """The error for cell `ref` of `sh` (its place is spelled out only when it fails)."""
+        return WritebackError(self._where(sh.name, ref), what, fix)
+
     def _check_writable(self, sh: SheetPart, row: int, col: int, cell: Cell | None,
-                        where: str) -> None:
+                        ref: str) -> None:
         for r1, c1, r2, c2 in sh.merges:
             if r1 <= row <= r2 and c1 <= col <= c2 and (row, col) != (r1, c1):
-                raise WritebackError(where, f"the cell is inside the merged range "
-                                     f"{X.format_range(r1, c1, r2, c2)} but is not its "
-                                     "top-left cell", f"write to {X.col_letter(c1)}{r1} or "
-                                     "unmerge the range in Excel")
+                raise self._at(sh, ref, f"the cell is inside the merged range "
+                               f"{X.format_range(r1, c1, r2, c2)} but is not its "
+                               "top-left cell", f"write to {X.col_letter(c1)}{r1} or "
+                               "unmerge the range in Excel")
         for r1, c1, r2, c2 in sh.arrays:
             if r1 <= row <= r2 and c1 <= col <= c2:
-                raise WritebackError(where, f"the cell is part of the array formula or data "
-                                     f"table {X.format_range(r1, c1, r2, c2)}",
-                                     "choose a column without formulas for write-back")
+                raise self._at(sh, ref, f"the cell is part of the array formula or data "
+                               f"table {X.format_range(r1, c1, r2, c2)}",
+                               "choose a column without formulas for write-back")
         if (row, col) not in sh.own_headers:
             for t in sh.tables:
                 if not t.c1 <= col <= t.c2:
                     continue
                 if t.header_rows and row == t.r1:
-                    raise WritebackError(where, f"the cell is in the header row of table "
-                                         f"{t.name!r}", "write data rows only; add output "
-                                         "columns with add_columns")
+                    raise self._at(sh, ref, f"the cell is in the header row of table "
+                                   f"{t.name!r}", "write data rows only; add output "
+                                   "columns with add_columns")
                 if t.totals_rows and row == t.r2:
-                    raise WritebackError(where, f"the cell is in the totals row of table "
-                                         f"{t.name!r}", "write data rows only")
+                    raise self._at(sh, ref, f"the cell is in the totals row of table "
+                                   f"{t.name!r}", "write data rows only")
         if cell is None:
             return
         if re.search(rf"<{re.escape(sh.p)}f\b", cell.body):
-            raise WritebackError(where, "the cell holds a formula",
-                                 "choose an output column without formulas, or clear the "
-                                 "formula in Excel first")
+            raise self._at(sh, ref, "the cell holds a formula",
+                           "choose an output column without formulas, or clear the "
+                           "formula in Excel first")
         if "vm" in cell.attrs:
-            raise WritebackError(where, "the cell holds a picture or linked data type",
-                                 "choose an empty output column")
+            raise self._at(sh, ref, "the cell holds a picture or linked data type",
+                           "choose an empty output column")
 
-    def _render_cell(self, sh: SheetPart, col: int, attrs: dict[str, str], value: CellValue,
-                     where: str) -> str:
+    def _render_cell(self, sh: SheetPart, pos: tuple[int, int], attrs: dict[str, str],
+                     value: CellValue, ref: str) -> str:
         p = sh.p
         if value is None:
             return f"<{p}c{X.render_attrs(attrs)}/>"
         if isinstance(value, str):
             if X.utf16_len(value) > X.MAX_CELL_CHARS:
-                raise WritebackError(where, f"the text is {X.utf16_len(value)} characters long; "
-                                     f"Excel cells hold at most {X.MAX_CELL_CHARS}",
-                                     "shorten the text")
+                raise self._at(sh, ref, f"the text is {X.utf16_len(value)} characters long; "
+                               f"Excel cells hold at most {X.MAX_CELL_CHARS}",
+                               "shorten the text")
             bad = X.UNSTORABLE_RE.search(value)
             if bad:
                 what = ("an unpaired surrogate character" if bad.group(0) < "\ue000"
                         else f"U+{ord(bad.group(0)):04X}, which Excel cannot store")
-                raise WritebackError(where, f"the text holds {what}",
-                                     "fix the text's encoding or remove that character")
+                raise self._at(sh, ref, f"the text holds {what}",
+                               "fix the text's encoding or remove that character")
             attrs["t"] = "inlineStr"
             space = ' xml:space="preserve"' if X.needs_preserve(value) else ""
             return (f"<{p}c{X.render_attrs(attrs)}><{p}is><{p}t{space}>"
@@ -232,24 +235,24 @@ class XlsxPatcher(TableEditor):
             return f"<{p}c{X.render_attrs(attrs)}><{p}v>{int(value)}</{p}v></{p}c>"
         if isinstance(value, int | float):
             if isinstance(value, float) and not math.isfinite(value):
-                raise WritebackError(where, f"{value} is not a number Excel can store",
-                                     "write a finite number or text")
+                raise self._at(sh, ref, f"{value} is not a number Excel can store",
+                               "write a finite number or text")
             return f"<{p}c{X.render_attrs(attrs)}><{p}v>{value!r}</{p}v></{p}c>"
         if isinstance(value, dt.date):
             if isinstance(value, dt.datetime) and value.tzinfo is not None:
-                raise WritebackError(where, "the date has a time zone; Excel dates have none",
-                                     "convert it to local time without tzinfo first")
+                raise self._at(sh, ref, "the date has a time zone; Excel dates have none",
+                               "convert it to local time without tzinfo first")
             serial = X.excel_serial(value, self.date1904)
             if serial is None:
-                raise WritebackError(where, f"{value} is before the workbook's first date "
-                                     f"({'1904' if self.date1904 else '1900'}-01-01)",
-                                     "write it as text instead")
-            attrs["s"] = str(self._date_style(sh, X.parse_ref(attrs["r"]) or (0, col),
+                raise self._at(sh, ref, f"{value} is before the workbook's first date "
+                               f"({'1904' if self.date1904 else '1900'}-01-01)",
+                               "write it as text instead")
+            attrs["s"] = str(self._date_style(sh, pos,
                                               int(attrs.get("s", "0")),
                                               isinstance(serial, float)))
             return f"<{p}c{X.render_attrs(attrs)}><{p}v>{serial!r}</{p}v></{p}c>"
-        raise WritebackError(where, f"cannot write a {type(value).__name__} value",
-                             "write text, a number, a date or nothing")
+        raise self._at(sh, ref, f"cannot write a {type(value).__name__} value",
+                       "write text, a number, a date or nothing")
 
     def _date_style(self, sh: SheetPart, pos: tuple[int, int], style: int,
                     has_time: bool) -> int:
@@ -276,8 +279,8 @@ class XlsxPatcher(TableEditor):
             used: Counter[int] = Counter()
             for num in nums:
                 row = sh.row(num)
-                for i in range(len(row.cols)):
-                    m = _S_ATTR.match(sh.text, row.offsets[2 * i])
+                for start in sh.starts(row):
+                    m = _S_ATTR.match(sh.text, start)
                     s = int(m.group(1)) if m else 0
                     if s and styles.is_date(s):
                         used[styles.num_fmt(s)] += 1
