@@ -547,3 +547,30 @@ def test_row_spellings_edit_the_right_cell(case: str, tmp_path: Path) -> None:
         "Sheet").to_python(skip_empty_area=False)
     for ref, value in edits.items():
         assert got[6][col_number(ref[0]) - 1] == value
+
+
+@pytest.mark.parametrize(("name", "level"), [("poi_ExcelPivotTableSample.xlsx", 1),
+                                              ("excelize_Book1.xlsx", 6)])
+def test_changed_member_deflated_at_the_level_its_flags_name(name: str, level: int,
+                                                             tmp_path: Path) -> None:
+    """Excel marks its members "super fast" (flag bits 1-2 set: level 1), excelize "normal"
+    (level 6): a rewritten member keeps its flags and is deflated at that level."""
+    import zlib
+
+    sheet, refs = SAMPLES[name]
+    out = tmp_path / "out.xlsx"
+    p = XlsxPatcher(DATA / name)
+    p.set(sheet, refs[0], "written")
+    p.save(out)
+    part = p._sheet(sheet).part
+    with zipfile.ZipFile(DATA / name) as before, zipfile.ZipFile(out) as after:
+        old, new = before.getinfo(part), after.getinfo(part)
+        content = after.read(part)
+        with out.open("rb") as fh:  # the member's raw deflated bytes
+            fh.seek(new.header_offset + 26)
+            n, m = struct.unpack("<HH", fh.read(4))
+            fh.seek(new.header_offset + 30 + n + m)
+            raw = fh.read(new.compress_size)
+    assert new.flag_bits & 6 == old.flag_bits & 6
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    assert raw == comp.compress(content) + comp.flush()

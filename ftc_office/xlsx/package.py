@@ -7,8 +7,9 @@ and refuses zip64, zip bombs and damaged archives before anything is decompresse
 `ZipPackage.write` copies every untouched member's local header and *compressed* bytes
 verbatim, and its central-directory entry verbatim except for the offset field; a changed
 member keeps its name, extra field, timestamp and compression method, and only gets a new
-CRC, sizes and data. Member order is kept. New members (a worksheet part added by
-`XlsxPatcher.ensure_sheet`) are deflated and appended after the existing ones, with the
+CRC, sizes and data, deflated at the level its flags name (Excel marks its members "super
+fast", zlib level 1; `deflate_level`). Member order is kept. New members (a worksheet part
+added by `XlsxPatcher.ensure_sheet`) are deflated and appended after the existing ones, with the
 timestamp of the package's first member so the same input gives the same bytes.
 """
 
@@ -51,6 +52,14 @@ class _Member:
     central: bytes
     compress_size: int
     file_size: int
+
+
+def deflate_level(flags: int) -> int:
+    """The zlib level for a deflated member whose general purpose flags are `flags`: bits 1
+    and 2 name the compression option it was written with (APPNOTE.TXT 4.4.4: normal,
+    maximum, fast, super fast). Excel writes "super fast" (its parts are level-1 sized);
+    Python's zipfile and openpyxl write "normal"."""
+    return (6, 9, 2, 1)[(flags >> 1) & 3]
 
 
 class ZipPackage:
@@ -193,7 +202,7 @@ class ZipPackage:
             else:
                 crc = size = 0
                 parts: list[bytes] = []
-                comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+                comp = zlib.compressobj(deflate_level(m.flags), zlib.DEFLATED, -15)
                 for chunk in new:
                     crc = zlib.crc32(chunk, crc)
                     size += len(chunk)

@@ -30,7 +30,7 @@ class Cell:
     body: str  # inner XML ("" for <c/>)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One parsed row. Offsets are into the sheet text; `span` is None for a row that does
     not exist yet. Cells are kept compactly (a 10,000-row sheet has 270,000 of them): `cols`
@@ -48,10 +48,11 @@ class Row:
 
     def find(self, col: int) -> int:
         """Index of cell `col` in `cols`, or -1."""
-        try:
-            return self.cols.index(col)
-        except ValueError:
-            return -1
+        cols = self.cols
+        if self.ordered:
+            i = bisect.bisect_left(cols, col)
+            return i if i < len(cols) and cols[i] == col else -1
+        return cols.index(col) if col in cols else -1
 
     def before(self, col: int) -> int:
         """Index of the first cell (in document order) right of column `col`: where a new
@@ -76,6 +77,10 @@ class Table:
     totals_rows: int
     columns: list[str]
     query: bool
+
+
+_NO_COLS: array[int] = array("H")  # shared by rows without cells; never appended to
+_NO_STARTS: array[int] = array("L")
 
 
 class SheetPart:
@@ -194,8 +199,9 @@ class SheetPart:
         else:
             tag = self.re_row_tag.match(self.text, span[0])
             assert tag is not None
-            row = Row(num, span, tag.end(), tag.group(0).endswith("/>"),
-                      X.parse_attrs(tag.group(0)[len(self.p) + 4:]))
+            head = tag.group(0)
+            row = Row(num, span, tag.end(), head.endswith("/>"),
+                      X.parse_attrs(head[len(self.p) + 4:]), _NO_COLS, _NO_STARTS)
             if not row.self_closing:
                 self._index_cells(row, span[1] - len(f"</{self.p}row>"))
         self.parsed[num] = row
@@ -355,7 +361,7 @@ class SheetPart:
         if "spans" in attrs:
             nums = [int(x) for x in re.findall(r"\d+", attrs["spans"])]
             if nums:
-                lo, hi = min(nums + list(edits)), max(nums + list(edits))
+                lo, hi = min(min(nums), min(edits)), max(max(nums), max(edits))
                 attrs["spans"] = f"{lo}:{hi}"
         out = [f"<{p}row{X.render_attrs(attrs)}>"]
         if row.self_closing:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from ftc_office.errors import WritebackError
 from ftc_office.xlsx import cells as X
-from ftc_office.xlsx.parts import Cell, CellValue, SheetPart, Table
+from ftc_office.xlsx.parts import Cell, CellValue, Row, SheetPart, Table
 from ftc_office.xlsx.styles import ISO_DATE
 from ftc_office.xlsx.tables import TableEditor
 from ftc_office.xlsx.workbook import full_calc_on_load, rich_text
@@ -143,14 +143,16 @@ class XlsxPatcher(TableEditor):
         of the same row's cell in the column it copies."""
         sh = self._sheet(sheet)
         row, col = self._parse_ref(sheet, ref)
-        ref = X.format_range(row, col, row, col)
-        cell = sh.cell(sh.row(row), col)
+        if not (ref.isalnum() and ref.isupper()):  # "b7", "$B$7", " B7" -> "B7"
+            ref = X.format_range(row, col, row, col)
+        r = sh.row(row)
+        cell = sh.cell(r, col)
         self._check_writable(sh, row, col, cell, ref)
         attrs: dict[str, str] = {"r": ref}
         if cell is not None:
             attrs.update((k, v) for k, v in cell.attrs.items() if k not in ("r", "t", "vm", "cm"))
         else:
-            inherited = self._new_cell_style(sh, row, col)
+            inherited = self._new_cell_style(sh, r, col)
             if inherited:
                 attrs["s"] = inherited
         if style is not None:
@@ -158,10 +160,9 @@ class XlsxPatcher(TableEditor):
         sh.edits.setdefault(row, {})[col] = self._render_cell(sh, (row, col), attrs, value, ref)
         sh.values[(row, col)] = value
 
-    def _new_cell_style(self, sh: SheetPart, row: int, col: int) -> str | None:
+    def _new_cell_style(self, sh: SheetPart, r: Row, col: int) -> str | None:
         """The cell format a new cell takes: its column's template cell in the same row (for
         an added column), the row's format, or the column's."""
-        r = sh.row(row)
         if col in sh.like:
             template = sh.cell(r, sh.like[col])
             if template is not None and template.attrs.get("s"):
@@ -216,11 +217,11 @@ class XlsxPatcher(TableEditor):
         if value is None:
             return f"<{p}c{X.render_attrs(attrs)}/>"
         if isinstance(value, str):
-            if X.utf16_len(value) > X.MAX_CELL_CHARS:
+            if len(value) > X.MAX_CELL_CHARS // 2 and X.utf16_len(value) > X.MAX_CELL_CHARS:
                 raise self._at(sh, ref, f"the text is {X.utf16_len(value)} characters long; "
                                f"Excel cells hold at most {X.MAX_CELL_CHARS}",
                                "shorten the text")
-            bad = X.UNSTORABLE_RE.search(value)
+            bad = None if value.isascii() else X.UNSTORABLE_RE.search(value)
             if bad:
                 what = ("an unpaired surrogate character" if bad.group(0) < "\ue000"
                         else f"U+{ord(bad.group(0)):04X}, which Excel cannot store")

@@ -51,6 +51,7 @@ class Styles:
             rf"<{p}font\b[^>]*?(?:/>|>.*?</{p}font>)",
             self.fonts_match.group(2) if self.fonts_match else "", re.S)]
         self.added: list[str] = []
+        self._is_date: dict[int, bool] = {}
         self.added_fonts: list[str] = []
         self.added_fmts: dict[int, str] = {}
         self.clones: dict[tuple[int, int | None, bool, bool], int] = {}
@@ -58,8 +59,10 @@ class Styles:
         self.changed = False
 
     def _xf(self, s: int) -> str:
-        xfs = self.xfs + self.added
-        return xfs[s] if 0 <= s < len(xfs) else f"<{self.p}xf/>"
+        n = len(self.xfs)
+        if 0 <= s < n:
+            return self.xfs[s]
+        return self.added[s - n] if n <= s < n + len(self.added) else f"<{self.p}xf/>"
 
     def num_fmt(self, s: int) -> int:
         """The numFmtId of cell format `s` (0 if unknown)."""
@@ -67,9 +70,15 @@ class Styles:
         return int(m.group(1)) if m else 0
 
     def is_date(self, s: int) -> bool:
-        """Whether cell format `s` shows a date."""
-        fid = self.num_fmt(s)
-        return X.is_date_format(fid, self.formats.get(fid))
+        """Whether cell format `s` shows a date (formats are only ever added, so the answer
+        for an index is kept)."""
+        known = self._is_date.get(s)
+        if known is None:
+            fid = self.num_fmt(s)
+            known = X.is_date_format(fid, self.formats.get(fid))
+            if 0 <= s < len(self.xfs) + len(self.added):
+                self._is_date[s] = known
+        return known
 
     def wraps(self, s: int) -> bool:
         """Whether cell format `s` wraps its text."""
