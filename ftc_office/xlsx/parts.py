@@ -7,6 +7,7 @@ the few layout edits a new column brings (`ftc_office.xlsx.layout`). styles.xml 
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 from array import array
 from collections.abc import Iterator
@@ -146,6 +147,7 @@ class SheetPart:
         self.new_widths: dict[int, float] = {}
         self.widen: dict[int, tuple[int, int, int]] = {}
         self.date_fmt: int | None = None  # the date format the sheet's dates use (patch)
+        self.date_styles: dict[tuple[int, int, bool], int] = {}  # (col, style, time) -> s
 
     def _index_rows(self) -> None:
         text, p = self.text, re.escape(self.p)
@@ -219,7 +221,7 @@ class SheetPart:
                 row.cols = array("H", map(X.COL_NUMBERS.__getitem__, letters))
                 row.starts = None
                 cols = row.cols
-                row.ordered = cols == array("H", sorted(set(cols)))
+                row.ordered = all(map(operator.lt, cols, cols[1:]))
                 return
         self._index_starts(row, body_end)
 
@@ -239,7 +241,7 @@ class SheetPart:
         else:
             row.cols = array("H", map(X.COL_NUMBERS.__getitem__, letters))
         cols = row.cols
-        row.ordered = cols == array("H", sorted(set(cols)))
+        row.ordered = all(map(operator.lt, cols, cols[1:]))
 
     def starts(self, row: Row) -> array[int]:
         """Where each cell of `row` starts (read now if `_index_cells` left them)."""

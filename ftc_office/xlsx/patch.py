@@ -34,6 +34,7 @@ Typical use::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections import Counter
@@ -50,6 +51,13 @@ from ftc_office.xlsx.workbook import full_calc_on_load, rich_text
 __all__ = ["CellValue", "XlsxPatcher"]
 
 _S_ATTR = re.compile(r"""<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?\ss\s*=\s*["'](\d+)["']""")
+
+
+@functools.lru_cache(maxsize=4096)  # a status or a date's text repeats down a column
+def _inline_body(text: str, p: str) -> str:
+    """The ``<is>`` element of an inline string cell holding `text` (elements prefixed `p`)."""
+    space = ' xml:space="preserve"' if X.needs_preserve(text) else ""
+    return f"<{p}is><{p}t{space}>{X.encode_cell_text(text)}</{p}t></{p}is>"
 
 
 class XlsxPatcher(TableEditor):
@@ -228,9 +236,7 @@ class XlsxPatcher(TableEditor):
                 raise self._at(sh, ref, f"the text holds {what}",
                                "fix the text's encoding or remove that character")
             attrs["t"] = "inlineStr"
-            space = ' xml:space="preserve"' if X.needs_preserve(value) else ""
-            return (f"<{p}c{X.render_attrs(attrs)}><{p}is><{p}t{space}>"
-                    f"{X.encode_cell_text(value)}</{p}t></{p}is></{p}c>")
+            return f"<{p}c{X.render_attrs(attrs)}>{_inline_body(value, p)}</{p}c>"
         if isinstance(value, bool):
             attrs["t"] = "b"
             return f"<{p}c{X.render_attrs(attrs)}><{p}v>{int(value)}</{p}v></{p}c>"
@@ -248,9 +254,11 @@ class XlsxPatcher(TableEditor):
                 raise self._at(sh, ref, f"{value} is before the workbook's first date "
                                f"({'1904' if self.date1904 else '1900'}-01-01)",
                                "write it as text instead")
-            attrs["s"] = str(self._date_style(sh, pos,
-                                              int(attrs.get("s", "0")),
-                                              isinstance(serial, float)))
+            key = (pos[1], int(attrs.get("s", "0")), isinstance(serial, float))
+            date_style = sh.date_styles.get(key)
+            if date_style is None:
+                date_style = sh.date_styles[key] = self._date_style(sh, pos, *key[1:])
+            attrs["s"] = str(date_style)
             return f"<{p}c{X.render_attrs(attrs)}><{p}v>{serial!r}</{p}v></{p}c>"
         raise self._at(sh, ref, f"cannot write a {type(value).__name__} value",
                        "write text, a number, a date or nothing")
