@@ -516,6 +516,21 @@ _ROWS: dict[str, tuple[str, dict[str, object], str]] = {
         {'B7': 'b', 'A7': 'a'},
         ('<c r="B7" t="inlineStr"><is><t>b</t></is></c><c r="C7"><v>3</v></c>'
          '<c r="A7" t="inlineStr"><is><t>a</t></is></c>')),
+    'whitespace between cells': (
+        (' <c r="A7"><v>1</v></c> <c r="C7"><v>3</v></c> '),
+        {'B7': 'b', 'D7': 'd'},
+        (' <c r="A7"><v>1</v></c> <c r="B7" t="inlineStr"><is><t>b</t></is></c>'
+         '<c r="C7"><v>3</v></c><c r="D7" t="inlineStr"><is><t>d</t></is></c> ')),
+    'extLst after the cells': (
+        ('<c r="A7"><v>1</v></c><extLst><ext uri="x"/></extLst>'),
+        {'B7': 'b'},
+        ('<c r="A7"><v>1</v></c><c r="B7" t="inlineStr"><is><t>b</t></is></c>'
+         '<extLst><ext uri="x"/></extLst>')),
+    'self-closing last cell': (
+        ('<c r="A7"><v>1</v></c><c r="B7" s="0"/>\n'),
+        {'C7': 'c'},
+        ('<c r="A7"><v>1</v></c>'
+         '<c r="B7" s="0"/><c r="C7" t="inlineStr"><is><t>c</t></is></c>\n')),
 }
 
 

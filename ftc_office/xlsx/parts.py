@@ -352,6 +352,18 @@ class SheetPart:
             pos = end
         yield from _chunks(text, pos, len(text))
 
+    def _after_last_cell(self, row: Row) -> int:
+        """Where the last cell of `row` (which has cells) ends: before the whitespace that may
+        close the row when that follows a ``</c>``, else found by parsing the cell."""
+        assert row.span is not None
+        text, close = self.text, f"</{self.p}c>"
+        end = row.span[1] - len(f"</{self.p}row>")
+        while text[end - 1] in " \t\r\n":
+            end -= 1
+        if text.endswith(close, row.tag_end, end):
+            return end
+        return self.cell_span(row, len(row.cols) - 1)[1]
+
     def _render_row(self, row: Row, edits: dict[int, str]) -> str:
         """The row's XML with `edits` (column -> cell XML) in place: an edited cell replaces
         the cell it names, a new one goes before the first cell right of it; every other
@@ -372,7 +384,6 @@ class SheetPart:
             return "".join(out)
         assert row.span is not None
         text = self.text
-        body_end = row.span[1] - len(f"</{p}row>")
         # (where, where the replaced text ends, column, new XML): replacements and inserts
         cuts: list[tuple[int, int, int, str]] = []
         for col, xml in edits.items():
@@ -381,7 +392,10 @@ class SheetPart:
                 start, end = self.cell_span(row, i)
             else:
                 j = row.before(col)
-                start = end = self.cell_start(row, j) if j < len(row.cols) else body_end
+                if j < len(row.cols):
+                    start = end = self.cell_start(row, j)
+                else:  # right after the last cell (before any whitespace ending the row)
+                    start = end = self._after_last_cell(row) if j else row.tag_end
             cuts.append((start, end, col, xml))
         cuts.sort()
         pos = row.tag_end
