@@ -303,10 +303,20 @@ def test_date1904(tmp_path: Path) -> None:
     assert ws["G5"].value == when
 
 
-def test_prefixed_sheet_self_closing_rows_and_cells(tmp_path: Path) -> None:
+def workbook_with_sheet(tmp_path: Path, sheet: str) -> Path:
+    """An openpyxl workbook whose only sheet's XML is `sheet` (x.xlsx in `tmp_path`)."""
     wb = openpyxl.Workbook()
     wb.active["A1"] = "x"
     wb.save(tmp_path / "base.xlsx")
+    with zipfile.ZipFile(tmp_path / "base.xlsx") as z, \
+            zipfile.ZipFile(tmp_path / "x.xlsx", "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            data = z.read(info)
+            out.writestr(info, sheet if info.filename == "xl/worksheets/sheet1.xml" else data)
+    return tmp_path / "x.xlsx"
+
+
+def test_prefixed_sheet_self_closing_rows_and_cells(tmp_path: Path) -> None:
     sheet = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -315,12 +325,7 @@ def test_prefixed_sheet_self_closing_rows_and_cells(tmp_path: Path) -> None:
         '</x:row><x:row r="2" spans="1:3"/><x:row r="3"><x:c r="B3" s="0"/><x:c r="D3">'
         "<x:v>4</x:v></x:c></x:row><x:row r=\"9\"><x:c r=\"A9\"><x:v>9</x:v></x:c></x:row>"
         "</x:sheetData></x:worksheet>")
-    with zipfile.ZipFile(tmp_path / "base.xlsx") as z, \
-            zipfile.ZipFile(tmp_path / "x.xlsx", "w", zipfile.ZIP_DEFLATED) as out:
-        for info in z.infolist():
-            data = z.read(info)
-            out.writestr(info, sheet if info.filename == "xl/worksheets/sheet1.xml" else data)
-    p = XlsxPatcher(tmp_path / "x.xlsx")
+    p = XlsxPatcher(workbook_with_sheet(tmp_path, sheet))
     p.set("Sheet", "B2", "two")
     p.set("Sheet", "B3", 3)
     p.set("Sheet", "C3", "before D3")
@@ -539,19 +544,11 @@ def test_row_spellings_edit_the_right_cell(case: str, tmp_path: Path) -> None:
     """A replaced cell stays where it was, a new one goes before the first cell right of it
     (in document order), and every other byte of the row is kept."""
     body, edits, expected = _ROWS[case]
-    wb = openpyxl.Workbook()
-    wb.active["A1"] = "x"
-    wb.save(tmp_path / "base.xlsx")
     sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
              f'<sheetData><row r="1"><c r="A1"><v>0</v></c></row><row r="7">{body}</row>'
              "</sheetData></worksheet>")
-    with zipfile.ZipFile(tmp_path / "base.xlsx") as z, \
-            zipfile.ZipFile(tmp_path / "x.xlsx", "w", zipfile.ZIP_DEFLATED) as out:
-        for info in z.infolist():
-            data = z.read(info)
-            out.writestr(info, sheet if info.filename == "xl/worksheets/sheet1.xml" else data)
-    p = XlsxPatcher(tmp_path / "x.xlsx")
+    p = XlsxPatcher(workbook_with_sheet(tmp_path, sheet))
     for ref, value in edits.items():
         p.set("Sheet", ref, value)  # type: ignore[arg-type]
     p.save(tmp_path / "out.xlsx")

@@ -146,6 +146,13 @@ def encode_cell_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+@functools.lru_cache(maxsize=4096)  # a status or a date's text repeats down a column
+def inline_string(text: str, p: str = "") -> str:
+    """The ``<is>`` element of an inline string cell holding `text` (elements prefixed `p`)."""
+    space = ' xml:space="preserve"' if needs_preserve(text) else ""
+    return f"<{p}is><{p}t{space}>{encode_cell_text(text)}</{p}t></{p}is>"
+
+
 def decode_cell_text(text: str) -> str:
     """Inverse of `encode_cell_text` for the content of a ``<t>`` element."""
     return _DECODE_RE.sub(lambda m: chr(int(m.group(1), 16)), xml_unescape(text))

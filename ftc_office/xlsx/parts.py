@@ -127,15 +127,7 @@ class SheetPart:
                 rng = X.parse_range(attrs["ref"])
                 if rng:
                     self.arrays.append(rng)
-        self.col_styles: list[tuple[int, int, int]] = []
-        self.col_widths: list[tuple[int, int, float]] = []
-        for m in re.finditer(rf"<{p}col\b([^>]*?)/?>", self.text):
-            a = X.parse_attrs(m.group(1))
-            if "min" in a and "max" in a:
-                if "style" in a:
-                    self.col_styles.append((int(a["min"]), int(a["max"]), int(a["style"])))
-                if "width" in a:
-                    self.col_widths.append((int(a["min"]), int(a["max"]), float(a["width"])))
+        self._read_cols()
         self.tables: list[Table] = []
         self.parsed: dict[int, Row] = {}
         self.edits: dict[int, dict[int, str]] = {}
@@ -148,6 +140,18 @@ class SheetPart:
         self.widen: dict[int, tuple[int, int, int]] = {}
         self.date_fmt: int | None = None  # the date format the sheet's dates use (patch)
         self.date_styles: dict[tuple[int, int, bool], int] = {}  # (col, style, time) -> s
+
+    def _read_cols(self) -> None:
+        """The styles and widths the ``<col>`` elements give ranges of columns."""
+        self.col_styles: list[tuple[int, int, int]] = []
+        self.col_widths: list[tuple[int, int, float]] = []
+        for m in re.finditer(rf"<{re.escape(self.p)}col\b([^>]*?)/?>", self.text):
+            a = X.parse_attrs(m.group(1))
+            if "min" in a and "max" in a:
+                if "style" in a:
+                    self.col_styles.append((int(a["min"]), int(a["max"]), int(a["style"])))
+                if "width" in a:
+                    self.col_widths.append((int(a["min"]), int(a["max"]), float(a["width"])))
 
     def _index_rows(self) -> None:
         text, p = self.text, re.escape(self.p)

@@ -34,7 +34,6 @@ Typical use::
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import re
 from collections import Counter
@@ -51,13 +50,6 @@ from ftc_office.xlsx.workbook import full_calc_on_load, rich_text
 __all__ = ["CellValue", "XlsxPatcher"]
 
 _S_ATTR = re.compile(r"""<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?\ss\s*=\s*["'](\d+)["']""")
-
-
-@functools.lru_cache(maxsize=4096)  # a status or a date's text repeats down a column
-def _inline_body(text: str, p: str) -> str:
-    """The ``<is>`` element of an inline string cell holding `text` (elements prefixed `p`)."""
-    space = ' xml:space="preserve"' if X.needs_preserve(text) else ""
-    return f"<{p}is><{p}t{space}>{X.encode_cell_text(text)}</{p}t></{p}is>"
 
 
 class XlsxPatcher(TableEditor):
@@ -236,7 +228,7 @@ class XlsxPatcher(TableEditor):
                 raise self._at(sh, ref, f"the text holds {what}",
                                "fix the text's encoding or remove that character")
             attrs["t"] = "inlineStr"
-            return f"<{p}c{X.render_attrs(attrs)}>{_inline_body(value, p)}</{p}c>"
+            return f"<{p}c{X.render_attrs(attrs)}>{X.inline_string(value, p)}</{p}c>"
         if isinstance(value, bool):
             attrs["t"] = "b"
             return f"<{p}c{X.render_attrs(attrs)}><{p}v>{int(value)}</{p}v></{p}c>"
