@@ -42,7 +42,7 @@ class Row:
     span: tuple[int, int] | None
     tag_end: int = 0  # end of the start tag
     self_closing: bool = True
-    attrs: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, str] | None = field(default_factory=dict)  # None: not read yet
     cols: array[int] = field(default_factory=lambda: array("H"))
     starts: array[int] | None = field(default_factory=lambda: array("L"))
     ordered: bool = True  # cols ascending, as Excel writes them
@@ -80,6 +80,7 @@ class Table:
     query: bool
 
 
+_ROW_R = re.compile(r"""\sr\s*=\s*["']""")  # a <row> tag naming its row
 _NO_COLS: array[int] = array("H")  # shared by rows without cells; never appended to
 _NO_STARTS: array[int] = array("L")
 
@@ -140,6 +141,7 @@ class SheetPart:
         self.widen: dict[int, tuple[int, int, int]] = {}
         self.date_fmt: int | None = None  # the date format the sheet's dates use (patch)
         self.date_styles: dict[tuple[int, int, bool], int] = {}  # (col, style, time) -> s
+        self.templates: dict[tuple[int, int], str | None] = {}  # (row, col) -> its style
 
     def _read_cols(self) -> None:
         """The styles and widths the ``<col>`` elements give ranges of columns."""
@@ -206,12 +208,26 @@ class SheetPart:
             tag = self.re_row_tag.match(self.text, span[0])
             assert tag is not None
             head = tag.group(0)
-            row = Row(num, span, tag.end(), head.endswith("/>"),
-                      X.parse_attrs(head[len(self.p) + 4:]), _NO_COLS, _NO_STARTS)
+            row = Row(num, span, tag.end(), head.endswith("/>"), None, _NO_COLS, _NO_STARTS)
             if not row.self_closing:
                 self._index_cells(row, span[1] - len(f"</{self.p}row>"))
         self.parsed[num] = row
         return row
+
+    def row_attrs(self, row: Row) -> dict[str, str]:
+        """The attributes of the ``<row>`` tag (read the first time they are asked for)."""
+        if row.attrs is None:
+            assert row.span is not None
+            row.attrs = X.parse_attrs(self.text[row.span[0] + len(self.p) + 4:row.tag_end])
+        return row.attrs
+
+    def row_style(self, row: Row) -> str | None:
+        """The cell format the row gives its cells (``customFormat``), if any."""
+        if row.span is None or (row.attrs is None and "customFormat" not in self.text[
+                row.span[0]:row.tag_end]):
+            return None
+        attrs = self.row_attrs(row)
+        return attrs.get("s") if attrs.get("customFormat") in ("1", "true") else None
 
     def _index_cells(self, row: Row, body_end: int) -> None:
         """The column of each cell of `row`. When every cell starts ``<c r="`` (Excel and
@@ -368,12 +384,14 @@ class SheetPart:
             return end
         return self.cell_span(row, len(row.cols) - 1)[1]
 
-    def _render_row(self, row: Row, edits: dict[int, str]) -> str:
-        """The row's XML with `edits` (column -> cell XML) in place: an edited cell replaces
-        the cell it names, a new one goes before the first cell right of it; every other
-        byte of the row is kept."""
-        p = self.p
-        attrs = dict(row.attrs)
+    def _row_head(self, row: Row, edits: dict[int, str]) -> str:
+        """The ``<row>`` start tag with its ``r`` (added if missing) and ``spans`` widened to
+        the edited columns. A tag whose attributes do not change is kept as it is."""
+        if row.span is not None and not row.self_closing:
+            head = self.text[row.span[0]:row.tag_end]
+            if "spans" not in head and _ROW_R.search(head):
+                return head
+        attrs = dict(self.row_attrs(row)) if row.span is not None else {}
         if "r" not in attrs:
             attrs = {"r": str(row.num), **attrs}
         if "spans" in attrs:
@@ -381,7 +399,14 @@ class SheetPart:
             if nums:
                 lo, hi = min(min(nums), min(edits)), max(max(nums), max(edits))
                 attrs["spans"] = f"{lo}:{hi}"
-        out = [f"<{p}row{X.render_attrs(attrs)}>"]
+        return f"<{self.p}row{X.render_attrs(attrs)}>"
+
+    def _render_row(self, row: Row, edits: dict[int, str]) -> str:
+        """The row's XML with `edits` (column -> cell XML) in place: an edited cell replaces
+        the cell it names, a new one goes before the first cell right of it; every other
+        byte of the row is kept."""
+        p = self.p
+        out = [self._row_head(row, edits)]
         if row.self_closing:
             out.extend(edits[c] for c in sorted(edits))
             out.append(f"</{p}row>")
