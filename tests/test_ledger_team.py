@@ -139,8 +139,15 @@ def test_random_kills_and_reruns_never_send_twice(
     rng = random.Random(seed)
     kills = 0
     for _round in range(6):
+        before = len(smtp_plain.handler.received)
         procs = [start(envs[who], trackers) for who, trackers in runs(copies, envs)]
-        time.sleep(rng.uniform(0.8, 2.5))
+        # kill while they send (a fixed delay missed every run once the runs got faster):
+        # once this round's first message arrived, or after 10 s, plus a random moment
+        deadline = time.monotonic() + 10
+        while (len(smtp_plain.handler.received) == before and time.monotonic() < deadline
+               and any(p.poll() is None for p in procs)):
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.5))
         for p in procs:
             if p.poll() is None and rng.random() < 0.7:
                 p.send_signal(signal.SIGKILL)

@@ -88,8 +88,8 @@ def test_fifty_rows_killed_at_random_moments_over_smtp(tmp_path: Path, seed: int
     reshuffle(work / "data.xlsx", rng)
     for _ in range(2):  # killed after a random delay, twice
         child(work, merge_args("smtp"), kill_after=rng.uniform(0.8, 2.5))
-        resolve_unknowns(work, set(sink.keys))
-    finish(work, "smtp", lambda: sink.keys)
+        resolve_unknowns(work, sink.settled())
+    finish(work, "smtp", sink.settled)
     counts = Counter(sink.keys)
     assert len(counts) == FINAL and set(counts.values()) == {1}, counts.most_common(3)
     st = statuses(work / "data.xlsx")
