@@ -141,7 +141,6 @@ class SheetPart:
         self.widen: dict[int, tuple[int, int, int]] = {}
         self.date_fmt: int | None = None  # the date format the sheet's dates use (patch)
         self.date_styles: dict[tuple[int, int, bool], int] = {}  # (col, style, time) -> s
-        self.templates: dict[tuple[int, int], str | None] = {}  # (row, col) -> its style
 
     def _read_cols(self) -> None:
         """The styles and widths the ``<col>`` elements give ranges of columns."""

@@ -164,12 +164,9 @@ class XlsxPatcher(TableEditor):
         """The cell format a new cell takes: its column's template cell in the same row (for
         an added column), the row's format, or the column's."""
         if col in sh.like:
-            key = (r.num, sh.like[col])  # the new columns of a row share their template
-            if key not in sh.templates:
-                template = sh.cell(r, key[1])
-                sh.templates[key] = template.attrs.get("s") if template is not None else None
-            if sh.templates[key]:
-                return sh.templates[key]
+            template = sh.cell(r, sh.like[col])
+            if template is not None and template.attrs.get("s"):
+                return template.attrs["s"]
         style = sh.row_style(r)
         if style is None:
             cs = sh.col_style(col)
