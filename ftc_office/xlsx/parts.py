@@ -237,10 +237,8 @@ class SheetPart:
         if n == text.count(f'<{p}c r="', row.tag_end, body_end):
             letters = self.re_cell_r.findall(text, row.tag_end, body_end)
             if len(letters) == n:
-                row.cols = array("H", map(X.COL_NUMBERS.__getitem__, letters))
+                _set_cols(row, array("H", map(X.COL_NUMBERS.__getitem__, letters)))
                 row.starts = None
-                cols = row.cols
-                row.ordered = all(map(operator.lt, cols, cols[1:]))
                 return
         self._index_starts(row, body_end)
 
@@ -256,11 +254,9 @@ class SheetPart:
             for ref in letters:
                 col = col + 1 if ref is None else X.COL_NUMBERS[ref]
                 numbers.append(col)
-            row.cols = array("H", numbers)
+            _set_cols(row, array("H", numbers))
         else:
-            row.cols = array("H", map(X.COL_NUMBERS.__getitem__, letters))
-        cols = row.cols
-        row.ordered = all(map(operator.lt, cols, cols[1:]))
+            _set_cols(row, array("H", map(X.COL_NUMBERS.__getitem__, letters)))
 
     def starts(self, row: Row) -> array[int]:
         """Where each cell of `row` starts (read now if `_index_cells` left them)."""
@@ -433,6 +429,12 @@ class SheetPart:
             pos = end
         out.append(text[pos:row.span[1]])
         return "".join(out)
+
+
+def _set_cols(row: Row, cols: array[int]) -> None:
+    """Give `row` its cells' columns, and note whether they ascend (bisection finds them)."""
+    row.cols = cols
+    row.ordered = all(map(operator.lt, cols, cols[1:]))
 
 
 def _chunks(text: str, start: int, end: int, size: int = 1 << 20) -> Iterator[bytes]:
