@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.table import Table
 
-from ftc_office.cli.textable import Column, lay_out
+from ftc_office.cli.textable import SINGLE_CELL, Column, lay_out
 from ftc_office.cli.views import PLAN_COLUMNS, _rich_table
 
 RATIOS = {"Customer": 2, "Workloads": 2, "Next": 3}  # as the old plan_table set them
@@ -52,7 +52,9 @@ WORDS = st.sampled_from([
     "Contoso", "Exchange Online,", "SharePoint", "Online", "a", "-", "", "EMEA", "unassign",
     "the", "FM", "ATU:", "waiting for the move to", "Supercalifragilisticexpialidocious",
     "x" * 45, "Müller", "Équipe", "北京微软", "東京", "🙂", "naïve", "I’m", "Lopez,", "Maria",
-    "ines.moreau", "2026-11-26", "B12:", "is", "empty", "a.very.long.address.local.part"])
+    "ines.moreau", "2026-11-26", "B12:", "is", "empty", "a.very.long.address.local.part",
+    "Ελληνικά", "≥ 10%", "“quoted”", "…", "e\u0301", "👍🏽", "Москва", "Łódź", "Øresund",
+    "Ærø-Şişli", "ñandú", "x" * 12 + "é" * 30])
 CELL = st.lists(WORDS, max_size=7).map(" ".join) | st.lists(WORDS, max_size=3).map("  ".join)
 
 
@@ -88,6 +90,36 @@ def test_the_fast_layout_is_taken_for_plain_text() -> None:
         lines = lay_out("send_atu (3)", columns, rows, width)
         assert lines is not None
         assert _clean("\n".join(lines)) == _reference("send_atu (3)", columns, rows, width)
+
+
+def test_single_cell_characters_are_one_cell_in_rich() -> None:
+    """Text made of `SINGLE_CELL` characters is measured by len: rich must agree on each."""
+    from rich.cells import cell_len
+
+    wrong = [c for c in sorted(SINGLE_CELL) if c.isprintable() and cell_len(c) != 1]
+    assert wrong == []
+    assert "é" in SINGLE_CELL and "Ж" in SINGLE_CELL and "東" not in SINGLE_CELL
+
+
+def test_the_copied_rich_functions_equal_rich_s() -> None:
+    from rich._ratio import ratio_reduce
+    from rich._wrap import divide_line
+
+    from ftc_office.cli.textable import _breaks, _collapse_widths, _ratio_reduce
+
+    texts = ["", "a", "Contoso  Ltd ", "  lead", "x" * 40 + " y", "ATU: Exchange Online, "
+             "SharePoint Online, Microsoft Teams to EMEA", "Ελληνικά Москва Łódź " * 4]
+    for text in texts:
+        for width in range(1, 50):
+            assert _breaks(text, width) == divide_line(text, width, fold=False), (text, width)
+    for widths, wrap, most in [([10, 30, 12, 8, 60], [False, True, True, False, True], 80),
+                               ([5, 5, 5], [True, True, True], 9), ([40, 40], [False, False], 50),
+                               ([22, 41, 41, 17, 9, 30, 77], [1, 0, 0, 1, 1, 0, 0], 100)]:
+        flags = [bool(w) for w in wrap]
+        assert _collapse_widths(widths, flags, most) == Table._collapse_widths(widths, flags,
+                                                                               most)
+        assert _ratio_reduce(sum(widths) - most, [1] * len(widths), widths, widths) == \
+            ratio_reduce(sum(widths) - most, [1] * len(widths), widths, widths)
 
 
 def test_control_characters_go_to_rich() -> None:

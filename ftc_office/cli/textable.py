@@ -6,23 +6,28 @@ no expand, a left-justified title, header style and colour off). On 10,000 tenan
 module reproduces the same text for that one configuration:
 
 * column widths by rich's own rule: each column as wide as its widest cell (plus padding),
-  clamped to the terminal; when the table is too wide, `Table._collapse_widths` narrows the
-  wrappable columns and `ratio_reduce` the rest (both rich's functions, called here);
+  clamped to the terminal; when the table is too wide, rich's `Table._collapse_widths`
+  narrows the wrappable columns and its `ratio_reduce` the rest (both copied here: importing
+  ``rich.table`` alone cost 50 ms);
 * a cell that fits its column is its text padded with spaces; a cell that does not is
-  wrapped by rich's own ``Text.wrap`` (word wrap, "…" for a word or a no-wrap cell too long);
+  wrapped as rich's ``Text.wrap`` wraps it (word wrap by a copy of rich's `divide_line`, "…"
+  for a word or a no-wrap cell too long), by rich itself for text with wide characters;
 * a row as tall as its tallest cell, a blank line after each table.
 
-Text is measured in terminal cells by rich's own ``cell_len`` (CJK and emoji are two cells
-wide); `lay_out` returns None for text that is not printable (tabs, line breaks, control
-characters) or a terminal narrower than `MIN_WIDTH`, and the caller renders that table with
-rich. ``_collapse_widths``, ``ratio_reduce`` and ``divide_line`` are rich internals:
-tests/test_textable.py renders generated tables both ways and compares the text.
+Text is measured in terminal cells: by ``len`` when every character is one cell wide in
+rich's own table (ASCII, Latin, Greek, Cyrillic at once; others asked of rich once each), by
+rich's ``cell_len`` otherwise (CJK and
+emoji are two cells wide); `lay_out` returns None for text that is not printable (tabs, line
+breaks, control characters) or a terminal narrower than `MIN_WIDTH`, and the caller renders
+that table with rich. The copied functions are rich internals: tests/test_textable.py renders
+generated tables both ways and compares the text.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +76,32 @@ def _plain(text: str) -> bool:
     return text.isprintable()
 
 
+#: characters one terminal cell wide by rich's own table (`rich.cells`'s single-cell ranges:
+#: printable ASCII, Latin-1 and the Latin extensions, Greek and Cyrillic); text made only of
+#: them is measured by ``len`` (a test checks each against rich's `cell_len`)
+SINGLE_CELL = frozenset(chr(c) for a, b in ((0x20, 0x7E), (0xA0, 0xAC), (0xAE, 0x2FF),
+                                             (0x370, 0x482)) for c in range(a, b + 1))
+_single = SINGLE_CELL.issuperset
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_cell(ch: str) -> bool:
+    """Whether rich measures the character one cell wide (outside `SINGLE_CELL`: "≥", "…",
+    typographic quotes are; CJK, emoji and combining marks are not; rich measures a zero-width
+    joiner or variation selector with its neighbours)."""
+    from rich.cells import get_character_cell_size
+
+    return ch not in "\u200d\ufe0f" and get_character_cell_size(ch) == 1
+
+
+def _narrow(text: str) -> bool:
+    """Every character of `text` is one terminal cell wide, as rich measures it."""
+    return text.isascii() or _single(text) or all(map(_one_cell, set(text) - SINGLE_CELL))
+
+
 def _len(text: str) -> int:
-    """The terminal cells `text` takes (rich's measure; one per character for ASCII)."""
-    if text.isascii():
+    """The terminal cells `text` takes (rich's measure; its length for narrow text)."""
+    if _narrow(text):
         return len(text)
     from rich.cells import cell_len
 
@@ -90,13 +118,52 @@ def _widths(columns: Sequence[Column], rows: Sequence[Sequence[str]],
         longest = max([_len(col.header), *(_len(row[i]) for row in rows)])
         widths.append(min(min(longest, inner) + extra, width) or 1)
     if sum(widths) > width:
-        from rich._ratio import ratio_reduce
-        from rich.table import Table
-
-        widths = Table._collapse_widths(widths, [not c.no_wrap for c in columns], width)
+        widths = _collapse_widths(widths, [not c.no_wrap for c in columns], width)
         if sum(widths) > width:
-            widths = ratio_reduce(sum(widths) - width, [1] * len(widths), widths, widths)
+            widths = _ratio_reduce(sum(widths) - width, [1] * len(widths), widths, widths)
     return widths
+
+
+def _collapse_widths(widths: list[int], wrapable: list[bool], max_width: int) -> list[int]:
+    """rich's `Table._collapse_widths` (rich 13–15): narrow the widest wrappable columns, in
+    steps, until the table fits (importing ``rich.table`` cost `plan` 50 ms)."""
+    total = sum(widths)
+    excess = total - max_width
+    if any(wrapable):
+        while total and excess > 0:
+            widest = max(w for w, wrap in zip(widths, wrapable, strict=True) if wrap)
+            second = max(w if wrap and w != widest else 0
+                         for w, wrap in zip(widths, wrapable, strict=True))
+            ratios = [1 if w == widest and wrap else 0
+                      for w, wrap in zip(widths, wrapable, strict=True)]
+            if not any(ratios) or widest == second:
+                break
+            widths = _ratio_reduce(excess, ratios, [min(excess, widest - second)] * len(widths),
+                                   widths)
+            total = sum(widths)
+            excess = total - max_width
+    return widths
+
+
+def _ratio_reduce(total: int, ratios: list[int], maximums: list[int], values: list[int]
+                  ) -> list[int]:
+    """rich's `rich._ratio.ratio_reduce`: take `total` off `values` in proportion to
+    `ratios`, at most `maximums` from each."""
+    ratios = [r if m else 0 for r, m in zip(ratios, maximums, strict=True)]
+    total_ratio = sum(ratios)
+    if not total_ratio:
+        return values[:]
+    left = total
+    out = []
+    for ratio, maximum, value in zip(ratios, maximums, values, strict=True):
+        if ratio and total_ratio > 0:
+            taken = min(maximum, round(ratio * left / total_ratio))
+            out.append(value - taken)
+            left -= taken
+            total_ratio -= ratio
+        else:
+            out.append(value)
+    return out
 
 
 def _lines(text: str, width: int, overflow: str, no_wrap: bool) -> Sequence[str]:
@@ -115,8 +182,8 @@ _CONSOLE: Any = None
 def _wrap(text: str, width: int, overflow: str, no_wrap: bool) -> tuple[str, ...]:
     """`text`, longer than `width`, wrapped as rich wraps it, left-justified (padded lines;
     a word longer than a line is cut with "…" or folded, as `overflow` says)."""
-    if text.isascii() and overflow == "ellipsis":
-        return _wrap_ascii(text, width, no_wrap)
+    if overflow == "ellipsis" and _narrow(text):
+        return _wrap_single(text, width, no_wrap)
     global _CONSOLE
     from rich.console import Console
     from rich.text import Text
@@ -129,13 +196,11 @@ def _wrap(text: str, width: int, overflow: str, no_wrap: bool) -> tuple[str, ...
     return tuple(line.plain + " " * (width - _len(line.plain)) for line in lines)
 
 
-def _wrap_ascii(text: str, width: int, no_wrap: bool) -> tuple[str, ...]:
-    """``Text.wrap`` for one line of ASCII, left-justified, overflow "ellipsis", as string
-    operations: rich's `divide_line` places the breaks; each piece loses the trailing spaces
+def _wrap_single(text: str, width: int, no_wrap: bool) -> tuple[str, ...]:
+    """``Text.wrap`` for one line of narrow text (`_narrow`), left-justified, overflow "ellipsis",
+    as string operations: `_breaks` places the breaks; each piece loses the trailing spaces
     past the width, a piece still too long is cut to ``width - 1`` characters and "…"."""
-    from rich._wrap import divide_line
-
-    cuts = [] if no_wrap else divide_line(text, width, fold=False)
+    cuts = [] if no_wrap else _breaks(text, width)
     bounds = [0, *cuts, len(text)]
     out = []
     for a, b in itertools.pairwise(bounds):
@@ -148,3 +213,24 @@ def _wrap_ascii(text: str, width: int, no_wrap: bool) -> tuple[str, ...]:
             piece = piece[:width - 1] + "…"
         out.append(piece + " " * (width - len(piece)))
     return tuple(out)
+
+
+_WORD = re.compile(r"\s*\S+\s*")  # rich's `rich._wrap.re_word`: a word and the spaces after
+
+
+def _breaks(text: str, width: int) -> list[int]:
+    """rich's `divide_line(text, width, fold=False)` for narrow text: where each new
+    line starts. A word goes to a new line when it does not fit the rest of this one; a word
+    longer than a line gets a line of its own (cut later)."""
+    out: list[int] = []
+    offset = 0
+    for m in _WORD.finditer(text):
+        start, word = m.start(), m.group()
+        length = len(word.rstrip())
+        if width - offset >= length:
+            offset += len(word)
+        elif length > width or (offset and start):
+            if start:
+                out.append(start)
+            offset = len(word)
+    return out
