@@ -25,12 +25,13 @@ from ftc_office.fields import FIELDS
 from ftc_office.jobs import Stamp
 from ftc_office.paths import tracker_id
 from ftc_office.playbook import Step, TenantPlan, plan_tenant, routing_problem
+from ftc_office.tracker.builder import load_tracker
 from ftc_office.tracker.checks import (
     audience_problems,
     cross_tenant_contact_problems,
     cross_tracker_problems,
 )
-from ftc_office.tracker.records import PARSERS, TenantRecord, TrackerRecords, load_tracker
+from ftc_office.tracker.records import PARSERS, TenantRecord, TrackerRecords
 
 
 @dataclass

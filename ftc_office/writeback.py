@@ -207,13 +207,13 @@ def _rows_by_tenant(sheet: SheetRead, stamped: set[str]) -> Rows:
     kept = stamped | {"customer"}
     rows_by_tenant: Rows = {}
     for raw in sheet.rows:
-        tid = raw.cells.get("tenant_id")
+        tid = raw.values.get("tenant_id")
         if tid is None:
             continue
-        wl = raw.cells.get("workload")
-        rows_by_tenant.setdefault(to_text(tid[0]).casefold(), []).append(
-            (raw.number, to_text(wl[0]) if wl else "",
-             {k: v[0] for k, v in raw.cells.items() if k in kept}))
+        wl = raw.values.get("workload")
+        rows_by_tenant.setdefault(to_text(tid).casefold(), []).append(
+            (raw.number, to_text(wl) if wl is not None else "",
+             {k: v for k, v in raw.values.items() if k in kept}))
     return rows_by_tenant
 
 

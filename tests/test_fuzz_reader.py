@@ -30,7 +30,7 @@ from builders import DEFAULT_COLUMNS, make_tracker, row
 
 from ftc_office.config import Settings
 from ftc_office.errors import TrackerError
-from ftc_office.tracker.records import load_tracker
+from ftc_office.tracker.builder import load_tracker
 
 N = int(os.environ.get("FTC_FUZZ_N", "15000"))
 BASE_SEED = int(os.environ.get("FTC_FUZZ_SEED", "20261126"))

@@ -35,7 +35,7 @@ from ftc_office.planning import load_workspace, plan_workspace
 from ftc_office.playbook import ActionKind, TenantPlan, plan_tenant
 from ftc_office.preview import write_eml
 from ftc_office.rendering.environment import join_and
-from ftc_office.tracker.records import load_tracker
+from ftc_office.tracker.builder import load_tracker
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "tracker.xlsx"
 AS_OF = dt.date(2026, 11, 26)

@@ -163,8 +163,8 @@ def test_quick_extent_is_never_below_the_exact_one(tmp_path: Path, body: bytes) 
 
 def test_records_keep_the_sheet_without_its_rows() -> None:
     from ftc_office.config import Settings
+    from ftc_office.tracker.builder import build_records, load_tracker
     from ftc_office.tracker.reader import read_sheet
-    from ftc_office.tracker.records import build_records, load_tracker
 
     sample = Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx"
     records = load_tracker(sample, Settings())

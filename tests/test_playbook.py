@@ -20,7 +20,7 @@ from ftc_office.playbook import (
     next_action_date,
     plan_tenant,
 )
-from ftc_office.tracker.records import load_tracker
+from ftc_office.tracker.builder import load_tracker
 
 AS_OF = dt.date(2026, 11, 26)
 DAY = dt.date(2026, 6, 1)

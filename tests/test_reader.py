@@ -16,8 +16,9 @@ from ftc_office.config import Settings, TrackerSettings
 from ftc_office.errors import TrackerError
 from ftc_office.fields import FIELDS
 from ftc_office.planning import load_workspace
+from ftc_office.tracker.builder import load_tracker
 from ftc_office.tracker.reader import read_sheet
-from ftc_office.tracker.records import TenantRecord, TrackerRecords, load_tracker
+from ftc_office.tracker.records import TenantRecord, TrackerRecords
 
 NO_ID: dict[str, Any] = {"tenant_id": None}  # a row with data but no Tenant ID
 PROBLEM = re.compile(r"^(?P<file>.+\.xlsx), (?P<sheet>[^!]+)!(?P<cell>[A-Z]+[0-9]+): "

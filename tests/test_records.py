@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from builders import make_tracker, row
 
+import ftc_office.tracker.builder as builder_mod
 import ftc_office.tracker.reader as reader_mod
 import ftc_office.tracker.records as records_mod
 from ftc_office.addresses import Address
@@ -129,7 +130,7 @@ def test_an_unknown_region_is_listed_by_check_once_and_stops_the_tenant(tmp_path
 
 def test_a_record_planned_directly_still_gets_the_routing_problem(tmp_path: Path) -> None:
     path = make_tracker(tmp_path / "t.xlsx", [row(region="Mars")])
-    t = records_mod.load_tracker(path, Settings()).tenants[0]
+    t = builder_mod.load_tracker(path, Settings()).tenants[0]
     assert t.problems == ()
     plan = plan_tenant(t, AS_OF)
     assert plan.step is Step.INVALID and "region 'Mars'" in str(plan.problems[0])
@@ -137,7 +138,7 @@ def test_a_record_planned_directly_still_gets_the_routing_problem(tmp_path: Path
 
 def test_the_routing_table_comes_from_the_config(tmp_path: Path) -> None:
     routing = RoutingSettings(queues={"EMEA": "Q-Europe"}, regions={"Mars": "EMEA"})
-    t = records_mod.load_tracker(make_tracker(tmp_path / "t.xlsx", [row(region="mars")]),
+    t = builder_mod.load_tracker(make_tracker(tmp_path / "t.xlsx", [row(region="mars")]),
                                  Settings()).tenants[0]
     plan = plan_tenant(t, AS_OF, routing)
     assert (plan.region, plan.queue) == ("EMEA", "Q-Europe")
@@ -174,7 +175,7 @@ def _no_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_a: Any, **_k: Any) -> None:
         raise AssertionError("the workbook was read again")
     monkeypatch.setattr(reader_mod, "read_sheet", refuse)
-    monkeypatch.setattr(records_mod, "read_sheet", refuse)
+    monkeypatch.setattr(builder_mod, "read_sheet", refuse)
 
 
 def _step(ws: Workspace, tid: str = "t-1") -> TenantPlan:

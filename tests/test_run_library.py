@@ -18,7 +18,7 @@ import pytest
 from builders import make_tracker, row
 from runhelpers import at, emls, ftc, rows, smtp_config
 
-import ftc_office.tracker.records as records_module
+import ftc_office.tracker.builder as records_module
 import ftc_office.writeback as writeback_module
 from ftc_office.cli import run_cmds
 from ftc_office.cli.main import cli

@@ -406,7 +406,7 @@ def test_one_bad_tenant_does_not_hold_back_its_queue_group(tmp_path: Path) -> No
     from ftc_office.config import Settings
     from ftc_office.planning import load_workspace
     from ftc_office.playbook import plan_tenant
-    from ftc_office.tracker.records import load_tracker
+    from ftc_office.tracker.builder import load_tracker
 
     done = {"atu_sent": dt.date(2026, 10, 1), "discussion_date": dt.date(2026, 11, 1),
             "customer_email_sent": dt.date(2026, 11, 2)}

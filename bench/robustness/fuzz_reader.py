@@ -14,7 +14,7 @@ Inputs (by seed; the same seed gives the same input):
   and content types; external entities), zip bombs (one part inflating 1,000x), a last-row
   / last-column cell, a header row duplicated 1,000 times, 100,000 empty rows.
 
-Each input goes through ``ftc_office.tracker.records.load_tracker(path, Settings())``. Counted:
+Each input goes through ``ftc_office.tracker.builder.load_tracker(path, Settings())``. Counted:
 inputs tried, read, refused with TrackerError, and escaped (any other exception, pyo3
 panics included) — the figure, which must be 0. Also: the slowest input and the peak RSS of
 the workers. Failures are printed with their seed: reproduce with ``-n 1 --seed SEED``.
@@ -44,7 +44,7 @@ import test_fuzz_reader as tf  # noqa: E402  (the test's mutators and base track
 
 from ftc_office.config import Settings  # noqa: E402
 from ftc_office.errors import TrackerError  # noqa: E402
-from ftc_office.tracker.records import load_tracker  # noqa: E402
+from ftc_office.tracker.builder import load_tracker  # noqa: E402
 
 Base = tuple[str, bytes, dict[str, bytes]]
 

@@ -28,12 +28,14 @@ from ftc_office.xlsx.cells import col_letter
 from ftc_office.xlsx.limits import check_extent, check_package
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawRow:
-    """One data row: the sheet row number and each mapped field's (value, cell ref)."""
+    """One data row: the sheet row number and each mapped field's value (text stripped; an
+    empty cell has no entry), in FIELD_LIST order. A value's cell is
+    ``SheetRead.ref(field, number)``."""
 
     number: int
-    cells: dict[str, tuple[Any, str]]
+    values: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,15 @@ class SheetRead:
     def where(self, ref: str | None = None) -> str:
         """``FILE, Sheet!REF`` for messages."""
         return f"{self.path}, {self.sheet}!{ref}" if ref else f"{self.path}, sheet {self.sheet}"
+
+    def letter(self, name: str) -> str:
+        """The column letter of a mapped field ("?" for a field without a column)."""
+        c = self.columns.get(name)
+        return col_letter(c + 1) if c is not None else "?"
+
+    def ref(self, name: str, row: int) -> str:
+        """The cell of a field in a sheet row (``B12``)."""
+        return f"{self.letter(name)}{row}"
 
 
 def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
@@ -143,8 +154,7 @@ def _rows(path: Path, sheet: str, grid: list[list[Any]],
         raise TrackerError(f"{path}, {sheet}!{near[0].ref}" if len(near) == 1 else where,
                            "; ".join(map(str, near)) + ", an output column ftc-office writes "
                            "(a run would add a second one)", rename_fix(near, output=True))
-    letters = {name: col_letter(c + 1) for name, c in columns.items()}
-    rows = list(_data_rows(grid, header_r, columns, letters))
+    rows = list(_data_rows(grid, header_r, columns))
     return SheetRead(path, sheet, header_r + 1, columns, texts, rows)
 
 
@@ -161,15 +171,14 @@ def _duplicate_headers(header: list[Any], index: dict[str, str], columns: dict[s
     return out
 
 
-def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int],
-               letters: dict[str, str]) -> Iterator[RawRow]:
-    mapped = [(name, c, letters[name]) for name, c in columns.items()]
+def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int]
+               ) -> Iterator[RawRow]:
+    mapped = [(name, columns[name]) for name in FIELDS if name in columns]  # FIELD_LIST order
     for r in range(header_r + 1, len(grid)):
         row = grid[r]
         width = len(row)
-        number = str(r + 1)
-        cells: dict[str, tuple[Any, str]] = {}
-        for name, c, letter in mapped:
+        values: dict[str, Any] = {}
+        for name, c in mapped:
             value = row[c] if c < width else ""
             if type(value) is str:
                 if value and (value[0].isspace() or value[-1].isspace()):
@@ -178,11 +187,11 @@ def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int],
                     continue
             elif value is None or value == "":
                 continue
-            cells[name] = (value, letter + number)
-        tid = cells.get("tenant_id")
-        if cells and not ((tid is None or _is_total_label(tid[0])) and
-                          any(map(_is_total_label, row))):
-            yield RawRow(r + 1, cells)
+            values[name] = value
+        tid = values.get("tenant_id")
+        if values and not ((tid is None or _is_total_label(tid)) and
+                           any(map(_is_total_label, row))):
+            yield RawRow(r + 1, values)
 
 
 def _is_total_label(value: Any) -> bool:
