@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +41,7 @@ from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir, tracker_id
 from ftc_office.tracker.outputs import output_columns_to_add
 from ftc_office.tracker.reader import SheetRead, read_sheet
+from ftc_office.tracker_lock import check_replaceable
 from ftc_office.values import to_text
 from ftc_office.xlsx.cells import clip_cell_text, col_letter
 from ftc_office.xlsx.patch import XlsxPatcher
@@ -64,34 +63,6 @@ class WritebackResult:
     conflicts: list[Problem] = field(default_factory=list)
     backup: str | None = None
     restored: int = 0  # stamps written here before, missing now (an older copy restored)
-
-
-def owner_of(path: Path) -> str | None:
-    """The person in Excel's owner file ``~$name.xlsx`` beside the tracker, if present."""
-    lock = path.with_name("~$" + path.name[2:] if len(path.name) > 2 else "~$" + path.name)
-    candidates = [lock, path.with_name("~$" + path.name)]
-    for p in candidates:
-        if p.is_file():
-            try:
-                data = p.read_bytes()[:200]
-            except OSError:
-                return "someone"
-            n = data[0] if data else 0
-            name = data[1:1 + n].decode("latin-1", "replace").strip() if n else ""
-            return name or "someone"
-    return None
-
-
-def _read_only(path: Path) -> bool:
-    """True when the file is marked read-only (no write bit) or not writable for us.
-
-    Replacing goes through a new file and a rename, which POSIX allows even for a read-only
-    file; a person who marked the tracker read-only means it, as Windows enforces."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False  # reading it reports the real problem
-    return not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK)
 
 
 def sha256_file(path: Path) -> str:
@@ -164,7 +135,7 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
              and (e.key in written or e.key in written_keys)]
     keys = list(dict.fromkeys(written_keys + adopt))
     if result.cells or result.added_columns or result.notes:
-        _check_replaceable(tracker, force)
+        check_replaceable(tracker, force)
         before_hash, after_hash = _replace(tracker, patcher, result, data)
     elif not keys:
         return result
@@ -182,22 +153,6 @@ def _here(entry: Entry, copy: str, uid: str | None) -> Entry:
         return entry
     return replace(entry, stamps=[{**s, "tracker": copy} if stamp_for(s, copy, uid) else s
                                   for s in entry.stamps])
-
-
-def _check_replaceable(tracker: Path, force: bool) -> None:
-    """Refuse a tracker open in Excel (unless `force`) or marked read-only."""
-    owner = owner_of(tracker)
-    if owner and not force:
-        raise WritebackError(str(tracker), f"the workbook is open in Excel by {owner} "
-                             f"(~${tracker.name} exists)",
-                             "ask them to close it and run 'ftc-office writeback' again; the "
-                             "messages are recorded and will be stamped then (or --force if "
-                             "the owner file is stale)")
-    if _read_only(tracker):
-        raise WritebackError(str(tracker), "the workbook is read-only",
-                             "make it writable (Properties → clear Read-only) and run "
-                             "'ftc-office writeback' again; nothing was lost, the ledger keeps "
-                             "every stamp")
 
 
 def _rows_by_tenant(sheet: SheetRead, stamped: set[str]) -> Rows:
@@ -350,4 +305,4 @@ def _replace(tracker: Path, patcher: XlsxPatcher, result: WritebackResult,
     return before, sha256_file(tracker)
 
 
-__all__ = ["WritebackResult", "crashpoint", "owner_of", "write_back"]
+__all__ = ["WritebackResult", "crashpoint", "write_back"]

@@ -6,7 +6,9 @@ of the heavy top-level packages ended up in ``sys.modules``.
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +85,22 @@ def test_the_cli_names_the_config_file_as_config_does() -> None:
     from ftc_office.config import CONFIG_NAME as real
 
     assert real == CONFIG_NAME
+
+
+def test_plan_without_a_ledger_loads_none_of_the_run(tmp_path: Path) -> None:
+    """`plan` reads the ledger only when there is one: without, neither the write-back nor
+    the run's plan and report are imported (about 50 ms of `plan`'s start; the ledger package
+    itself is, for the setting that names a shared ledger)."""
+    code = ("import runpy, sys; sys.argv = ['ftc-office', 'plan', sys.argv[1], '--as-of', "
+            "'2026-11-26', '--json']\n"
+            "try:\n    runpy.run_module('ftc_office', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('ftc_office')))")
+    env = {**os.environ, "FTC_OFFICE_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-c", code, str(SAMPLE)], capture_output=True,
+                          text=True, timeout=120, check=True, cwd=tmp_path, env=env)
+    loaded = set(ast.literal_eval(proc.stdout.strip().splitlines()[-1]))
+    assert "ftc_office.planning" in loaded  # the probe sees the command's own modules
+    assert not loaded & {"ftc_office.writeback", "ftc_office.run.report", "ftc_office.run.plan",
+                         "ftc_office.run.identity", "ftc_office.notes_sheet",
+                         "ftc_office.xlsx.patch"}

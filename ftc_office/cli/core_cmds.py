@@ -104,7 +104,7 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
 
     settings = settings_of(ctx)
     date = parse_as_of(as_of)
-    from ftc_office.run.plan import as_recorded
+    from ftc_office.run.recorded import as_recorded
 
     ws, notes = as_recorded(load_workspace(tracker_paths(trackers), settings), settings)
     flt = PlanFilter(tenant=tenant, step=Step(step) if step else None, fm=fm)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from ftc_office.cli.textable import Column
 from ftc_office.playbook import Step, TenantPlan
-from ftc_office.run.report import Outcome
 from ftc_office.tally import ordered_steps, plan_counts, tally
 
 if TYPE_CHECKING:
@@ -134,6 +133,8 @@ def action_lines(report: RunReport) -> list[str]:
 
 def attention_lines(report: RunReport) -> list[str]:
     """Needs attention: invalid tenants (first problem), failures, unknowns, warnings."""
+    from ftc_office.run.report import Outcome  # not imported by `plan`, which shows a table
+
     items = [f"  {t.customer}: invalid — {t.problems[0]}" for t in report.tenants.values()
              if t.status == Outcome.SKIPPED and t.problems]
     items += [f"  {t.customer}: failed — {p}" for t in report.tenants.values()
@@ -164,6 +165,8 @@ def _counts(report: RunReport) -> list[str]:
 
 def nothing_due(report: RunReport) -> str | None:
     """"Nothing due on DATE: N waiting, M closed" when the run had nothing to do."""
+    from ftc_office.run.report import Outcome
+
     if report.events or report.errors or any(t.status in (Outcome.DONE, Outcome.FAILED)
                                              and t.step_before != "closed"
                                              for t in report.tenants.values()):

@@ -24,7 +24,7 @@ from ftc_office.jobs import State
 from ftc_office.ledger import Entry
 from ftc_office.merge.data import DataRow, MergeData, read_data
 from ftc_office.paths import data_dir
-from ftc_office.writeback import owner_of
+from ftc_office.tracker_lock import owner_of
 from ftc_office.xlsx.patch import XlsxPatcher
 
 PATCHABLE = (".xlsx", ".xlsm")

@@ -4,7 +4,7 @@ A real run stamps every tracker it sends for, so a tracker it could not replace 
 open in Excel (its ``~$`` owner file beside it, unless ``--force``) or marked read-only — is
 refused before the first message: its tenants are not sent, the other trackers go on, and
 the refusal is one of the run's errors. The detection is write-back's own
-(`ftc_office.writeback._check_replaceable`), so the two can never disagree. A dry run, a
+(`ftc_office.tracker_lock.check_replaceable`), so the two can never disagree. A dry run, a
 preview, `check` and `plan` only warn.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftc_office.errors import WritebackError
-from ftc_office.writeback import _check_replaceable, owner_of
+from ftc_office.tracker_lock import check_replaceable, owner_of
 
 
 @dataclass
@@ -32,7 +32,7 @@ def check_trackers(paths: Sequence[Path], *, dry_run: bool, force: bool = False)
     out = FileCheck()
     for path in paths:
         try:
-            _check_replaceable(path, force)
+            check_replaceable(path, force)
         except WritebackError as exc:
             owner = owner_of(path) is not None and not force
             if dry_run:

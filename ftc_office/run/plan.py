@@ -24,7 +24,6 @@ from ftc_office.paths import tracker_id
 from ftc_office.planning import (
     PlanFilter,
     Workspace,
-    apply_stamps,
     load_workspace,
     plan_workspace,
 )
@@ -103,32 +102,6 @@ def _missing(t: TenantRecord, s: Stamp) -> bool:
         return empty(getattr(t, s.field, None))
     return any(empty(getattr(w, s.field, None)) for w in t.workloads
                if s.workload is None or w.name.casefold() == s.workload.casefold())
-
-
-def as_recorded(ws: Workspace, settings: Settings, data: Path | None = None
-                ) -> tuple[Workspace, list[str]]:
-    """`plan`'s view: the workspace with the ledger's pending stamps applied (see
-    `pending_stamps`; the ledger read, never locked nor created), and the lines to say about
-    it — each restored tracker, or why the ledger could not be read."""
-    from ftc_office.errors import FtcError
-    from ftc_office.ledger.select import ledger_url
-    from ftc_office.run.identity import tracker_identity
-
-    folder = data or settings.data_folder()
-    if not ws.trackers or (not ledger_url(settings)
-                           and not (folder / "ledger.sqlite3").is_file()):
-        return ws, []  # nothing recorded yet
-    try:
-        with Ledger.open(folder, settings) as ledger:
-            for tr in ws.trackers:
-                found = tracker_identity(tr.source.path, create=False)
-                if found:
-                    ledger.identities[tracker_id(tr.source.path)] = found
-            pending = pending_stamps(ledger, ws)
-    except FtcError as exc:  # the plan still shows the trackers, as they are
-        return ws, [f"{exc.where}: {exc.what}; this plan shows the trackers without what "
-                    f"the ledger recorded — {exc.fix}"]
-    return apply_stamps(ws, pending.stamps), pending.notices()
 
 
 def plan(ws: Workspace, options: RunOptions) -> list[TenantPlan]:
