@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from ftc_office.config import RoutingSettings
 from ftc_office.errors import Problem
@@ -121,9 +122,25 @@ def route(region: str | None, routing: RoutingSettings) -> Route | None:
     region name) → its region and queue; None when empty or unknown (never a default)."""
     if not region:
         return None
-    index = _route_index(tuple(routing.regions.items()), tuple(routing.queues))
-    name = index.get(_norm(str(region)))
+    name = _index_for(routing).get(_norm(str(region)))
     return None if name is None else Route(name, routing.queues[name])
+
+
+#: the last routing table asked about: (the settings object, copies of its two tables, its
+#: index) — `plan` asks three times per tenant with the same table; building the cache key
+#: of `_route_index` each time cost more than the look-up
+_LAST: list[Any] = [None, None, None, {}]
+
+
+def _index_for(routing: RoutingSettings) -> dict[str, str]:
+    """`_route_index` of this table, checked against the table as it is now (a table changed
+    in place gets a new index)."""
+    last, regions, queues, index = _LAST
+    if last is routing and regions == routing.regions and queues == routing.queues:
+        return index
+    fresh = _route_index(tuple(routing.regions.items()), tuple(routing.queues))
+    _LAST[:] = [routing, dict(routing.regions), dict(routing.queues), fresh]
+    return fresh
 
 
 @functools.lru_cache(maxsize=16)

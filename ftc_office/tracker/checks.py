@@ -150,11 +150,11 @@ def implausible_dates(t: TenantRecord, as_of: dt.date) -> list[Problem]:
     """Dates after ``as_of``, or more than 5 years before it (or before 2015), naming the cell."""
     floor = max(dt.date(2015, 1, 1), as_of.replace(year=as_of.year - 5, day=min(as_of.day, 28)))
     found: list[tuple[Any, str | None, str]] = []
-    for level, name in _DATED:
-        if level == "tenant":
-            found.append((getattr(t, name), t.refs.get(name), name))
-        else:
-            found.extend((getattr(w, name), w.refs.get(name), name) for w in t.workloads)
+    for level, name in _DATED:  # only the dates out of range are looked at further
+        for rec in (t,) if level == "tenant" else t.workloads:
+            value = getattr(rec, name)
+            if isinstance(value, dt.date) and not floor <= value <= as_of:
+                found.append((value, rec.refs.get(name), name))
     out: list[Problem] = []
     for value, ref, name in found:
         if not isinstance(value, dt.date) or ref is None:
