@@ -1,4 +1,4 @@
-"""Word attachments in well under a millisecond: one Jinja render per templated part.
+"""Word attachments in under two milliseconds: one Jinja render per templated part.
 
 `ftc_office.rendering.word.render_docx` (docxtpl + python-docx) opens the template package,
 renders, finishes and saves it for every message: ~5 ms. Nearly all of that is the same
