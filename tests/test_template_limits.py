@@ -28,6 +28,7 @@ from ftc_office.compose.composer import Composer
 from ftc_office.config import PathSettings, Settings
 from ftc_office.errors import TemplateError
 from ftc_office.planning import load_workspace, plan_workspace
+from ftc_office.rendering.environment import make_environment
 from ftc_office.rendering.word import render_docx
 
 AS_OF = dt.date(2026, 11, 26)
@@ -172,3 +173,18 @@ def test_memory_stays_bounded_in_a_1_gb_child(tmp_path: Path) -> None:
     slowest = max(out, key=lambda n: out[n][2])
     print(f"template limits: {len(out)} hostile templates (text and Word), 0 escaped, "
           f"peak RSS {rss} MB, slowest {slowest} {out[slowest][2]} s on this machine")
+
+
+def test_globals_reach_the_template_as_jinja_chains_them(tmp_path: Path) -> None:
+    """`_BudgetTemplate.new_context` flattens the globals Jinja chains: a value passed to the
+    render wins over a template global, which wins over an environment global; a global
+    set on the environment after the template was compiled is seen (nothing cached)."""
+    env = make_environment([tmp_path], html=False)
+    env.globals["who"] = "environment"
+    env.globals["only_env"] = "e"
+    t = env.from_string("{{ who }} {{ only_env }} {{ only_tpl }} {{ range(2)|list }}",
+                        globals={"who": "template", "only_tpl": "t"})
+    assert t.render() == "template e t [0, 1]"
+    assert t.render(who="render") == "render e t [0, 1]"
+    env.globals["only_env"] = "changed"
+    assert t.render() == "template changed t [0, 1]"

@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import re
 import sys
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
@@ -200,6 +200,17 @@ class _GuardedCodeGenerator(CodeGenerator):
 class _BudgetTemplate(jinja2.Template):
     """A template whose ``render`` has a budget of loop steps and streams its output through
     a size check, so a runaway loop stops early instead of filling memory first."""
+
+    def new_context(self, vars: dict[str, Any] | None = None, shared: bool = False,
+                    locals: Mapping[str, Any] | None = None) -> jinja2.runtime.Context:
+        """Jinja's, given the template's globals as one plain dict: Jinja chains the
+        template's and the environment's globals (a ``ChainMap``) and copied the chain key
+        by key in Python twice per render — half of setting up each of a run's renders."""
+        flat: dict[str, Any] = {}
+        for scope in reversed(getattr(self.globals, "maps", [self.globals])):
+            flat.update(scope)  # the first map wins, as in the ChainMap
+        return jinja2.runtime.new_context(self.environment, self.name, self.blocks, vars,
+                                          shared, flat, locals)
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         """Render with a fresh budget of loop steps and output size."""
