@@ -170,16 +170,17 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _NS = {"w": _W}
 _PARSER = etree.XMLParser(recover=True)  # docxtpl's fix_tables parses with these options
 _GRID = etree.XPath("count(w:tblGrid/w:gridCol)", namespaces=_NS)
-# a row with more cells than the grid has columns (docxtpl's first pass adds columns)
-_WIDER = etree.XPath(".//w:tr[count(w:tc) > $n]", namespaces=_NS)
-# a row whose cells span the whole grid (without one, docxtpl's second pass removes columns)
-_FULL = etree.XPath(".//w:tr[sum(w:tc/w:tcPr/w:gridSpan/@w:val)"
-                    " + count(w:tc[not(w:tcPr/w:gridSpan)]) >= $n]", namespaces=_NS)
-# what docxtpl reads differently from the sum above (first tcPr, first gridSpan, int(val))
-_ODD = etree.XPath(".//w:tc[count(w:tcPr) > 1] | .//w:tcPr[count(w:gridSpan) > 1]"
-                   " | .//w:tc/w:tcPr/w:gridSpan[not(@w:val) or @w:val = ''"
-                   " or string-length(translate(@w:val, '0123456789', '')) > 0]",
-                   namespaces=_NS)
+# whether docxtpl's fix_tables leaves a table of $n grid columns as it is: it has a grid, no
+# row has more cells than the grid has columns (its first pass adds columns), one row's
+# cells span the whole grid (without one, its second pass removes columns), and nothing is
+# read differently by docxtpl than by this sum (its first tcPr, first gridSpan, int(val))
+_FITS = etree.XPath(
+    "w:tblGrid and not(.//w:tr[count(w:tc) > $n])"
+    " and .//w:tr[sum(w:tc/w:tcPr/w:gridSpan/@w:val)"
+    " + count(w:tc[not(w:tcPr/w:gridSpan)]) >= $n]"
+    " and not(.//w:tc[count(w:tcPr) > 1] | .//w:tcPr[count(w:gridSpan) > 1]"
+    " | .//w:tc/w:tcPr/w:gridSpan[not(@w:val) or @w:val = ''"
+    " or string-length(translate(@w:val, '0123456789', '')) > 0])", namespaces=_NS)
 
 
 def _fix_tables(tpl: Any, xml: str) -> etree._Element:
@@ -192,9 +193,7 @@ def _fix_tables(tpl: Any, xml: str) -> etree._Element:
     if tree.nsmap.get("w") != _W:
         return tpl.fix_tables(xml)
     for table in tree.iter(f"{{{_W}}}tbl"):
-        n = _GRID(table)
-        if (table.find(f"{{{_W}}}tblGrid") is None or _WIDER(table, n=n)
-                or not _FULL(table, n=n) or _ODD(table)):
+        if not _FITS(table, n=_GRID(table)):
             return tpl.fix_tables(xml)
     return tree
 
