@@ -22,6 +22,8 @@ ENCODED_WORD = re.compile(r"=\?.*\?=", re.S)
 # ``Display Name <address>`` (Outlook's paste form); the name may be quoted.
 _NAMED = re.compile(r'\s*(?P<name>"[^"]*"|[^<>"]*?)\s*<(?P<addr>[^<>]*)>\s*', re.S)
 MAX_NAME = 100
+# what a plain address never holds: a line break (LINE_BREAKS), brackets, quotes, spaces
+_NOT_PLAIN = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029<>\"'()\\[\\]\\\\ \t]")
 # The common case, decided without email-validator (its IDNA checks cost ~40 µs an address,
 # and its import ~50 ms): a plain ASCII dot-atom local part and an ASCII host name with a
 # letters-only top-level domain, nothing near a length limit, no "--" (Punycode and its
@@ -33,7 +35,7 @@ _FAST = re.compile(r"(?P<local>[A-Za-z0-9_+-]{1,64}(?:\.[A-Za-z0-9_+-]{1,64})*)"
                    rf"@(?P<domain>(?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
 _FAST_MAX = 200  # well inside email-validator's 254 (address), 253 (domain), 64 (local part)
 # email-validator's SPECIAL_USE_DOMAIN_NAMES but "test" (which we allow); a test compares
-_RESERVED = ("arpa", "invalid", "local", "localhost", "onion")
+_RESERVED = frozenset(("arpa", "invalid", "local", "localhost", "onion"))
 
 
 def _fast_address(raw: str) -> Address | None:
@@ -41,12 +43,14 @@ def _fast_address(raw: str) -> Address | None:
     if len(raw) > _FAST_MAX or "--" in raw:
         return None
     m = _FAST.fullmatch(raw)
-    if m is None or len(m["local"]) > 64:
+    if m is None or m.end("local") > 64:
         return None
-    domain = m["domain"].lower()
-    if any(domain == d or domain.endswith("." + d) for d in _RESERVED):
+    local, domain = m.group("local", "domain")
+    domain = domain.lower()
+    # every special-use name is one label and `_FAST` needs two: only the last one can be it
+    if domain[domain.rfind(".") + 1:] in _RESERVED:
         return None
-    return Address(email=f"{m['local']}@{domain}", ascii_domain=domain)
+    return Address(f"{local}@{domain}", domain)
 
 
 @dataclass(frozen=True, order=True)
@@ -101,13 +105,13 @@ def parse_address(text: str) -> Address:
     raw = text.strip()
     if not raw:
         raise AddressError("empty address")
-    m = _NAMED.fullmatch(raw)
+    m = _NAMED.fullmatch(raw) if "<" in raw else None  # a display name needs the "<"
     if m:
         addr = parse_address(m["addr"]) if "<" not in m["addr"] else None
         if addr is None:
             raise AddressError(f"{raw!r} is not a valid address")
         return addr.named(m["name"]) if m["name"].strip('" ') else addr
-    if LINE_BREAKS.search(raw) or any(ch in raw for ch in "<>\"'()[]\\ \t"):
+    if _NOT_PLAIN.search(raw):
         raise AddressError(f"{raw!r} is not an address (write it as name@domain or as "
                            "Display Name <name@domain>)")
     if "=?" in raw:
