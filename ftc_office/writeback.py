@@ -117,21 +117,7 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     patcher = XlsxPatcher(tracker)
     columns = _output_columns(patcher, sheet, pending, key, settings, result)
     stamper = _Stamper(patcher, sheet, key, columns, rows_by_tenant, result)
-    written_keys, noted = [], []
-    for entry in pending:
-        before = result.restored
-        ok = stamper.entry(entry, restoring=entry.key in written)
-        if entry.key not in written:
-            noted.append(entry)
-            if ok:
-                written_keys.append(entry.key)
-        elif result.restored > before:  # a restored copy lacks its notes too
-            noted.append(entry)
-    result.jobs = len(written_keys)
-    # entries named by this copy's path only take the tracker's ID once they are in it
-    adopt = [e.key for e in pending if uid and uid not in e.tracker_ids
-             and (e.key in written or e.key in written_keys)]
-    keys = list(dict.fromkeys(written_keys + adopt))
+    keys, noted = _stamp_entries(stamper, pending, written, uid, result)
     # the entries are let go before the notes and the save, the write-back's peak (20 MB
     # of entries at 10,000 rows); a caller's own list stays as it is
     del pending, found, entries
@@ -150,6 +136,27 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     ledger.mark_written(keys, key, result.backup, before_hash, after_hash, result.cells,
                         [str(c) for c in result.conflicts], uid=uid, restored=result.restored)
     return result
+
+
+def _stamp_entries(stamper: _Stamper, pending: list[Entry], written: set[str],
+                   uid: str | None, result: WritebackResult) -> tuple[list[str], list[Entry]]:
+    """Stamp every pending entry; return the keys to mark written (the entries written now,
+    and those named by this copy's path that take the tracker's ID now that they are in it)
+    and the entries whose notes go to the Notes sheet."""
+    written_keys, noted = [], []
+    for entry in pending:
+        before = result.restored
+        ok = stamper.entry(entry, restoring=entry.key in written)
+        if entry.key not in written:
+            noted.append(entry)
+            if ok:
+                written_keys.append(entry.key)
+        elif result.restored > before:  # a restored copy lacks its notes too
+            noted.append(entry)
+    result.jobs = len(written_keys)
+    adopt = [e.key for e in pending if uid and uid not in e.tracker_ids
+             and (e.key in written or e.key in written_keys)]
+    return list(dict.fromkeys(written_keys + adopt)), noted
 
 
 def _here(entry: Entry, copy: str, uid: str | None) -> Entry:
