@@ -164,7 +164,7 @@ class TenantBuilder:
         filled cells alone when no empty cell can be a problem (every required cell filled,
         no error cell in the sheet: the common case), else every column, None when empty."""
         layout, cells = self.layout, raw.values
-        if layout.quick and layout.required <= cells.keys():
+        if layout.quick and layout.required.issubset(cells):
             by_name = layout.by_name
             return [(by_name[name], cell) for name, cell in cells.items()]
         return [(e, cells.get(e[1])) for e in layout.present]
@@ -172,11 +172,12 @@ class TenantBuilder:
     def _parse(self, entry: _Entry, cell: Any, row: int) -> tuple[Any, bool, bool]:
         """(value, whether parsing failed, whether the value came without a problem); a
         column's values are parsed once each (`_Entry` memo; failures are not kept)."""
-        _f, name, parser, letter, *_, memo = entry
-        if memo is not None:
+        name, parser, letter, memo = entry[1], entry[2], entry[3], entry[7]  # no *-unpacking:
+        if memo is not None:  # it builds a list, per cell
             key = (cell.__class__, cell)
-            if key in memo:
-                return memo[key], False, True
+            hit = memo.get(key, memo)  # the memo itself: not there
+            if hit is not memo:
+                return hit, False, True
         try:
             value = parser(cell)
         except ValueProblem as exc:
@@ -223,15 +224,17 @@ class TenantBuilder:
         self._add_workload(number, wname, w_args)
 
     def _add_workload(self, row: int, wname: str, args: dict[str, Any]) -> None:
-        refs = CellRefs(self.layout.letters["workload"], row)
+        letters = self.layout.letters["workload"]
+        refs = CellRefs(letters, row)
         if wname:
+            where = f"{letters['workload']}{row}" if "workload" in letters else ""
             prior = self.seen_workloads.get(wname.casefold())
             if prior:
                 self.problems.append(Problem(
-                    self.sheet.where(refs.get("workload", "")),
+                    self.sheet.where(where),
                     f"workload {wname!r} appears twice for tenant {self.tid} (also {prior})",
                     "delete or merge the duplicate row"))
-            self.seen_workloads[wname.casefold()] = refs.get("workload", "")
+            self.seen_workloads[wname.casefold()] = where
         self.workloads.append(WorkloadRecord(row, refs, **args))
 
     def record(self) -> TenantRecord:
