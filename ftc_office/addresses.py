@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from email.utils import formataddr
 
 # Line breaks of every kind that a header value must never contain.
-LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+LINE_BREAKS = re.compile(f"[{_BREAKS}]")
 # An RFC 2047 encoded word (``=?utf-8?b?...?=``). Python's email package (3.11.7, open to
 # CVE-2024-6923) decodes one while folding a header and writes the decoded text back raw: an
 # encoded CRLF becomes a real line break, i.e. a new header such as ``Bcc:``. No header value
@@ -22,8 +23,8 @@ ENCODED_WORD = re.compile(r"=\?.*\?=", re.S)
 # ``Display Name <address>`` (Outlook's paste form); the name may be quoted.
 _NAMED = re.compile(r'\s*(?P<name>"[^"]*"|[^<>"]*?)\s*<(?P<addr>[^<>]*)>\s*', re.S)
 MAX_NAME = 100
-# what a plain address never holds: a line break (LINE_BREAKS), brackets, quotes, spaces
-_NOT_PLAIN = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029<>\"'()\\[\\]\\\\ \t]")
+# what a plain address never holds: a line break, brackets, quotes, spaces
+_NOT_PLAIN = re.compile(f"[{_BREAKS}<>\"'()\\[\\]\\\\ \t]")
 # The common case, decided without email-validator (its IDNA checks cost ~40 µs an address,
 # and its import ~50 ms): a plain ASCII dot-atom local part and an ASCII host name with a
 # letters-only top-level domain, nothing near a length limit, no "--" (Punycode and its

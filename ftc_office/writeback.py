@@ -99,17 +99,10 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     ``entries`` given: exactly those, as not yet written."""
     key = tracker_id(tracker)  # how the ledger names this copy; the ID names the tracker
     uid = ledger.identities.get(key)
-    written: set[str] = set()
-    found: list[Entry] = []
-    if entries is not None:
-        pending = entries
-    else:
-        found, written = ledger.of_tracker(key, uid)
-        pending = [e for e in found if restore or e.key not in written]
+    pending, written = _pending(ledger, key, uid, entries, restore)
     result = WritebackResult(str(tracker))
     if not pending:
         return result
-    pending = [_here(e, key, uid) for e in pending]
     sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
                        settings.tracker.headers)
     rows_by_tenant = _rows_by_tenant(sheet, {s["field"] for e in pending for s in e.stamps})
@@ -119,8 +112,8 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     stamper = _Stamper(patcher, sheet, key, columns, rows_by_tenant, result)
     keys, noted = _stamp_entries(stamper, pending, written, uid, result)
     # the entries are let go before the notes and the save, the write-back's peak (20 MB
-    # of entries at 10,000 rows); a caller's own list stays as it is
-    del pending, found, entries
+    # of entries at 10,000 rows)
+    del pending
     customers = {t: to_text(rows[0][2].get("customer") or "") for t, rows in
                  rows_by_tenant.items()}
     del rows_by_tenant, stamper
@@ -136,6 +129,17 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     ledger.mark_written(keys, key, result.backup, before_hash, after_hash, result.cells,
                         [str(c) for c in result.conflicts], uid=uid, restored=result.restored)
     return result
+
+
+def _pending(ledger: Ledger, key: str, uid: str | None, entries: list[Entry] | None,
+             restore: bool) -> tuple[list[Entry], set[str]]:
+    """The entries to stamp on this copy (each naming it by `key`, `_here`), and the keys of
+    those written to it before: `entries` as not yet written, else the ledger's."""
+    written: set[str] = set()
+    if entries is None:
+        found, written = ledger.of_tracker(key, uid)
+        entries = [e for e in found if restore or e.key not in written]
+    return [_here(e, key, uid) for e in entries], written
 
 
 def _stamp_entries(stamper: _Stamper, pending: list[Entry], written: set[str],

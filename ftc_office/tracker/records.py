@@ -107,7 +107,7 @@ class WorkloadRecord:
     engagement_note: str | None = None
 
     def __post_init__(self) -> None:
-        if type(self.refs) is not CellRefs:  # the reader's refs hold the level's fields
+        if type(self.refs) is not CellRefs:  # the builder's hold only the level's fields
             _check_refs(self.refs, "workload")
 
     @property
