@@ -103,9 +103,10 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     result = WritebackResult(str(tracker))
     if not pending:
         return result
+    kept = {s["field"] for e in pending for s in e.stamps} | {"customer", "workload"}
     sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
-                       settings.tracker.headers)
-    rows_by_tenant = _rows_by_tenant(sheet, {s["field"] for e in pending for s in e.stamps})
+                       settings.tracker.headers, keep=kept)
+    rows_by_tenant = _rows_by_tenant(sheet)
     sheet = replace(sheet, rows=[])  # the rows live on in rows_by_tenant, as far as needed
     patcher = XlsxPatcher(tracker)
     columns = _output_columns(patcher, sheet, pending, key, settings, result)
@@ -172,11 +173,11 @@ def _here(entry: Entry, copy: str, uid: str | None) -> Entry:
                                   for s in entry.stamps])
 
 
-def _rows_by_tenant(sheet: SheetRead, stamped: set[str]) -> Rows:
+def _rows_by_tenant(sheet: SheetRead) -> Rows:
     """Case-folded tenant ID -> (row number, workload, field values) of each of its rows;
-    the values kept are the ones write-back compares (the `stamped` fields) and the customer
-    (the Notes sheet names it): a 10,000-row tracker's other cells are not held twice."""
-    kept = stamped | {"customer"}
+    the sheet was read with the values write-back compares (the stamped fields) and the
+    customer (the Notes sheet names it) only: a 10,000-row tracker's other cells are not
+    held."""
     rows_by_tenant: Rows = {}
     for raw in sheet.rows:
         tid = raw.values.get("tenant_id")
@@ -184,8 +185,7 @@ def _rows_by_tenant(sheet: SheetRead, stamped: set[str]) -> Rows:
             continue
         wl = raw.values.get("workload")
         rows_by_tenant.setdefault(to_text(tid).casefold(), []).append(
-            (raw.number, to_text(wl) if wl is not None else "",
-             {k: v for k, v in raw.values.items() if k in kept}))
+            (raw.number, to_text(wl) if wl is not None else "", raw.values))
     return rows_by_tenant
 
 

@@ -175,3 +175,18 @@ def test_records_keep_the_sheet_without_its_rows() -> None:
     again = build_records(read, Settings())  # not consumed: the caller's read is intact
     assert len(read.rows) == n and [t.tenant_id for t in again.tenants] == [
         t.tenant_id for t in records.tenants]
+
+
+def test_a_read_keeping_some_fields_is_the_full_read_cut_down() -> None:
+    """write-back reads with ``keep``: the same rows, holding those fields and the ID only."""
+    from ftc_office.tracker.reader import read_sheet
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx"
+    full = read_sheet(sample)
+    keep = {"customer", "workload", "atu_sent"}
+    cut = read_sheet(sample, keep=keep)
+    assert cut.columns == full.columns and cut.header_row == full.header_row
+    expected = [(r.number, {k: v for k, v in r.values.items() if k in keep | {"tenant_id"}})
+                for r in full.rows if "tenant_id" in r.values]
+    assert [(r.number, r.values) for r in cut.rows if "tenant_id" in r.values] == expected
+    assert any("atu_sent" in v for _n, v in expected) and len(expected) > 10

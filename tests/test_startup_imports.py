@@ -35,8 +35,9 @@ runpy.run_module("ftc_office", run_name="__main__")
 def _heavy_imported(tmp_path: Path, args: list[str]) -> tuple[list[str], int]:
     out = tmp_path / "modules.json"
     code = WRAPPER.format(heavy=HEAVY, out=str(out), args=args)
+    env = {**os.environ, "FTC_OFFICE_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, env=env)
     return json.loads(out.read_text()), proc.returncode
 
 
@@ -65,7 +66,21 @@ def test_the_wrapper_sees_a_heavy_import(tmp_path: Path) -> None:
     """The probe can fail: a command that composes Word attachments does load docxtpl."""
     found, _ = _heavy_imported(tmp_path, ["preview", str(SAMPLE), "--as-of", "2026-11-26",
                                           "--out", str(tmp_path / "p")])
-    assert "docxtpl" in found and "openpyxl" in found
+    assert "docxtpl" in found
+
+
+def test_a_run_with_queue_moves_does_not_load_openpyxl(tmp_path: Path) -> None:
+    """The queue-move workbook is written as text (compose/queue_xlsx.py): a run that sends
+    queue moves and Word attachments and writes back loads no openpyxl (34 MB with numpy)."""
+    tracker = tmp_path / "tracker.xlsx"
+    tracker.write_bytes(SAMPLE.read_bytes())
+    found, code = _heavy_imported(tmp_path, [
+        "run", str(tracker), "--as-of", "2026-11-26", "--no-dry-run", "--yes",
+        "--outbox", str(tmp_path / "outbox")])
+    assert code in (0, 1)
+    sent = list((tmp_path / "outbox").rglob("*.eml"))
+    assert any(p.name.startswith("queue_move.") for p in sent)
+    assert "docxtpl" in found and "openpyxl" not in found
 
 
 def test_version_imports_only_click_and_the_cli_entry(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,8 +67,10 @@ class SheetRead:
 
 
 def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
-               header_overrides: dict[str, str] | None = None) -> SheetRead:
-    """Read the tracker sheet of ``path`` into located rows."""
+               header_overrides: dict[str, str] | None = None,
+               keep: Collection[str] | None = None) -> SheetRead:
+    """Read the tracker sheet of ``path`` into located rows; with ``keep``, a row holds only
+    those fields (the write-back's: a 10,000-row sheet's other cells are not held)."""
     check_package(path)
     index = header_index(header_overrides or {})
     try:
@@ -89,7 +91,8 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
                     continue  # our own note history (Tenant ID column too), never the tracker
                 found = _find_header(grid, index, max_header_row)
                 if found is not None:
-                    read = _rows(path, name, grid, found, index, header_overrides or {})
+                    read = _rows(path, name, grid, found, index, header_overrides or {},
+                                 keep)
                     return _with_package(read)
                 if sheet:
                     break
@@ -132,7 +135,8 @@ def _find_header(grid: list[list[Any]], index: dict[str, str], limit: int
 
 def _rows(path: Path, sheet: str, grid: list[list[Any]],
           found: tuple[int, dict[str, int], dict[str, str]],
-          index: dict[str, str], overrides: dict[str, str]) -> SheetRead:
+          index: dict[str, str], overrides: dict[str, str],
+          keep: Collection[str] | None = None) -> SheetRead:
     header_r, columns, texts = found
     header = grid[header_r]
     missing = [FIELDS[n] for n in FIELDS if FIELDS[n].required and n not in columns]
@@ -154,7 +158,7 @@ def _rows(path: Path, sheet: str, grid: list[list[Any]],
         raise TrackerError(f"{path}, {sheet}!{near[0].ref}" if len(near) == 1 else where,
                            "; ".join(map(str, near)) + ", an output column ftc-office writes "
                            "(a run would add a second one)", rename_fix(near, output=True))
-    rows = list(_data_rows(grid, header_r, columns))
+    rows = list(_data_rows(grid, header_r, columns, keep))
     return SheetRead(path, sheet, header_r + 1, columns, texts, rows)
 
 
@@ -171,9 +175,10 @@ def _duplicate_headers(header: list[Any], index: dict[str, str], columns: dict[s
     return out
 
 
-def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int]
-               ) -> Iterator[RawRow]:
-    mapped = [(name, columns[name]) for name in FIELDS if name in columns]  # FIELD_LIST order
+def _data_rows(grid: list[list[Any]], header_r: int, columns: dict[str, int],
+               keep: Collection[str] | None = None) -> Iterator[RawRow]:
+    mapped = [(name, columns[name]) for name in FIELDS  # FIELD_LIST order
+              if name in columns and (keep is None or name in keep or name == "tenant_id")]
     for r in range(header_r + 1, len(grid)):
         row = grid[r]
         width = len(row)

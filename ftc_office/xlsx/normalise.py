@@ -12,7 +12,7 @@ import struct
 import sys
 import zipfile
 
-_FIXED_TIME = (2026, 1, 1, 0, 0, 0)
+FIXED_TIME = (2026, 1, 1, 0, 0, 0)
 
 
 def normalise_zip(data: bytes) -> bytes:
@@ -27,7 +27,7 @@ def rewrite_zip(data: bytes) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
+            zi = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
             dst.writestr(zi, src.read(info.filename))
@@ -46,7 +46,7 @@ def _fix_times(data: bytes) -> bytes | None:
     attachment. Anything else (data descriptors, extra fields, zip64, comments) → None, and
     the archive is rewritten the slow way.
     """
-    y, mo, d, h, mi, sec = _FIXED_TIME
+    y, mo, d, h, mi, sec = FIXED_TIME
     dos_time, dos_date = h << 11 | mi << 5 | sec // 2, (y - 1980) << 9 | mo << 5 | d
     try:
         infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
