@@ -110,7 +110,8 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     sheet = replace(sheet, rows=[])  # the rows live on in rows_by_tenant, as far as needed
     patcher = XlsxPatcher(tracker)
     columns = _output_columns(patcher, sheet, pending, key, settings, result)
-    stamper = _Stamper(patcher, sheet, key, columns, rows_by_tenant, result)
+    stamper = _Stamper(patcher, sheet, key, columns, rows_by_tenant, result,
+                       restores=any(e.key in written for e in pending))
     keys, noted = _stamp_entries(stamper, pending, written, uid, result)
     # the entries are let go before the notes and the save, the write-back's peak (20 MB
     # of entries at 10,000 rows)
@@ -229,11 +230,13 @@ class _Stamper:
 
     def __init__(self, patcher: XlsxPatcher, sheet: SheetRead, key: str,
                  columns: dict[str, str], rows_by_tenant: Rows,
-                 result: WritebackResult) -> None:
+                 result: WritebackResult, restores: bool = True) -> None:
         self.patcher, self.sheet, self.key, self.columns = patcher, sheet, key, columns
         self.rows_by_tenant, self.result = rows_by_tenant, result
         self.ours: set[str] = set()
-        self.recorded: dict[str, list[Any]] = {}  # ref -> values earlier jobs stamped there
+        # ref -> values earlier jobs stamped there, which only a job restoring its stamps
+        # asks about: not kept when none ``restores`` (25,000 cells of a 10,000-row run)
+        self.recorded: dict[str, list[Any]] | None = {} if restores else None
 
     def entry(self, entry: Entry, restoring: bool = False) -> bool:
         """Patch the cells of one job's stamps on this tracker; False when one could not be
@@ -272,7 +275,7 @@ class _Stamper:
         person changed it on purpose, left as is, not reported); False only when the
         patcher refused the cell. ``current`` is the row as this write-back left it."""
         cur = current.get(name)
-        earlier = self.recorded.setdefault(ref, [])
+        earlier = [] if self.recorded is None else self.recorded.setdefault(ref, [])
         earlier.append(value)
         if _same(cur, value):
             return True
