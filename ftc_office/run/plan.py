@@ -24,10 +24,10 @@ from ftc_office.paths import tracker_id
 from ftc_office.planning import (
     PlanFilter,
     Workspace,
+    apply_stamps,
     load_workspace,
-    plan_workspace,
 )
-from ftc_office.playbook import Step, TenantPlan
+from ftc_office.playbook import Step, TenantPlan, plan_tenant
 from ftc_office.run.report import Outcome, RunOptions, RunReport, TenantOutcome
 from ftc_office.tracker.records import TenantRecord
 
@@ -104,9 +104,37 @@ def _missing(t: TenantRecord, s: Stamp) -> bool:
                if s.workload is None or w.name.casefold() == s.workload.casefold())
 
 
-def plan(ws: Workspace, options: RunOptions) -> list[TenantPlan]:
-    """Each tenant's next step as of the run's date, narrowed by --tenant / --fm."""
-    return plan_workspace(ws, options.as_of, PlanFilter(tenant=options.tenant, fm=options.fm))
+class Planner:
+    """The run's plans pass after pass, from memory: the stamps finished since the last pass
+    are applied on top of the last workspace (each stamp once: applying A then B is applying
+    A + B, the last stamp of a cell wins either way), and a tenant whose record they left as
+    it was keeps its plan (a record is immutable; its plan depends on it, the date and the
+    routing only). A 10,000-row run re-planned every tenant from the first read each pass."""
+
+    def __init__(self, ws: Workspace, options: RunOptions) -> None:
+        self.ws, self.options = ws, options
+        self.applied = 0  # how many of the run's finished stamps `ws` carries
+        self._plans: dict[int, TenantPlan] = {}  # id(record) -> its plan (record kept alive)
+
+    def advance(self, finished: Sequence[Stamp]) -> None:
+        """Carry the stamps finished since the last call (``finished`` only grows)."""
+        if len(finished) > self.applied:
+            self.ws = apply_stamps(self.ws, finished[self.applied:])
+        self.applied = len(finished)
+
+    def plan(self) -> list[TenantPlan]:
+        """Each tenant's next step as of the run's date, narrowed by --tenant / --fm: what
+        `plan_workspace` gives for the current workspace."""
+        as_of, routing = self.options.as_of, self.ws.routing
+        flt = PlanFilter(tenant=self.options.tenant, fm=self.options.fm)
+        plans: list[TenantPlan] = []
+        for tr in self.ws.trackers:
+            for t in tr.tenants:
+                p = self._plans.get(id(t))
+                plans.append(p if p is not None and p.tenant is t
+                             else plan_tenant(t, as_of, routing))
+        self._plans = {id(p.tenant): p for p in plans}
+        return [p for p in plans if flt.keep(p)]
 
 
 def note_outcomes(report: RunReport, plans: Sequence[TenantPlan]) -> None:

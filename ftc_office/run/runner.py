@@ -20,7 +20,7 @@ from ftc_office.planning import apply_stamps
 from ftc_office.playbook import TenantPlan
 from ftc_office.run.compose import JobSource
 from ftc_office.run.execute import Confirm, Executor, Observe, Progress
-from ftc_office.run.plan import note_outcomes, note_steps_after, pending_stamps, plan, read
+from ftc_office.run.plan import Planner, note_outcomes, note_steps_after, pending_stamps, read
 from ftc_office.run.reconcile import reconcile
 from ftc_office.run.record import write_trackers
 from ftc_office.run.report import RunOptions, RunReport
@@ -64,22 +64,21 @@ class Runner:
         ws = read(self._one_copy_each(paths), self.settings, self.report)
         pending = pending_stamps(self.ledger, ws)
         self.restore = set(pending.restored)
-        base = apply_stamps(ws, pending.stamps)
-        ws = base
+        planner = Planner(apply_stamps(ws, pending.stamps), self.opt)
         seen: set[str] = set()
         # Tenant steps first, repeated while one unlocks the next (a last follow-up makes
         # disengagement due); then the queue moves once, so each queue gets one message.
         for moves in (False, True):
             for _ in range(MAX_PASSES):
-                plans = plan(ws, self.opt)
+                plans = planner.plan()
                 note_outcomes(self.report, plans)
                 if not self._pass(plans, moves, seen):
                     break
-                ws = apply_stamps(base, self.executor.finished)  # re-plan from memory
+                planner.advance(self.executor.finished)  # re-plan from memory
                 if self.report.limited or self.report.declined or moves:
                     break
-        note_steps_after(self.report, plan(apply_stamps(base, self.executor.finished),
-                                           self.opt))
+        planner.advance(self.executor.finished)
+        note_steps_after(self.report, planner.plan())
 
     def _one_copy_each(self, paths: Sequence[Path]) -> list[Path]:
         """The trackers to plan: synced copies of one workbook (one travelling ID, say a
