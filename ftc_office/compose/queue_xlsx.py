@@ -11,6 +11,7 @@ imports and cell objects for a handful of sheets.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import zipfile
 from collections.abc import Sequence
@@ -25,7 +26,6 @@ KEY_PROPERTY = "FtcRequestKey"  # the custom document property holding the reque
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-_THEME = (Path(__file__).with_name("queue_theme.xml")).read_bytes  # openpyxl's default theme
 
 #: a cell's look: (number format id, font, fill, border); 164 is "yyyy-mm-dd"
 HEADER, TEXT, DATE, INPUT_DATE, INPUT = "header", "text", "date", "input_date", "input"
@@ -59,6 +59,12 @@ class QueueBook:
     validated: str | None  # the column letter of the validated date, if any
     as_of: dt.date
     key: str = ""
+
+
+@functools.cache
+def _theme() -> bytes:
+    """openpyxl's default theme, as it writes it (LF line ends, whatever the checkout did)."""
+    return Path(__file__).with_name("queue_theme.xml").read_bytes().replace(b"\r\n", b"\n")
 
 
 def _num(value: float) -> str:
@@ -269,7 +275,7 @@ def queue_book_xlsx(book: QueueBook) -> bytes:
         package_rels.append((f"{_OFFICE}custom-properties", "docProps/custom.xml"))
     members: list[tuple[str, str | bytes]] = [
         ("docProps/app.xml", _APP), ("docProps/core.xml", _core(book.as_of)),
-        ("xl/theme/theme1.xml", _THEME()),
+        ("xl/theme/theme1.xml", _theme()),
         *([("docProps/custom.xml", _custom(book.key))] if book.key else []),
         ("xl/worksheets/sheet1.xml", sheet), ("xl/tables/table1.xml", _table(book)),
         ("xl/worksheets/_rels/sheet1.xml.rels",
