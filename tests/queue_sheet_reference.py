@@ -1,15 +1,9 @@
 """The queue-move workbook as openpyxl wrote it until the text writer replaced it.
 
 Kept as the reference :mod:`ftc_office.compose.queue_xlsx` is held against (every part, byte
-for byte, in ``tests/test_queue_xlsx.py``); the columns are read from the production module,
-so a test that changes them changes both.
-
-Made for the assignment team to work in: rows sorted by customer, the request's columns
-then *Moved On* (a validated date) and *Moved By* for them to fill, one Excel table with a
-frozen header, wrapped text, widths that fit the content, a font name on every cell,
-landscape and one page wide when printed. The request's ledger key travels in the custom
-document property ``FtcRequestKey`` so a returned copy is recognised
-(:mod:`ftc_office.run.returned` reads it back).
+for byte, in ``tests/test_queue_xlsx.py``). What the sheet holds (columns, order, safe text,
+widths, heights) comes from the production module, so a test that changes the columns
+changes both; this file is the openpyxl serialisation of it.
 """
 
 from __future__ import annotations
@@ -29,7 +23,6 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.writer.excel import ExcelWriter
 
 from ftc_office.compose import queue_sheet
-from ftc_office.rendering.word import strip_control
 from ftc_office.xlsx.cells import col_letter
 from ftc_office.xlsx.normalise import normalise_zip
 
@@ -43,44 +36,15 @@ _THIN = Side(style="thin", color="BFBFBF")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
 
-def _safe(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    # control characters are not allowed in a worksheet (openpyxl raises): drop them, as the
-    # Word attachments do
-    value = strip_control(value)
-    # a text value must never become a formula in the assignment team's workbook
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _width(title: str, values: list[Any], cap: int) -> float:
-    """Fits the longest value (a date is 10 wide), at least the header plus its filter
-    button, at most ``cap`` (longer text wraps)."""
-    longest = max([len(v.isoformat()) if isinstance(v, dt.date) else len(str(v))
-                   for v in values if v is not None] or [0])
-    return float(min(max(longest + 2, len(title) + 4, 10), max(cap, len(title) + 4)))
+# what the sheet holds (sort order, text made safe, widths, row heights) is decided by the
+# production module; this reference is the openpyxl serialisation of it
+_safe, _width, _sorted = queue_sheet._safe, queue_sheet._width, queue_sheet._sorted
 
 
 def _lines(row: dict[str, Any], ws: Any) -> int:
-    """Lines a wrapped row needs (readers other than Excel do not size rows themselves)."""
-    need = 1
-    for c, (_title, field, _cap) in enumerate(queue_sheet.COLUMNS, 1):
-        text = str(row.get(field) or "") if field else ""
-        width = int(ws.column_dimensions[col_letter(c)].width or 10) - 1
-        words, lines, used = text.split(), 1, 0
-        for word in words:
-            if used and used + 1 + len(word) > width:
-                lines, used = lines + 1, 0
-            used += len(word) + (1 if used else 0)
-        need = max(need, lines)
-    return need
-
-
-def _sorted(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda r: (str(r.get("customer") or "").casefold(),
-                                       str(r.get("tenant_id") or "").casefold()))
+    widths = [ws.column_dimensions[col_letter(c)].width
+              for c in range(1, len(queue_sheet.COLUMNS) + 1)]
+    return queue_sheet._lines(row, widths)
 
 
 def _date_validation(as_of: dt.date, last_row: int, column: str) -> DataValidation:
