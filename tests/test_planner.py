@@ -59,3 +59,25 @@ def test_the_filter_narrows_the_plans(tmp_path: Path) -> None:
     first = next(t for tr in base.trackers for t in tr.tenants)
     plans = Planner(base, RunOptions(as_of=AS_OF, tenant=first.tenant_id)).plan()
     assert [p.tenant.tenant_id for p in plans] == [first.tenant_id]
+
+
+def test_decoded_stamps_share_their_repeated_strings() -> None:
+    """A ledger entry's stamps hold one string per tracker, tenant, workload and field (the
+    write-back holds every entry of a tracker), equal to what was stored."""
+    import json
+
+    from ftc_office.ledger.core import to_entry
+
+    stamp = {"tracker": "/data/team/" + "tracker.xlsx", "tenant_id": "t-" + "1",
+             "workload": "Teams", "field": "atu_sent", "value": "2026-11-26", "is_date": True,
+             "uid": None}
+    row = {"key": "k", "kind": "atu", "tenant_ids": "[]", "trackers": "[]", "content_hash": "h",
+           "state": "sent", "summary": "", "recipients": "[]", "notes": "[]",
+           "stamps": json.dumps([stamp, {**stamp, "workload": "Intune"}]),
+           "created_at": "2026-11-26", "updated_at": "2026-11-26", "tracker_ids": "[]",
+           "backend": None, "provider_id": None, "error": None, "subject": None,
+           "attempts": 0, "written_at": None}
+    a, b = to_entry(row), to_entry(row)
+    assert a.stamps[0] == stamp
+    for key in ("tracker", "tenant_id", "field"):
+        assert a.stamps[0][key] is a.stamps[1][key] is b.stamps[0][key]

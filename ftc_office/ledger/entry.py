@@ -12,6 +12,7 @@ import datetime as dt
 import getpass
 import os
 import socket
+import sys
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -136,3 +137,17 @@ def claim_live(entry: Entry, me: Claimant, at: str) -> bool:
     if entry.claimed_host == me.host:
         return entry.claimed_pid != me.pid and pid_alive(entry.claimed_pid or 0)
     return entry.lease_until is not None and entry.lease_until > at
+
+
+# a stamp's tracker, tenant, workload and field repeat across stamps and entries: one
+# string each instead of one per stamp (write-back holds every entry of a tracker: 18 → 14
+# MB at 10,000 rows)
+_SHARED = ("tracker", "tenant_id", "workload", "field")
+
+
+def share_strings(stamp: dict[str, Any]) -> None:
+    """A decoded stamp's repeated strings, interned in place."""
+    for k in _SHARED:
+        v = stamp.get(k)
+        if type(v) is str:
+            stamp[k] = sys.intern(v)
