@@ -213,9 +213,10 @@ def measure(st: Stages, runs: int, run_runs: int) -> list[tuple[str, ...]]:
         "(inside the child)", summary(r["ours"]), summary(r["anchor"]),
         "≤ 0.1× openpyxl's time", _yes(med(r["ours"]) <= 0.1 * med(r["anchor"])))
     r = interleave(st.run, None, run_runs)
+    fast, small = med(r["ours"]) <= 12, statistics.median(m for _, m in r["ours"]) <= 150
     add("`run` from scratch to the outbox (pickup)", summary(r["ours"]), "—",
-        "≤ 12 s, ≤ 150 MB", _yes(med(r["ours"]) <= 12 and
-                                 statistics.median(m for _, m in r["ours"]) <= 150))
+        "≤ 12 s, ≤ 150 MB", _yes(fast) if fast == small
+        else f"time {_yes(fast)}, memory {_yes(small)}")
     return rows
 
 
