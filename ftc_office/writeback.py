@@ -103,17 +103,17 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     result = WritebackResult(str(tracker))
     if not pending:
         return result
-    kept = {s["field"] for e in pending for s in e.stamps} | {"customer", "workload"}
+    stamped = {s["field"] for e in pending for s in e.stamps if s["tracker"] == key}
     sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
-                       settings.tracker.headers, keep=kept)
+                       settings.tracker.headers, keep=stamped | {"customer", "workload"})
     rows_by_tenant = _rows_by_tenant(sheet)
     sheet = replace(sheet, rows=[])  # the rows live on in rows_by_tenant, as far as needed
     patcher = XlsxPatcher(tracker)
-    columns = _output_columns(patcher, sheet, pending, key, settings, result)
+    columns = _output_columns(patcher, sheet, stamped, settings, result)
     stamper = _Stamper(patcher, sheet, key, columns, rows_by_tenant, result,
                        restores=any(e.key in written for e in pending))
     keys, noted = _stamp_entries(stamper, pending, written, uid, result)
-    # the entries are let go before the notes and the save, the write-back's peak (20 MB
+    # the entries are let go before the notes and the save, the write-back's peak (14 MB
     # of entries at 10,000 rows)
     del pending
     customers = {t: to_text(rows[0][2].get("customer") or "") for t, rows in
@@ -175,10 +175,8 @@ def _here(entry: Entry, copy: str, uid: str | None) -> Entry:
 
 
 def _rows_by_tenant(sheet: SheetRead) -> Rows:
-    """Case-folded tenant ID -> (row number, workload, field values) of each of its rows;
-    the sheet was read with the values write-back compares (the stamped fields) and the
-    customer (the Notes sheet names it) only: a 10,000-row tracker's other cells are not
-    held."""
+    """Case-folded tenant ID -> (row number, workload, field values) of each of its rows
+    (the sheet is read with the values write-back compares and the customer only)."""
     rows_by_tenant: Rows = {}
     for raw in sheet.rows:
         tid = raw.values.get("tenant_id")
@@ -190,11 +188,11 @@ def _rows_by_tenant(sheet: SheetRead) -> Rows:
     return rows_by_tenant
 
 
-def _output_columns(patcher: XlsxPatcher, sheet: SheetRead, pending: list[Entry], key: str,
+def _output_columns(patcher: XlsxPatcher, sheet: SheetRead, stamped: set[str],
                     settings: Settings, result: WritebackResult) -> dict[str, str]:
-    """Field -> column letter, adding the output columns the stamps need and lack."""
-    needed = {s["field"] for e in pending for s in e.stamps if s["tracker"] == key}
-    missing = output_columns_to_add(needed, sheet.columns)  # all, in the canonical order
+    """Field -> column letter, adding the output columns the `stamped` fields (this copy's
+    stamps) need and lack."""
+    missing = output_columns_to_add(stamped, sheet.columns)  # all, in the canonical order
     columns = {f: col_letter(c + 1) for f, c in sheet.columns.items()}
     if missing:
         headers = [header_for(f, settings.tracker.headers) for f in missing]

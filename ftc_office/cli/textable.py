@@ -16,11 +16,10 @@ module reproduces the same text for that one configuration:
 
 Text is measured in terminal cells: by ``len`` when every character is one cell wide in
 rich's own table (ASCII, Latin, Greek, Cyrillic at once; others asked of rich once each), by
-rich's ``cell_len`` otherwise (CJK and
-emoji are two cells wide); `lay_out` returns None for text that is not printable (tabs, line
-breaks, control characters) or a terminal narrower than `MIN_WIDTH`, and the caller renders
-that table with rich. The copied functions are rich internals: tests/test_textable.py renders
-generated tables both ways and compares the text.
+rich's ``cell_len`` otherwise (CJK and emoji are two cells wide); `lay_out` returns None for
+text that is not printable (tabs, line breaks, control characters) or a terminal narrower
+than `MIN_WIDTH`, and the caller renders that table with rich. The copied functions are rich
+internals: tests/test_textable.py renders generated tables both ways and compares the text.
 """
 
 from __future__ import annotations

@@ -130,9 +130,8 @@ class Planner:
         plans: list[TenantPlan] = []
         for tr in self.ws.trackers:
             for t in tr.tenants:
-                p = self._plans.get(id(t))
-                plans.append(p if p is not None and p.tenant is t
-                             else plan_tenant(t, as_of, routing))
+                p = self._plans.get(id(t))  # an id in it is a live record's: no reuse
+                plans.append(p if p is not None else plan_tenant(t, as_of, routing))
         self._plans = {id(p.tenant): p for p in plans}
         return [p for p in plans if flt.keep(p)]
 

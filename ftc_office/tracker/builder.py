@@ -35,6 +35,7 @@ from ftc_office.values import ValueProblem, to_text
 
 __all__ = ["Layout", "TenantBuilder", "build_records", "load_tracker", "tenant_record"]
 
+
 def load_tracker(path: Path, settings: Settings) -> TrackerRecords:
     """Read and type one tracker (raises TrackerError only if it cannot be read at all)."""
     return build_records(read_sheet(path, settings.tracker.sheet,
