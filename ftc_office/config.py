@@ -165,6 +165,16 @@ class LedgerSettings:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """How a large run shares its work out: ``compose_workers`` processes compose the
+    messages of the tenants after the first ``compose_head`` while the run sends (0: the
+    run composes everything itself). The messages are the same either way."""
+
+    compose_workers: int = 1
+    compose_head: int = 100
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings. ``source`` is the config file they came from, if any."""
 
@@ -178,6 +188,7 @@ class Settings:
     people: dict[str, str] = field(default_factory=dict)
     word: WordSettings = field(default_factory=WordSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    run: RunSettings = field(default_factory=RunSettings)
     source: Path | None = None
 
     def resolve_path(self, value: str) -> Path:
@@ -305,6 +316,10 @@ def _check_semantics(s: Settings, file: str) -> None:
         if size not in PAGE_SIZES:
             raise ConfigError(f"{file}, key word.page_sizes.{region}",
                               f"{size!r} is not a page size", 'use "A4" or "Letter"')
+    for key in ("compose_workers", "compose_head"):
+        if getattr(s.run, key) < 0:
+            raise ConfigError(f"{file}, key run.{key}", "must not be negative",
+                              "use 0 or more (compose_workers = 0: no worker processes)")
     for alias, region in s.routing.regions.items():
         if region not in s.routing.queues:
             raise ConfigError(f"{file}, key routing.regions.{alias}",

@@ -241,7 +241,10 @@ def run_args(backend: str) -> list[str]:
 
 
 def prepare(base: Path, tracker: Path, backend: str, port: int | None,
-            graph: FakeGraph | None = None, grace: float = O365_GRACE) -> Path:
+            graph: FakeGraph | None = None, grace: float = O365_GRACE,
+            config: str = "") -> Path:
+    """A trial's folder; ``config``: more ftc-office.toml (e.g. a ``[run]`` table)."""
+    base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"crash-{backend}-", dir=base))
     shutil.copyfile(tracker, work / "tracker.xlsx")
     if backend == "smtp":
@@ -261,6 +264,10 @@ def prepare(base: Path, tracker: Path, backend: str, port: int | None,
                                                         "User.Read"],
                          expires_in=10 * 86400, access_token="campaign-access-token",
                          refresh_token="campaign-refresh-token")
+    if config:
+        toml = work / "ftc-office.toml"
+        toml.write_text((toml.read_text(encoding="utf-8") if toml.is_file() else "") + config,
+                        encoding="utf-8")
     return work
 
 
@@ -410,13 +417,14 @@ class Baseline:
     units: set[str] = field(default_factory=set)
 
 
-def baseline(base: Path, tracker: Path, backend: str, smtp: tuple[_Ctl, Sink] | None
-             ) -> Baseline:
+def baseline(base: Path, tracker: Path, backend: str, smtp: tuple[_Ctl, Sink] | None,
+             config: str = "") -> Baseline:
     graph = KillingGraph(0.0) if backend == "o365" else None
     if graph is not None:
         graph.start()
     try:
-        work = prepare(base, tracker, backend, smtp[0].port if smtp else None, graph)
+        work = prepare(base, tracker, backend, smtp[0].port if smtp else None, graph,
+                       config=config)
         if smtp:
             smtp[1].keys.clear()
         t0 = time.perf_counter()
@@ -439,7 +447,8 @@ def baseline(base: Path, tracker: Path, backend: str, smtp: tuple[_Ctl, Sink] | 
 def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
           smtp: tuple[_Ctl, Sink] | None, crash_at: str | None = None,
           delay: float | None = None, sent_items_delay: float = 1.0,
-          grace: float = O365_GRACE, clock: ManualClock | None = None) -> Trial:
+          grace: float = O365_GRACE, clock: ManualClock | None = None,
+          config: str = "") -> Trial:
     """One killed run and its reruns. o365: a fake Graph whose Sent Items copies appear
     ``sent_items_delay`` s after the send, and ``sent_items_grace = grace`` (keep it above
     the delay, as a real configuration must, or a late copy is sent again).
@@ -454,7 +463,8 @@ def trial(base: Path, tracker: Path, backend: str, ref: Baseline,
                  else KillingGraph(sent_items_delay, clock))
         graph.start()
     try:
-        return _trial(base, tracker, backend, ref, smtp, crash_at, delay, graph, grace, clock)
+        return _trial(base, tracker, backend, ref, smtp, crash_at, delay, graph, grace, clock,
+                      config)
     finally:
         if graph is not None:
             graph.stop()
@@ -488,8 +498,10 @@ def pass_the_grace(work: Path, grace: float, clock: ManualClock | None) -> None:
 
 def _trial(base: Path, tracker: Path, backend: str, ref: Baseline,
            smtp: tuple[_Ctl, Sink] | None, crash_at: str | None, delay: float | None,
-           graph: KillingGraph | None, grace: float, clock: ManualClock | None) -> Trial:
-    work = prepare(base, tracker, backend, smtp[0].port if smtp else None, graph, grace)
+           graph: KillingGraph | None, grace: float, clock: ManualClock | None,
+           config: str = "") -> Trial:
+    work = prepare(base, tracker, backend, smtp[0].port if smtp else None, graph, grace,
+                   config)
     sink = smtp[1] if smtp else None
     if sink:
         sink.keys.clear()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -404,14 +404,6 @@ def compose_all(composer: Composer, plans: Sequence[TenantPlan], per_tenant: boo
     out.jobs.extend(moves.jobs)
     out.failures.extend(moves.failures)
     return out
-
-
-def tenant_batches(composer: Composer, plans: Sequence[TenantPlan]) -> Iterator[Composition]:
-    """The per-tenant jobs (ATU, notes, follow-ups, unassignment), one tenant at a time, so
-    only the current tenant's messages are held in memory."""
-    for p in plans:
-        if p.actions and p.step != Step.REQUEST_QUEUE_MOVE:
-            yield compose_all(composer, [p], queue_moves=False)
 
 
 def queue_move_batch(composer: Composer, plans: Sequence[TenantPlan], per_tenant: bool

@@ -1,13 +1,15 @@
 """Compose: the due jobs of a pass, one tenant's at a time, or every queue move at once.
 
-Only the current tenant's messages are held in memory, however large the tracker.
+Only the current tenant's messages are held in memory, however large the tracker, and the
+few a compose-ahead worker has ready (:mod:`ftc_office.compose.ahead`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from ftc_office.compose.composer import Composer, Composition, queue_move_batch, tenant_batches
+from ftc_office.compose.ahead import tenant_batches
+from ftc_office.compose.composer import Composer, Composition, queue_move_batch
 from ftc_office.config import Settings
 from ftc_office.jobs import Job, JobKind, State
 from ftc_office.ledger import Ledger
