@@ -1,4 +1,4 @@
-"""Compose-ahead workers (`compose.ahead`): a run with them sends, records and stamps exactly
+"""Compose-ahead workers (`run.ahead`): a run with them sends, records and stamps exactly
 what a run without them does; a worker that cannot start, dies or raises leaves the run
 composing itself (an error shows as it would without workers); closing a pass early leaves
 no worker behind; a run killed while its worker composes, then rerun, sends each message
@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,15 +22,17 @@ import pytest
 from builders import make_tracker, row
 from runhelpers import run
 
-from ftc_office.compose import ahead
+from ftc_office.backends import wire
 from ftc_office.compose.composer import Composer
 from ftc_office.config import RunSettings, Settings, load_settings
 from ftc_office.errors import ConfigError
 from ftc_office.planning import load_workspace, plan_workspace
 from ftc_office.playbook import Step
+from ftc_office.run import ahead
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx"
 AS_OF = dt.date(2026, 11, 26)
+DATE = "Thu, 26 Nov 2026 09:00:00 +0000"
 WORKERS = "[run]\ncompose_workers = {workers}\ncompose_head = {head}\n"
 
 
@@ -148,7 +151,7 @@ def test_the_worker_answers_each_tenant_in_order_and_ends_on_an_error(
     composer, due = _plans(tmp_path)
     bogus = SimpleNamespace(actions=("x",), step=Step.SEND_ATU, tenant=None)
     plans = [due[0], bogus, due[1]]
-    feed = b"".join(pickle.dumps(x) for x in (sys.path, (composer.settings, AS_OF, 3),
+    feed = b"".join(pickle.dumps(x) for x in (sys.path, (composer.settings, AS_OF, True, 3),
                                                *plans))
     proc = subprocess.run([sys.executable, "-c", ahead.BOOT], input=feed,
                           capture_output=True, timeout=120, check=True)
@@ -157,6 +160,9 @@ def test_the_worker_answers_each_tenant_in_order_and_ends_on_an_error(
     out = io.BytesIO(proc.stdout)
     first = pickle.load(out)
     assert first[0] == "ok" and first[1][0].key == composer.compose_tenant(due[0])[0].key
+    message = first[1][0].message
+    assert wire._BODY in message.__dict__  # encoded ahead for a backend that sends MIME
+    assert wire.wire_bytes(message, DATE) == wire.wire_bytes(replace(message), DATE)
     assert pickle.load(out)[0] == "error"
     assert out.read() == b""  # it stopped at the error
 
@@ -170,7 +176,7 @@ def _worker_processes(under: Path) -> list[str]:
             cwd = Path(os.readlink(proc / "cwd"))
         except OSError:
             continue
-        if b"ftc_office.compose.worker" in cmd and cwd.is_relative_to(under):
+        if b"ftc_office.run.worker" in cmd and cwd.is_relative_to(under):
             found.append(proc.name)
     return found
 

@@ -12,6 +12,8 @@ A non-ASCII attachment name takes the email package's path (RFC 2231), and still
 from __future__ import annotations
 
 import datetime as dt
+import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,10 +29,11 @@ from ftc_office.planning import load_workspace, plan_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 DATE = "Thu, 26 Nov 2026 09:00:00 +0000"
+LATER = "Mon, 07 Dec 2026 17:45:09 +0000"
 
 
-def _reference(m: OutgoingMessage) -> bytes:
-    data = wire._EOL.sub(b"\r\n", wire.wire_mime(m, DATE).as_bytes())
+def _reference(m: OutgoingMessage, date: str = DATE) -> bytes:
+    data = wire._EOL.sub(b"\r\n", wire.wire_mime(m, date).as_bytes())
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
@@ -56,8 +59,16 @@ def test_every_sample_message_is_the_email_package_s(attachments: bool, tmp_path
     assert len(messages) > 10
     assert any(m.attachments for m in messages) == attachments
     for m in messages:
-        assert wire._direct_bytes(m, DATE) is not None
+        assert wire._direct_body(m) is not None
         assert wire.wire_bytes(m, DATE) == _reference(m)
+        # encoded ahead (a compose-ahead worker), pickled to the run: the same bytes, for
+        # any date
+        fresh = pickle.loads(pickle.dumps(replace(m)))
+        wire.prepare(fresh)
+        sent = pickle.loads(pickle.dumps(fresh))
+        assert wire._BODY in sent.__dict__
+        for date in (DATE, LATER):
+            assert wire.wire_bytes(sent, date) == _reference(m, date)
 
 
 BODY = st.text(alphabet=st.sampled_from(list("ab =.\r\n\t–é€北😀<>&\"")), max_size=300)
@@ -87,6 +98,7 @@ def messages(draw: st.DrawFn) -> OutgoingMessage:
 @given(messages())
 def test_generated_messages_are_the_email_package_s(m: OutgoingMessage) -> None:
     assert wire.wire_bytes(m, DATE) == _reference(m)
+    assert wire.wire_bytes(m, LATER) == _reference(m, LATER)  # the body from the cache
 
 
 def test_a_non_ascii_attachment_name_takes_the_email_package_s_path() -> None:
@@ -94,6 +106,6 @@ def test_a_non_ascii_attachment_name_takes_the_email_package_s_path() -> None:
                         to=(parse_address("a@contoso.test"),), subject="S", text="t", html="h",
                         attachments=(Attachment("Zusammenfassung für Müller.docx", b"x",
                                                 "application/octet-stream"),))
-    assert wire._direct_bytes(m, DATE) is None
+    assert wire._direct_body(m) is None
     assert wire.wire_bytes(m, DATE) == _reference(m)
     assert b"filename*=utf-8''" in wire.wire_bytes(m, DATE)

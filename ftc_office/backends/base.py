@@ -81,7 +81,9 @@ PreparedHook = Callable[[str], None]
 
 @runtime_checkable
 class Backend(Protocol):
-    """What every delivery backend provides."""
+    """What every delivery backend provides. A backend that hands over
+    :func:`~ftc_office.backends.wire.wire_bytes` says so with ``hands_over_mime = True``:
+    a run's compose-ahead workers then encode each message's body ahead."""
 
     name: str
 

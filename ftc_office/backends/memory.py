@@ -42,6 +42,8 @@ class MemoryBackend(Opening):
     the message went out but the reply was lost).
     """
 
+    hands_over_mime = True  # wire_bytes: a run may encode bodies ahead (wire.prepare)
+
     outcomes: Mapping[str, Status] = field(default_factory=dict)
     delivered: list[Delivered] = field(default_factory=list)
     opened: bool = False

@@ -6,12 +6,15 @@ It is :meth:`OutgoingMessage.to_mime` serialised with CRLF line ends, with one c
 multipart boundaries are derived from the message's content hash instead of a random
 number, so the same message with the same date always gives the same bytes.
 
-Those bytes are written directly (`_direct_bytes`) rather than by building the email
+Those bytes are written directly (`_direct_body`) rather than by building the email
 package's tree and flattening it, which took 2.5 ms of the 3 ms a message cost: the same
 header folding (the same policy object), the same quoted-printable and base64 encoders, the
 same layout of parts and boundaries. tests/test_wire_direct.py holds the two equal for
 every message of the sample and for generated ones; a message with a non-ASCII or empty
-attachment file name (RFC 2231 parameters) goes through the email package.
+attachment file name (RFC 2231 parameters) goes through the email package. Everything but
+the top-level headers (the body: parts, boundaries, encodings) is kept on the message once
+made, and a run's compose-ahead worker makes it (:func:`prepare`), so the process that
+sends writes only the headers with the date of the hand-over.
 """
 
 from __future__ import annotations
@@ -45,44 +48,75 @@ def wire_mime(message: OutgoingMessage, date: str | None) -> Message:
 
 def wire_bytes(message: OutgoingMessage, date: str | None) -> bytes:
     """The message as SMTP-ready bytes: CRLF everywhere, ending with CRLF."""
-    data = _direct_bytes(message, date)
-    if data is None:
-        data = wire_mime(message, date).as_bytes()
+    body = _body(message)
+    if body is None:  # only the email package writes it
+        data = _crlf(wire_mime(message, date).as_bytes())
+        return data if data.endswith(b"\r\n") else data + b"\r\n"
+    ctype, rest = body
+    return _crlf(_head([("Content-Type", ctype), ("MIME-Version", "1.0"),
+                        *message.headers(date)])) + rest
+
+
+def prepare(message: OutgoingMessage) -> None:
+    """Encode the message's body now: everything of its wire bytes but the top-level
+    headers (which carry the date), kept on the message and pickled with it. A run's
+    compose-ahead worker does this, so the process that sends only writes the headers."""
+    _body(message)
+
+
+_BODY = "_wire_body"  # the cache's name in the (frozen) message's __dict__
+
+
+def _crlf(data: bytes) -> bytes:
     # what `_direct_bytes` writes has LF line ends only (quoted-printable turns a CR in a
     # body into a line end): then doubling every LF is the same as the expression
-    data = data.replace(b"\n", b"\r\n") if b"\r" not in data else _EOL.sub(b"\r\n", data)
-    return data if data.endswith(b"\r\n") else data + b"\r\n"
+    return data.replace(b"\n", b"\r\n") if b"\r" not in data else _EOL.sub(b"\r\n", data)
 
 
-def _direct_bytes(message: OutgoingMessage, date: str | None) -> bytes | None:
-    """``wire_mime(message, date).as_bytes()`` without the email package's tree (LF line
-    ends, as it writes them); None for what only the email package writes."""
+def _body(message: OutgoingMessage) -> tuple[str, bytes] | None:
+    """(the top-level Content-Type, the CRLF bytes after the top-level headers), cached on
+    the message; None for what only the email package writes."""
+    cached: tuple[str, bytes] | None = message.__dict__.get(_BODY)
+    if cached is None and _BODY not in message.__dict__:
+        direct = _direct_body(message)
+        # the headers end with a line end, so converting the two pieces apart is the same
+        # as converting them together
+        cached = None if direct is None else (direct[0], _crlf(direct[1]))
+        message.__dict__[_BODY] = cached
+    return cached
+
+
+def _direct_body(message: OutgoingMessage) -> tuple[str, bytes] | None:
+    """``wire_mime(message, date).as_bytes()`` without the email package's tree, as the
+    top-level Content-Type and what follows the top-level headers (LF line ends, as the
+    email package writes them); None for what only the email package writes."""
     if any(not a.filename or not a.filename.isascii() for a in message.attachments):
         return None
     seed = message.content_hash[:24]
     texts = [_text_part(message.text, "plain"), _text_part(message.html, "html")]
-    head = message.headers(date)
     if not message.attachments:
-        return _multipart("alternative", f"=_ftc_{seed}_0", texts, head)
-    alt = _multipart("alternative", f"=_ftc_{seed}_1", texts)  # numbered in walk order
+        return _multipart("alternative", f"=_ftc_{seed}_0", texts)
+    alt = _entity(*_multipart("alternative", f"=_ftc_{seed}_1", texts))  # in walk order
     return _multipart("mixed", f"=_ftc_{seed}_0",
-                      [alt, *(_attachment_part(a) for a in message.attachments)], head)
+                      [alt, *(_attachment_part(a) for a in message.attachments)])
 
 
 def _head(fields: list[tuple[str, str]]) -> bytes:
     return b"".join(NO_FOLD.fold_binary(name, value) for name, value in fields) + b"\n"
 
 
-def _multipart(subtype: str, boundary: str, parts: list[bytes],
-               fields: list[tuple[str, str]] | None = None) -> bytes:
-    """A multipart entity: its headers (then `fields`), its parts between boundaries."""
+def _multipart(subtype: str, boundary: str, parts: list[bytes]) -> tuple[str, bytes]:
+    """A multipart entity: (its Content-Type, its parts between boundaries)."""
     b = boundary.encode("ascii")
-    head = _head([("Content-Type", f'multipart/{subtype}; boundary="{boundary}"'),
-                  ("MIME-Version", "1.0"), *(fields or [])])
     body = b"--" + b + b"\n" + b"".join(
         (b"\n--" + b + b"\n" if i else b"") + p for i, p in enumerate(parts)) + \
         b"\n--" + b + b"--\n"
-    return head + body
+    return f'multipart/{subtype}; boundary="{boundary}"', body
+
+
+def _entity(ctype: str, body: bytes) -> bytes:
+    """A nested multipart entity with its headers."""
+    return _head([("Content-Type", ctype), ("MIME-Version", "1.0")]) + body
 
 
 def _text_part(text: str, subtype: str) -> bytes:

@@ -1,19 +1,19 @@
 """Compose: the due jobs of a pass, one tenant's at a time, or every queue move at once.
 
 Only the current tenant's messages are held in memory, however large the tracker, and the
-few a compose-ahead worker has ready (:mod:`ftc_office.compose.ahead`).
+few a compose-ahead worker has ready (:mod:`ftc_office.run.ahead`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from ftc_office.compose.ahead import tenant_batches
 from ftc_office.compose.composer import Composer, Composition, queue_move_batch
 from ftc_office.config import Settings
 from ftc_office.jobs import Job, JobKind, State
 from ftc_office.ledger import Ledger
 from ftc_office.playbook import Step, TenantPlan
+from ftc_office.run.ahead import tenant_batches
 from ftc_office.run.report import RunOptions, RunReport
 
 # a queue move recorded in any of these states is not requested again
@@ -25,8 +25,9 @@ class JobSource:
     """Turns plans into jobs; composition failures become failed tenants in the report."""
 
     def __init__(self, settings: Settings, options: RunOptions, ledger: Ledger,
-                 report: RunReport) -> None:
+                 report: RunReport, wire: bool = False) -> None:
         self.settings = settings
+        self.wire = wire  # workers encode each message's MIME body ahead (backends.wire)
         self.opt = options
         self.ledger = ledger
         self.report = report
@@ -48,7 +49,7 @@ class JobSource:
                           or self.settings.mail.queue_move_grouping == "per-tenant")
             batches: Iterable[Composition] = [queue_move_batch(self.composer, due, per_tenant)]
         else:
-            batches = tenant_batches(self.composer, eligible)
+            batches = tenant_batches(self.composer, eligible, self.wire)
         for comp in batches:
             for tenant, problem in comp.failures:
                 self.report.fail((tenant.tenant_id,), str(problem))

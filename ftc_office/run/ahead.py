@@ -3,7 +3,7 @@
 A run spends most of its time waiting for the disk (each message is made durable before the
 next goes) and composing (Jinja, the Word attachment, CSS inlining): one can overlap the
 other. The run composes the first ``compose_head`` due tenants itself while the workers
-start (``python -c`` of :mod:`ftc_office.compose.worker`, the same on Windows and Linux),
+start (``python -c`` of :mod:`ftc_office.run.worker`, the same on Windows and Linux),
 and reads the rest from them in the pass's order, each worker holding every
 ``compose_workers``-th tenant. Only what the pipes hold is ahead in memory: a worker waits
 when the run has not read its last message yet.
@@ -29,16 +29,18 @@ from ftc_office.playbook import Step, TenantPlan
 
 #: the worker's first line: take the run's import path, then run the worker
 BOOT = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
-        "from ftc_office.compose.worker import main; main()")
+        "from ftc_office.run.worker import main; main()")
 
 
-def tenant_batches(composer: Composer, plans: Sequence[TenantPlan]) -> Iterator[Composition]:
+def tenant_batches(composer: Composer, plans: Sequence[TenantPlan], wire: bool = False
+                   ) -> Iterator[Composition]:
     """The per-tenant jobs (ATU, notes, follow-ups, unassignment), one tenant at a time, in
-    the order of ``plans``; composed ahead by workers when the pass is large enough."""
+    the order of ``plans``; composed ahead by workers when the pass is large enough, which
+    with ``wire`` also encode each message's MIME body (:func:`backends.wire.prepare`)."""
     due = [p for p in plans if p.actions and p.step != Step.REQUEST_QUEUE_MOVE]
     opt = composer.settings.run
     ahead = due[opt.compose_head:] if opt.compose_workers > 0 else []
-    workers = _start(composer, ahead, opt.compose_workers) if ahead else []
+    workers = _start(composer, ahead, opt.compose_workers, wire) if ahead else []
     try:
         for p in due[:len(due) - len(ahead)]:
             yield compose_all(composer, [p], queue_moves=False)
@@ -69,7 +71,7 @@ class _Worker:
 
 
 def _feed(pipe: IO[bytes], head: tuple[object, ...], plans: Sequence[TenantPlan]) -> None:
-    """The import path, (settings, date, how many plans), then each plan."""
+    """The import path, (settings, date, wire, how many plans), then each plan."""
     # OSError: the worker ended first, and the run composes the rest itself
     with contextlib.suppress(OSError):
         for item in (sys.path, head, *plans):
@@ -79,11 +81,12 @@ def _feed(pipe: IO[bytes], head: tuple[object, ...], plans: Sequence[TenantPlan]
         pipe.close()
 
 
-def _start(composer: Composer, plans: Sequence[TenantPlan], count: int) -> list[_Worker]:
+def _start(composer: Composer, plans: Sequence[TenantPlan], count: int, wire: bool
+           ) -> list[_Worker]:
     """Start ``count`` workers (fewer for a short list); [] if they cannot start."""
     count = min(count, len(plans))
     try:
-        return [_Worker((composer.settings, composer.as_of, len(plans[w::count])),
+        return [_Worker((composer.settings, composer.as_of, wire, len(plans[w::count])),
                         plans[w::count]) for w in range(count)]
     except OSError:  # no processes here: compose in the run
         return []

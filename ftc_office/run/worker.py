@@ -1,6 +1,6 @@
-"""A compose-ahead worker (:mod:`ftc_office.compose.ahead`): reads the settings, the date
+"""A compose-ahead worker (:mod:`ftc_office.run.ahead`): reads the settings, the date
 and its tenants' plans from stdin, one by one, and writes each tenant's composition to
-stdout, in order.
+stdout, in order (with each message's MIME body encoded when the backend hands over MIME).
 
 Started as ``python -c`` by the run, never by hand. It ignores Ctrl-C (the run, which gets
 it too, decides) and ends quietly when the run stops reading.
@@ -13,6 +13,7 @@ import pickle
 import signal
 import sys
 
+from ftc_office.backends.wire import prepare
 from ftc_office.compose.composer import Composer, compose_all
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     out = sys.stdout.buffer
     try:
         feed = sys.stdin.buffer
-        settings, as_of, count = pickle.load(feed)
+        settings, as_of, wire, count = pickle.load(feed)
         composer = Composer(settings, as_of)
         for _ in range(count):
             plan = pickle.load(feed)
@@ -31,6 +32,10 @@ def main() -> None:
                 pickle.dump(("error", repr(exc)), out)  # raises it with its traceback
                 out.flush()
                 break
+            if wire:  # the body of each message's MIME, so the run only writes its headers
+                for job in comp.jobs:
+                    if job.message is not None:
+                        prepare(job.message)
             answer = ("ok", comp.jobs, [problem for _tenant, problem in comp.failures])
             pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
