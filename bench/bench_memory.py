@@ -5,7 +5,8 @@
 For each size: a tracker from ``bench/make_tracker.py``, then ``ftc-office plan`` and
 ``ftc-office run`` from scratch (empty ledger and outbox, pickup mode), each in a fresh
 interpreter that reports its own peak RSS (``VmHWM`` from /proc/self/status, read at exit:
-``ru_maxrss`` of a forked child can carry the parent's peak). Prints a Markdown table with
+``ru_maxrss`` of a forked child can carry the parent's peak), or the sampled peak of it and
+its compose-ahead workers together when larger (bench/treemem.py). Prints a Markdown table with
 the wall time, the peak and the load average beside each figure.
 """
 
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from treemem import TreeMemory
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -41,14 +44,16 @@ def child(args: list[str], cwd: Path) -> tuple[float, float]:
                FTC_OFFICE_CONFIG_DIR=str(cwd / "cfg"), PYTHONPATH=str(ROOT))
     env.pop("FTC_OFFICE_CONFIG", None)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=cwd, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", WRAPPER, *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with TreeMemory(proc.pid) as tree:  # the run's compose-ahead workers count too
+        _out, stderr = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"ftc-office {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
-    kb = next(int(x.split()[1]) for x in reversed(proc.stderr.splitlines())
+        raise SystemExit(f"ftc-office {' '.join(args)} failed:\n{stderr[-2000:]}")
+    kb = next(int(x.split()[1]) for x in reversed(stderr.splitlines())
               if x.startswith("PEAK "))
-    return wall, kb / 1024
+    return wall, max(kb / 1024, tree.peak_mb)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,9 @@ Stages (ours | anchor, both on the same data, each a fresh interpreter):
   document measured inside the child
 * run: ``ftc-office run`` from scratch (empty ledger and outbox, pickup mode) | no anchor
 
-Reports medians and min-max of wall time, the median peak RSS (the child's own, from
-``wait4``) and the 1-minute load average when the stage ended (the machine is shared),
+Reports medians and min-max of wall time, the median peak memory (the child's own peak RSS
+from ``wait4``, or the sampled peak of it and its worker processes together when larger:
+bench/treemem.py) and the 1-minute load average when the stage ended (the machine is shared),
 then writes the table into bench/README.md between the ``compare`` markers
 (unless ``--no-write``). Nothing is installed at run time; a missing mailmerge is reported.
 """
@@ -39,6 +40,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from treemem import TreeMemory
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 AS_OF = "2026-11-26"
@@ -49,7 +52,9 @@ Cmd = Callable[[], tuple[list[str], Path]]  # fresh (argv, cwd) for each run
 
 
 def timed(argv: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
-    """Run one child; (wall seconds, its own peak RSS in MB from wait4, stdout's last line)."""
+    """Run one child; (wall seconds, its peak memory in MB, stdout's last line). The peak is
+    the larger of its own peak RSS (from wait4) and the sampled peak of it and its
+    descendants together (bench/treemem.py)."""
     env = dict(os.environ, FTC_OFFICE_DATA_DIR=str(cwd / "data"),
                FTC_OFFICE_CONFIG_DIR=str(cwd / "cfg"), PYTHONPATH=str(ROOT))
     env.pop("FTC_OFFICE_CONFIG", None)
@@ -57,9 +62,10 @@ def timed(argv: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None
-        out = proc.stdout.read()
-        proc.stdout.close()
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        with TreeMemory(proc.pid) as tree:  # the run's compose-ahead workers count too
+            out = proc.stdout.read()
+            proc.stdout.close()
+            _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode not in ok:
@@ -67,7 +73,7 @@ def timed(argv: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float
             raise SystemExit(f"child failed ({proc.returncode}): {' '.join(argv)}\n"
                              f"{err.read().decode()[-2000:]}")
     lines = out.decode("utf-8", "replace").strip().splitlines()
-    return wall, usage.ru_maxrss / 1024, lines[-1] if lines else ""
+    return wall, max(usage.ru_maxrss / 1024, tree.peak_mb), lines[-1] if lines else ""
 
 
 def interleave(ours: Cmd, anchor: Cmd | None, runs: int,
