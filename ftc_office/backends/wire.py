@@ -61,7 +61,7 @@ def prepare(message: OutgoingMessage) -> None:
     """Encode the message's body now: everything of its wire bytes but the top-level
     headers (which carry the date), kept on the message and pickled with it. A run's
     compose-ahead worker does this, so the process that sends only writes the headers."""
-    _body(message)
+    _body(message, keep=True)
 
 
 _BODY = "_wire_body"  # the cache's name in the (frozen) message's __dict__
@@ -73,17 +73,21 @@ def _crlf(data: bytes) -> bytes:
     return data.replace(b"\n", b"\r\n") if b"\r" not in data else _EOL.sub(b"\r\n", data)
 
 
-def _body(message: OutgoingMessage) -> tuple[str, bytes] | None:
-    """(the top-level Content-Type, the CRLF bytes after the top-level headers), cached on
-    the message; None for what only the email package writes."""
-    cached: tuple[str, bytes] | None = message.__dict__.get(_BODY)
-    if cached is None and _BODY not in message.__dict__:
-        direct = _direct_body(message)
-        # the headers end with a line end, so converting the two pieces apart is the same
-        # as converting them together
-        cached = None if direct is None else (direct[0], _crlf(direct[1]))
-        message.__dict__[_BODY] = cached
-    return cached
+def _body(message: OutgoingMessage, keep: bool = False) -> tuple[str, bytes] | None:
+    """(the top-level Content-Type, the CRLF bytes after the top-level headers), from the
+    message when :func:`prepare` kept them there (``keep``: keep them now); None for what
+    only the email package writes. Not kept otherwise: a preview holding every message
+    would hold every body twice."""
+    if _BODY in message.__dict__:
+        cached: tuple[str, bytes] | None = message.__dict__[_BODY]
+        return cached
+    direct = _direct_body(message)
+    # the headers end with a line end, so converting the two pieces apart is the same as
+    # converting them together
+    body = None if direct is None else (direct[0], _crlf(direct[1]))
+    if keep:
+        message.__dict__[_BODY] = body
+    return body
 
 
 def _direct_body(message: OutgoingMessage) -> tuple[str, bytes] | None:
