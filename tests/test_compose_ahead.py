@@ -212,3 +212,54 @@ def test_a_negative_worker_count_is_a_config_error_naming_the_key(tmp_path: Path
     with pytest.raises(ConfigError) as err:
         load_settings(config)
     assert "run.compose_workers" in str(err.value) and "0 or more" in str(err.value)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="process groups and /proc")
+def test_ctrl_c_while_the_worker_composes_then_rerun_writes_each_message_once(
+        tmp_path: Path) -> None:
+    """Ctrl-C at a terminal reaches the run and its worker (one process group): the run
+    stops with 130 and its message, the worker goes with it, and the rerun writes every
+    other message once, leaving the files already written untouched."""
+    import signal
+
+    make = Path(__file__).resolve().parents[1] / "bench" / "make_tracker.py"
+    subprocess.run([sys.executable, str(make), "600", str(tmp_path / "tracker.xlsx")],
+                   check=True, capture_output=True, timeout=300)
+    (tmp_path / "ftc-office.toml").write_text(WORKERS.format(workers=1, head=0),
+                                              encoding="utf-8")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FTC_OFFICE_CRASH_AT", "FTC_OFFICE_CONFIG")}
+    env["FTC_OFFICE_DATA_DIR"] = str(tmp_path / "data")
+    args = [sys.executable, "-m", "ftc_office", "run", "tracker.xlsx", "--as-of",
+            "2026-11-26", "--no-dry-run", "--yes", "--outbox", "outbox",
+            "--outbox-mode", "pickup"]
+    outbox = tmp_path / "outbox"
+    # its own process group, as a terminal's foreground job; SIGINT not inherited ignored
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while len(list(outbox.glob("*.eml"))) < 20 and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        time.sleep(0.01)
+    assert _worker_processes(tmp_path)  # the worker is composing
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and b"interrupted" in err
+    first = {p.name: p.stat().st_ino for p in outbox.glob("*.eml")}
+    deadline = time.monotonic() + 10
+    while _worker_processes(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _worker_processes(tmp_path) == []
+    rerun = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, timeout=600)
+    assert rerun.returncode in (0, 1), rerun.stderr[-2000:]  # 1: invalid tenants
+    after = {p.name: p.stat().st_ino for p in outbox.glob("*.eml")}
+    assert len(after) > len(first) >= 20
+    assert all(after[n] == ino for n, ino in first.items())  # none written twice
+    db = sqlite3.connect(tmp_path / "data" / "ledger.sqlite3")
+    states = dict(db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
+    db.close()
+    assert states.get("sent", 0) == len(after)
+    assert set(states) <= {"sent", "done"}
