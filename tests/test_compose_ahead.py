@@ -123,6 +123,19 @@ def test_a_worker_that_raises_makes_the_run_raise_the_same_error_itself(
         next(batches)
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_plan_that_does_not_pickle_is_composed_by_the_run_quietly(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    composer, due = _plans(tmp_path)
+    object.__setattr__(due[2], "lock", threading.Lock())  # what pickle refuses
+    got = [c.jobs for c in ahead.tenant_batches(composer, due)]  # type: ignore[arg-type]
+    want = [composer.compose_tenant(p) for p in due]  # type: ignore[arg-type]
+    assert [[j.key for j in js] for js in got] == [[j.key for j in js] for js in want]
+    assert capfd.readouterr().err == ""  # no thread's traceback
+
+
 def _children() -> set[int]:
     out: set[int] = set()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():

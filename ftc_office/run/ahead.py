@@ -72,24 +72,33 @@ class _Worker:
 
 def _feed(pipe: IO[bytes], head: tuple[object, ...], plans: Sequence[TenantPlan]) -> None:
     """The import path, (settings, date, wire, how many plans), then each plan."""
-    # OSError: the worker ended first, and the run composes the rest itself
-    with contextlib.suppress(OSError):
+    try:
         for item in (sys.path, head, *plans):
             pickle.dump(item, pipe, protocol=pickle.HIGHEST_PROTOCOL)
         pipe.flush()
-    with contextlib.suppress(OSError):
-        pipe.close()
+    except Exception:  # the worker ended first (OSError), or a plan does not pickle: the
+        pass  # worker stops at the closed pipe and the run composes the rest itself
+    finally:
+        with contextlib.suppress(OSError):
+            pipe.close()
 
 
 def _start(composer: Composer, plans: Sequence[TenantPlan], count: int, wire: bool
            ) -> list[_Worker]:
     """Start ``count`` workers (fewer for a short list); [] if they cannot start."""
     count = min(count, len(plans))
+    workers: list[_Worker] = []
+    if not sys.executable:  # an embedded interpreter: nothing to start
+        return workers
     try:
-        return [_Worker((composer.settings, composer.as_of, wire, len(plans[w::count])),
-                        plans[w::count]) for w in range(count)]
-    except OSError:  # no processes here: compose in the run
+        for w in range(count):
+            mine = plans[w::count]
+            workers.append(_Worker((composer.settings, composer.as_of, wire, len(mine)),
+                                   mine))
+    except (OSError, ValueError):  # no processes here: compose in the run
+        _stop(workers)
         return []
+    return workers
 
 
 def _receive(worker: _Worker, plan: TenantPlan) -> Composition | None:
