@@ -174,7 +174,7 @@ def test_the_worker_answers_each_tenant_in_order_and_ends_on_an_error(
     first = pickle.load(out)
     assert first[0] == "ok" and first[1][0].key == composer.compose_tenant(due[0])[0].key
     message = first[1][0].message
-    assert wire._BODY in message.__dict__  # encoded ahead for a backend that sends MIME
+    assert wire._PARTS in message.__dict__  # encoded ahead for a backend that sends MIME
     assert wire.wire_bytes(message, DATE) == wire.wire_bytes(replace(message), DATE)
     assert pickle.load(out)[0] == "error"
     assert out.read() == b""  # it stopped at the error

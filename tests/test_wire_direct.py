@@ -66,10 +66,10 @@ def test_every_sample_message_is_the_email_package_s(attachments: bool, tmp_path
         fresh = pickle.loads(pickle.dumps(replace(m)))
         wire.prepare(fresh)
         sent = pickle.loads(pickle.dumps(fresh))
-        assert wire._BODY in sent.__dict__
+        assert wire._PARTS in sent.__dict__
         for date in (DATE, LATER):
             assert wire.wire_bytes(sent, date) == _reference(m, date)
-    assert all(wire._BODY not in m.__dict__ for m in messages)  # kept only when prepared
+    assert all(wire._PARTS not in m.__dict__ for m in messages)  # kept only when prepared
 
 
 BODY = st.text(alphabet=st.sampled_from(list("ab =.\r\n\t–é€北😀<>&\"")), max_size=300)

@@ -11,10 +11,9 @@ package's tree and flattening it, which took 2.5 ms of the 3 ms a message cost: 
 header folding (the same policy object), the same quoted-printable and base64 encoders, the
 same layout of parts and boundaries. tests/test_wire_direct.py holds the two equal for
 every message of the sample and for generated ones; a message with a non-ASCII or empty
-attachment file name (RFC 2231 parameters) goes through the email package. Everything but
-the top-level headers (the body: parts, boundaries, encodings) is kept on the message once
-made, and a run's compose-ahead worker makes it (:func:`prepare`), so the process that
-sends writes only the headers with the date of the hand-over.
+attachment file name (RFC 2231 parameters) goes through the email package. A run's
+compose-ahead worker writes everything but the Date header ahead (:func:`prepare`) and keeps
+it on the message, so the process that sends only adds the date of the hand-over.
 """
 
 from __future__ import annotations
@@ -48,46 +47,54 @@ def wire_mime(message: OutgoingMessage, date: str | None) -> Message:
 
 def wire_bytes(message: OutgoingMessage, date: str | None) -> bytes:
     """The message as SMTP-ready bytes: CRLF everywhere, ending with CRLF."""
-    body = _body(message)
-    if body is None:  # only the email package writes it
+    parts = _parts(message)
+    if parts is None:  # only the email package writes it
         data = _crlf(wire_mime(message, date).as_bytes())
         return data if data.endswith(b"\r\n") else data + b"\r\n"
-    ctype, rest = body
-    return _crlf(_head([("Content-Type", ctype), ("MIME-Version", "1.0"),
-                        *message.headers(date)])) + rest
+    before, after, body = parts
+    dated = _crlf(NO_FOLD.fold_binary("Date", date)) if date else b""
+    return before + dated + after + body
 
 
 def prepare(message: OutgoingMessage) -> None:
-    """Encode the message's body now: everything of its wire bytes but the top-level
-    headers (which carry the date), kept on the message and pickled with it. A run's
-    compose-ahead worker does this, so the process that sends only writes the headers."""
-    _body(message, keep=True)
+    """Write the message's bytes now but for the Date header: the headers before and after
+    it and the body, kept on the message and pickled with it. A run's compose-ahead worker
+    does this, so the process that sends only adds the date of the hand-over."""
+    _parts(message, keep=True)
 
 
-_BODY = "_wire_body"  # the cache's name in the (frozen) message's __dict__
+_PARTS = "_wire_parts"  # the kept pieces' name in the (frozen) message's __dict__
+_DATE = "Thu, 01 Jan 1970 00:00:00 +0000"  # marks where the Date header goes
 
 
 def _crlf(data: bytes) -> bytes:
-    # what `_direct_bytes` writes has LF line ends only (quoted-printable turns a CR in a
+    # what `_direct_body` writes has LF line ends only (quoted-printable turns a CR in a
     # body into a line end): then doubling every LF is the same as the expression
     return data.replace(b"\n", b"\r\n") if b"\r" not in data else _EOL.sub(b"\r\n", data)
 
 
-def _body(message: OutgoingMessage, keep: bool = False) -> tuple[str, bytes] | None:
-    """(the top-level Content-Type, the CRLF bytes after the top-level headers), from the
-    message when :func:`prepare` kept them there (``keep``: keep them now); None for what
-    only the email package writes. Not kept otherwise: a preview holding every message
-    would hold every body twice."""
-    if _BODY in message.__dict__:
-        cached: tuple[str, bytes] | None = message.__dict__[_BODY]
-        return cached
+def _parts(message: OutgoingMessage, keep: bool = False
+           ) -> tuple[bytes, bytes, bytes] | None:
+    """The message's wire bytes in three CRLF pieces: the top-level headers before the
+    Date, those after it (with the blank line), and the body; None for what only the email
+    package writes. From the message when :func:`prepare` kept them (``keep``: keep them
+    now; only for a message with a key, whose Message-ID is fixed). Not kept otherwise: a
+    preview holding every message would hold every body twice. Each piece ends with a line
+    end, so converting them apart is the same as converting them together."""
+    if _PARTS in message.__dict__:
+        kept: tuple[bytes, bytes, bytes] | None = message.__dict__[_PARTS]
+        return kept
     direct = _direct_body(message)
-    # the headers end with a line end, so converting the two pieces apart is the same as
-    # converting them together
-    body = None if direct is None else (direct[0], _crlf(direct[1]))
-    if keep:
-        message.__dict__[_BODY] = body
-    return body
+    if direct is None:
+        parts = None
+    else:
+        ctype, body = direct
+        fields = [("Content-Type", ctype), ("MIME-Version", "1.0"), *message.headers(_DATE)]
+        at = fields.index(("Date", _DATE))
+        parts = (_crlf(_head(fields[:at])[:-1]), _crlf(_head(fields[at + 1:])), _crlf(body))
+    if keep and message.key:
+        message.__dict__[_PARTS] = parts
+    return parts
 
 
 def _direct_body(message: OutgoingMessage) -> tuple[str, bytes] | None:
