@@ -44,6 +44,16 @@ from ftc_office.rendering.environment import make_environment, one_line, render
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 
+@dataclass(frozen=True)
+class _Member:
+    """One tenant of a queue-move request, as checked: its people, cc and note."""
+
+    plan: TenantPlan
+    people: TenantPeople
+    cc: tuple[Address, ...]
+    note: str
+
+
 @dataclass
 class Composition:
     """Jobs composed for a run, and the tenants that could not be composed (and why)."""
@@ -207,35 +217,37 @@ class Composer:
         for members in groups.values():
             # one tenant that cannot be part of a request (e.g. an FM outside the internal
             # domains, a note that does not render) must not hold back the others
-            ok = []
+            ok: list[_Member] = []
             for p in members:
                 try:
-                    self._check_queue_member(m, p)
+                    ok.append(self._queue_member(m, p))
                 except FtcError as exc:
                     out.failures.append((p.tenant, exc.problem))
-                else:
-                    ok.append(p)
             if not ok:
                 continue
             try:
                 out.jobs.append(self._queue_job(m, ok))
             except FtcError as exc:
-                for p in ok:
-                    out.failures.append((p.tenant, exc.problem))
+                for member in ok:
+                    out.failures.append((member.plan.tenant, exc.problem))
         return out
 
-    def _check_queue_member(self, m: Mailer, p: TenantPlan) -> None:
-        """What one tenant brings to a queue-move request: its cc and its note."""
+    def _queue_member(self, m: Mailer, p: TenantPlan) -> _Member:
+        """What one tenant brings to a queue-move request: its people, its cc (checked)
+        and its note (rendered), each made once."""
         who = self._who(p.tenant, None)
         people = self.people(p.tenant)
         cc = self._recipients(m, m.cc, p.tenant, "cc", people)
         check_internal(cc, self.internal, who)
+        note = ""
         if m.note:
             status = self.settings.ftop.status_disengaged
-            self._render_note(m.note, message_context(p, self.as_of, [], people,
-                                                      extra={"status": status}), who)
+            note = self._render_note(m.note, message_context(p, self.as_of, [], people,
+                                                             extra={"status": status}), who)
+        return _Member(p, people, cc, note)
 
-    def _queue_job(self, m: Mailer, members: list[TenantPlan]) -> Job:
+    def _queue_job(self, m: Mailer, checked: list[_Member]) -> Job:
+        members = [c.plan for c in checked]
         queue = members[0].queue or ""
         nad = plan_next_action_date(members[0], self.as_of)
         rows: list[dict[str, Any]] = [{
@@ -250,11 +262,10 @@ class Composer:
                                "sender_name": sender.name if sender else "",
                                "sender": sender.email if sender else ""}
         who = f"queue move to {queue} ({len(rows)} tenant(s))"
-        people = [self.people(p.tenant) for p in members]
-        to = self._recipients(m, m.to, members[0].tenant, "to", people[0])
+        to = self._recipients(m, m.to, members[0].tenant, "to", checked[0].people)
         cc_all: list[Address] = []
-        for p, pp in zip(members, people, strict=True):
-            for a in self._recipients(m, m.cc, p.tenant, "cc", pp):
+        for c in checked:
+            for a in c.cc:
                 if a not in cc_all and a not in to:
                     cc_all.append(a)
         subject = self._subject(m, ctx, who)
@@ -271,12 +282,9 @@ class Composer:
         check_recipients(msg, None, self.internal)
         stamps: list[Stamp] = []
         notes: list[Note] = []
-        status = self.settings.ftop.status_disengaged
-        for p, pp in zip(members, people, strict=True):
-            tctx = message_context(p, self.as_of, [], pp, extra={"status": status})
-            note = self._render_note(m.note, tctx, self._who(p.tenant, None)) if m.note else ""
-            stamps.extend(self._stamps(m.stamps, p, None, note))
-            notes.append(Note(p.tenant.tenant_id, None, note))
+        for c in checked:
+            stamps.extend(self._stamps(m.stamps, c.plan, None, c.note))
+            notes.append(Note(c.plan.tenant.tenant_id, None, c.note))
         summary = (f"queue-move request to {queue} for {len(ids)} tenant(s) "
                    f"(set Next Action Date = {nad.isoformat()})")
         return Job(key, m.kind, ids, msg, tuple(stamps), tuple(notes), summary)
