@@ -67,8 +67,9 @@ def test_every_sample_message_is_the_email_package_s(attachments: bool, tmp_path
         wire.prepare(fresh)
         sent = pickle.loads(pickle.dumps(fresh))
         assert wire._PARTS in sent.__dict__
-        for date in (DATE, LATER):
+        for date in (DATE, LATER):  # the kept pieces, then made afresh
             assert wire.wire_bytes(sent, date) == _reference(m, date)
+            assert wire._PARTS not in sent.__dict__  # let go once handed over
     assert all(wire._PARTS not in m.__dict__ for m in messages)  # kept only when prepared
 
 

@@ -78,11 +78,12 @@ def _parts(message: OutgoingMessage, keep: bool = False
     """The message's wire bytes in three CRLF pieces: the top-level headers before the
     Date, those after it (with the blank line), and the body; None for what only the email
     package writes. From the message when :func:`prepare` kept them (``keep``: keep them
-    now; only for a message with a key, whose Message-ID is fixed). Not kept otherwise: a
-    preview holding every message would hold every body twice. Each piece ends with a line
-    end, so converting them apart is the same as converting them together."""
-    if _PARTS in message.__dict__:
-        kept: tuple[bytes, bytes, bytes] | None = message.__dict__[_PARTS]
+    now; only for a message with a key, whose Message-ID is fixed), taken off it as they
+    are used: a dry run holding every message must not hold every message's bytes too.
+    Each piece ends with a line end, so converting them apart is the same as converting
+    them together."""
+    if _PARTS in message.__dict__ and not keep:
+        kept: tuple[bytes, bytes, bytes] | None = message.__dict__.pop(_PARTS)
         return kept
     direct = _direct_body(message)
     if direct is None:
