@@ -240,8 +240,9 @@ def table(rows: list[tuple[str, ...]], args: argparse.Namespace) -> str:
             f"{load[0]:.1f} at the end, {_cpu()}). Tracker from "
             f"`bench/make_tracker.py {args.rows}`; "
             "each figure is the median wall time of fresh processes run interleaved (ours, "
-            "anchor, ours, anchor …), min–max in brackets, the median peak RSS, and the load "
-            "average when the stage ended.\n\n")
+            "anchor, ours, anchor …), min–max in brackets, the median peak memory (the "
+            "process's own peak RSS, or its and its workers' sampled PSS together when "
+            "larger), and the load average when the stage ended.\n\n")
     lines = ["| stage | ours | anchor, same run | target | met? | load |",
              "|---|---|---|---|---|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
