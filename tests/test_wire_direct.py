@@ -65,6 +65,8 @@ def test_every_sample_message_is_the_email_package_s(attachments: bool, tmp_path
         # any date
         fresh = pickle.loads(pickle.dumps(replace(m)))
         wire.prepare(fresh)
+        # a copy with other fields (a --test-to copy) is written afresh, never from these
+        assert wire._PARTS not in replace(fresh, subject="[TEST] x").__dict__
         sent = pickle.loads(pickle.dumps(fresh))
         assert wire._PARTS in sent.__dict__
         for date in (DATE, LATER):  # the kept pieces, then made afresh

@@ -83,7 +83,7 @@ PreparedHook = Callable[[str], None]
 class Backend(Protocol):
     """What every delivery backend provides. A backend that hands over
     :func:`~ftc_office.backends.wire.wire_bytes` says so with ``hands_over_mime = True``:
-    a run's compose-ahead workers then encode each message's body ahead."""
+    a run's compose-ahead workers then write each message's bytes but its Date ahead."""
 
     name: str
 

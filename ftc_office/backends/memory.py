@@ -42,7 +42,7 @@ class MemoryBackend(Opening):
     the message went out but the reply was lost).
     """
 
-    hands_over_mime = True  # wire_bytes: a run may encode bodies ahead (wire.prepare)
+    hands_over_mime = True  # wire_bytes: a run may write messages ahead (wire.prepare)
 
     outcomes: Mapping[str, Status] = field(default_factory=dict)
     delivered: list[Delivered] = field(default_factory=list)

@@ -53,7 +53,7 @@ class OutboxBackend(Opening):
     """Writes messages as ``<safe-key>.eml`` files into ``folder``: drafts for a person to
     send (``drafts``), or files a mail server picks up and sends (``pickup``)."""
 
-    hands_over_mime = True  # wire_bytes: a run may encode bodies ahead (wire.prepare)
+    hands_over_mime = True  # wire_bytes: a run may write messages ahead (wire.prepare)
     name = "outbox"
 
     def __init__(self, folder: Path, mode: OutboxMode = "drafts") -> None:

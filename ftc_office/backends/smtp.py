@@ -59,7 +59,7 @@ class SmtpBackend(Opening):
     ``mail.sender``); ``ca_file`` adds a trusted CA (a private relay, or tests).
     """
 
-    hands_over_mime = True  # wire_bytes: a run may encode bodies ahead (wire.prepare)
+    hands_over_mime = True  # wire_bytes: a run may write messages ahead (wire.prepare)
     name = "smtp"
 
     def __init__(self, settings: SmtpSettings, *, default_sender: str = "",

@@ -36,7 +36,7 @@ def tenant_batches(composer: Composer, plans: Sequence[TenantPlan], wire: bool =
                    ) -> Iterator[Composition]:
     """The per-tenant jobs (ATU, notes, follow-ups, unassignment), one tenant at a time, in
     the order of ``plans``; composed ahead by workers when the pass is large enough, which
-    with ``wire`` also encode each message's MIME body (:func:`backends.wire.prepare`)."""
+    with ``wire`` also write each message's MIME but its Date (:func:`backends.wire.prepare`)."""
     due = [p for p in plans if p.actions and p.step != Step.REQUEST_QUEUE_MOVE]
     opt = composer.settings.run
     ahead = due[opt.compose_head:] if opt.compose_workers > 0 else []

@@ -27,7 +27,7 @@ class JobSource:
     def __init__(self, settings: Settings, options: RunOptions, ledger: Ledger,
                  report: RunReport, wire: bool = False) -> None:
         self.settings = settings
-        self.wire = wire  # workers encode each message's MIME body ahead (backends.wire)
+        self.wire = wire  # workers write each message's MIME but its Date ahead (wire.prepare)
         self.opt = options
         self.ledger = ledger
         self.report = report

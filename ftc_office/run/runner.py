@@ -42,8 +42,8 @@ class Runner:
         self.opt = options
         self.data = data  # the data folder (workbook backups); None: the default one
         self.report = RunReport(options.as_of, options.simulate, backend.name)
-        # a backend that hands over MIME (outbox, SMTP) gets messages whose body a
-        # compose-ahead worker encoded already
+        # a backend that hands over MIME (outbox, SMTP) gets messages a compose-ahead
+        # worker wrote already, but for their Date header
         self.jobs = JobSource(settings, options, ledger, self.report,
                               wire=getattr(backend, "hands_over_mime", False))
         self.executor = Executor(ledger, backend, self.report, options, progress, confirm,
