@@ -74,11 +74,21 @@ class Stamp:
         return (_stamp, (self.tracker, self.tenant_id, self.workload, self.field, self.value))
 
 
+#: a stamp's fields whose text repeats across stamps: one string each, however many
+#: stamps are decoded (a ledger entry's) or unpickled (a compose-ahead worker's)
+SHARED_FIELDS = ("tracker", "tenant_id", "workload", "field")
+
+
+def shared(value: object) -> object:
+    """``value`` as the one string of its text (anything else as it is)."""
+    return sys.intern(value) if type(value) is str else value
+
+
 def _stamp(tracker: str, tenant_id: str, workload: str | None, field: str,
            value: StampValue) -> Stamp:
+    """An unpickled stamp, its SHARED_FIELDS shared."""
     return Stamp(sys.intern(tracker), sys.intern(tenant_id),
-                 sys.intern(workload) if workload is not None else None, sys.intern(field),
-                 value)
+                 None if workload is None else sys.intern(workload), sys.intern(field), value)
 
 
 @dataclass(frozen=True)

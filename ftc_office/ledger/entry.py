@@ -12,12 +12,12 @@ import datetime as dt
 import getpass
 import os
 import socket
-import sys
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from ftc_office.backends.base import Sought
+from ftc_office.jobs import SHARED_FIELDS, shared
 from ftc_office.message import message_id_for
 
 USER_ENV = "FTC_OFFICE_USER"
@@ -139,15 +139,9 @@ def claim_live(entry: Entry, me: Claimant, at: str) -> bool:
     return entry.lease_until is not None and entry.lease_until > at
 
 
-# a stamp's tracker, tenant, workload and field repeat across stamps and entries: one
-# string each instead of one per stamp (write-back holds every entry of a tracker: 18 → 14
-# MB at 10,000 rows)
-_SHARED = ("tracker", "tenant_id", "workload", "field")
-
-
 def share_strings(stamp: dict[str, Any]) -> None:
-    """A decoded stamp's repeated strings, interned in place."""
-    for k in _SHARED:
-        v = stamp.get(k)
-        if type(v) is str:
-            stamp[k] = sys.intern(v)
+    """A decoded stamp's repeated strings, shared in place (write-back holds every entry
+    of a tracker: 18 → 14 MB at 10,000 rows)."""
+    for k in SHARED_FIELDS:
+        if k in stamp:
+            stamp[k] = shared(stamp[k])
