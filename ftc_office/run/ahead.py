@@ -5,8 +5,8 @@ next goes) and composing (Jinja, the Word attachment, CSS inlining): one can ove
 other. The run composes the first ``compose_head`` due tenants itself while the workers
 start (``python -c`` of :mod:`ftc_office.run.worker`, the same on Windows and Linux),
 and reads the rest from them in the pass's order, each worker holding every
-``compose_workers``-th tenant. Only what the pipes hold is ahead in memory: a worker waits
-when the run has not read its last message yet.
+``compose_workers``-th tenant. A worker runs at most :data:`~ftc_office.run.worker.AHEAD`
+tenants ahead of what the run has read (a few MB), then waits.
 
 The workers only compose: they never touch the ledger, a backend or a workbook, so a crash
 or Ctrl-C there cannot send or record anything. Whatever goes wrong with a worker — it
