@@ -106,11 +106,12 @@ def test_plan_without_a_ledger_loads_none_of_the_run(tmp_path: Path) -> None:
     """`plan` reads the ledger only when there is one: without, neither the write-back nor
     the run's plan and report are imported (about 50 ms of `plan`'s start; the ledger package
     itself is, for the setting that names a shared ledger)."""
-    code = ("import runpy, sys; sys.argv = ['ftc-office', 'plan', sys.argv[1], '--as-of', "
-            "'2026-11-26', '--json']\n"
-            "try:\n    runpy.run_module('ftc_office', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith('ftc_office')))")
+    # printed by an exit handler: `plan` ends its process right after them (`end_now`)
+    code = ("import atexit, runpy, sys; sys.argv = ['ftc-office', 'plan', sys.argv[1], "
+            "'--as-of', '2026-11-26', '--json']\n"
+            "atexit.register(lambda: print(sorted(m for m in sys.modules "
+            "if m.startswith('ftc_office'))))\n"
+            "runpy.run_module('ftc_office', run_name='__main__')")
     env = {**os.environ, "FTC_OFFICE_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.run([sys.executable, "-c", code, str(SAMPLE)], capture_output=True,
                           text=True, timeout=120, check=True, cwd=tmp_path, env=env)

@@ -12,7 +12,7 @@ from ftc_office.cli.boundary import boundary, settings_of, tracker_paths
 from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
 from ftc_office.cli.views import plan_table, preview_notices, step_counts
 from ftc_office.config import CONFIG_NAME
-from ftc_office.console import json_text
+from ftc_office.console import json_text, leave_quickly
 from ftc_office.errors import UsageError
 from ftc_office.playbook import Step
 from ftc_office.tracker.checks import implausible_dates
@@ -68,6 +68,7 @@ def check(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None) -> N
                f"{len(problems)} problem(s)" if problems else
                f"{n_files} tracker(s), {n_tenants} tenant(s): no problems")
     click.echo(summary, err=True)
+    leave_quickly()
     sys.exit(1 if problems else 0)
 
 
@@ -127,6 +128,7 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
             click.echo(f"{invalid} tenant(s) invalid: 'ftc-office check' lists every problem "
                        "with its cell", err=True)
     require_tenant(tenant, bool(plans))
+    leave_quickly()
     sys.exit(1 if ws.file_problems else 0)
 
 

@@ -101,4 +101,11 @@ def main() -> None:
 
     tune_collector()
     configure_console()
-    cli(prog_name="ftc-office")
+    try:
+        cli(prog_name="ftc-office")
+    except SystemExit as exc:
+        from ftc_office.console import end_now, quick_exit_wanted
+
+        if quick_exit_wanted() and (exc.code is None or isinstance(exc.code, int)):
+            end_now(exc.code or 0)
+        raise
