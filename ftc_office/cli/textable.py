@@ -58,14 +58,21 @@ def lay_out(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]]
     if min(inner) < 1:
         return None  # a column squeezed to its padding: rich's corner case
     out = list(_lines(title, table_width, "fold", False))  # a title folds long words
+    lefts = [" " * left for left, _ in pads]
+    rights = [" " * right for _, right in pads]
+    specs = list(zip(inner, (c.no_wrap for c in columns), lefts, rights, strict=True))
     for row in (texts, *rows):
-        cells = [_lines(cell, w, "ellipsis", col.no_wrap)
-                 for cell, w, col in zip(row, inner, columns, strict=True)]
+        cells = [_lines(cell, w, "ellipsis", no_wrap)
+                 for cell, (w, no_wrap, _, _) in zip(row, specs, strict=True)]
         height = max(map(len, cells))
+        if height == 1:  # most rows: one line, no blank fill
+            out.append("".join([left + lines[0] + right for lines, (_, _, left, right)
+                                in zip(cells, specs, strict=True)]))
+            continue
         for k in range(height):
-            out.append("".join(
-                " " * left + (lines[k] if k < len(lines) else " " * w) + " " * right
-                for lines, w, (left, right) in zip(cells, inner, pads, strict=True)))
+            out.append("".join([
+                left + (lines[k] if k < len(lines) else " " * w) + right
+                for lines, (w, _, left, right) in zip(cells, specs, strict=True)]))
     out.append("")
     return out
 
@@ -114,7 +121,8 @@ def _widths(columns: Sequence[Column], rows: Sequence[Sequence[str]],
     for i, col in enumerate(columns):
         extra = pads[i][0] + pads[i][1]
         inner = width - extra
-        longest = max([_len(col.header), *(_len(row[i]) for row in rows)])
+        longest = max([_len(col.header), *(len(cell) if cell.isascii() else _len(cell)
+                                           for cell in (row[i] for row in rows))])
         widths.append(min(min(longest, inner) + extra, width) or 1)
     if sum(widths) > width:
         widths = _collapse_widths(widths, [not c.no_wrap for c in columns], width)
@@ -168,7 +176,7 @@ def _ratio_reduce(total: int, ratios: list[int], maximums: list[int], values: li
 def _lines(text: str, width: int, overflow: str, no_wrap: bool) -> Sequence[str]:
     """`text` as lines of exactly `width` cells: padded when it fits, else wrapped by
     `_wrap` (cached: workload lists and next steps repeat down a plan)."""
-    n = _len(text)
+    n = len(text) if text.isascii() else _len(text)  # ASCII, most cells: one cell each
     if n <= width:
         return (text + " " * (width - n),)
     return _wrap(text, width, overflow, no_wrap)
