@@ -94,6 +94,24 @@ def test_excel_error_and_uncalculated_formula_are_problems(tmp_path: Path) -> No
                in line for line in lines), result.output
 
 
+def test_error_cells_are_found_when_the_tracker_is_not_the_first_sheet(tmp_path: Path) -> None:
+    """The reader reads the package's facts of the first sheet while calamine looks for the
+    tracker; a tracker on another sheet gets its own (its error cell, its formula)."""
+    path = make_tracker(tmp_path / "t.xlsx", [
+        row("t-1", seats="#N/A"), row("t-2", active_users="=1/0")])
+    wb = load_workbook(path)
+    cover = wb.create_sheet("Cover", 0)
+    cover["A1"], cover["B2"] = "Read me first", "=1/0"
+    wb.save(path)
+    result = ftc("check", str(path), "--as-of", "2025-06-01")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "t.xlsx, Tracker!" in line]
+    assert any(line.endswith("2: D2 holds #N/A — fix the formula or type the value")
+               for line in lines), result.output
+    assert any(" is a formula Excel has not calculated" in line for line in lines)
+    assert "Cover" not in result.output
+
+
 # ---- the audience rule, in the shared validation --------------------------------------------
 
 def test_gmail_fm_is_refused_by_check_plan_and_run_alike_and_nothing_reaches_it(

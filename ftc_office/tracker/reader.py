@@ -70,42 +70,93 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
                header_overrides: dict[str, str] | None = None,
                keep: Collection[str] | None = None) -> SheetRead:
     """Read the tracker sheet of ``path`` into located rows; with ``keep``, a row holds only
-    those fields (the write-back's: a 10,000-row sheet's other cells are not held)."""
+    those fields (the write-back's: a 10,000-row sheet's other cells are not held).
+
+    python-calamine reads the sheet in a thread (it lets go of the GIL: 0.3 s of a 10,000-row
+    sheet) while this one reads what the package adds (`_SheetFacts`) for the sheet it will
+    most likely be: the configured one, else the first."""
     check_package(path)
     index = header_index(header_overrides or {})
+    overrides = header_overrides or {}
+    loading = _Loading(path, sheet, index, max_header_row)
+    try:
+        guess: _SheetFacts | BaseException = _SheetFacts.of(path, sheet or None)
+    except Exception as exc:  # said only if calamine reads the sheet (its errors come first)
+        guess = exc
+    name, grid, found = loading.result()
+    try:
+        facts = guess if isinstance(guess, _SheetFacts) and guess.sheet == name else \
+            _SheetFacts.of(path, name)
+        if isinstance(facts, BaseException):
+            raise facts
+        return facts.applied(_rows(path, name, grid, found, index, overrides, keep))
+    except TrackerError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: BaseException) -> TrackerError:
+    return TrackerError(str(path), f"the workbook cannot be read ({exception_kind(exc)})",
+                        "open it in Excel and save it again as .xlsx")
+
+
+class _Loading:
+    """python-calamine finding and reading the tracker sheet in a thread of its own (`_load`);
+    `result` waits for it and raises what it raised."""
+
+    def __init__(self, path: Path, sheet: str, index: dict[str, str], limit: int) -> None:
+        import threading
+
+        self._out: tuple[str, list[list[Any]], _Found] | BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path, sheet, index, limit),
+                                        name="ftc-office-read", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, sheet: str, index: dict[str, str], limit: int) -> None:
+        try:
+            self._out = _load(path, sheet, index, limit)
+        except BaseException as exc:  # handed to the caller's thread
+            self._out = exc
+
+    def result(self) -> tuple[str, list[list[Any]], _Found]:
+        self._thread.join()
+        out = self._out
+        if isinstance(out, BaseException) or out is None:
+            raise out or RuntimeError("the reading thread ended without a result")
+        return out
+
+
+_Found = tuple[int, dict[str, int], dict[str, str]]
+
+
+def _load(path: Path, sheet: str, index: dict[str, str], limit: int
+          ) -> tuple[str, list[list[Any]], _Found]:
+    """The tracker sheet's name, grid and header (`_find_header`), by python-calamine."""
     try:
         wb = CalamineWorkbook.from_path(str(path))
         try:
             names = list(wb.sheet_names)
-            if sheet:
-                if sheet not in names:
-                    raise TrackerError(str(path), f"no sheet named {sheet!r}",
-                                       f"use one of: {', '.join(names)} (tracker.sheet in the "
-                                       "config or --sheet)")
-                candidates = [sheet]
-            else:
-                candidates = names
-            for name in candidates:
+            if sheet and sheet not in names:
+                raise TrackerError(str(path), f"no sheet named {sheet!r}",
+                                   f"use one of: {', '.join(names)} (tracker.sheet in the "
+                                   "config or --sheet)")
+            for name in [sheet] if sheet else names:
                 grid = _grid(wb, name, path)
                 if not sheet and grid and is_notes_header(grid[0]):
                     continue  # our own note history (Tenant ID column too), never the tracker
-                found = _find_header(grid, index, max_header_row)
+                found = _find_header(grid, index, limit)
                 if found is not None:
-                    read = _rows(path, name, grid, found, index, header_overrides or {},
-                                 keep)
-                    return _with_package(read)
-                if sheet:
-                    break
+                    return name, grid, found
         finally:
             wb.close()
     except TrackerError:
         raise
     except Exception as exc:
-        raise TrackerError(str(path), f"the workbook cannot be read ({exception_kind(exc)})",
-                           "open it in Excel and save it again as .xlsx") from None
+        raise _unreadable(path, exc) from None
     tid = FIELDS["tenant_id"]
     raise TrackerError(str(path), f"no sheet has a '{tid.header}' column in its first "
-                       f"{max_header_row} rows",
+                       f"{limit} rows",
                        f"add a header cell '{tid.header}' (or {', '.join(tid.aliases)}), "
                        "or set tracker.headers.tenant_id in ftc-office.toml")
 
@@ -242,35 +293,57 @@ def _cell_at(data: bytes, at: int) -> re.Match[bytes] | None:
     return None
 
 
-def _with_package(read: SheetRead) -> SheetRead:
-    """The sheet without its tables' totals rows (a totals row is no tenant, labelled or not),
-    and with its error and uncalculated-formula cells (calamine reads both as blank)."""
-    from ftc_office.xlsx.tables import totals_rows
-    from ftc_office.xlsx.workbook import WorkbookPackage
-    pkg = WorkbookPackage(read.path)
-    totals = totals_rows(pkg, read.sheet)
-    if totals:
-        read = dataclasses.replace(read, rows=[r for r in read.rows if r.number not in totals])
-    part = pkg.zip.find(pkg.sheet_parts.get(read.sheet, ""))
-    data = pkg.zip.read(part) if part else b""
-    if b't="e"' not in data and b"<f" not in data:
-        return read
-    letters = {col_letter(c + 1).encode() for c in read.columns.values()}
-    # an output cell holding a formula is the write-back's business (kept, reported there)
-    outputs = {col_letter(c + 1).encode() for f, c in read.columns.items()
-               if f in FIELDS and FIELDS[f].output}
-    errors: dict[str, str] = {}
-    for m in _marked_cells(data):
-        attrs, body = m.group(1), m.group(2) or b""
-        ref = _REF.search(attrs)
-        if ref is None or ref.group(1) not in letters or int(ref.group(2)) <= read.header_row \
-                or int(ref.group(2)) in totals:
-            continue
-        name = (ref.group(1) + ref.group(2)).decode()
-        value = _VALUE.search(body)
-        if b't="e"' in attrs and value:
-            errors[name] = value.group(1).decode()
-        elif b"<f" in body and not (value and value.group(1)) and ref.group(1) not in outputs:
-            errors[name] = ""
-    return SheetRead(read.path, read.sheet, read.header_row, read.columns, read.headers,
-                     read.rows, errors) if errors else read
+@dataclass(frozen=True)
+class _SheetFacts:
+    """What the package says of a sheet that calamine does not: its tables' totals rows (a
+    totals row is no tenant, labelled or not), and its error and uncalculated-formula cells
+    (calamine reads both as blank) as (column letters, row, error text or None for a
+    formula cell without a cached value)."""
+
+    sheet: str
+    totals: set[int]
+    marked: list[tuple[bytes, int, str | None]]
+
+    @classmethod
+    def of(cls, path: Path, sheet: str | None) -> _SheetFacts:
+        """The facts of `sheet` (None: the workbook's first sheet)."""
+        from ftc_office.xlsx.tables import totals_rows
+        from ftc_office.xlsx.workbook import WorkbookPackage
+        pkg = WorkbookPackage(path)
+        name = next(iter(pkg.sheet_parts), "") if sheet is None else sheet
+        totals = totals_rows(pkg, name)
+        part = pkg.zip.find(pkg.sheet_parts.get(name, ""))
+        data = pkg.zip.read(part) if part else b""
+        if b't="e"' not in data and b"<f" not in data:
+            return cls(name, totals, [])
+        marked: list[tuple[bytes, int, str | None]] = []
+        for m in _marked_cells(data):
+            attrs, body = m.group(1), m.group(2) or b""
+            ref = _REF.search(attrs)
+            if ref is None:
+                continue
+            value = _VALUE.search(body)
+            if b't="e"' in attrs and value:
+                marked.append((ref.group(1), int(ref.group(2)), value.group(1).decode()))
+            elif b"<f" in body and not (value and value.group(1)):
+                marked.append((ref.group(1), int(ref.group(2)), None))
+        return cls(name, totals, marked)
+
+    def applied(self, read: SheetRead) -> SheetRead:
+        """`read` without the totals rows, with the error cells of its columns below its
+        header (a formula in an output column is the write-back's business: kept, reported
+        there)."""
+        totals = self.totals
+        if totals:
+            read = dataclasses.replace(read, rows=[r for r in read.rows
+                                                   if r.number not in totals])
+        letters = {col_letter(c + 1).encode() for c in read.columns.values()}
+        outputs = {col_letter(c + 1).encode() for f, c in read.columns.items()
+                   if f in FIELDS and FIELDS[f].output}
+        errors: dict[str, str] = {}
+        for col, row, error in self.marked:
+            if col not in letters or row <= read.header_row or row in totals or (
+                    error is None and col in outputs):
+                continue
+            errors[f"{col.decode()}{row}"] = error or ""
+        return dataclasses.replace(read, errors=errors) if errors else read
