@@ -222,3 +222,100 @@ def test_the_table_pass_is_docxtpl_s(name: str) -> None:
                                                          "a span wider than the grid")
         if k < 2:
             assert calls == ([] if skipped else [xml]), name
+
+
+# --- the body by its layout: lxml's output for a layout, filled in with the texts ---------
+
+# values whose text lxml writes back differently from Jinja's escaping (quotes), that
+# format strings treat specially (%), beyond the BMP, or that change the layout (empty)
+FILLED = ["O'Brien \"Q\" <x> & y > z", "100% %s %(a)s %%", "✓ 😀 “q” ’", "{_{ }_}", "",
+          "a\tb\nc", "&#39; &amp;"]
+# values the layout path leaves to lxml: a carriage return (read as a newline), something
+# like a URL (the link check needs the tree), a character XML forbids (cleaned away)
+ROUND_TRIP = ["a\rb", "x://y", "see https://contoso.example/x"]
+
+
+@pytest.mark.parametrize("value", FILLED + ROUND_TRIP)
+def test_a_layout_seen_before_is_filled_in_as_docxtpl_writes_it(
+        value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = FastDocx.load(BRIEF)
+    assert fast is not None
+    plain = _context()
+    fast.learn(render_docx(BRIEF, plain, "t", FINISH))
+    filled: list[bytes] = []
+    real = docx_fast.docx_slots.fill
+
+    def counted(form: str, slots: docx_fast.docx_slots.Slots) -> bytes:
+        filled.append(out := real(form, slots))
+        return out
+
+    monkeypatch.setattr(docx_fast.docx_slots, "fill", counted)
+    for k in range(2):  # the first rendering of a layout teaches it, the second fills it
+        ctx = _context(customer=f"{value} {k}" if value else "",
+                       milestone={"reason": value})
+        out = fast.render(ctx, FINISH)
+        if "https://" in value:
+            assert out is None  # the link: docxtpl's business
+            continue
+        assert out == render_docx(BRIEF, ctx, "t", FINISH), (value, k)
+    assert len(filled) == (1 if value in FILLED else 0), value
+
+
+SPLIT = '<w:body xmlns:w="urn:w"><w:p><w:t>{}</w:t></w:p></w:body>'
+
+
+@pytest.mark.parametrize("text", ["a\rb", "a > b", "&#169;", "&#x27;", "&nbsp;", "a\x01b",
+                                  "a\ufffeb"])
+def test_split_declines_text_lxml_would_write_differently(text: str) -> None:
+    assert docx_fast.docx_slots.split(SPLIT.format(text)) is None
+
+
+@pytest.mark.parametrize("text", ["<!-- c -->", "<![CDATA[x]]>", "<?pi x?>", "a<!-- c -->b"])
+def test_layout_declines_comments_cdata_and_instructions(text: str) -> None:
+    xml = SPLIT.format(text)
+    slots = docx_fast.docx_slots.split(xml)
+    assert slots is not None
+    written = etree.tostring(etree.fromstring(xml), encoding="UTF-8", standalone=True)
+    assert docx_fast.docx_slots.layout(xml, slots, written, "<w:body") is None
+
+
+def test_split_reads_the_texts_as_lxml_writes_them() -> None:
+    slots = docx_fast.docx_slots.split(SPLIT.format("O&#39;B &#34;q&#34; &amp; &lt;&gt;"))
+    assert slots is not None
+    assert slots.texts == "O'B \"q\" &amp; &lt;&gt;"
+    assert slots.layout == SPLIT.format("\x00")
+    tag_gt = '<w:body xmlns:w="urn:w"><w:p w:x="a>b"><w:t>t</w:t></w:p></w:body>'
+    assert docx_fast.docx_slots.split(tag_gt) is None  # the ">" in the attribute
+
+
+def test_layout_declines_malformed_xml_and_texts_lxml_did_not_write() -> None:
+    good = SPLIT.format("x")
+    slots = docx_fast.docx_slots.split(good)
+    assert slots is not None
+    written = etree.tostring(etree.fromstring(good), encoding="UTF-8", standalone=True)
+    form = docx_fast.docx_slots.layout(good, slots, written, "<w:body")
+    assert form is not None
+    out = docx_fast.docx_slots.fill(form, docx_fast.docx_slots.Slots(slots.layout, "y%s"))
+    assert out == written.replace(b">x<", b">y%s<")
+    bad = '<w:body xmlns:w="urn:w"><w:p><w:t>x</w:t></w:body>'  # recovery would guess
+    bad_slots = docx_fast.docx_slots.split(bad)
+    assert bad_slots is not None
+    assert docx_fast.docx_slots.layout(bad, bad_slots, written, "<w:body") is None
+    moved = written.replace(b"<w:t>x</w:t>", b"<w:t>x</w:t><w:t>z</w:t>")  # a text added
+    assert docx_fast.docx_slots.layout(good, slots, moved, "<w:body") is None
+
+
+def test_a_layout_is_kept_per_finish_and_up_to_the_limit(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    fast = FastDocx.load(BRIEF)
+    assert fast is not None
+    fast.learn(render_docx(BRIEF, _context(), "t", FINISH))
+    monkeypatch.setattr(docx_fast, "_LAYOUTS", 2)
+    a4 = DocxFinish(page="A4", author="Someone Else")
+    one = [{"name": "Teams", "discussion_date": None}]
+    for finish, workloads in ((FINISH, None), (a4, None), (FINISH, one), (FINISH, one)):
+        ctx = _context() if workloads is None else _context(workloads=workloads)
+        for k in range(2):
+            ctx["as_of"] = dt.date(2026, 11, 26 - k)
+            assert fast.render(ctx, finish) == render_docx(BRIEF, ctx, "t", finish)
+    assert [key[0] for key in fast.layouts] == [FINISH, a4]  # the third layout: not kept
