@@ -14,9 +14,12 @@ import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ftc_office.addresses import Address
-from ftc_office.message import OutgoingMessage
+
+if TYPE_CHECKING:  # `plan` imports the stamps, not the email package (25 ms)
+    from ftc_office.message import OutgoingMessage
 
 StampValue = dt.date | str
 
