@@ -112,6 +112,20 @@ def test_error_cells_are_found_when_the_tracker_is_not_the_first_sheet(tmp_path:
     assert "Cover" not in result.output
 
 
+def test_error_cells_are_found_in_every_megabyte_of_a_large_sheet(tmp_path: Path) -> None:
+    """The package's error cells are read 1 MB at a time, cut between rows: every one is
+    found, wherever the cuts fall."""
+    bad = {7, 811, 1093, 1950, 2222, 3871, 4400, 5999}
+    rows = [row(f"t-{i}", seats="#N/A") if i in bad else row(f"t-{i}")
+            for i in range(1, 6001)]
+    path = make_tracker(tmp_path / "t.xlsx", rows)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("xl/worksheets/sheet1.xml").file_size > 2 * (1 << 20)
+    result = ftc("check", str(path), "--as-of", "2025-06-01")
+    found = {int(m) for m in re.findall(r"Tracker!D(\d+): D\d+ holds #N/A", result.output)}
+    assert found == {i + 1 for i in bad}, result.output
+
+
 # ---- the audience rule, in the shared validation --------------------------------------------
 
 def test_gmail_fm_is_refused_by_check_plan_and_run_alike_and_nothing_reaches_it(

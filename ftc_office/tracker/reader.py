@@ -313,21 +313,20 @@ class _SheetFacts:
         name = next(iter(pkg.sheet_parts), "") if sheet is None else sheet
         totals = totals_rows(pkg, name)
         part = pkg.zip.find(pkg.sheet_parts.get(name, ""))
-        data = pkg.zip.read(part) if part else b""
-        if b't="e"' not in data and b"<f" not in data:
-            return cls(name, totals, [])
         marked: list[tuple[bytes, int, str | None]] = []
-        for m in _marked_cells(data):
-            attrs, body = m.group(1), m.group(2) or b""
-            ref = _REF.search(attrs)
-            if ref is None:
-                continue
-            value = _VALUE.search(body)
-            if b't="e"' in attrs and value:
-                marked.append((ref.group(1), int(ref.group(2)), value.group(1).decode()))
-            elif b"<f" in body and not (value and value.group(1)):
-                marked.append((ref.group(1), int(ref.group(2)), None))
-        return cls(name, totals, marked)
+        if part is None:
+            return cls(name, totals, marked)
+        with pkg.zip.open(part) as stream:  # 1 MB at a time: calamine reads beside it
+            tail = b""
+            while True:
+                chunk = stream.read(1 << 20)
+                data = tail + chunk
+                cut = data.rfind(b"<row") if chunk else len(data)  # no cell spans rows
+                body, tail = (data[:cut], data[cut:]) if cut > 0 else (b"", data)
+                if any(mark in body for mark in _MARKS):
+                    marked.extend(_marks_of(body))
+                if not chunk:
+                    return cls(name, totals, marked)
 
     def applied(self, read: SheetRead) -> SheetRead:
         """`read` without the totals rows, with the error cells of its columns below its
@@ -347,3 +346,18 @@ class _SheetFacts:
                 continue
             errors[f"{col.decode()}{row}"] = error or ""
         return dataclasses.replace(read, errors=errors) if errors else read
+
+
+def _marks_of(data: bytes) -> Iterator[tuple[bytes, int, str | None]]:
+    """The error cells (their text) and formula cells without a cached value (None) of a
+    run of whole rows, as (column letters, row, text or None)."""
+    for m in _marked_cells(data):
+        attrs, body = m.group(1), m.group(2) or b""
+        ref = _REF.search(attrs)
+        if ref is None:
+            continue
+        value = _VALUE.search(body)
+        if b't="e"' in attrs and value:
+            yield ref.group(1), int(ref.group(2)), value.group(1).decode()
+        elif b"<f" in body and not (value and value.group(1)):
+            yield ref.group(1), int(ref.group(2)), None

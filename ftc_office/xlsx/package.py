@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from ftc_office.errors import WritebackError
 from ftc_office.xlsx.limits import OLE_MAGIC
@@ -171,6 +171,11 @@ class ZipPackage:
             return name
         m = self.by_lower.get(name.lower())
         return m.name if m else None
+
+    def open(self, name: str) -> IO[bytes]:
+        """Member `name` as a stream (CRC-checked at its end; a damaged member raises while
+        it is read)."""
+        return self._zip.open(name)
 
     def read(self, name: str) -> bytes:
         """The uncompressed bytes of member `name` (CRC-checked)."""
