@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ftc_office.cli.textable import Column
 from ftc_office.playbook import Step, TenantPlan
-from ftc_office.tally import ordered_steps, plan_counts, tally
+from ftc_office.tally import ordered_steps, tally
 
 if TYPE_CHECKING:
     from ftc_office.preview import PreviewResult
@@ -98,7 +98,9 @@ def _rich_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[s
 
 def step_counts(plans: Sequence[TenantPlan]) -> str:
     """``send_atu 12 · await_discussion 3 …`` in playbook order."""
-    return " · ".join(f"{s} {n}" for s, n in ordered_steps(plan_counts(plans).team))
+    from collections import Counter  # the team's alone (`plan_counts` also counts per FM)
+
+    return " · ".join(f"{s} {n}" for s, n in ordered_steps(Counter(str(p.step) for p in plans)))
 
 
 SECTIONS = (("atu", "Emails to account teams"), ("customer_followup", "Customer follow-ups"),

@@ -74,17 +74,18 @@ def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
     whose address it is and are left alone.
     """
     tenants = [t for tr in trackers for t in tr.tenants]
+    tops = [_majority_domains(t) for t in tenants]  # each tenant's, worked out once
+    top_of = {id(t): top for t, top in zip(tenants, tops, strict=True)}
     counts: dict[str, dict[str, int]] = {}
     majority: dict[tuple[str, str], TenantRecord] = {}
-    for t in tenants:
+    for t, top in zip(tenants, tops, strict=True):
         name = _norm(t.customer)
         for a in t.customer_contacts:
             per = counts.setdefault(a.ascii_domain, {})
             per[name] = per.get(name, 0) + 1
-        top = _majority_domains(t)
         for d in top:  # named as the home: preferably a tenant with that domain alone
             cur = majority.get((d, name))
-            if cur is None or (len(top) == 1 and len(_majority_domains(cur)) > 1):
+            if cur is None or (len(top) == 1 and len(top_of[id(cur)]) > 1):
                 majority[(d, name)] = t
     owner: dict[str, TenantRecord] = {}
     for d, per in counts.items():
@@ -95,8 +96,7 @@ def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
         if home is not None:
             owner[d] = home
     out: list[tuple[TenantRecord, Problem]] = []
-    for t in tenants:
-        own = _majority_domains(t)
+    for t, own in zip(tenants, tops, strict=True):
         for a in t.customer_contacts:
             o = owner.get(a.ascii_domain)
             if own == {a.ascii_domain}:
