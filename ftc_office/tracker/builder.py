@@ -137,7 +137,7 @@ class Layout:
         self.quick = not sheet.errors
         #: by field name, for `TenantBuilder._add_filled`: (entry, workload level, whether
         #: a text cell is its own value: the reader strips text, so `to_text` changes nothing)
-        self.filled = {e[1]: (e, e[4], e[0].kind == "text") for e in self.present}
+        self.filled = {e[1]: (e, e[4], e[0].kind == "text", e[7]) for e in self.present}
 
 
 class TenantBuilder:
@@ -156,7 +156,7 @@ class TenantBuilder:
         #: next rows usually repeat it, and an equal cell (same type) changes nothing
         self.cells: dict[str, Any] = {}
         self.workloads: list[WorkloadRecord] = []
-        self.seen_workloads: dict[str, str] = {}
+        self.seen_workloads: dict[str, int] = {}  # workload (casefolded) → its row
 
     def _empty(self, f: Field, ref: str) -> tuple[None, bool]:
         sheet = self.sheet
@@ -258,14 +258,17 @@ class TenantBuilder:
         w_args: dict[str, Any] = dict(self.layout.workload_defaults)
         held, held_cells = self.values, self.cells
         for name, cell in raw.values.items():
-            entry, workload, text = filled[name]
+            entry, workload, text, memo = filled[name]
+            kind = cell.__class__
             if not workload:
                 if name in held_cells:
                     same = held_cells[name]
-                    if same.__class__ is cell.__class__ and same == cell:
+                    if same.__class__ is kind and same == cell:
                         continue  # the cell the held value came from, again
-                if text and cell.__class__ is str:
+                if text and kind is str:
                     value, failed, clean = cell, False, True
+                elif memo is not None and (value := memo.get((kind, cell), memo)) is not memo:
+                    failed, clean = False, True  # parsed before (`_parse`'s memo)
                 else:
                     value, failed, clean = self._parse(entry, cell, number)
                 if failed:
@@ -278,8 +281,10 @@ class TenantBuilder:
                 elif name != "tenant_id" and held[name] != value:
                     self.merge(entry[0], value, number)
                 continue
-            value = cell if text and cell.__class__ is str else self._parse(
-                entry, cell, number)[0]
+            if text and kind is str:
+                value = cell
+            elif memo is None or (value := memo.get((kind, cell), memo)) is memo:
+                value = self._parse(entry, cell, number)[0]
             convert = entry[6]
             w_args[name] = value if convert is None else convert(value)
         wname = w_args.get("workload")
@@ -289,14 +294,16 @@ class TenantBuilder:
         letters = self.layout.letters["workload"]
         refs = CellRefs(letters, row)
         if wname:
-            where = f"{letters['workload']}{row}" if "workload" in letters else ""
-            prior = self.seen_workloads.get(wname.casefold())
-            if prior:
+            key = wname.casefold()
+            prior = self.seen_workloads.get(key)
+            if prior is not None:
+                where = f"{letters['workload']}{row}" if "workload" in letters else ""
+                also = f"{letters['workload']}{prior}" if "workload" in letters else ""
                 self.problems.append(Problem(
                     self.sheet.where(where),
-                    f"workload {wname!r} appears twice for tenant {self.tid} (also {prior})",
+                    f"workload {wname!r} appears twice for tenant {self.tid} (also {also})",
                     "delete or merge the duplicate row"))
-            self.seen_workloads[wname.casefold()] = where
+            self.seen_workloads[key] = row
         self.workloads.append(assemble(WorkloadRecord, refs, args, row=row))
 
     def record(self) -> TenantRecord:
