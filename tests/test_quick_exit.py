@@ -66,3 +66,27 @@ def test_a_stream_that_cannot_be_flushed_leaves_the_usual_exit(
     monkeypatch.setattr(sys, "stdout", Broken())
     console.end_now(0)  # still here
 
+
+
+@pytest.mark.parametrize("command", ["plan", "check"])
+def test_the_collector_is_paused_for_the_command_and_runs_again_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """`plan` and `check` read and print with the cyclic collector off (`collector_paused`);
+    it is on again once the command has returned (Click's test runner, an embedding)."""
+    import gc
+
+    from ftc_office import planning
+
+    seen: list[bool] = []
+    real = planning.load_workspace
+
+    def watched(*args: object, **kwargs: object) -> object:  # the real one, observed
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(planning, "load_workspace", watched)
+    monkeypatch.setenv("FTC_OFFICE_DATA_DIR", str(tmp_path / "data"))
+    assert gc.isenabled()
+    result = CliRunner().invoke(cli, [command, str(SAMPLE), "--as-of", "2026-11-26"])
+    assert result.exit_code in (0, 1), result.output
+    assert seen == [False] and gc.isenabled()

@@ -11,7 +11,7 @@ from ftc_office.cli.boundary import boundary, settings_of, tracker_paths
 from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
 from ftc_office.cli.views import plan_table, preview_notices, step_counts
 from ftc_office.config import CONFIG_NAME
-from ftc_office.console import json_text, leave_quickly
+from ftc_office.console import collector_paused, json_text, leave_quickly
 from ftc_office.errors import UsageError
 from ftc_office.playbook import Step
 from ftc_office.tracker.checks import implausible_dates
@@ -56,6 +56,7 @@ def check(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None) -> N
     """
     from ftc_office.planning import load_workspace
 
+    ctx.with_resource(collector_paused())  # reads and prints: no cycles worth collecting
     settings = settings_of(ctx)
     ws = load_workspace(tracker_paths(trackers), settings)
     date = parse_as_of(as_of)
@@ -104,6 +105,7 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
         require_tenant,
     )
 
+    ctx.with_resource(collector_paused())  # reads and prints: no cycles worth collecting
     settings = settings_of(ctx)
     date = parse_as_of(as_of)
     from ftc_office.run.recorded import as_recorded

@@ -11,15 +11,14 @@ required cell and a sheet without error cells skip their empty cells (the common
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ftc_office.config import Settings
+from ftc_office.console import collector_paused
 from ftc_office.errors import Problem
 from ftc_office.fields import FIELD_LIST, Field
 from ftc_office.tracker.reader import RawRow, SheetRead, read_sheet
@@ -45,21 +44,6 @@ def load_tracker(path: Path, settings: Settings) -> TrackerRecords:
         return build_records(read_sheet(path, settings.tracker.sheet,
                                         settings.tracker.max_header_row,
                                         settings.tracker.headers), settings, consume=True)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a tracker becomes records: a 10,000-row sheet is
-    ~1,000,000 new objects (grid cells, rows, records), none of them in a cycle, and the
-    collections they trigger walk them all over again (~0.1 s of `plan`'s 2 s). Reference
-    counting frees everything as usual; the collector runs again afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def build_records(read: SheetRead, settings: Settings, consume: bool = False
