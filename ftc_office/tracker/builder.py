@@ -120,7 +120,8 @@ class Layout:
         #: whether a row with every required cell may skip its empty cells (`_cells`)
         self.quick = not sheet.errors
         #: by field name, for `TenantBuilder._add_filled`: (entry, workload level, whether
-        #: a text cell is its own value: the reader strips text, so `to_text` changes nothing)
+        #: a text cell is its own value — the reader strips text, so `to_text` changes
+        #: nothing —, the column's memo)
         self.filled = {e[1]: (e, e[4], e[0].kind == "text", e[7]) for e in self.present}
 
 
