@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ftc_office.addresses import Address
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # `plan` imports the stamps, not the email package (25 ms)
     from ftc_office.message import OutgoingMessage
 
 StampValue = dt.date | str
+T = TypeVar("T")
 
 
 class JobKind(enum.StrEnum):
@@ -82,16 +83,15 @@ class Stamp:
 SHARED_FIELDS = ("tracker", "tenant_id", "workload", "field")
 
 
-def shared(value: object) -> object:
+def shared(value: T) -> T:
     """``value`` as the one string of its text (anything else as it is)."""
-    return sys.intern(value) if type(value) is str else value
+    return sys.intern(value) if type(value) is str else value  # type: ignore[call-overload]
 
 
 def _stamp(tracker: str, tenant_id: str, workload: str | None, field: str,
            value: StampValue) -> Stamp:
     """An unpickled stamp, its SHARED_FIELDS shared."""
-    return Stamp(sys.intern(tracker), sys.intern(tenant_id),
-                 None if workload is None else sys.intern(workload), sys.intern(field), value)
+    return Stamp(shared(tracker), shared(tenant_id), shared(workload), shared(field), value)
 
 
 @dataclass(frozen=True)

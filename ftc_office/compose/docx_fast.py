@@ -176,7 +176,8 @@ class FastDocx:
         for slot, source in slots:
             value = word._property_template(source).render(ctx)
             value = value if len(value) <= 255 else value[:254] + "…"
-            if _XML_UNSAFE.search(value):  # lxml refuses it: _core raises, docxtpl reports
+            # lxml refuses it: _core raises, docxtpl reports
+            if docx_slots.XML_UNSAFE.search(value):
                 return serialize_part_xml(_core(self.core, ctx, finish))
             xml = xml.replace(slot, _escape(value).encode("utf-8"))
         return xml
@@ -281,9 +282,6 @@ def _set_page(sect: etree._Element, width: int, height: int, margins: dict[str, 
     for name, value in margins.items():
         mar.set(name, str(value))
     return True
-
-
-_XML_UNSAFE = docx_slots.XML_UNSAFE
 
 
 def _escape(text: str) -> str:
