@@ -23,6 +23,7 @@ from ftc_office.paths import data_dir
 
 CONFIG_NAME = "ftc-office.toml"
 CONFIG_ENV = "FTC_OFFICE_CONFIG"
+URL_ENV = "FTC_OFFICE_LEDGER_URL"  # a shared ledger's URL; beats ledger.url
 
 DEFAULT_QUEUES = {
     "Americas": "FTCQ Inactive Americas",
@@ -354,3 +355,29 @@ def _check_people(people: dict[str, str], file: str) -> None:
         except AddressError as exc:
             raise ConfigError(f"{file}, key people.{addr}", str(exc),
                               'write it as "name@domain" = "Display Name"') from None
+
+
+def ledger_url(settings: Any = None) -> str:
+    """The shared ledger's URL, or "" for the personal SQLite ledger (here, not in
+    `ftc_office.ledger`: `plan` asks it without importing the ledger)."""
+    env = os.environ.get(URL_ENV, "").strip()
+    if env:
+        return env
+    url = str(getattr(getattr(settings, "ledger", None), "url", "") or "").strip()
+    if url:
+        _no_password(url, settings)
+    return url
+
+
+def _no_password(url: str, settings: Any) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        has_password = "password" in conninfo_to_dict(url)
+    except Exception:
+        has_password = False
+    if has_password:
+        where = f"{getattr(settings, 'source', None) or 'the config'}, key ledger.url"
+        raise ConfigError(where, "the URL holds a password; the config is no place for one",
+                          "remove it from the URL and set PGPASSWORD or a ~/.pgpass line, "
+                          "or store it in the keyring (ledger.use_keyring = true)")

@@ -345,3 +345,28 @@ def test_preview_snapshots_the_shared_ledger(pg_url: str, tmp_path: Path,
     monkeypatch.delenv("FTC_OFFICE_LEDGER_URL")
     alone = ftc("preview", str(mine), "--as-of", "2026-11-26", "--out", str(tmp_path / "q"))
     assert alone.exit_code == 0 and len(list((tmp_path / "q").glob("atu*.eml"))) == 2
+
+
+@pytest.mark.parametrize("which", ["sqlite", "postgres"])
+def test_tenants_in_reads_one_kind_in_the_asked_states(which: str, tmp_path: Path,
+                                                        request: pytest.FixtureRequest) -> None:
+    """What a run asks before its queue-move pass: the tenants a kind of job covers in some
+    states, case-folded, from SQL that reads only that kind (both ledgers)."""
+    from ftc_office.jobs import Job, JobKind, State
+
+    me = Claimant("alice", "laptop-a", 1, "a")
+    ledger: Ledger = (PostgresLedger(request.getfixturevalue("pg_url"), me)
+                      if which == "postgres" else Ledger(tmp_path / "ledger.sqlite3", me))
+    with ledger:
+        for key, kind, tenants, state in (
+                ("m1", JobKind.QUEUE_MOVE, ("T-A", "t-b"), State.SENT),
+                ("m2", JobKind.QUEUE_MOVE, ("T-C",), State.FAILED),
+                ("m3", JobKind.QUEUE_MOVE, ("T-D",), State.PLANNED),
+                ("a1", JobKind.ATU, ("T-E",), State.SENT)):
+            ledger.plan(Job(key, kind, tenants, None, (), (), key), "memory")
+            if state != State.PLANNED:
+                ledger.transition(key, state)
+        assert ledger.tenants_in(JobKind.QUEUE_MOVE, (State.SENT, State.PLANNED)) == {
+            "t-a", "t-b", "t-d"}
+        assert ledger.tenants_in(JobKind.ATU, (State.SENT,)) == {"t-e"}
+        assert ledger.tenants_in(JobKind.CONFIRM_QUEUE, (State.DONE,)) == set()

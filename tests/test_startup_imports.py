@@ -18,6 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "tracker.xlsx"
 HEAVY = ("openpyxl", "docxtpl", "docx", "O365", "matplotlib", "psycopg", "rich")
+#: modules `plan` and `check` need only when there is a ledger to read (or a message to make)
+LEDGER = ("ftc_office.ledger", "ftc_office.message", "email.message")
 
 WRAPPER = """
 import atexit, json, runpy, sys
@@ -26,6 +28,8 @@ def report():
     found = sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy))
     with open({out!r}, "w") as f:
         json.dump(found, f)
+    with open({out!r} + ".ledger", "w") as f:
+        json.dump(sorted(set(sys.modules) & set({ledger!r})), f)
 atexit.register(report)
 sys.argv = ["ftc-office", *{args!r}]
 runpy.run_module("ftc_office", run_name="__main__")
@@ -34,7 +38,7 @@ runpy.run_module("ftc_office", run_name="__main__")
 
 def _heavy_imported(tmp_path: Path, args: list[str]) -> tuple[list[str], int]:
     out = tmp_path / "modules.json"
-    code = WRAPPER.format(heavy=HEAVY, out=str(out), args=args)
+    code = WRAPPER.format(heavy=HEAVY, ledger=LEDGER, out=str(out), args=args)
     env = {**os.environ, "FTC_OFFICE_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120, env=env)
@@ -60,6 +64,16 @@ def test_light_commands_load_no_heavy_library(tmp_path: Path, args: list[str]) -
     assert code in (0, 1)  # check and plan exit 1 for the sample's deliberate problems
     # plan's table is drawn by rich (only there): the other heavy libraries never load
     assert found == (["rich"] if args[0] == "plan" and "--json" not in args else [])
+    if args[0] != "--version":  # no ledger in the data folder: none of it is imported
+        assert json.loads((tmp_path / "modules.json.ledger").read_text()) == []
+
+
+def test_plan_with_a_ledger_imports_it(tmp_path: Path) -> None:
+    """The probe above can fail: once a ledger exists, `plan` reads it (and imports it)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ledger.sqlite3").write_bytes(b"")
+    _heavy_imported(tmp_path, ["plan", str(SAMPLE), "--as-of", "2026-11-26", "--json"])
+    assert "ftc_office.ledger" in json.loads((tmp_path / "modules.json.ledger").read_text())
 
 
 def test_the_wrapper_sees_a_heavy_import(tmp_path: Path) -> None:

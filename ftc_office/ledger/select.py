@@ -13,38 +13,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ftc_office.config import URL_ENV, ledger_url
 from ftc_office.errors import ConfigError, LedgerError
 from ftc_office.ledger.core import Ledger
 from ftc_office.ledger.entry import Claimant
 from ftc_office.paths import data_dir
 
-URL_ENV = "FTC_OFFICE_LEDGER_URL"
 KEYRING_SERVICE = "ftc-office-ledger"
-
-
-def ledger_url(settings: Any = None) -> str:
-    """The shared ledger's URL, or "" for the personal SQLite ledger."""
-    env = os.environ.get(URL_ENV, "").strip()
-    if env:
-        return env
-    url = str(getattr(getattr(settings, "ledger", None), "url", "") or "").strip()
-    if url:
-        _no_password(url, settings)
-    return url
-
-
-def _no_password(url: str, settings: Any) -> None:
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        has_password = "password" in conninfo_to_dict(url)
-    except Exception:
-        has_password = False
-    if has_password:
-        where = f"{getattr(settings, 'source', None) or 'the config'}, key ledger.url"
-        raise ConfigError(where, "the URL holds a password; the config is no place for one",
-                          "remove it from the URL and set PGPASSWORD or a ~/.pgpass line, "
-                          "or store it in the keyring (ledger.use_keyring = true)")
 
 
 def login_user(url: str) -> str:

@@ -20,7 +20,7 @@ def as_recorded(ws: Workspace, settings: Settings, data: Path | None = None
     """`plan`'s view: the workspace with the ledger's pending stamps applied (see
     `pending_stamps`; the ledger read, never locked nor created), and the lines to say about
     it — each restored tracker, or why the ledger could not be read."""
-    from ftc_office.ledger.select import ledger_url
+    from ftc_office.config import ledger_url
 
     folder = data or settings.data_folder()
     if not ws.trackers or (not ledger_url(settings)
