@@ -92,6 +92,25 @@ def test_an_uncreatable_folder_raises_as_nothing_was_written(tmp_path: Path) -> 
         OutboxBackend(blocker / "outbox").deliver(make())
 
 
+def test_a_folder_removed_during_a_run_is_made_again(tmp_path: Path) -> None:
+    """The folder is made when first needed (not checked before every message): one removed
+    between two messages is made again, and a file in its place stops delivery."""
+    folder = tmp_path / "out"
+    backend = OutboxBackend(folder, "pickup")
+    assert backend.deliver(make(key="a")).status is Status.SENT  # never opened: made now
+    for p in folder.iterdir():
+        p.unlink()
+    folder.rmdir()
+    assert backend.deliver(make(key="b")).status is Status.SENT
+    assert os.listdir(folder) == ["b.eml"]
+    for p in folder.iterdir():
+        p.unlink()
+    folder.rmdir()
+    folder.write_text("a file where the folder was")
+    with pytest.raises(DeliveryError, match="outbox folder"):
+        backend.deliver(make(key="c"))
+
+
 def test_memory_backend_scripted_outcomes() -> None:
     backend = MemoryBackend(outcomes={"lost": Status.UNKNOWN, "bad": Status.FAILED_PERMANENT})
     assert backend.deliver(make(key="lost")).status is Status.UNKNOWN

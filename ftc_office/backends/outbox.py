@@ -88,9 +88,13 @@ class OutboxBackend(Opening):
         path as provider id. Raises DeliveryError (nothing written) when the outbox folder
         cannot be created."""
         target = self.path_for(message)
-        self.open()
+        data = self.file_bytes(message, wire_date())
         try:
-            atomic_write_bytes(target, self.file_bytes(message, wire_date()), mode=0o600)
+            try:
+                atomic_write_bytes(target, data, mode=0o600)
+            except (FileNotFoundError, NotADirectoryError):  # no folder (yet, or any more):
+                self.open()  # made now, or DeliveryError (nothing written)
+                atomic_write_bytes(target, data, mode=0o600)
         except OSError as exc:
             status = (Status.FAILED_PERMANENT if isinstance(exc, PermissionError)
                       else Status.FAILED_RETRYABLE)

@@ -366,9 +366,10 @@ class Ledger:
     lease_seconds = 60.0
 
     def _check_claim(self, db: Db, key: str) -> None:
+        row = db.execute("SELECT state FROM jobs WHERE key=?", (key,)).fetchone()
+        if row is None or row["state"] in CLAIMABLE:
+            return  # none: reported as "no such entry" by the update
         row = db.execute("SELECT * FROM jobs WHERE key=?", (key,)).fetchone()
-        if row is None:
-            return  # reported as "no such entry" by the update
         entry = to_entry(row)
         if entry.state in CLAIMABLE:
             return
