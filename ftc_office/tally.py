@@ -59,13 +59,17 @@ class PlanCounts:
         return sum(self.team.values())
 
 
+def team_counts(plans: Sequence[TenantPlan]) -> Counter[str]:
+    """The plans per step, all together (the team's)."""
+    return Counter(str(p.step) for p in plans)
+
+
 def plan_counts(plans: Sequence[TenantPlan]) -> PlanCounts:
     """Count the plans per step: the team's, each FM's and each region's."""
     def step(p: TenantPlan) -> str:
         return str(p.step)
 
-    team = tally(plans, lambda _p: "team", step).get("team", Counter())
-    return PlanCounts(team, dict(sorted(tally(plans, plan_fm, step).items())),
+    return PlanCounts(team_counts(plans), dict(sorted(tally(plans, plan_fm, step).items())),
                       dict(sorted(tally(plans, plan_region, step).items())))
 
 

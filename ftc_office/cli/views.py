@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ftc_office.cli.textable import Column
 from ftc_office.playbook import Step, TenantPlan
-from ftc_office.tally import ordered_steps, tally
+from ftc_office.tally import ordered_steps, tally, team_counts
 
 if TYPE_CHECKING:
     from ftc_office.preview import PreviewResult
@@ -98,9 +98,7 @@ def _rich_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[s
 
 def step_counts(plans: Sequence[TenantPlan]) -> str:
     """``send_atu 12 · await_discussion 3 …`` in playbook order."""
-    from collections import Counter  # the team's alone (`plan_counts` also counts per FM)
-
-    return " · ".join(f"{s} {n}" for s, n in ordered_steps(Counter(str(p.step) for p in plans)))
+    return " · ".join(f"{s} {n}" for s, n in ordered_steps(team_counts(plans)))
 
 
 SECTIONS = (("atu", "Emails to account teams"), ("customer_followup", "Customer follow-ups"),

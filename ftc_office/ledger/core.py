@@ -371,8 +371,8 @@ class Ledger:
             return  # none: reported as "no such entry" by the update
         row = db.execute("SELECT * FROM jobs WHERE key=?", (key,)).fetchone()
         entry = to_entry(row)
-        if entry.state in CLAIMABLE:
-            return
+        if entry.state in CLAIMABLE:  # a shared ledger: another run's result in between (a
+            return  # result takes no key lock), so the entry read whole decides
         if self.live(entry):
             raise self._busy(entry)
         raise LedgerError(f"ledger key {key}",
