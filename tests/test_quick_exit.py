@@ -28,11 +28,12 @@ WRAPPER = ("import atexit, pathlib, runpy, sys\n"
            "runpy.run_module('ftc_office', run_name='__main__')\n")
 
 
-def _entry(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _entry(tmp_path: Path, *args: str, wrapper: str = WRAPPER
+           ) -> tuple[subprocess.CompletedProcess[str], Path]:
     mark = tmp_path / "atexit.txt"
     env = {**os.environ, "FTC_OFFICE_DATA_DIR": str(tmp_path / "data"),
            "PYTHONIOENCODING": "utf-8", "COLUMNS": "100"}
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, str(mark), *args], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-c", wrapper, str(mark), *args], cwd=tmp_path,
                           capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env=env)
     return proc, mark
@@ -90,3 +91,21 @@ def test_the_collector_is_paused_for_the_command_and_runs_again_after(
     result = CliRunner().invoke(cli, [command, str(SAMPLE), "--as-of", "2026-11-26"])
     assert result.exit_code in (0, 1), result.output
     assert seen == [False] and gc.isenabled()
+
+
+@pytest.mark.parametrize(("args", "enabled"), [
+    (["plan", str(SAMPLE), "--as-of", "2026-11-26"], "False"),
+    (["check", str(BAD), "--as-of", "2026-11-26"], "False"),
+    (["--version"], "True"),  # no paused collector: the probe does see it on
+])
+def test_a_command_that_ends_the_process_does_not_turn_the_collector_on_again(
+        tmp_path: Path, args: list[str], enabled: str) -> None:
+    """At the console entry point `plan` and `check` end the process with their output, so
+    the collector paused for them stays off (its first collection would walk every object
+    read, for nothing). In-process (the test above) it is turned on again."""
+    wrapper = WRAPPER.replace("import atexit,", "import atexit, gc,").replace(
+        "mark.write_text('ran')", "mark.write_text(str(gc.isenabled()))")
+    assert wrapper != WRAPPER
+    proc, mark = _entry(tmp_path, *args, wrapper=wrapper)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert mark.read_text() == enabled

@@ -97,8 +97,9 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 def main() -> None:
     """Console entry point."""
-    from ftc_office.console import configure_console, tune_collector
+    from ftc_office.console import configure_console, entry_point, tune_collector
 
+    entry_point()
     tune_collector()
     configure_console()
     try:
