@@ -28,7 +28,7 @@ from ftc_office.config import RunSettings, Settings, load_settings
 from ftc_office.errors import ConfigError
 from ftc_office.planning import load_workspace, plan_workspace
 from ftc_office.playbook import Step
-from ftc_office.run import ahead
+from ftc_office.run import ahead, worker
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx"
 AS_OF = dt.date(2026, 11, 26)
@@ -174,10 +174,39 @@ def test_the_worker_answers_each_tenant_in_order_and_ends_on_an_error(
     first = pickle.load(out)
     assert first[0] == "ok" and first[1][0].key == composer.compose_tenant(due[0])[0].key
     message = first[1][0].message
-    assert wire._PARTS in message.__dict__  # encoded ahead for a backend that sends MIME
+    # the reader keeps up (never 16 ready): the run is left to write the MIME
+    assert wire._PARTS not in message.__dict__
     assert wire.wire_bytes(message, DATE) == wire.wire_bytes(replace(message), DATE)
     assert pickle.load(out)[0] == "error"
     assert out.read() == b""  # it stopped at the error
+
+
+@pytest.mark.parametrize(("ready", "written"), [(0, False), (worker.PREPARE_WHEN, True)])
+def test_the_worker_writes_mime_ahead_only_while_the_run_is_behind(
+        tmp_path: Path, ready: int, written: bool) -> None:
+    """With `PREPARE_WHEN` compositions ready and not read, the run is behind (its disk makes
+    each file durable): the worker writes each message's MIME but its Date too. With fewer,
+    the run is waiting for it and writes the MIME itself. The bytes are the same either way."""
+    import io
+    import pickle
+    import queue
+
+    composer, due = _plans(tmp_path)
+    feed = io.BytesIO(b"".join(pickle.dumps(x) for x in ((composer.settings, AS_OF, True, 2),
+                                                         *due[:2])))
+    answers: queue.Queue[bytes | None] = queue.Queue()
+    for _ in range(ready):  # compositions the run has not read yet
+        answers.put(b"")
+    worker._compose(feed, answers)
+    got = [answers.get() for _ in range(ready + 2)][ready:]
+    got = [pickle.loads(data) for data in got if data is not None]
+    messages = [j.message for kind, jobs, _ in got for j in jobs if j.message is not None]
+    assert [kind for kind, _, _ in got] == ["ok", "ok"] and messages
+    assert {wire._PARTS in m.__dict__ for m in messages} == {written}
+    fresh = [j.message for p in due[:2] for j in composer.compose_tenant(p)  # type: ignore[arg-type]
+             if j.message is not None]
+    assert [wire.wire_bytes(m, DATE) for m in messages] == [
+        wire.wire_bytes(m, DATE) for m in fresh]
 
 
 def _worker_processes(under: Path) -> list[str]:

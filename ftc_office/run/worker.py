@@ -1,10 +1,14 @@
 """A compose-ahead worker (:mod:`ftc_office.run.ahead`): reads the settings, the date
 and its tenants' plans from stdin, one by one, and writes each tenant's composition to
 stdout, in order (with each message's MIME written but for its Date when the backend hands
-over MIME).
+over MIME and the run is behind).
 
 It composes up to ``AHEAD`` tenants beyond what the run has read (a thread writes them to
 the pipe, which holds only a few), so it keeps working while the run waits on the disk.
+It writes a message's MIME only while the run is behind (`PREPARE_WHEN` compositions ready
+and not yet read, as on a disk that makes every file durable); when the run is waiting for
+it, the run writes the MIME itself, the same bytes (`backends.wire`), and the two processes
+share the work.
 Started as ``python -c`` by the run, never by hand. It ignores Ctrl-C (the run, which gets
 it too, decides) and ends quietly when the run stops reading.
 """
@@ -24,6 +28,9 @@ from ftc_office.backends.wire import prepare
 from ftc_office.compose.composer import Composer, compose_all
 
 AHEAD = 64  # compositions held for the run at most (a few MB)
+#: compositions ready and not yet read by the run from which the worker writes MIME too (a run
+#: in a RAM folder waited 2.5 s for a worker that wrote it all; one on this disk never does)
+PREPARE_WHEN = 16
 
 
 def main() -> None:
@@ -48,7 +55,8 @@ def _compose(feed: IO[bytes], answers: queue.Queue[bytes | None]) -> None:
         except Exception as exc:  # a bug: the run composes this tenant itself and
             answers.put(pickle.dumps(("error", repr(exc))))  # raises it, with its traceback
             return
-        if wire:  # the message's bytes but the Date, so the run only adds that line
+        if wire and answers.qsize() >= PREPARE_WHEN:  # the run is behind: the message's bytes
+            # but the Date, so the run only adds that line; else the run, waiting, writes them
             for job in comp.jobs:
                 if job.message is not None:
                     prepare(job.message)
