@@ -99,6 +99,25 @@ def test_single_cell_characters_are_one_cell_in_rich() -> None:
     wrong = [c for c in sorted(SINGLE_CELL) if c.isprintable() and cell_len(c) != 1]
     assert wrong == []
     assert "é" in SINGLE_CELL and "Ж" in SINGLE_CELL and "東" not in SINGLE_CELL
+    assert "≥" in SINGLE_CELL and "…" in SINGLE_CELL
+
+
+def test_a_plan_of_the_marks_ftc_office_writes_does_not_import_rich() -> None:
+    """A table whose cells hold only `SINGLE_CELL` text, "≥" and "…" included (a plan's
+    next steps), is measured without rich (importing it cost `plan` 30 ms); text with a
+    wider character asks rich (the probe can see the import)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from ftc_office.cli.textable import Column, lay_out\n"
+             "cols = [Column('Customer'), Column('Next')]\n"
+             "lay_out('t (1)', cols, [['Contoso', sys.argv[1]]], 40)\n"
+             "print('rich' in sys.modules)\n")
+    seen = [subprocess.run([sys.executable, "-c", probe, text], capture_output=True,
+                           text=True, encoding="utf-8", check=True).stdout.strip()
+            for text in ("due ≥ 90 days after the discussion…", "東京 office")]
+    assert seen == ["False", "True"]
 
 
 def test_the_copied_rich_functions_equal_rich_s() -> None:
