@@ -5,7 +5,8 @@
 
 Stages (ours | anchor, both on the same data, each a fresh interpreter):
 
-* start-up: ``python -m ftc_office --version`` | ``python -c pass``
+* start-up: ``python -m ftc_office --version`` | ``python -c pass``, beside
+  ``python -c "import click"`` (the command-line library alone: what no command avoids)
 * plan: ``ftc-office plan TRACKER`` (whole process) | python-calamine reading the same sheet
 * render: text + HTML mail for every due message, written as .eml (bench_render.py's
   *plain* child: read, plan, compose, write) | awdeorio's mailmerge ``--dry-run`` on a CSV
@@ -79,12 +80,13 @@ def timed(argv: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float
     return wall, max(usage.ru_maxrss / 1024, tree.peak_mb), lines[-1] if lines else ""
 
 
-def interleave(ours: Cmd, anchor: Cmd | None, runs: int,
-               inner: bool = False) -> dict[str, list[tuple[float, float]]]:
-    """A B A B ...; each run (wall s, MB). ``inner``: the child prints its own JSON timing."""
-    res: dict[str, list[tuple[float, float]]] = {"ours": [], "anchor": []}
+def interleave(ours: Cmd, anchor: Cmd | None, runs: int, inner: bool = False,
+               extra: Cmd | None = None) -> dict[str, list[tuple[float, float]]]:
+    """A B A B ... (A B C A B C with ``extra``); each run (wall s, MB). ``inner``: the child
+    prints its own JSON timing."""
+    res: dict[str, list[tuple[float, float]]] = {"ours": [], "anchor": [], "extra": []}
     for _ in range(runs):
-        for side, make in (("ours", ours), ("anchor", anchor)):
+        for side, make in (("ours", ours), ("anchor", anchor), ("extra", extra)):
             if make is None:
                 continue
             argv, cwd = make()
@@ -150,6 +152,9 @@ class Stages:
     def bare(self) -> tuple[list[str], Path]:
         return [PY, "-c", "pass"], self.work
 
+    def click_alone(self) -> tuple[list[str], Path]:
+        return [PY, "-c", "import click"], self.work
+
     def plan(self) -> tuple[list[str], Path]:
         return [PY, "-m", "ftc_office", "plan", str(self.tracker), "--as-of", AS_OF], self.work
 
@@ -206,9 +211,10 @@ def measure(st: Stages, runs: int, run_runs: int) -> list[tuple[str, ...]]:
         rows.append((*row, f"{os.getloadavg()[0]:.1f}"))
         print(" | ".join(rows[-1]), flush=True)
 
-    r = interleave(st.startup, st.bare, runs)
+    r = interleave(st.startup, st.bare, runs, extra=st.click_alone)
     add("start-up (`--version`) vs `python -c pass`", summary(r["ours"]),
-        summary(r["anchor"]), "≤ 0.12 s", _yes(med(r["ours"]) <= 0.12))
+        f"{summary(r['anchor'])}; `import click` alone: {summary(r['extra'])}", "≤ 0.12 s",
+        _yes(med(r["ours"]) <= 0.12))
     r = interleave(st.plan, st.calamine, runs)
     ok = med(r["ours"]) <= 0.8 and med(r["ours"]) <= 4 * med(r["anchor"])
     add("`plan` (whole process) vs calamine reading the sheet", summary(r["ours"]),
