@@ -28,8 +28,9 @@ from ftc_office.backends.wire import prepare
 from ftc_office.compose.composer import Composer, compose_all
 
 AHEAD = 64  # compositions held for the run at most (a few MB)
-#: compositions ready and not yet read by the run from which the worker writes MIME too (a run
-#: in a RAM folder waited 2.5 s for a worker that wrote it all; one on this disk never does)
+#: compositions ready and not yet read by the run from which the worker writes MIME too: a
+#: 10,000-row run in a RAM folder waited 3 s (py-spy) for a worker that wrote every message's
+#: MIME; on this machine's disk the run stays behind and the worker writes nearly all of it
 PREPARE_WHEN = 16
 
 
