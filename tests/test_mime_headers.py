@@ -64,3 +64,16 @@ def test_bodies_are_quoted_as_the_email_package_quotes_them(text: str, pad: int)
     for body in (text, "x" * pad + text, text + " " * (pad % 4), text + "\t"):
         data = body.encode("utf-8")
         assert qp_body(data) == (_UTF8_QP.body_encode(data) if data else "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_byte_is_quoted_as_the_email_package_quotes_it(data: bytes) -> None:
+    """`qp_body` quotes byte values (`bytes.replace` per value present): every one of the
+    256, in any mix, as the email package does."""
+    assert qp_body(data) == (_UTF8_QP.body_encode(data) if data else "")
+
+
+def test_every_byte_value_once() -> None:
+    data = bytes(range(256)) * 2
+    assert qp_body(data) == _UTF8_QP.body_encode(data)
