@@ -105,3 +105,22 @@ def test_me_with_an_app_only_token_is_refused(fake_graph: FakeGraph) -> None:
     box = requests.get(fake_graph.url + "v1.0/users/team@contoso.com/mailFolders/SentItems/"
                        "messages", headers=app, timeout=5)
     assert box.status_code == 200
+
+
+def test_a_client_gone_mid_request_prints_no_traceback(
+        fake_graph: FakeGraph, capsys: pytest.CaptureFixture[str]) -> None:
+    """A client that resets its connection halfway through a request line (a test's
+    time-out) leaves no traceback in the run's output; the fake goes on answering."""
+    import socket
+    import struct
+    import time
+    from urllib.parse import urlsplit
+
+    where = urlsplit(fake_graph.url)
+    sock = socket.create_connection((where.hostname, where.port), timeout=5)
+    sock.sendall(b"GET /v1.0/me HTT")  # no line end: the server is reading the line
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # a reset, not an orderly close
+    time.sleep(0.3)  # the server's thread meets the reset
+    assert requests.get(fake_graph.url + "v1.0/me", headers=AUTH, timeout=5).status_code
+    assert "Traceback" not in capsys.readouterr().err
