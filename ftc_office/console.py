@@ -70,7 +70,8 @@ def configure_console() -> None:
             stream.reconfigure(encoding=ASCII if ascii_only else None, errors=ERRORS)
 
 
-#: set by a command that has written all it had to once it returns (`leave_quickly`)
+#: set by a command that has written all it had to once it returns (`leave_quickly`), only
+#: when it runs as the process's entry point
 _quick = False
 #: set by `main`: the command runs as the process's entry point, not in-process (tests)
 _entry = False
@@ -85,10 +86,10 @@ def entry_point() -> None:
 
 def leave_quickly() -> None:
     """Say that this command writes nothing but its output (`plan`, `check`): `main` then ends
-    the process without freeing its objects one by one (`end_now`). Only `main` acts on it,
-    so a command run in-process (Click's test runner) is not affected."""
+    the process without freeing its objects one by one (`end_now`). Only a command run by
+    `main` (`entry_point`) is affected; one run in-process (Click's test runner) is not."""
     global _quick
-    _quick = True
+    _quick = _entry
 
 
 def quick_exit_wanted() -> bool:
@@ -127,7 +128,7 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if enabled and not (_entry and _quick):
+        if enabled and not _quick:
             gc.enable()
 
 
