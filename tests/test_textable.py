@@ -141,6 +141,21 @@ def test_the_copied_rich_functions_equal_rich_s() -> None:
             ratio_reduce(sum(widths) - most, [1] * len(widths), widths, widths)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "bb", "Contoso", "Online,", "x" * 45, "Ελληνικά", "≥",
+                                 "…", "SharePoint", "ATU:", "y" * 12, "B12:"]),
+                min_size=1, max_size=14).map(" ".join), st.integers(1, 60))
+def test_single_spaced_text_breaks_where_rich_breaks_it(text: str, width: int) -> None:
+    """The one-look-per-line breaks of single-spaced text (most of a plan's cells) are
+    rich's, long words and words ending exactly at the width included."""
+    from rich._wrap import divide_line
+
+    from ftc_office.cli.textable import _breaks, _single_spaced_breaks
+
+    assert _single_spaced_breaks(text, width) == divide_line(text, width, fold=False)
+    assert _breaks(text, width) == divide_line(text, width, fold=False)
+
+
 def test_control_characters_go_to_rich() -> None:
     columns = _columns(False)
     rows = [["Contoso\tLtd", "Exchange\nOnline", "ines", "EMEA", "-"]]

@@ -55,8 +55,10 @@ def plan_table(plans: Sequence[TenantPlan], width: int = 100, wide: bool = False
     columns = [Column(h, no_wrap) for h, no_wrap, only_wide in PLAN_COLUMNS
                if wide or not only_wide]
     lines: list[str] = []
-    for step in Step:
-        rows = [_plan_row(p, wide) for p in plans if p.step == step]
+    by_step: dict[Step, list[list[str]]] = {step: [] for step in Step}
+    for p in plans:
+        by_step[p.step].append(_plan_row(p, wide))
+    for step, rows in by_step.items():
         if not rows:
             continue
         title = f"{step} ({len(rows)})"
