@@ -24,7 +24,8 @@ from ftc_office.errors import Problem, TrackerError, UsageError
 from ftc_office.fields import FIELDS
 from ftc_office.jobs import Stamp
 from ftc_office.paths import tracker_id
-from ftc_office.playbook import Step, TenantPlan, plan_tenant, routing_problem
+from ftc_office.playbook import TenantPlan, plan_tenant, routing_problem
+from ftc_office.steps import Step
 from ftc_office.tracker.builder import load_tracker
 from ftc_office.tracker.checks import (
     audience_problems,

@@ -18,22 +18,9 @@ from typing import Any
 from ftc_office.config import RoutingSettings
 from ftc_office.errors import Problem
 from ftc_office.fields import normalise_header as _norm
+from ftc_office.steps import Step
 from ftc_office.tracker.checks import implausible_dates
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
-
-
-class Step(enum.StrEnum):
-    """The plan vocabulary (docs/DOMAIN.md "The plan")."""
-
-    INVALID = "invalid"
-    NOT_ELIGIBLE = "not_eligible"
-    SEND_ATU = "send_atu"
-    AWAIT_DISCUSSION = "await_discussion"
-    SEND_CUSTOMER_FOLLOWUP = "send_customer_followup"
-    REQUEST_QUEUE_MOVE = "request_queue_move"
-    AWAIT_QUEUE_CONFIRMATION = "await_queue_confirmation"
-    UNASSIGN_FM = "unassign_fm"
-    CLOSED = "closed"
 
 
 class ActionKind(enum.StrEnum):

@@ -21,11 +21,11 @@ from ftc_office.errors import UsageError
 from ftc_office.filenames import safe_filename
 from ftc_office.jobs import Job
 from ftc_office.planning import load_workspace, require_tenant
-from ftc_office.playbook import Step
 from ftc_office.review import build_review, render_review
 from ftc_office.run.cells import CellChange
 from ftc_office.run.report import Outcome, RunOptions, RunReport
 from ftc_office.run.simulate import simulate
+from ftc_office.steps import Step
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ftc_office.playbook import Step, TenantPlan
+from ftc_office.playbook import TenantPlan
+from ftc_office.steps import Step
 
 T = TypeVar("T")
 

@@ -27,8 +27,8 @@ from ftc_office.compose.composer import Composer
 from ftc_office.config import RunSettings, Settings, load_settings
 from ftc_office.errors import ConfigError
 from ftc_office.planning import load_workspace, plan_workspace
-from ftc_office.playbook import Step
 from ftc_office.run import ahead, worker
+from ftc_office.steps import Step
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "tracker.xlsx"
 AS_OF = dt.date(2026, 11, 26)

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from ftc_office.config import Settings
 from ftc_office.playbook import (
     ActionKind,
-    Step,
     TenantPlan,
     milestone,
     next_action_date,
     plan_tenant,
 )
+from ftc_office.steps import Step
 from ftc_office.tracker.builder import load_tracker
 
 AS_OF = dt.date(2026, 11, 26)

@@ -22,7 +22,8 @@ from ftc_office.fields import FIELD_LIST, FIELDS
 from ftc_office.jobs import Stamp
 from ftc_office.paths import tracker_id
 from ftc_office.planning import Workspace, apply_stamps, load_workspace, plan_workspace
-from ftc_office.playbook import Route, Step, TenantPlan, plan_tenant, route
+from ftc_office.playbook import Route, TenantPlan, plan_tenant, route
+from ftc_office.steps import Step
 from ftc_office.tracker.records import LABELS, RECORD_CLASSES, Mark, TenantRecord, WorkloadRecord
 
 AS_OF = dt.date(2026, 11, 26)

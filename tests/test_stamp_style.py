@@ -31,7 +31,8 @@ from runhelpers import run
 from ftc_office.config import load_settings
 from ftc_office.fields import NOTES_HEADERS, STEP_NAMES, step_name
 from ftc_office.planning import load_workspace
-from ftc_office.playbook import Step, plan_tenant
+from ftc_office.playbook import plan_tenant
+from ftc_office.steps import Step
 from ftc_office.xlsx.patch import XlsxPatcher
 
 ROOT = Path(__file__).resolve().parents[1]

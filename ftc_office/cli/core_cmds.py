@@ -13,7 +13,7 @@ from ftc_office.cli.views import plan_table, preview_notices, step_counts
 from ftc_office.config import CONFIG_NAME
 from ftc_office.console import collector_paused, json_text, leave_quickly
 from ftc_office.errors import UsageError
-from ftc_office.playbook import Step
+from ftc_office.steps import Step
 from ftc_office.tracker.checks import implausible_dates
 
 

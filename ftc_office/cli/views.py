@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftc_office.cli.textable import Column
-from ftc_office.playbook import Step, TenantPlan
+from ftc_office.playbook import TenantPlan
+from ftc_office.steps import Step
 from ftc_office.tally import ordered_steps, tally, team_counts
 
 if TYPE_CHECKING:

@@ -39,8 +39,9 @@ from ftc_office.mailers import Mailer, find_template, load_mailers, template_dir
 from ftc_office.message import Attachment, OutgoingMessage
 from ftc_office.names import Directory, TenantPeople, split_names
 from ftc_office.paths import tracker_id
-from ftc_office.playbook import NO_ATU, ActionKind, Step, TenantPlan
+from ftc_office.playbook import NO_ATU, ActionKind, TenantPlan
 from ftc_office.rendering.environment import make_environment, one_line, render
+from ftc_office.steps import Step
 from ftc_office.tracker.records import TenantRecord, WorkloadRecord
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ftc_office.playbook import Step
+from ftc_office.steps import Step
 
 #: Okabe–Ito colours per kind of step
 GROUP_COLOURS = {

@@ -17,7 +17,8 @@ from typing import Any
 
 from ftc_office.jobs import State
 from ftc_office.ledger import Entry
-from ftc_office.playbook import Step, TenantPlan
+from ftc_office.playbook import TenantPlan
+from ftc_office.steps import Step
 from ftc_office.tally import NONE_LABEL, PlanCounts, plan_counts, plan_fm
 from ftc_office.tracker.records import Mark, TenantRecord
 

@@ -26,7 +26,7 @@ from ftc_office.dashboard.model import (
 from ftc_office.errors import UsageError
 from ftc_office.ledger import Ledger
 from ftc_office.planning import load_workspace, plan_workspace
-from ftc_office.playbook import Step
+from ftc_office.steps import Step
 from ftc_office.tally import FUNNEL
 
 TEMPLATE = "dashboard.html.j2"

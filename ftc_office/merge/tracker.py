@@ -19,7 +19,7 @@ from ftc_office.config import Settings
 from ftc_office.errors import UsageError
 from ftc_office.merge.data import MergeData, MergeError, identifier, read_data
 from ftc_office.planning import PlanFilter, load_workspace, plan_workspace
-from ftc_office.playbook import Step
+from ftc_office.steps import Step
 
 TENANT_COLUMN = "Tenant ID"
 

@@ -25,7 +25,8 @@ from collections.abc import Iterator, Sequence
 from typing import IO
 
 from ftc_office.compose.composer import Composer, Composition, compose_all
-from ftc_office.playbook import Step, TenantPlan
+from ftc_office.playbook import TenantPlan
+from ftc_office.steps import Step
 
 #: the worker's first line: take the run's import path, then run the worker
 BOOT = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "

@@ -12,9 +12,10 @@ from ftc_office.compose.composer import Composer, Composition, queue_move_batch
 from ftc_office.config import Settings
 from ftc_office.jobs import Job, JobKind, State
 from ftc_office.ledger import Ledger
-from ftc_office.playbook import Step, TenantPlan
+from ftc_office.playbook import TenantPlan
 from ftc_office.run.ahead import tenant_batches
 from ftc_office.run.report import RunOptions, RunReport
+from ftc_office.steps import Step
 
 # a queue move recorded in any of these states is not requested again
 MOVE_RECORDED = (State.SENT, State.SENDING, State.UNKNOWN, State.DRAFTED, State.PLANNED,

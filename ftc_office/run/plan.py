@@ -27,8 +27,9 @@ from ftc_office.planning import (
     apply_stamps,
     load_workspace,
 )
-from ftc_office.playbook import Step, TenantPlan, plan_tenant
+from ftc_office.playbook import TenantPlan, plan_tenant
 from ftc_office.run.report import Outcome, RunOptions, RunReport, TenantOutcome
+from ftc_office.steps import Step
 from ftc_office.tracker.records import TenantRecord
 
 
