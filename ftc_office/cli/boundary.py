@@ -57,8 +57,8 @@ def tracker_paths(patterns: Sequence[str]) -> list[Path]:
     """The trackers of a command that only reads (`check`, `plan`, `preview`): globs
     expanded, a missing file refused as bad usage before anything is printed, and a
     tracker a real run would refuse (open in Excel, read-only) warned about on stderr."""
-    from ftc_office.planning import expand_paths
     from ftc_office.run.files import check_trackers
+    from ftc_office.tracker.locate import expand_paths
 
     paths = expand_paths(patterns)
     for warning in check_trackers(paths, dry_run=True).warnings:

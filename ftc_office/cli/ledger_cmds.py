@@ -76,9 +76,9 @@ def confirm_queue_cmd(ctx: click.Context, trackers: tuple[str, ...], tenant: str
       ftc-office confirm-queue "team/*.xlsx" --from-mailbox
     """
     from ftc_office.cli.confirm_views import confirm_from_sources
-    from ftc_office.planning import expand_paths
     from ftc_office.run.confirm import confirm_queue
     from ftc_office.run.locks import locked_ledger
+    from ftc_office.tracker.locate import expand_paths
 
     if sum((bool(tenant), bool(returned), from_mailbox)) != 1:
         raise UsageError("confirm-queue", "say what confirms the move",

@@ -30,8 +30,8 @@ def mark_sent_cmd(ctx: click.Context, trackers: tuple[str, ...], tenant: str | N
       ftc-office mark-sent tracker.xlsx
       ftc-office mark-sent tracker.xlsx --tenant 6f1c...-...
     """
-    from ftc_office.planning import expand_paths
     from ftc_office.run.marksent import mark_sent
+    from ftc_office.tracker.locate import expand_paths
 
     settings = settings_of(ctx)
     paths = expand_paths(list(trackers))

@@ -31,7 +31,7 @@ def report(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, htm
       ftc-office report "team/*.xlsx" --html week48.html --as-of 2026-11-26
     """
     from ftc_office.dashboard.render import write_dashboard
-    from ftc_office.planning import expand_paths
+    from ftc_office.tracker.locate import expand_paths
 
     out = Path(html)
     board = write_dashboard(expand_paths(trackers), settings_of(ctx), parse_as_of(as_of), out)
@@ -61,7 +61,7 @@ def dashboard_after_run(ctx: click.Context, dashboard: str | None,
     if not dashboard:
         return
     from ftc_office.dashboard.render import write_dashboard
-    from ftc_office.planning import expand_paths
+    from ftc_office.tracker.locate import expand_paths
 
     board = write_dashboard(expand_paths(options["trackers"]), settings_of(ctx),
                             parse_as_of(options["as_of"]), Path(dashboard))

@@ -149,7 +149,7 @@ def run(ctx: click.Context, read_replies: bool, dashboard: str | None, **kw: Any
     """
     if read_replies and not kw["dry_run"]:
         from ftc_office.cli.confirm_views import confirm_from_sources
-        from ftc_office.planning import expand_paths
+        from ftc_office.tracker.locate import expand_paths
         if confirm_from_sources(settings_of(ctx), expand_paths(kw["trackers"]), [], True,
                                 kw["force"]):
             sys.exit(1)

@@ -25,7 +25,7 @@ from ftc_office.backends.registry import make_backend
 from ftc_office.config import Settings
 from ftc_office.errors import UsageError
 from ftc_office.mailers import load_mailers, mail_kinds
-from ftc_office.planning import expand_paths, require_tenant
+from ftc_office.planning import require_tenant
 from ftc_office.run.execute import Confirm, Progress
 from ftc_office.run.files import check_trackers
 from ftc_office.run.locks import locked_ledger
@@ -33,6 +33,7 @@ from ftc_office.run.report import RunOptions, RunReport
 from ftc_office.run.runner import Runner
 from ftc_office.run.simulate import simulate
 from ftc_office.run.testsend import TestSendReport, check_test_address, send_test_copies
+from ftc_office.tracker.locate import expand_paths
 
 
 @dataclass(frozen=True)
