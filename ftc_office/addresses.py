@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from email.utils import formataddr
 
 # Line breaks of every kind that a header value must never contain.
 _BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -74,7 +73,11 @@ class Address:
     def header(self) -> str:
         """``Name <address>`` for a header (RFC 2047-encoded when not ASCII), or the bare
         address when no name is known."""
-        return formataddr((self.name, self.email), charset="utf-8") if self.name else self.email
+        if not self.name:
+            return self.email
+        from email.utils import formataddr  # not at import: `plan` reads without it (6 ms)
+
+        return formataddr((self.name, self.email), charset="utf-8")
 
     @property
     def first_name(self) -> str:

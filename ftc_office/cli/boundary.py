@@ -66,6 +66,18 @@ def tracker_paths(patterns: Sequence[str]) -> list[Path]:
     return paths
 
 
+def read_first_ahead(paths: list[Path], settings: Settings) -> list[Path]:
+    """`paths`, once the first tracker has started being read in the background
+    (`tracker.reader.read_ahead`): a command that reads trackers calls this before importing
+    what reads them, so those imports overlap python-calamine's read."""
+    from ftc_office.tracker.reader import read_ahead
+
+    if paths:
+        t = settings.tracker
+        read_ahead(paths[0], t.sheet, t.max_header_row, t.headers)
+    return paths
+
+
 def settings_of(ctx: click.Context) -> Settings:
     """The project settings, loaded once per command from --config / env / ./ftc-office.toml."""
     obj = ctx.ensure_object(dict)

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import click
 
-from ftc_office.cli.boundary import boundary, settings_of, tracker_paths
+from ftc_office.cli.boundary import boundary, read_first_ahead, settings_of, tracker_paths
 from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
-from ftc_office.cli.views import plan_table, preview_notices, step_counts
 from ftc_office.config import CONFIG_NAME
 from ftc_office.console import collector_paused, json_text, leave_quickly
 from ftc_office.errors import UsageError
 from ftc_office.steps import Step
-from ftc_office.tracker.checks import implausible_dates
 
 
 @click.command()
@@ -54,12 +52,14 @@ def check(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None) -> N
     Example:
       ftc-office check "trackers/*.xlsx"
     """
-    from ftc_office.planning import load_workspace
-
     ctx.with_resource(collector_paused())  # reads and prints: no cycles worth collecting
     settings = settings_of(ctx)
-    ws = load_workspace(tracker_paths(trackers), settings)
     date = parse_as_of(as_of)
+    paths = read_first_ahead(tracker_paths(trackers), settings)
+    from ftc_office.planning import load_workspace  # imported while the first is read
+    from ftc_office.tracker.checks import implausible_dates
+
+    ws = load_workspace(paths, settings)
     problems = ws.problems + [p for tr in ws.trackers for t in tr.tenants
                               for p in implausible_dates(t, date)]
     for p in problems:
@@ -97,6 +97,11 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
       ftc-office plan samples/tracker.xlsx --as-of 2026-11-26
       ftc-office plan "trackers/*.xlsx" --step send_atu --json > due.json
     """
+    ctx.with_resource(collector_paused())  # reads and prints: no cycles worth collecting
+    settings = settings_of(ctx)
+    date = parse_as_of(as_of)
+    paths = read_first_ahead(tracker_paths(trackers), settings)
+    from ftc_office.cli.views import plan_table, step_counts  # imported while it is read
     from ftc_office.planning import (
         PlanFilter,
         load_workspace,
@@ -104,13 +109,9 @@ def plan(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None, as_js
         plan_workspace,
         require_tenant,
     )
-
-    ctx.with_resource(collector_paused())  # reads and prints: no cycles worth collecting
-    settings = settings_of(ctx)
-    date = parse_as_of(as_of)
     from ftc_office.run.recorded import as_recorded
 
-    ws, notes = as_recorded(load_workspace(tracker_paths(trackers), settings), settings)
+    ws, notes = as_recorded(load_workspace(paths, settings), settings)
     flt = PlanFilter(tenant=tenant, step=Step(step) if step else None, fm=fm)
     plans = plan_workspace(ws, date, flt)
     for p in ws.file_problems:
@@ -158,6 +159,7 @@ def preview(ctx: click.Context, trackers: tuple[str, ...], as_of: str | None,
     Example:
       ftc-office preview samples/tracker.xlsx --as-of 2026-11-26 --out preview
     """
+    from ftc_office.cli.views import preview_notices
     from ftc_office.preview import preview_trackers
 
     result = preview_trackers(tracker_paths(trackers), settings_of(ctx), parse_as_of(as_of),
