@@ -78,8 +78,8 @@ def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
     top_of = {id(t): top for t, top in zip(tenants, tops, strict=True)}
     counts: dict[str, dict[str, int]] = {}
     majority: dict[tuple[str, str], TenantRecord] = {}
-    for t, top in zip(tenants, tops, strict=True):
-        name = _norm(t.customer)
+    names = [_norm(t.customer) for t in tenants]
+    for t, top, name in zip(tenants, tops, names, strict=True):
         for a in t.customer_contacts:
             per = counts.setdefault(a.ascii_domain, {})
             per[name] = per.get(name, 0) + 1
@@ -87,21 +87,29 @@ def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
             cur = majority.get((d, name))
             if cur is None or (len(top) == 1 and len(top_of[id(cur)]) > 1):
                 majority[(d, name)] = t
-    owner: dict[str, TenantRecord] = {}
+    owner: dict[str, tuple[TenantRecord, str]] = {}  # domain → its home tenant, customer
     for d, per in counts.items():
-        ranked = sorted(per.items(), key=lambda kv: -kv[1])
-        if d in PUBLIC_MAIL_DOMAINS or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
+        if d in PUBLIC_MAIL_DOMAINS:
             continue
-        home = majority.get((d, ranked[0][0]))
+        if len(per) == 1:  # one customer at the domain (most)
+            (top,) = per
+        else:
+            ranked = sorted(per.items(), key=lambda kv: -kv[1])
+            if ranked[0][1] == ranked[1][1]:
+                continue
+            top = ranked[0][0]
+        home = majority.get((d, top))
         if home is not None:
-            owner[d] = home
+            owner[d] = home, top
     out: list[tuple[TenantRecord, Problem]] = []
-    for t, own in zip(tenants, tops, strict=True):
+    for t, own, name in zip(tenants, tops, names, strict=True):
         for a in t.customer_contacts:
-            o = owner.get(a.ascii_domain)
-            if own == {a.ascii_domain}:
+            d = a.ascii_domain
+            if len(own) == 1 and d in own:
                 continue  # the tenant's one majority domain is its own (a partner, a shared one)
-            if o is not None and _norm(o.customer) != _norm(t.customer):
+            found = owner.get(d)
+            if found is not None and found[1] != name:
+                o = found[0]
                 out.append((t, Problem(
                     t.where("customer_contacts"),
                     f"customer contact {a.email} belongs to tenant {o.tenant_id} "
