@@ -92,15 +92,15 @@ def cross_tenant_contact_problems(trackers: Iterable[TrackerRecords]
         if d in PUBLIC_MAIL_DOMAINS:
             continue
         if len(per) == 1:  # one customer at the domain (most)
-            (top,) = per
+            (first,) = per
         else:
             ranked = sorted(per.items(), key=lambda kv: -kv[1])
             if ranked[0][1] == ranked[1][1]:
                 continue
-            top = ranked[0][0]
-        home = majority.get((d, top))
+            first = ranked[0][0]
+        home = majority.get((d, first))
         if home is not None:
-            owner[d] = home, top
+            owner[d] = home, first
     out: list[tuple[TenantRecord, Problem]] = []
     for t, own, name in zip(tenants, tops, names, strict=True):
         for a in t.customer_contacts:
