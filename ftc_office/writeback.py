@@ -40,7 +40,7 @@ from ftc_office.ledger.entry import stamp_for
 from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir, tracker_id
 from ftc_office.tracker.outputs import output_columns_to_add
-from ftc_office.tracker.reader import SheetRead, read_sheet
+from ftc_office.tracker.reader import SheetRead, forget_ahead, read_ahead, read_sheet
 from ftc_office.tracker_lock import check_replaceable
 from ftc_office.values import to_text
 from ftc_office.xlsx.cells import clip_cell_text, col_letter
@@ -99,13 +99,22 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     ``entries`` given: exactly those, as not yet written."""
     key = tracker_id(tracker)  # how the ledger names this copy; the ID names the tracker
     uid = ledger.identities.get(key)
-    pending, written = _pending(ledger, key, uid, entries, restore)
+    t = settings.tracker
+    # python-calamine reads the sheet while the ledger is asked for the entries (0.3 s each
+    # at 10,000 rows); a file changed in between is read again (`read_ahead`)
+    read_ahead(tracker, t.sheet, t.max_header_row, t.headers)
+    pending: list[Entry] = []
+    try:
+        pending, written = _pending(ledger, key, uid, entries, restore)
+    finally:
+        if not pending:  # nothing to stamp, or the ledger failed: the read is not wanted
+            forget_ahead(tracker)
     result = WritebackResult(str(tracker))
     if not pending:
         return result
     stamped = {s["field"] for e in pending for s in e.stamps if s["tracker"] == key}
-    sheet = read_sheet(tracker, settings.tracker.sheet, settings.tracker.max_header_row,
-                       settings.tracker.headers, keep=stamped | {"customer", "workload"})
+    sheet = read_sheet(tracker, t.sheet, t.max_header_row, t.headers,
+                       keep=stamped | {"customer", "workload"})
     rows_by_tenant = _rows_by_tenant(sheet)
     sheet = replace(sheet, rows=[])  # the rows live on in rows_by_tenant, as far as needed
     patcher = XlsxPatcher(tracker)

@@ -70,14 +70,41 @@ def test_what_the_check_refuses_is_raised_by_the_read(tmp_path: Path, name: str,
     assert reader._AHEAD == {}
 
 
+def test_a_run_s_write_back_takes_over_its_read_and_one_with_nothing_to_do_drops_it(
+        tmp_path: Path) -> None:
+    """The write-back starts reading the tracker before it asks the ledger what to stamp:
+    after a run nothing read ahead is left behind, nor after a write-back with nothing to
+    stamp (its read is dropped, not kept for the life of the process)."""
+    import shutil
+
+    from runhelpers import run
+
+    from ftc_office.config import load_settings
+    from ftc_office.ledger import Ledger
+    from ftc_office.writeback import write_back
+
+    tracker = tmp_path / "tracker.xlsx"
+    shutil.copyfile(SAMPLE, tracker)
+    result = run(tracker, "2026-11-26", tmp_path / "outbox")
+    assert "written" in result.output.lower(), result.output
+    assert reader._AHEAD == {}
+    ledger = Ledger.open()
+    try:
+        nothing = write_back(tracker, ledger, load_settings(None), entries=[])
+    finally:
+        ledger.close()
+    assert nothing.cells == 0
+    assert reader._AHEAD == {}
+
+
 PROBE = """
 import json, runpy, sys
 from ftc_office.tracker import reader
 seen = []
 start = reader._Loading.__init__
 def probe(self, *args, **kwargs):
-    seen.append(sorted(m for m in ("ftc_office.planning", "ftc_office.playbook")
-                       if m in sys.modules))
+    seen.append(sorted(m for m in ("ftc_office.planning", "ftc_office.playbook",
+                                   "ftc_office.run.api") if m in sys.modules))
     start(self, *args, **kwargs)
 reader._Loading.__init__ = probe
 import atexit
@@ -96,3 +123,24 @@ def test_plan_and_check_start_reading_before_loading_the_playbook(tmp_path: Path
     assert proc.returncode in (0, 1), proc.stderr
     started = json.loads(proc.stderr.strip().splitlines()[-1])
     assert started == [[]]  # one read, started before either was imported
+
+
+def test_a_real_run_starts_reading_before_loading_the_run(tmp_path: Path) -> None:
+    """`run --no-dry-run`: the first read (of two: the plan's, the write-back's) starts
+    before the run's machinery is imported; a dry run reads copies, so nothing ahead."""
+    import shutil
+
+    tracker = tmp_path / "tracker.xlsx"
+    shutil.copyfile(SAMPLE, tracker)
+    env = {**os.environ, "FTC_OFFICE_DATA_DIR": str(tmp_path / "data")}
+    args = ["run", str(tracker), "--as-of", "2026-11-26", "--outbox", str(tmp_path / "out"),
+            "--outbox-mode", "pickup", "--yes"]
+    started = []
+    for extra in (["--no-dry-run"], []):
+        proc = subprocess.run([sys.executable, "-c", PROBE, *args, *extra], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode in (0, 1), proc.stderr
+        started.append(json.loads(proc.stderr.strip().splitlines()[-1]))
+    real, dry = started
+    assert real[0] == [] and len(real) == 2  # the write-back's read: after the run's import
+    assert dry[0] != []  # the dry run's reads start once the run is loaded

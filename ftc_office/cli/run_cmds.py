@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ftc_office.cli.boundary import boundary, settings_of
+from ftc_office.cli.boundary import boundary, read_first_ahead, settings_of
 from ftc_office.cli.options import as_of_option, parse_as_of, trackers_argument
 from ftc_office.cli.progress import progress_bar
 from ftc_office.cli.report_cmd import dashboard_after_run, dashboard_option
-from ftc_office.cli.views import run_notices, run_summary
 from ftc_office.errors import UsageError
 
 if TYPE_CHECKING:  # run.api loads the composer (openpyxl, docxtpl) only when a command runs
@@ -60,6 +60,26 @@ def run_options(func: F) -> F:
     ]):
         func = option(func)
     return func
+
+
+@contextlib.contextmanager
+def first_read_ahead(ctx: click.Context, kw: dict[str, Any]) -> Iterator[None]:
+    """A real run (`run`, `send`) starts reading its first tracker before it loads the run's
+    machinery, whose imports then overlap python-calamine's read (`read_first_ahead`); a dry
+    run reads copies and a test send reads nothing here. The read is let go at the end if the
+    run never took it over (a tracker refused as open in Excel)."""
+    first: list[Path] = []
+    if not kw["dry_run"] and not kw.get("test_to"):
+        from ftc_office.tracker.locate import expand_paths
+
+        first = read_first_ahead(expand_paths(list(kw["trackers"])), settings_of(ctx))[:1]
+    try:
+        yield
+    finally:
+        if first:
+            from ftc_office.tracker.reader import forget_ahead
+
+            forget_ahead(first[0])
 
 
 def request_of(trackers: tuple[str, ...], as_of: str | None, outbox: str | None,
@@ -110,6 +130,8 @@ def perform(ctx: click.Context, request: RunRequest) -> RunReport:
     finally:
         if bar:
             bar.pause()  # transient: the bar leaves no line behind
+    from ftc_office.cli.views import run_notices, run_summary
+
     click.echo(run_summary(report))
     for line in run_notices(report, request.report_path):
         click.echo(line, err=True)
@@ -153,10 +175,11 @@ def run(ctx: click.Context, read_replies: bool, dashboard: str | None, **kw: Any
         if confirm_from_sources(settings_of(ctx), expand_paths(kw["trackers"]), [], True,
                                 kw["force"]):
             sys.exit(1)
-    request, test_to = request_of(**kw)
-    if test_to:
-        sys.exit(1 if perform_test(ctx, request, test_to) else 0)
-    report = perform(ctx, request)
+    with first_read_ahead(ctx, kw):
+        request, test_to = request_of(**kw)
+        if test_to:
+            sys.exit(1 if perform_test(ctx, request, test_to) else 0)
+        report = perform(ctx, request)
     dashboard_after_run(ctx, dashboard, kw)
     sys.exit(1 if report.failed else 0)
 
@@ -174,10 +197,12 @@ def send(ctx: click.Context, **kw: Any) -> None:
     Example:
       ftc-office send tracker.xlsx --backend smtp --no-dry-run --limit 1
     """
-    request, test_to = request_of(mail_only=True, **kw)
-    if test_to:
-        sys.exit(1 if perform_test(ctx, request, test_to) else 0)
-    sys.exit(1 if perform(ctx, request).failed else 0)
+    with first_read_ahead(ctx, kw):
+        request, test_to = request_of(mail_only=True, **kw)
+        if test_to:
+            sys.exit(1 if perform_test(ctx, request, test_to) else 0)
+        failed = perform(ctx, request).failed
+    sys.exit(1 if failed else 0)
 
 
 @click.command()

@@ -79,12 +79,9 @@ def read_sheet(path: Path, sheet: str = "", max_header_row: int = 30,
     the same arguments is taken over."""
     overrides = header_overrides or {}
     index = header_index(overrides)
-    key, started = _ahead_key(path, sheet, max_header_row, overrides), None
-    for ahead in [k for k in _AHEAD if k[0] == key[0]]:  # one use; any other is stale
-        if ahead == key:
-            started = _AHEAD.pop(ahead)
-        else:
-            del _AHEAD[ahead]
+    key = _ahead_key(path, sheet, max_header_row, overrides)
+    started = _AHEAD.pop(key, None)
+    forget_ahead(path)  # one use; any other read of the file is stale
     if isinstance(started, BaseException):
         raise started
     if started is None:
@@ -127,6 +124,13 @@ def read_ahead(path: Path, sheet: str = "", max_header_row: int = 30,
         _AHEAD[key] = exc
         return
     _AHEAD[key] = _Loading(path, sheet, header_index(overrides), max_header_row)
+
+
+def forget_ahead(path: Path) -> None:
+    """Let go of the reads of ``path`` that `read_ahead` started and no `read_sheet` will
+    take over (its thread ends on its own; what it read is dropped)."""
+    for key in [k for k in _AHEAD if k[0] == Path(path)]:
+        del _AHEAD[key]
 
 
 def _ahead_key(path: Path, sheet: str, limit: int, overrides: dict[str, str]
