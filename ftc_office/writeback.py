@@ -40,7 +40,7 @@ from ftc_office.ledger.entry import stamp_for
 from ftc_office.notes_sheet import append_notes
 from ftc_office.paths import data_dir, tracker_id
 from ftc_office.tracker.outputs import output_columns_to_add
-from ftc_office.tracker.reader import SheetRead, forget_ahead, read_ahead, read_sheet
+from ftc_office.tracker.reader import SheetRead, forget_ahead, read_sheet
 from ftc_office.tracker_lock import check_replaceable
 from ftc_office.values import to_text
 from ftc_office.xlsx.cells import clip_cell_text, col_letter
@@ -100,15 +100,12 @@ def write_back(tracker: Path, ledger: Ledger, settings: Settings, *, force: bool
     key = tracker_id(tracker)  # how the ledger names this copy; the ID names the tracker
     uid = ledger.identities.get(key)
     t = settings.tracker
-    # python-calamine reads the sheet while the ledger is asked for the entries (0.3 s each
-    # at 10,000 rows); a file changed in between is read again (`read_ahead`)
-    read_ahead(tracker, t.sheet, t.max_header_row, t.headers)
     pending: list[Entry] = []
     try:
         pending, written = _pending(ledger, key, uid, entries, restore)
     finally:
-        if not pending:  # nothing to stamp, or the ledger failed: the read is not wanted
-            forget_ahead(tracker)
+        if not pending:  # nothing to stamp, or the ledger failed: a read the caller started
+            forget_ahead(tracker)  # ahead (`read_ahead`) is not wanted
     result = WritebackResult(str(tracker))
     if not pending:
         return result

@@ -97,6 +97,37 @@ def test_a_run_s_write_back_takes_over_its_read_and_one_with_nothing_to_do_drops
     assert reader._AHEAD == {}
 
 
+def test_a_rerun_with_nothing_to_write_reads_its_tracker_once(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """The write-back reads ahead only a tracker this run stamped: a rerun that finished
+    nothing reads the tracker for its plan and does not open it again (`write_trackers`:
+    "a tracker with nothing to write is not even opened"), while the first run read it
+    twice, the second time started ahead of the write-back."""
+    import shutil
+
+    from runhelpers import run
+
+    tracker = tmp_path / "tracker.xlsx"
+    shutil.copyfile(SAMPLE, tracker)
+    reads: list[Path] = []
+    start = reader._Loading.__init__
+
+    def counted(self: reader._Loading, path: Path, *args: object) -> None:
+        reads.append(Path(path))
+        start(self, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader._Loading, "__init__", counted)
+    first = run(tracker, "2026-11-26", tmp_path / "outbox")
+    assert "written" in first.output.lower(), first.output
+    assert reads == [tracker, tracker]
+    reads.clear()
+    again = run(tracker, "2026-11-26", tmp_path / "outbox")
+    assert "0 error(s)" in again.output, again.output
+    assert reads == [tracker]
+    assert reader._AHEAD == {}
+
+
 PROBE = """
 import json, runpy, sys
 from ftc_office.tracker import reader

@@ -117,5 +117,7 @@ class Runner:
         return fresh_any
 
     def _record(self, paths: Sequence[Path]) -> None:
+        finished = {s.tracker for s in self.executor.finished}  # the trackers stamped now
         write_trackers(paths, self.ledger, self.settings, self.report, force=self.opt.force,
-                       data=self.data, restore=self.restore)
+                       data=self.data, restore=self.restore,
+                       stamped=[p for p in paths if tracker_id(p) in finished])
