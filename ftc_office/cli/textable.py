@@ -72,10 +72,6 @@ def lay_out(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]]
         cells = [_lines(cell, w, "ellipsis", no_wrap)
                  for cell, (w, no_wrap, _, _) in zip(row, specs, strict=True)]
         height = max(map(len, cells))
-        if height == 1:  # most rows: one line, no blank fill
-            out.append("".join([left + lines[0] + right for lines, (_, _, left, right)
-                                in zip(cells, specs, strict=True)]))
-            continue
         padded = [lines if len(lines) == height else (*lines, *[" " * w] * (height - len(lines)))
                   for lines, (w, _, _, _) in zip(cells, specs, strict=True)]
         out.extend(map(joined.format, *padded))  # line k: each cell's line k
